@@ -1,0 +1,1 @@
+"""Content written for this project: the bundled starter pack and sample event logs."""

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Sets up a fresh machine: a virtualenv in .venv with questlog and every extra.
+# Idempotent; safe to run again. Torch is pinned to the CPU build that lies on
+# this kind of machine (any other spelling downloads a multi-GB CUDA build),
+# and is installed before sentence-transformers so pip never picks another.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY="${PYTHON:-python3}"
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+. .venv/bin/activate
+python -m pip install --quiet --upgrade pip
+python -m pip install --quiet "torch==2.13.0"
+if [ "${QUESTLOG_EDITABLE:-1}" = "1" ]; then
+  python -m pip install --quiet -e ".[all]"
+else
+  python -m pip install --quiet ".[all]"
+fi
+echo "questlog installed in $(pwd)/.venv"

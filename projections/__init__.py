@@ -1,0 +1,1 @@
+"""Projectors, one module per read model."""

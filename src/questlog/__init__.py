@@ -1,0 +1,29 @@
+"""questlog: an event-sourced game-state and content store on SQLite.
+
+    from questlog import Store, NewEvent, NO_STREAM
+    store = Store.open("campaign.db")
+    store.append("campaign-7", [NewEvent(type="CampaignCreated", data={...})],
+                 expected_version=NO_STREAM)
+"""
+
+from .errors import (
+    Backpressure,
+    ContentPackNotFound,
+    ContentValidationError,
+    DomainError,
+    QuestlogError,
+    ReadOnlyReplica,
+    ReplicationError,
+    VectorSearchUnavailable,
+    WrongExpectedVersion,
+)
+from .events import ANY, NO_STREAM, STREAM_EXISTS, AppendResult, NewEvent, RecordedEvent
+from .settings import Settings, load_settings
+from .store import Store
+
+__all__ = [
+    "ANY", "NO_STREAM", "STREAM_EXISTS", "AppendResult", "Backpressure", "ContentPackNotFound",
+    "ContentValidationError", "DomainError", "NewEvent", "QuestlogError", "ReadOnlyReplica",
+    "RecordedEvent", "ReplicationError", "Settings", "Store", "VectorSearchUnavailable",
+    "WrongExpectedVersion", "load_settings",
+]

@@ -1,0 +1,58 @@
+"""The asyncio twin: appends and reads for asyncio game servers.
+
+Appends await the writer's future without blocking the event loop; reads run
+in the default executor (SQLite calls block).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from .events import ANY, AppendResult, ExpectedVersion, NewEvent, RecordedEvent
+from .writer import AppendRequest, make_call
+
+if TYPE_CHECKING:
+    from .store import Store
+
+
+class AsyncStore:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def append(self, stream_id: str, events: Sequence[NewEvent | dict[str, Any]],
+                     expected_version: ExpectedVersion = ANY) -> AppendResult:
+        results = await self.append_many([(stream_id, events, expected_version)])
+        return results[0]
+
+    async def append_many(
+        self, calls: Sequence[tuple[str, Sequence[NewEvent | dict[str, Any]], ExpectedVersion]],
+    ) -> list[AppendResult]:
+        request = AppendRequest([make_call(s, e, x) for s, e, x in calls])
+        loop = asyncio.get_running_loop()
+        writer = await loop.run_in_executor(None, self.store._write_ready)
+        # submit may wait for queue space (then Backpressure): keep that off the loop too.
+        await loop.run_in_executor(None, writer.submit, request, None)
+        return await asyncio.wrap_future(request.future)
+
+    async def read_stream(self, stream_id: str, **kwargs: Any) -> list[RecordedEvent]:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, lambda: self.store.read_stream(stream_id, **kwargs))
+
+    async def read_all(self, from_position: int = 0, limit: int | None = None,
+                       **kwargs: Any) -> list[RecordedEvent]:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            None, lambda: list(self.store.read_all(from_position, limit, **kwargs)))
+
+    async def subscribe(self, from_position: int = 0,
+                        poll_interval: float = 0.1) -> AsyncIterator[RecordedEvent]:
+        position = from_position
+        while True:
+            events = await self.read_all(position, 1000)
+            for event in events:
+                position = event.position + 1
+                yield event
+            if not events:
+                await asyncio.sleep(poll_interval)

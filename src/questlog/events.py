@@ -1,0 +1,159 @@
+"""The event envelope: what callers append, what the log records, and how it is hashed.
+
+`NewEvent` is what a caller hands to `append` (validated with pydantic, the same
+model the HTTP API uses). `RecordedEvent` is what comes back from a read: a
+plain slotted dataclass, because reads of millions of events must be cheap.
+The canonical encoding below is the one the hash chain covers; changing it
+changes every hash, so it is versioned by the log's schema, not by whim.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+ANY: Final = "any"
+NO_STREAM: Final = "no_stream"
+STREAM_EXISTS: Final = "stream_exists"
+ExpectedVersion = int | Literal["any", "no_stream", "stream_exists"]
+
+GENESIS_HASH: Final = "0" * 64
+STREAM_ID_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,199}$")
+EVENT_TYPE_RE: Final = re.compile(r"^[A-Za-z][A-Za-z0-9_.]{0,99}$")
+
+
+def category_of(stream_id: str) -> str:
+    """The stream's category: its id before the first '-' (the whole id if none)."""
+    return stream_id.split("-", 1)[0]
+
+
+def canonical_json(value: Any) -> str:
+    """Deterministic JSON: sorted keys, no spaces, UTF-8 kept as is."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False)
+
+
+def utc_now() -> str:
+    """Current UTC time in the log's format (ISO 8601, microseconds, 'Z')."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def validate_stream_id(stream_id: str) -> str:
+    if not isinstance(stream_id, str) or not STREAM_ID_RE.match(stream_id):
+        raise ValueError(
+            f"invalid stream id {stream_id!r}: 1-200 characters of letters, digits and _.:@-, "
+            "starting with a letter or digit"
+        )
+    return stream_id
+
+
+def validate_expected_version(expected: object) -> ExpectedVersion:
+    if expected in (ANY, NO_STREAM, STREAM_EXISTS):
+        return expected  # type: ignore[return-value]
+    if isinstance(expected, int) and not isinstance(expected, bool) and expected >= 0:
+        return expected
+    raise ValueError(
+        f"invalid expected version {expected!r}: an integer >= 0, "
+        f"or one of {ANY!r}, {NO_STREAM!r}, {STREAM_EXISTS!r}"
+    )
+
+
+class NewEvent(BaseModel):
+    """An event to append. `event_id` makes a retried append a no-op."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    type: str = Field(description="Event type, e.g. 'CampaignCreated'.")
+    data: dict[str, Any] = Field(default_factory=dict)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    schema_version: int = Field(default=1, ge=1, le=10_000)
+
+    @field_validator("type")
+    @classmethod
+    def _check_type(cls, value: str) -> str:
+        if not EVENT_TYPE_RE.match(value):
+            raise ValueError(
+                "event type must start with a letter and hold only letters, digits, '_' and '.'"
+            )
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedEvent:
+    """One event as stored in the log."""
+
+    position: int
+    event_id: str
+    stream_id: str
+    stream_version: int
+    category: str
+    type: str
+    schema_version: int
+    data: dict[str, Any]
+    metadata: dict[str, Any]
+    recorded_at: str
+    hash: str
+
+    def envelope(self) -> dict[str, Any]:
+        """The JSON-lines form of `events export` (and of HTTP reads)."""
+        return {
+            "position": self.position,
+            "event_id": self.event_id,
+            "stream_id": self.stream_id,
+            "stream_version": self.stream_version,
+            "type": self.type,
+            "schema_version": self.schema_version,
+            "data": self.data,
+            "metadata": self.metadata,
+            "recorded_at": self.recorded_at,
+            "hash": self.hash,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    """What an append call returns once its transaction is durable."""
+
+    positions: list[int]
+    stream_version: int
+
+    @property
+    def first_position(self) -> int:
+        return self.positions[0] if self.positions else 0
+
+    @property
+    def last_position(self) -> int:
+        return self.positions[-1] if self.positions else 0
+
+
+def event_digest(
+    prev_hash: str,
+    position: int,
+    event_id: str,
+    stream_id: str,
+    stream_version: int,
+    type_: str,
+    schema_version: int,
+    data_json: str,
+    metadata_json: str,
+    recorded_at: str,
+) -> str:
+    """SHA-256 over the previous hash and the canonical encoding of this event.
+
+    The data and metadata are hashed as their stored (canonical) JSON text, so
+    verification needs no re-encoding and any changed stored byte shows.
+    """
+    body = json.dumps(
+        [position, event_id, stream_id, stream_version, type_, schema_version,
+         data_json, metadata_json, recorded_at],
+        separators=(",", ":"), ensure_ascii=False,
+    )
+    return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()

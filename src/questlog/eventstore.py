@@ -1,0 +1,236 @@
+"""The log's SQL: the narrow recorder interface the writer and readers use.
+
+Nothing here opens a transaction: the writer owns write transactions, readers
+pass a connection already inside a short read transaction. Every function
+takes a raw DB-API connection and binds every value as a parameter.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .db import DBAPIConnection
+from .events import GENESIS_HASH, RecordedEvent, event_digest
+
+# SQLite's default limit on host parameters is 32766; stay far below it.
+_IN_CHUNK = 500
+
+EVENT_COLUMNS = (
+    "position, event_id, stream_id, stream_version, category, type, schema_version, "
+    "data, metadata, recorded_at, hash"
+)
+INSERT_EVENT_SQL = (
+    f"INSERT INTO events ({EVENT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+)
+UPSERT_STREAM_SQL = (
+    "INSERT INTO streams (stream_id, category, version, last_position) VALUES (?,?,?,?) "
+    "ON CONFLICT(stream_id) DO UPDATE SET version=excluded.version, "
+    "last_position=excluded.last_position"
+)
+
+Row = tuple[Any, ...]
+
+
+def decode_row(row: Row) -> RecordedEvent:
+    """A row of EVENT_COLUMNS as a RecordedEvent."""
+    return RecordedEvent(
+        position=row[0], event_id=row[1], stream_id=row[2], stream_version=row[3],
+        category=row[4], type=row[5], schema_version=row[6],
+        data=json.loads(row[7]), metadata=json.loads(row[8]),
+        recorded_at=row[9], hash=row[10],
+    )
+
+
+def head(conn: DBAPIConnection) -> tuple[int, str]:
+    """(last position, its hash), or (0, genesis) for an empty log."""
+    row = conn.execute("SELECT position, hash FROM events ORDER BY position DESC LIMIT 1").fetchone()
+    if row is None:
+        return 0, GENESIS_HASH
+    return int(row[0]), str(row[1])
+
+
+def head_position(conn: DBAPIConnection) -> int:
+    row = conn.execute("SELECT max(position) FROM events").fetchone()
+    return int(row[0] or 0)
+
+
+def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), _IN_CHUNK):
+        yield items[start:start + _IN_CHUNK]
+
+
+def stream_versions(conn: DBAPIConnection, stream_ids: Iterable[str]) -> dict[str, int]:
+    """Current version of each named stream that exists."""
+    ids = list(dict.fromkeys(stream_ids))
+    found: dict[str, int] = {}
+    for chunk in _chunks(ids):
+        marks = ",".join("?" * len(chunk))
+        for sid, version in conn.execute(
+            f"SELECT stream_id, version FROM streams WHERE stream_id IN ({marks})", chunk
+        ):
+            found[sid] = int(version)
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEventKey:
+    """What the writer needs to recognise a retried event id."""
+
+    position: int
+    stream_id: str
+    stream_version: int
+    type: str
+    schema_version: int
+    data_json: str
+    metadata_json: str
+
+
+def existing_events(conn: DBAPIConnection, event_ids: Sequence[str]) -> dict[str, StoredEventKey]:
+    found: dict[str, StoredEventKey] = {}
+    for chunk in _chunks(list(event_ids)):
+        marks = ",".join("?" * len(chunk))
+        for row in conn.execute(
+            "SELECT event_id, position, stream_id, stream_version, type, schema_version, data, "
+            f"metadata FROM events WHERE event_id IN ({marks})", chunk,
+        ):
+            found[row[0]] = StoredEventKey(row[1], row[2], row[3], row[4], row[5], row[6], row[7])
+    return found
+
+
+def read_stream(
+    conn: DBAPIConnection, stream_id: str, *, from_version: int | None = None,
+    backwards: bool = False, limit: int | None = None,
+) -> list[RecordedEvent]:
+    params: list[Any] = [stream_id]
+    where = "stream_id = ?"
+    if from_version is not None:
+        where += " AND stream_version <= ?" if backwards else " AND stream_version >= ?"
+        params.append(from_version)
+    order = "DESC" if backwards else "ASC"
+    sql = f"SELECT {EVENT_COLUMNS} FROM events WHERE {where} ORDER BY stream_version {order}"
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(limit)
+    return [decode_row(r) for r in conn.execute(sql, params)]
+
+
+def read_all(
+    conn: DBAPIConnection, *, from_position: int = 0, limit: int | None = None,
+    types: Sequence[str] | None = None, categories: Sequence[str] | None = None,
+    to_position: int | None = None,
+) -> list[RecordedEvent]:
+    """Events with position >= from_position (and <= to_position), in log order."""
+    return [decode_row(r) for r in read_all_rows(
+        conn, from_position=from_position, limit=limit, types=types, categories=categories,
+        to_position=to_position)]
+
+
+def read_all_rows(
+    conn: DBAPIConnection, *, from_position: int = 0, limit: int | None = None,
+    types: Sequence[str] | None = None, categories: Sequence[str] | None = None,
+    to_position: int | None = None,
+) -> list[Row]:
+    where = ["position >= ?"]
+    params: list[Any] = [from_position]
+    if to_position is not None:
+        where.append("position <= ?")
+        params.append(to_position)
+    if types:
+        where.append(f"type IN ({','.join('?' * len(types))})")
+        params.extend(types)
+    if categories:
+        where.append(f"category IN ({','.join('?' * len(categories))})")
+        params.extend(categories)
+    sql = f"SELECT {EVENT_COLUMNS} FROM events WHERE {' AND '.join(where)} ORDER BY position"
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(limit)
+    return list(conn.execute(sql, params))
+
+
+def stream_count(conn: DBAPIConnection) -> int:
+    return int(conn.execute("SELECT count(*) FROM streams").fetchone()[0])
+
+
+@dataclass
+class VerifyReport:
+    ok: bool
+    events: int
+    streams: int
+    first_bad_position: int | None
+    problems: list[str]
+    integrity: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok, "events": self.events, "streams": self.streams,
+            "first_bad_position": self.first_bad_position, "problems": self.problems,
+            "integrity": self.integrity,
+        }
+
+
+def verify(conn: DBAPIConnection, *, batch: int = 20_000, max_problems: int = 20) -> VerifyReport:
+    """Hash chain, gapless positions, per-stream versions, streams table, SQLite integrity."""
+    problems: list[str] = []
+    first_bad: int | None = None
+
+    def fault(position: int | None, message: str) -> None:
+        nonlocal first_bad
+        if position is not None and (first_bad is None or position < first_bad):
+            first_bad = position
+        if len(problems) < max_problems:
+            problems.append(message)
+
+    prev_hash = GENESIS_HASH
+    expected_pos = 1
+    versions: dict[str, int] = {}
+    last_pos: dict[str, int] = {}
+    count = 0
+    after = 0
+    while True:
+        rows = conn.execute(
+            f"SELECT {EVENT_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?",
+            (after, batch),
+        ).fetchall()
+        if not rows:
+            break
+        for (pos, event_id, stream_id, version, category, type_, schema_version, data, metadata,
+             recorded_at, stored_hash) in rows:
+            count += 1
+            if pos != expected_pos:
+                fault(expected_pos, f"position gap: expected {expected_pos}, found {pos}")
+            expected_pos = pos + 1
+            want_version = versions.get(stream_id, 0) + 1
+            if version != want_version:
+                fault(pos, f"position {pos}: stream {stream_id!r} version {version}, "
+                           f"expected {want_version}")
+            versions[stream_id] = version
+            last_pos[stream_id] = pos
+            if category != stream_id.split("-", 1)[0]:
+                fault(pos, f"position {pos}: category {category!r} does not match stream id")
+            for label, text in (("data", data), ("metadata", metadata)):
+                try:
+                    json.loads(text)
+                except (TypeError, ValueError):
+                    fault(pos, f"position {pos}: {label} is not valid JSON")
+            digest = event_digest(prev_hash, pos, event_id, stream_id, version, type_,
+                                  schema_version, data, metadata, recorded_at)
+            if digest != stored_hash:
+                fault(pos, f"position {pos}: hash mismatch (event altered, or chain broken)")
+            prev_hash = stored_hash
+        after = rows[-1][0]
+    stored_streams = {sid: (v, lp) for sid, v, lp in conn.execute(
+        "SELECT stream_id, version, last_position FROM streams")}
+    for sid, version in versions.items():
+        if stored_streams.get(sid) != (version, last_pos[sid]):
+            fault(last_pos[sid], f"streams table disagrees with the log for {sid!r}: "
+                                 f"{stored_streams.get(sid)} vs {(version, last_pos[sid])}")
+    for sid in stored_streams.keys() - versions.keys():
+        fault(None, f"streams table lists {sid!r}, which has no events")
+    integrity = ", ".join(str(r[0]) for r in conn.execute("PRAGMA integrity_check"))
+    if integrity != "ok":
+        fault(None, f"SQLite integrity_check: {integrity}")
+    return VerifyReport(not problems, count, len(versions), first_bad, problems, integrity)

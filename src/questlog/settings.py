@@ -1,0 +1,66 @@
+"""Settings from the environment (prefix QUESTLOG_), with defaults that are safe.
+
+Kept light: this module is imported on every CLI path, so it must not pull in
+anything heavy.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Durability = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
+VectorBackendChoice = Literal["auto", "sqlite-vec", "numpy"]
+RebuildPolicy = Literal["auto", "manual"]
+
+
+class Settings(BaseSettings):
+    """Every knob of a questlog store; each maps to an environment variable QUESTLOG_<NAME>."""
+
+    model_config = SettingsConfigDict(env_prefix="QUESTLOG_", extra="ignore")
+
+    db: Path = Field(default=Path("./questlog.db"), description="Path of the store's SQLite file.")
+    durability: Durability = Field(
+        default="FULL", description="PRAGMA synchronous for the writer connection."
+    )
+    busy_timeout_ms: int = Field(default=5000, ge=5000, description="SQLite busy timeout (>= 5 s).")
+    writer_batch_size: int = Field(default=256, ge=1, description="Most calls per group commit.")
+    writer_batch_wait_ms: float = Field(
+        default=0.0, ge=0, description="How long the writer waits for more calls before committing."
+    )
+    writer_queue_size: int = Field(default=10_000, ge=1, description="Bound of the writer queue.")
+    append_timeout_s: float = Field(
+        default=10.0, gt=0, description="How long append waits for queue space (then Backpressure)."
+    )
+    lock_retry_s: float = Field(
+        default=120.0, gt=0, description="How long the writer retries SQLite's write lock."
+    )
+    allow_unsafe_sqlite: bool = Field(
+        default=False,
+        description="Open for writing even on a SQLite with the WAL-reset corruption bug.",
+    )
+    litestream_active: bool = Field(
+        default=False,
+        description="Litestream replicates this file: the writer leaves checkpoints to it.",
+    )
+    projections_rebuild: RebuildPolicy = Field(
+        default="auto", description="Rebuild projectors whose version changed when the store opens."
+    )
+    projection_batch_size: int = Field(default=2000, ge=1)
+    projection_poll_s: float = Field(default=0.05, gt=0)
+    projection_max_failures: int = Field(default=5, ge=1)
+    snapshot_every: int = Field(default=200, ge=1, description="Take a snapshot every N events.")
+    vector_backend: VectorBackendChoice = Field(default="auto")
+    model_name: str = Field(default="all-MiniLM-L6-v2")
+    api_token: str | None = Field(default=None, description="Bearer token for HTTP writes.")
+    read_token: str | None = Field(default=None, description="Bearer token for HTTP reads.")
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with explicit overrides (None means 'not given')."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    return Settings(**given)  # type: ignore[arg-type]

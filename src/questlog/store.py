@@ -1,0 +1,306 @@
+"""The facade: `Store.open(path)` and everything a game server calls.
+
+Opening is cheap (no writer thread, no projector imports): read paths such as
+`questlog events read` pay for nothing they do not use. The writer starts on
+the first write; starting it registers projectors, rebuilds changed ones and
+brings inline projectors to the head before any caller's write is accepted.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from . import eventstore, schema
+from .db import (
+    Database,
+    DBAPIConnection,
+    HealthReport,
+    litestream_binary,
+    sqlite_version_is_safe,
+    vec_status,
+)
+from .errors import ReadOnlyStore, SchemaOutOfDate, StoreNotInitialized, WriterClosed
+from .events import ANY, AppendResult, ExpectedVersion, NewEvent, RecordedEvent
+from .settings import Settings, load_settings
+from .writer import Writer, make_call
+
+if TYPE_CHECKING:
+    from .projection.manager import ProjectionManager
+    from .projection.projector import Projector
+
+log = logging.getLogger("questlog")
+T = TypeVar("T")
+EventLike = NewEvent | dict[str, Any]
+
+
+class Store:
+    """One questlog store: the log, its writer, its projections and read models."""
+
+    def __init__(self, db: Database, settings: Settings,
+                 projectors: Sequence[Projector] | None = None) -> None:
+        self.db = db
+        self.settings = settings
+        self.path = db.path
+        self.read_only = db.read_only
+        self._writer: Writer | None = None
+        self._writer_lock = threading.RLock()
+        self._writer_ready = threading.Event()
+        self._starting_thread: int | None = None
+        self._projectors = list(projectors) if projectors is not None else None
+        self._projections: ProjectionManager | None = None
+        self._facades: dict[str, Any] = {}
+        self._closed = False
+
+    # -- opening ---------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: Path | str | None = None, *, settings: Settings | None = None,
+             read_only: bool = False, create: bool = True,
+             projectors: Sequence[Projector] | None = None) -> Store:
+        """Open (and with `create`, initialise) the store at `path` (default: settings.db).
+
+        `projectors` replaces the discovered set (tests and benchmarks use it to run
+        the log alone or with chosen read models).
+        """
+        settings = settings or load_settings()
+        target = Path(path) if path is not None else settings.db
+        if read_only and not target.exists():
+            raise StoreNotInitialized(f"no store at {target}")
+        if not target.exists() and not create:
+            raise StoreNotInitialized(f"no store at {target} (run `questlog init`)")
+        db = Database(target, settings, read_only=read_only)
+        try:
+            with db.read() as conn:
+                revision = schema.current_revision(conn)
+            if revision is None:
+                if read_only or not create:
+                    raise StoreNotInitialized(
+                        f"{target} has no questlog schema (run `questlog init`)")
+                schema.upgrade(db)
+            elif revision != schema.HEAD_REVISION:
+                known = revision.isdigit() and int(revision) < int(schema.HEAD_REVISION)
+                if known and not read_only and create:
+                    schema.upgrade(db)
+                else:
+                    raise SchemaOutOfDate(
+                        f"{target} is at schema revision {revision}, this questlog expects "
+                        f"{schema.HEAD_REVISION} (run `questlog migrate`)")
+        except BaseException:
+            db.dispose()
+            raise
+        return cls(db, settings, projectors)
+
+    # -- writer ----------------------------------------------------------------------------
+
+    @property
+    def writer(self) -> Writer:
+        if self._writer is not None:
+            return self._writer
+        with self._writer_lock:
+            if self._writer is None:
+                if self._closed:
+                    raise WriterClosed("the store is closed")
+                if self.read_only:
+                    raise ReadOnlyStore(f"{self.path} is opened read-only")
+                manager = self.projections
+                writer = Writer(self.db, manager.hooks)
+                self._starting_thread = threading.get_ident()
+                self._writer = writer
+                try:
+                    manager.startup()
+                except BaseException:
+                    self._writer = None
+                    writer.close()
+                    raise
+                finally:
+                    self._starting_thread = None
+                self._writer_ready.set()
+            return self._writer
+
+    def _write_ready(self) -> Writer:
+        # While the writer starts (projector sync), other threads wait on the lock;
+        # only the starting thread's own sync jobs pass.
+        writer = self._writer
+        if writer is not None and (self._writer_ready.is_set()
+                                   or self._starting_thread == threading.get_ident()):
+            return writer
+        return self.writer
+
+    def append(self, stream_id: str, events: Sequence[EventLike],
+               expected_version: ExpectedVersion = ANY, *,
+               timeout: float | None = None) -> AppendResult:
+        """Append events to one stream atomically; returns after the commit is durable."""
+        call = make_call(stream_id, events, expected_version)
+        return self._write_ready().append([call], timeout)[0]
+
+    def append_many(self, calls: Sequence[tuple[str, Sequence[EventLike], ExpectedVersion]], *,
+                    timeout: float | None = None) -> list[AppendResult]:
+        """Append to several streams in one atomic call: every check passes or nothing is written."""
+        encoded = [make_call(s, evs, exp) for s, evs, exp in calls]
+        return self._write_ready().append(encoded, timeout)
+
+    def write(self, fn: Callable[[DBAPIConnection], T], timeout: float | None = None) -> T:
+        """Run fn(conn) inside the writer's transaction (isolated by a savepoint)."""
+        result: T = self._write_ready().run(fn, timeout)
+        return result
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def read(self) -> AbstractContextManager[DBAPIConnection]:
+        """A raw connection in one short read transaction (keep it short on the primary)."""
+        return self.db.read()
+
+    def read_stream(self, stream_id: str, *, from_version: int | None = None,
+                    backwards: bool = False, limit: int | None = None) -> list[RecordedEvent]:
+        with self.db.read() as conn:
+            return eventstore.read_stream(conn, stream_id, from_version=from_version,
+                                          backwards=backwards, limit=limit)
+
+    def read_all(self, from_position: int = 0, limit: int | None = None, *,
+                 types: Sequence[str] | None = None, categories: Sequence[str] | None = None,
+                 batch_size: int = 1000) -> Iterator[RecordedEvent]:
+        """Events with position >= from_position, in log order, read in short batches."""
+        position = from_position
+        remaining = limit
+        while remaining is None or remaining > 0:
+            take = batch_size if remaining is None else min(batch_size, remaining)
+            with self.db.read() as conn:
+                events = eventstore.read_all(conn, from_position=position, limit=take,
+                                             types=types, categories=categories)
+            yield from events
+            if len(events) < take:
+                return
+            position = events[-1].position + 1
+            if remaining is not None:
+                remaining -= len(events)
+
+    def subscribe(self, from_position: int = 0, *, poll_interval: float = 0.1,
+                  stop: threading.Event | None = None, types: Sequence[str] | None = None,
+                  categories: Sequence[str] | None = None) -> Iterator[RecordedEvent]:
+        """Yield events from `from_position` on, then new ones as they are committed."""
+        position = from_position
+        stop = stop or threading.Event()
+        while not stop.is_set():
+            got = False
+            for event in self.read_all(position, types=types, categories=categories):
+                got = True
+                position = event.position + 1
+                yield event
+            if not got:
+                stop.wait(poll_interval)
+
+    def head_position(self) -> int:
+        with self.db.read() as conn:
+            return eventstore.head_position(conn)
+
+    def stream_version(self, stream_id: str) -> int:
+        with self.db.read() as conn:
+            return eventstore.stream_versions(conn, [stream_id]).get(stream_id, 0)
+
+    def verify(self) -> eventstore.VerifyReport:
+        with self.db.read() as conn:
+            return eventstore.verify(conn)
+
+    # -- projections and read models ------------------------------------------------------
+
+    @property
+    def projections(self) -> ProjectionManager:
+        if self._projections is None:
+            from .projection.manager import ProjectionManager
+            from .projection.registry import discover
+
+            projectors = self._projectors if self._projectors is not None else discover()
+            self._projections = ProjectionManager(self, projectors)
+        return self._projections
+
+    def _facade(self, name: str, module: str, cls: str) -> Any:
+        if name not in self._facades:
+            import importlib
+
+            self._facades[name] = getattr(importlib.import_module(module), cls)(self)
+        return self._facades[name]
+
+    @property
+    def content(self) -> Any:
+        """Content packs and their read models (questlog.content.api.ContentAPI)."""
+        return self._facade("content", "questlog.content.api", "ContentAPI")
+
+    @property
+    def game(self) -> Any:
+        """Game state commands and read models (questlog.game.api.GameAPI)."""
+        return self._facade("game", "questlog.game.api", "GameAPI")
+
+    @property
+    def search(self) -> Any:
+        """Semantic, keyword and hybrid search (questlog.search.api.SearchAPI; callable)."""
+        return self._facade("search", "questlog.search.api", "SearchAPI")
+
+    @property
+    def aio(self) -> Any:
+        """The asyncio twin of append/read (questlog.aio.AsyncStore)."""
+        from .aio import AsyncStore
+
+        return self._facades.setdefault("aio", AsyncStore(self))
+
+    # -- health and lifecycle --------------------------------------------------------------
+
+    def health(self) -> HealthReport:
+        with self.db.read() as conn:
+            revision = schema.current_revision(conn)
+        vec = vec_status()
+        backend = self.settings.vector_backend
+        if backend == "numpy":
+            active, reason = "numpy", "QUESTLOG_VECTOR_BACKEND=numpy"
+        elif vec.loaded:
+            active, reason = "sqlite-vec", f"sqlite-vec {vec.version} loaded"
+        else:
+            active, reason = "numpy", f"fallback: {vec.reason}"
+        return HealthReport(
+            driver=self.db.driver, sqlite_version=self.db.sqlite_version,
+            sqlite_safe=sqlite_version_is_safe(self.db.sqlite_version),
+            sqlite_vec=vec, vector_backend=active, vector_backend_reason=reason,
+            litestream=litestream_binary(), schema_revision=revision,
+            schema_head=schema.HEAD_REVISION,
+        )
+
+    def close(self) -> None:
+        """Drain every accepted write, stop daemons and the writer, close connections."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._projections is not None:
+            self._projections.stop()
+        if self._writer is not None:
+            self._writer.close()
+        self.db.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@contextmanager
+def opened(path: Path | str, **kwargs: Any) -> Iterator[Store]:
+    store = Store.open(path, **kwargs)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 10.0, interval: float = 0.02) -> bool:
+    """Poll `predicate` until true or timeout (tests and CLI helpers use it)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()

@@ -1,0 +1,141 @@
+"""The storage layer: SQLite version gate, pragmas, sqlite-vec, schema, packaging."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from questlog import Store, schema
+from questlog.db import Database, sqlite_version_is_safe, vec_status
+from questlog.errors import SchemaOutOfDate, StoreNotInitialized, UnsafeSQLiteVersion
+from questlog.settings import Settings
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(("version", "safe"), [
+    ("3.40.1", False), ("3.50.4", False), ("3.51.2", False), ("3.51.3", True),
+    ("3.53.4", True), ("3.50.7", True), ("3.44.6", True), ("3.44.5", False), ("3.6.0", True),
+])
+def test_wal_reset_bug_versions(version: str, safe: bool) -> None:
+    assert sqlite_version_is_safe(version) is safe
+
+
+def test_refuses_an_affected_sqlite_unless_overridden(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import questlog.db as db_module
+
+    real = db_module.load_dbapi()
+
+    class Old:
+        sqlite_version = "3.50.4"
+        __name__ = "sqlean.dbapi2"
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(real, name)
+
+    monkeypatch.setattr(db_module, "load_dbapi", lambda: Old())
+    with pytest.raises(UnsafeSQLiteVersion, match="3.50.4"):
+        Database(tmp_path / "x.db", Settings())
+    db = Database(tmp_path / "x.db", Settings(allow_unsafe_sqlite=True))
+    db.dispose()
+    ro = Database(tmp_path / "x.db", Settings(), read_only=True)  # reading is allowed
+    ro.dispose()
+
+
+def test_connection_pragmas(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "p.db", settings=Settings(durability="NORMAL"), projectors=[])
+    try:
+        with store.read() as conn:
+            assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+            assert conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 5000
+            assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+            assert conn.execute("PRAGMA query_only").fetchone()[0] == 1
+        sync = store.write(lambda c: c.execute("PRAGMA synchronous").fetchone()[0])
+        assert sync == 1  # NORMAL
+        auto = store.write(lambda c: c.execute("PRAGMA wal_autocheckpoint").fetchone()[0])
+        assert auto == 1000
+    finally:
+        store.close()
+    store = Store.open(tmp_path / "p.db", settings=Settings(litestream_active=True), projectors=[])
+    try:
+        assert store.write(lambda c: c.execute("PRAGMA synchronous").fetchone()[0]) == 2  # FULL
+        assert store.write(lambda c: c.execute("PRAGMA wal_autocheckpoint").fetchone()[0]) == 0
+    finally:
+        store.close()
+
+
+def test_sqlite_vec_loads_on_every_connection(tmp_path: Path) -> None:
+    status = vec_status()
+    assert status.loaded, status.reason
+    store = Store.open(tmp_path / "v.db", projectors=[])
+    try:
+        with store.read() as conn:
+            assert conn.execute("select vec_version()").fetchone()[0] == status.version
+        health = store.health()
+        assert health.vector_backend == "sqlite-vec"
+        assert health.sqlite_safe and health.schema_revision == schema.HEAD_REVISION
+    finally:
+        store.close()
+    numpy_store = Store.open(tmp_path / "v.db", settings=Settings(vector_backend="numpy"),
+                             projectors=[])
+    try:
+        assert numpy_store.health().vector_backend == "numpy"
+    finally:
+        numpy_store.close()
+
+
+def test_schema_head_matches_alembic_and_gates_opening(tmp_path: Path) -> None:
+    assert schema.alembic_head() == schema.HEAD_REVISION
+    with pytest.raises(StoreNotInitialized):
+        Store.open(tmp_path / "none.db", create=False)
+    store = Store.open(tmp_path / "s.db", projectors=[])
+    store.close()
+    from questlog.db import load_dbapi
+
+    conn = load_dbapi().connect(str(tmp_path / "s.db"))
+    conn.execute("UPDATE alembic_version SET version_num = '9999'")
+    conn.commit()
+    conn.close()
+    with pytest.raises(SchemaOutOfDate, match="9999"):
+        Store.open(tmp_path / "s.db", projectors=[])
+
+
+def test_cold_read_imports_nothing_heavy(tmp_path: Path) -> None:
+    path = tmp_path / "cold.db"
+    store = Store.open(path, projectors=[])
+    store.append("campaign-1", [{"type": "Started", "data": {}}])
+    store.close()
+    code = (
+        "import sys, runpy\n"
+        f"sys.argv = ['questlog', '--db', {str(path)!r}, 'events', 'read', 'campaign-1']\n"
+        "from questlog.cli import cli\n"
+        "try:\n    cli.main(standalone_mode=False)\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('torch', 'numpy', 'fastapi', 'alembic', 'sentence_transformers',"
+        " 'uvicorn', 'httpx') if m in sys.modules]\n"
+        "print('HEAVY', heavy)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "Started" in out.stdout, out.stderr
+    assert "HEAVY []" in out.stdout
+
+
+def test_wheel_ships_projections_migrations_and_data(tmp_path: Path) -> None:
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                    "-w", str(tmp_path), str(REPO)], check=True, capture_output=True, timeout=300)
+    wheel = next(tmp_path.glob("questlog-*.whl"))
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert "questlog/projections/stream_catalog.py" in names
+    assert "questlog/migrations/env.py" in names
+    assert "questlog/migrations/versions/0001_event_log.py" in names
+    assert "questlog/migrations/script.py.mako" in names
+    # Every package directory in the tree is listed in pyproject (or it would be left out).
+    for init in (REPO / "src" / "questlog").rglob("__init__.py"):
+        rel = init.relative_to(REPO / "src").as_posix()
+        assert rel in names, f"{rel} missing from the wheel: add its package to pyproject.toml"
+    for init in (REPO / "projections").glob("*.py"):
+        assert f"questlog/projections/{init.name}" in names
