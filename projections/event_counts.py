@@ -12,6 +12,7 @@ class EventTypeCounts(Projector):
     name = "event_counts"
     version = 1
     mode = "async"
+    payload = False
     tables = (
         Table("rm_event_counts",
               "type TEXT PRIMARY KEY, count INTEGER NOT NULL, last_position INTEGER NOT NULL",

@@ -12,6 +12,7 @@ class StreamCatalog(Projector):
     name = "stream_catalog"
     version = 1
     mode = "async"
+    payload = False
     tables = (
         Table(
             "rm_stream_catalog",

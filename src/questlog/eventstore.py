@@ -44,6 +44,18 @@ def decode_row(row: Row) -> RecordedEvent:
     )
 
 
+_NO_PAYLOAD: dict[str, Any] = {}
+ENVELOPE_COLUMNS = ("position, event_id, stream_id, stream_version, category, type, "
+                    "schema_version, recorded_at")
+
+
+def decode_envelope_row(row: Row) -> RecordedEvent:
+    """A row of ENVELOPE_COLUMNS as a RecordedEvent without data, metadata or hash
+    (for projectors that declare `payload = False`: no JSON to decode)."""
+    return RecordedEvent(row[0], row[1], row[2], row[3], row[4], row[5], row[6], _NO_PAYLOAD,
+                         _NO_PAYLOAD, row[7], "")
+
+
 def head(conn: DBAPIConnection) -> tuple[int, str]:
     """(last position, its hash), or (0, genesis) for an empty log."""
     row = conn.execute("SELECT position, hash FROM events ORDER BY position DESC LIMIT 1").fetchone()
@@ -73,6 +85,29 @@ def stream_versions(conn: DBAPIConnection, stream_ids: Iterable[str]) -> dict[st
         ):
             found[sid] = int(version)
     return found
+
+
+def head_and_versions(conn: DBAPIConnection, stream_ids: Iterable[str]
+                      ) -> tuple[int, str, dict[str, int]]:
+    """The log's head (position, hash) and the named streams' versions, in one statement
+    when the streams fit one (each statement is a GIL hand-off for the writer)."""
+    ids = list(dict.fromkeys(stream_ids))
+    if len(ids) > _IN_CHUNK:
+        position, digest = head(conn)
+        return position, digest, stream_versions(conn, ids)
+    marks = ",".join("?" * len(ids))
+    sql = ("SELECT NULL, position, hash FROM (SELECT position, hash FROM events "
+           "ORDER BY position DESC LIMIT 1)")
+    if ids:
+        sql += f" UNION ALL SELECT stream_id, version, NULL FROM streams WHERE stream_id IN ({marks})"
+    position, digest = 0, GENESIS_HASH
+    versions: dict[str, int] = {}
+    for sid, value, hash_ in conn.execute(sql, ids):
+        if sid is None:
+            position, digest = int(value), str(hash_)
+        else:
+            versions[sid] = int(value)
+    return position, digest, versions
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,18 +155,25 @@ def read_stream(
 def read_all(
     conn: DBAPIConnection, *, from_position: int = 0, limit: int | None = None,
     types: Sequence[str] | None = None, categories: Sequence[str] | None = None,
-    to_position: int | None = None,
+    to_position: int | None = None, payload: bool = True,
 ) -> list[RecordedEvent]:
-    """Events with position >= from_position (and <= to_position), in log order."""
-    return [decode_row(r) for r in read_all_rows(
-        conn, from_position=from_position, limit=limit, types=types, categories=categories,
-        to_position=to_position)]
+    """Events with position >= from_position (and <= to_position), in log order.
+
+    `payload=False` skips data, metadata and hash (empty in the result).
+    """
+    rows = read_all_rows(conn, from_position=from_position, limit=limit, types=types,
+                         categories=categories, to_position=to_position, payload=payload)
+    if payload:
+        return [decode_row(r) for r in rows]
+    e = _NO_PAYLOAD  # inlined decode_envelope_row: this loop runs for every rebuilt event
+    return [RecordedEvent(r[0], r[1], r[2], r[3], r[4], r[5], r[6], e, e, r[7], "")
+            for r in rows]
 
 
 def read_all_rows(
     conn: DBAPIConnection, *, from_position: int = 0, limit: int | None = None,
     types: Sequence[str] | None = None, categories: Sequence[str] | None = None,
-    to_position: int | None = None,
+    to_position: int | None = None, payload: bool = True,
 ) -> list[Row]:
     where = ["position >= ?"]
     params: list[Any] = [from_position]
@@ -144,7 +186,8 @@ def read_all_rows(
     if categories:
         where.append(f"category IN ({','.join('?' * len(categories))})")
         params.extend(categories)
-    sql = f"SELECT {EVENT_COLUMNS} FROM events WHERE {' AND '.join(where)} ORDER BY position"
+    columns = EVENT_COLUMNS if payload else ENVELOPE_COLUMNS
+    sql = f"SELECT {columns} FROM events WHERE {' AND '.join(where)} ORDER BY position"
     if limit is not None:
         sql += " LIMIT ?"
         params.append(limit)

@@ -50,6 +50,7 @@ class Settings(BaseSettings):
         default="auto", description="Rebuild projectors whose version changed when the store opens."
     )
     projection_batch_size: int = Field(default=2000, ge=1)
+    projection_rebuild_batch_size: int = Field(default=20_000, ge=1)
     projection_poll_s: float = Field(default=0.05, gt=0)
     projection_max_failures: int = Field(default=5, ge=1)
     snapshot_every: int = Field(default=200, ge=1, description="Take a snapshot every N events.")

@@ -158,6 +158,10 @@ class _Planned:
 _STOP = object()
 
 
+class _RetryIsolated(Exception):
+    """Raised inside a batch to redo it call by call, each call in its own savepoint."""
+
+
 class Writer:
     """The only code that writes to the store's file."""
 
@@ -271,36 +275,13 @@ class Writer:
                 delay = min(delay * 2, 0.1)
 
     def _process(self, conn: DBAPIConnection, batch: list[AppendRequest | WriteJob]) -> None:
-        outcomes: list[tuple[Future[Any], bool, Any]] = []
         try:
-            self._begin(conn)
             try:
-                head, head_hash = eventstore.head(conn)
-                streams = {c.stream_id for item in batch if isinstance(item, AppendRequest)
-                           for c in item.calls}
-                state = _BatchState(head, head_hash, eventstore.stream_versions(conn, streams), {})
-                given = [e.event_id for item in batch if isinstance(item, AppendRequest)
-                         for c in item.calls for e in c.events if e.id_given]
-                existing = eventstore.existing_events(conn, given) if given else {}
-                self.hooks.before_batch(conn, state.head)
-                recorded_at = utc_now()
-                segment: list[AppendRequest] = []
-                for item in batch:
-                    if isinstance(item, AppendRequest):
-                        segment.append(item)
-                        continue
-                    if segment:
-                        self._run_appends(conn, segment, state, existing, recorded_at, outcomes)
-                        segment = []
-                    self._run_job(conn, item, outcomes)
-                if segment:
-                    self._run_appends(conn, segment, state, existing, recorded_at, outcomes)
-                self.hooks.after_batch(conn, state.head)
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
+                outcomes = self._transaction(conn, batch, isolated=False)
+            except _RetryIsolated:
+                # Only SQL or a projector could see the fault: redo the batch with every
+                # call in its own savepoint, so only the faulty call fails.
+                outcomes = self._transaction(conn, batch, isolated=True)
         except BaseException as exc:
             log.exception("writer batch failed; %d call(s) rejected", len(batch))
             err = exc if isinstance(exc, QuestlogError) else QuestlogError(
@@ -317,6 +298,41 @@ class Writer:
             else:
                 future.set_exception(value)
 
+    def _transaction(self, conn: DBAPIConnection, batch: list[AppendRequest | WriteJob],
+                     isolated: bool) -> list[tuple[Future[Any], bool, Any]]:
+        outcomes: list[tuple[Future[Any], bool, Any]] = []
+        self._begin(conn)
+        try:
+            streams = [c.stream_id for item in batch if isinstance(item, AppendRequest)
+                       for c in item.calls]
+            head, head_hash, versions = eventstore.head_and_versions(conn, streams)
+            state = _BatchState(head, head_hash, versions, {})
+            given = [e.event_id for item in batch if isinstance(item, AppendRequest)
+                     for c in item.calls for e in c.events if e.id_given]
+            existing = eventstore.existing_events(conn, given) if given else {}
+            self.hooks.before_batch(conn, state.head)
+            recorded_at = utc_now()
+            segment: list[AppendRequest] = []
+            for item in batch:
+                if isinstance(item, AppendRequest):
+                    segment.append(item)
+                    continue
+                if segment:
+                    self._run_appends(conn, segment, state, existing, recorded_at, outcomes,
+                                      isolated)
+                    segment = []
+                self._run_job(conn, item, outcomes)
+            if segment:
+                self._run_appends(conn, segment, state, existing, recorded_at, outcomes,
+                                  isolated)
+            self.hooks.after_batch(conn, state.head)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return outcomes
+
     def _run_job(self, conn: DBAPIConnection, job: WriteJob,
                  outcomes: list[tuple[Future[Any], bool, Any]]) -> None:
         conn.execute("SAVEPOINT job")
@@ -332,32 +348,23 @@ class Writer:
 
     def _run_appends(self, conn: DBAPIConnection, requests: list[AppendRequest],
                      state: _BatchState, existing: dict[str, eventstore.StoredEventKey],
-                     recorded_at: str, outcomes: list[tuple[Future[Any], bool, Any]]) -> None:
-        before = state.copy()
+                     recorded_at: str, outcomes: list[tuple[Future[Any], bool, Any]],
+                     isolated: bool) -> None:
+        if isolated:
+            self._run_isolated(conn, requests, state, existing, recorded_at, outcomes)
+            return
         planned: list[_Planned] = []
-        rejected: list[tuple[Future[Any], bool, Any]] = []
         for request in requests:
             try:
                 planned.append(self._plan(request, state, existing, recorded_at))
             except QuestlogError as exc:
-                rejected.append((request.future, False, exc))
+                outcomes.append((request.future, False, exc))
         if not planned:
-            outcomes.extend(rejected)
             return
-        conn.execute("SAVEPOINT appends")
         try:
             self._write(conn, planned)
-            conn.execute("RELEASE appends")
-        except Exception:
-            # Something only SQL or a projector could see: redo call by call, isolated.
-            conn.execute("ROLLBACK TO appends")
-            conn.execute("RELEASE appends")
-            restored = before
-            state.head, state.head_hash = restored.head, restored.head_hash
-            state.versions, state.batch_ids = restored.versions, restored.batch_ids
-            self._run_isolated(conn, requests, state, existing, recorded_at, outcomes)
-            return
-        outcomes.extend(rejected)
+        except Exception as exc:
+            raise _RetryIsolated() from exc
         outcomes.extend((p.request.future, True, p.results) for p in planned)
 
     def _run_isolated(self, conn: DBAPIConnection, requests: list[AppendRequest],

@@ -173,14 +173,16 @@ class ProjectionManager:
 
     # -- reading helpers -------------------------------------------------------------------
 
-    def _events_after(self, p: Projector, after: int, limit: int) -> tuple[list[RecordedEvent], int]:
+    def _events_after(self, p: Projector, after: int, limit: int
+                      ) -> tuple[list[RecordedEvent], int]:
         """Handled events after `after` (at most `limit`), and the position they cover up to."""
         with self.store.read() as conn:
             head = eventstore.head_position(conn)
             types = sorted(p.event_types) if p.event_types is not None else None
             cats = sorted(p.categories) if p.categories is not None else None
             events = eventstore.read_all(conn, from_position=after + 1, to_position=head,
-                                         limit=limit, types=types, categories=cats)
+                                         limit=limit, types=types, categories=cats,
+                                         payload=p.payload)
         covered = events[-1].position if len(events) == limit else head
         return [e for e in events if p.handles(e)], covered
 
@@ -303,87 +305,118 @@ class ProjectionManager:
     # -- rebuild ---------------------------------------------------------------------------
 
     def rebuild(self, names: list[str] | None = None, progress: Progress | None = None) -> None:
-        """Rebuild into shadow tables from position 0, then swap them in in one transaction."""
-        for p in select(self.projectors, names):
-            self._rebuild_one(p, progress)
+        """Rebuild into shadow tables from position 0, then swap them in in one transaction.
 
-    def _rebuild_one(self, p: Projector, progress: Progress | None) -> None:
-        def begin(conn: DBAPIConnection) -> tuple[str, int]:
-            cp = read_checkpoints(conn).get(p.name)
-            if cp is not None and cp.rebuild_suffix and cp.rebuild_version == p.version and all(
-                    _table_exists(conn, n) or t.virtual is not None
-                    for t, n in zip(p.tables, _shadow_tables(p, cp.rebuild_suffix).values(),
-                                    strict=True)):
-                return cp.rebuild_suffix, cp.rebuild_position or 0  # resume
-            if cp is not None and cp.rebuild_suffix:
-                for name in _shadow_tables(p, cp.rebuild_suffix).values():
-                    conn.execute(f"DROP TABLE IF EXISTS {name}")
-            suffix = datetime.now(UTC).strftime("%Y%m%d%H%M%S%f")
-            for t in p.tables:
-                shadow = _shadow_tables(p, suffix)[t.name]
-                for sql in t.create_sql(shadow):
-                    conn.execute(sql)
-            now = utc_now()
-            if cp is None:
-                conn.execute(
-                    "INSERT INTO projector_checkpoints (name, version, mode, position, state, "
-                    "updated_at) VALUES (?, ?, ?, 0, 'rebuilding', ?)",
-                    (p.name, p.version, p.mode, now))
-            conn.execute(
-                "UPDATE projector_checkpoints SET rebuild_version = ?, rebuild_position = 0, "
-                "rebuild_suffix = ?, rebuild_started_at = ?, state = 'rebuilding' WHERE name = ?",
-                (p.version, suffix, now, p.name))
-            return suffix, 0
-
-        suffix, position = self.store.write(begin)
-        tables = _shadow_tables(p, suffix)
-        batch = self.store.settings.projection_batch_size
+        All named projectors are rebuilt in one pass over the log: each batch of events
+        is read once and fed to every projector's shadow tables.
+        """
+        chosen = select(self.projectors, names)
+        if not chosen:
+            return
+        starts: dict[str, tuple[str, int]] = self.store.write(
+            lambda conn: {p.name: self._begin_rebuild(conn, p) for p in chosen})
+        payload = any(p.payload for p in chosen)
+        batch = self.store.settings.projection_rebuild_batch_size
+        positions = {p.name: starts[p.name][1] for p in chosen}
+        position = min(positions.values())
+        events: list[RecordedEvent] = []
         while True:
-            events, covered = self._events_after(p, position, batch)
             with self.store.read() as conn:
                 head = eventstore.head_position(conn)
+                events = eventstore.read_all(conn, from_position=position + 1, to_position=head,
+                                             limit=batch, payload=payload)
+            covered = events[-1].position if len(events) == batch else head
             if progress is not None:
                 progress(position, head)
-            if covered >= head and len(events) < batch:
+            if len(events) < batch:
                 break  # close to the head: the swap transaction takes the rest
-            prepared = p.prepare(self.store, events) if events else None
-            expected = position
+            work = self._rebuild_work(chosen, positions, events)
+            expected = dict(positions)
 
-            def step(conn: DBAPIConnection, expected: int = expected, covered: int = covered,
-                     events: list[RecordedEvent] = events, prepared: Any = prepared) -> None:
-                self._rebuild_apply(conn, p, suffix, tables, expected, covered, events, prepared)
+            def step(conn: DBAPIConnection, work: list[tuple[Projector, list[RecordedEvent], Any]]
+                     = work, expected: dict[str, int] = expected, covered: int = covered) -> None:
+                for p, handled, prepared in work:
+                    self._rebuild_apply(conn, p, starts[p.name][0], expected[p.name], covered,
+                                        handled, prepared)
 
             self.store.write(step)
+            positions = {name: covered for name in positions}
             position = covered
-        tail_prepared = p.prepare(self.store, events) if events else None
+        tail = self._rebuild_work(chosen, positions, events)
+        tail_positions = [e.position for e in events]
 
         def swap(conn: DBAPIConnection) -> int:
             head = eventstore.head_position(conn)
-            rest = [e for e in eventstore.read_all(conn, from_position=position + 1)
-                    if p.handles(e)]
-            prepared = tail_prepared if [e.position for e in rest] == [
-                e.position for e in events] else (p.prepare(self.store, rest) if rest else None)
-            self._rebuild_apply(conn, p, suffix, tables, position, head, rest, prepared)
-            for t in p.tables:
-                conn.execute(f"DROP TABLE IF EXISTS {t.name}")
-                conn.execute(f"ALTER TABLE {tables[t.name]} RENAME TO {t.name}")
-            conn.execute(
-                "UPDATE projector_checkpoints SET version = ?, mode = ?, position = ?, "
-                "state = 'live', updated_at = ?, failures = 0, last_error = NULL, "
-                "error_position = NULL, rebuild_version = NULL, rebuild_position = NULL, "
-                "rebuild_suffix = NULL, rebuild_started_at = NULL WHERE name = ?",
-                (p.version, p.mode, head, utc_now(), p.name))
-            p.on_swap(conn)
+            rest = eventstore.read_all(conn, from_position=position + 1, payload=payload)
+            work = tail if [e.position for e in rest] == tail_positions else \
+                self._rebuild_work(chosen, positions, rest)
+            now = utc_now()
+            for p, handled, prepared in work:
+                suffix = starts[p.name][0]
+                self._rebuild_apply(conn, p, suffix, positions[p.name], head, handled, prepared)
+                shadows = _shadow_tables(p, suffix)
+                for t in p.tables:
+                    conn.execute(f"DROP TABLE IF EXISTS {t.name}")
+                    conn.execute(f"ALTER TABLE {shadows[t.name]} RENAME TO {t.name}")
+                conn.execute(
+                    "UPDATE projector_checkpoints SET version = ?, mode = ?, position = ?, "
+                    "state = 'live', updated_at = ?, failures = 0, last_error = NULL, "
+                    "error_position = NULL, rebuild_version = NULL, rebuild_position = NULL, "
+                    "rebuild_suffix = NULL, rebuild_started_at = NULL WHERE name = ?",
+                    (p.version, p.mode, head, now, p.name))
+                p.on_swap(conn)
             return head
 
         head = self.store.write(swap)
         if progress is not None:
             progress(head, head)
-        log.info("rebuilt projector %s to position %d", p.name, head)
+        log.info("rebuilt %s to position %d", ", ".join(p.name for p in chosen), head)
 
-    def _rebuild_apply(self, conn: DBAPIConnection, p: Projector, suffix: str,
-                       tables: dict[str, str], expected: int, covered: int,
-                       events: Sequence[RecordedEvent], prepared: Any) -> None:
+    def _rebuild_work(self, chosen: Sequence[Projector], positions: dict[str, int],
+                      events: Sequence[RecordedEvent]
+                      ) -> list[tuple[Projector, list[RecordedEvent], Any]]:
+        """Per projector: the events it handles past its own position, and their prepare()."""
+        work = []
+        for p in chosen:
+            start = positions[p.name]
+            if p.event_types is None and p.categories is None and (
+                    not events or events[0].position > start):
+                handled = list(events)  # handles everything: skip the per-event filter
+            else:
+                handled = [e for e in events if e.position > start and p.handles(e)]
+            prepared = p.prepare(self.store, handled) if handled else None
+            work.append((p, handled, prepared))
+        return work
+
+    def _begin_rebuild(self, conn: DBAPIConnection, p: Projector) -> tuple[str, int]:
+        """Create (or resume) the projector's shadow tables; returns (suffix, position)."""
+        cp = read_checkpoints(conn).get(p.name)
+        if cp is not None and cp.rebuild_suffix and cp.rebuild_version == p.version and all(
+                _table_exists(conn, n) or t.virtual is not None
+                for t, n in zip(p.tables, _shadow_tables(p, cp.rebuild_suffix).values(),
+                                strict=True)):
+            return cp.rebuild_suffix, cp.rebuild_position or 0  # resume
+        if cp is not None and cp.rebuild_suffix:
+            for name in _shadow_tables(p, cp.rebuild_suffix).values():
+                conn.execute(f"DROP TABLE IF EXISTS {name}")
+        suffix = datetime.now(UTC).strftime("%Y%m%d%H%M%S%f")
+        shadows = _shadow_tables(p, suffix)
+        for t in p.tables:
+            for sql in t.create_sql(shadows[t.name]):
+                conn.execute(sql)
+        now = utc_now()
+        if cp is None:
+            conn.execute(
+                "INSERT INTO projector_checkpoints (name, version, mode, position, state, "
+                "updated_at) VALUES (?, ?, ?, 0, 'rebuilding', ?)", (p.name, p.version, p.mode, now))
+        conn.execute(
+            "UPDATE projector_checkpoints SET rebuild_version = ?, rebuild_position = 0, "
+            "rebuild_suffix = ?, rebuild_started_at = ?, state = 'rebuilding' WHERE name = ?",
+            (p.version, suffix, now, p.name))
+        return suffix, 0
+
+    def _rebuild_apply(self, conn: DBAPIConnection, p: Projector, suffix: str, expected: int,
+                       covered: int, events: Sequence[RecordedEvent], prepared: Any) -> None:
         row = conn.execute(
             "SELECT rebuild_suffix, rebuild_position FROM projector_checkpoints WHERE name = ?",
             (p.name,)).fetchone()
@@ -391,8 +424,10 @@ class ProjectionManager:
             raise ProjectionError(f"rebuild of {p.name!r} was taken over by another process",
                                   projector=p.name)
         if events:
+            ctx = ProjectionContext(conn, _shadow_tables(p, suffix), prepared=prepared,
+                                    rebuilding=True)
             try:
-                p.apply(ProjectionContext(conn, tables, prepared=prepared, rebuilding=True), events)
+                p.apply(ctx, events)
             except Exception as exc:
                 raise _wrap_failure(p, events, exc) from exc
         conn.execute("UPDATE projector_checkpoints SET rebuild_position = ? WHERE name = ?",

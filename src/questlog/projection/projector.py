@@ -80,6 +80,9 @@ class Projector(ABC):
     event_types: ClassVar[frozenset[str] | None] = None
     categories: ClassVar[frozenset[str] | None] = None
     tables: ClassVar[tuple[Table, ...]] = ()
+    # False: apply() reads only envelope fields (no data/metadata/hash), so catch-up and
+    # rebuilds skip decoding JSON.
+    payload: ClassVar[bool] = True
 
     def handles(self, event: RecordedEvent) -> bool:
         if self.event_types is not None and event.type not in self.event_types:
