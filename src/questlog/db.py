@@ -211,7 +211,7 @@ class Database:
     def read(self) -> Iterator[DBAPIConnection]:
         """A raw read connection inside one short read transaction."""
         proxy = self._reader.raw_connection()
-        conn = proxy.driver_connection
+        conn: DBAPIConnection = proxy.driver_connection
         try:
             conn.execute("BEGIN")
             try:

@@ -63,7 +63,7 @@ def validate_stream_id(stream_id: str) -> str:
 
 def validate_expected_version(expected: object) -> ExpectedVersion:
     if expected in (ANY, NO_STREAM, STREAM_EXISTS):
-        return expected  # type: ignore[return-value]
+        return expected
     if isinstance(expected, int) and not isinstance(expected, bool) and expected >= 0:
         return expected
     raise ValueError(

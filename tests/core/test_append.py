@@ -124,7 +124,7 @@ def test_threads_distinct_streams_and_races(bare_store: Store) -> None:
         try:
             for i in range(25):
                 bare_store.append(f"player-{n}", [ev(i=i)], expected_version=i)
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=distinct, args=(n,)) for n in range(32)]
@@ -147,7 +147,7 @@ def test_threads_distinct_streams_and_races(bare_store: Store) -> None:
         except WrongExpectedVersion:
             with lock:
                 outcomes["lost"] += 1
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             errors.append(exc)
 
     for round_ in range(10):

@@ -34,7 +34,7 @@ def test_four_processes_append_to_one_file(tmp_path: Path) -> None:
     Store.open(path, projectors=[]).close()
     procs = [_spawn(path, f"proc{n}", 300) for n in range(4)]
     outputs = [p.communicate(timeout=240) for p in procs]
-    for p, (out, err) in zip(procs, outputs, strict=True):
+    for p, (_out, err) in zip(procs, outputs, strict=True):
         assert p.returncode == 0, err
         assert "locked" not in err.lower()
     returned = sorted(int(line) for out, _ in outputs for line in out.split())

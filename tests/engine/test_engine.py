@@ -59,7 +59,7 @@ def test_inline_failure_fails_only_its_call(tmp_path: Path) -> None:
         def call(name: str, boom: bool) -> None:
             try:
                 results[name] = store.append(name, [ev(i=1), ev(boom=boom), ev(i=3)])
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 results[name] = exc
 
         callers = [threading.Thread(target=call, args=(f"s-{n}", n == 2)) for n in (1, 2, 3)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
@@ -59,10 +60,11 @@ def doctor_cmd(cli: CliContext) -> None:
         store = Store.open(path, create=False)
         try:
             health = store.health().as_dict()
+            lag: dict[str, Any]
             try:
                 lag = {p["name"]: {"lag": p["lag"], "state": p["state"]}
                        for p in store.projections.status()}
-            except Exception as exc:  # noqa: BLE001 - doctor reports, never crashes
+            except Exception as exc:
                 lag = {"error": str(exc)}
         finally:
             store.close()

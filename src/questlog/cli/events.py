@@ -12,16 +12,24 @@ from typing import Any
 import click
 
 from ..errors import InvalidEvent
-from ..events import ANY, NO_STREAM, STREAM_EXISTS, NewEvent, RecordedEvent
+from ..events import (
+    ANY,
+    NO_STREAM,
+    STREAM_EXISTS,
+    ExpectedVersion,
+    NewEvent,
+    RecordedEvent,
+    validate_expected_version,
+)
 from .common import CliContext, pass_cli, store_command
 
 
-def _expected(value: str | None) -> int | str:
+def _expected(value: str | None) -> ExpectedVersion:
     if value is None:
         return ANY
     lowered = value.lower().replace("-", "_")
     if lowered in (ANY, NO_STREAM, STREAM_EXISTS):
-        return lowered
+        return validate_expected_version(lowered)
     try:
         return int(value)
     except ValueError:
