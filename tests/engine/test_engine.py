@@ -188,3 +188,22 @@ def test_replay_expect_names_the_differing_model(tmp_path: Path) -> None:
                               timeout=120)
     assert mismatch.returncode != 0
     assert "event_counts" in mismatch.stderr and "Traceback" not in mismatch.stderr
+
+
+def test_inline_projector_closes_a_gap_left_by_another_writer(tmp_path: Path) -> None:
+    path = tmp_path / "gap.db"
+    with_projector = Store.open(path, projectors=[h.CounterV1()])
+    with_projector.append("a-1", [ev()])
+    without = Store.open(path, projectors=[])  # e.g. another process running the log alone
+    without.append("a-1", [ev(), ev()])
+    without.append("b-1", [ev()])
+    without.close()
+    with_projector.append("b-1", [ev()])  # the next batch closes the gap, in order
+    with with_projector.read() as conn:
+        rows = conn.execute("SELECT stream_id, n FROM rm_counter ORDER BY 1").fetchall()
+    assert rows == [("a-1", 3), ("b-1", 2)]
+    with_projector.projections.catch_up()
+    with with_projector.read() as conn:
+        again = conn.execute("SELECT stream_id, n FROM rm_counter ORDER BY 1").fetchall()
+    assert again == rows, "catch-up after the gap applied nothing twice"
+    with_projector.close()

@@ -72,7 +72,7 @@ def quickstart_cmd(cli: CliContext, search: bool) -> None:
             entry = store.content.get(type_, index)
             lookups[f"{type_}/{index}"] = entry.model_dump(mode="json")
             say(f"{type_}/{index}: {getattr(entry, 'name', index)}")
-        except Exception as exc:  # noqa: BLE001 - report and go on
+        except Exception as exc:
             say(f"{type_}/{index}: {exc}")
     summary["lookups"] = lookups
 

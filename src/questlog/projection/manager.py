@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("questlog.projections")
 
 Progress = Callable[[int, int], None]  # (done, total)
+INLINE_GAP_LIMIT = 5000  # events an inline projector may catch up inside an append batch
 
 
 @dataclass
@@ -93,11 +94,29 @@ class InlineHooks:
         if not self.projectors:
             return
         cps = read_checkpoints(conn)
-        # Only a projector exactly at the head, on its current version, may take new events;
-        # one that is behind is brought up by catch-up jobs, in order.
-        self._live = [p for p in self.projectors
-                      if (cp := cps.get(p.name)) is not None and cp.position == head_position
-                      and cp.version == p.version and cp.state != "parked"]
+        live = []
+        for p in self.projectors:
+            cp = cps.get(p.name)
+            if cp is None or cp.version != p.version or cp.state == "parked":
+                continue
+            if cp.position < head_position:
+                # Another process appended without this projector (or it was just added):
+                # a short gap is closed here, in order; a long one is left to catch-up jobs.
+                if head_position - cp.position > INLINE_GAP_LIMIT:
+                    continue
+                missed = [e for e in eventstore.read_all(conn, from_position=cp.position + 1,
+                                                         payload=p.payload) if p.handles(e)]
+                if missed:
+                    try:
+                        p.apply(ProjectionContext(conn, _live_tables(p)), missed)
+                    except Exception as exc:
+                        raise _wrap_failure(p, missed, exc) from exc
+                # Move the checkpoint now, so a catch-up job in this batch cannot re-apply.
+                conn.execute("UPDATE projector_checkpoints SET position = ? WHERE name = ?",
+                             (head_position, p.name))
+            live.append(p)
+        # Only a projector at the head, on its current version, takes the batch's events.
+        self._live = live
         self._start_head = head_position
 
     def project(self, conn: DBAPIConnection, events: list[RecordedEvent]) -> None:
@@ -112,7 +131,7 @@ class InlineHooks:
                 raise _wrap_failure(p, handled, exc) from exc
 
     def after_batch(self, conn: DBAPIConnection, head_position: int) -> None:
-        if self._live and head_position != self._start_head:
+        if self._live:
             marks = ",".join("?" * len(self._live))
             conn.execute(
                 f"UPDATE projector_checkpoints SET position = ?, updated_at = ? "
