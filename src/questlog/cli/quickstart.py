@@ -67,7 +67,7 @@ def quickstart_cmd(cli: CliContext, search: bool) -> None:
         f"{verify.streams} streams)")
 
     lookups = {}
-    for type_, index in (("spells", "ember-ward"), ("monsters", "lantern-wisp")):
+    for type_, index in (("spells", "lantern-ward"), ("monsters", "lantern-wisp"), ("magic-items", "brinesteel-hook")):
         try:
             entry = store.content.get(type_, index)
             lookups[f"{type_}/{index}"] = entry.model_dump(mode="json")

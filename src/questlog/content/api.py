@@ -1,0 +1,256 @@
+"""The content repository: `store.content` — typed lookups, filters, packs, imports.
+
+Every method returns pydantic models (typed for the 25 SRD types, a
+`GenericEntry` otherwise), never rows. Reads use short read transactions on
+the store; imports and removals go through `store.append` like every write.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ValidationError
+
+from ..errors import ContentNotFound, UnknownContentType
+from .columns import ENTITIES_TABLE, PACK_ENTRIES_TABLE, PACKS_TABLE, filter_columns, name_key
+from .query import filter_sql, order_clause, source_of, where_clause
+from .references import iter_references, target_of
+from .types import SRD_TYPES, GenericEntry, typed_model
+
+if TYPE_CHECKING:
+    from ..db import DBAPIConnection
+    from ..store import Store
+    from .results import CheckReport, ContentMatch, DanglingReference, ImportReport, PackInfo
+    from .validation import Progress
+
+ContentEntity = BaseModel  # a typed entry model or a GenericEntry
+
+
+def to_model(type_name: str, data_json: str) -> ContentEntity:
+    """The typed model of an entry when it fits, else a GenericEntry (other editions)."""
+    model = typed_model(type_name)
+    if model is not None:
+        try:
+            return model.model_validate_json(data_json)
+        except ValidationError:
+            pass
+    return GenericEntry.from_data(type_name, json.loads(data_json))
+
+
+class ContentAPI:
+    """Content packs and their read models for one store."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _ready(self, conn: DBAPIConnection) -> bool:
+        # Read-model tables appear when the writer first starts; a store that never
+        # imported content has none yet, which reads treat as "no content".
+        row = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                           (ENTITIES_TABLE,)).fetchone()
+        return row is not None
+
+    def _present_types(self, conn: DBAPIConnection) -> dict[str, int]:
+        if not self._ready(conn):
+            return {}
+        rows = conn.execute(f"SELECT type, COUNT(*) FROM {ENTITIES_TABLE} GROUP BY type")
+        return {str(t): int(n) for t, n in rows.fetchall()}
+
+    def _check_type(self, conn: DBAPIConnection, type_name: str) -> None:
+        if type_name in SRD_TYPES:
+            return
+        if self._ready(conn) and conn.execute(
+                f"SELECT 1 FROM {ENTITIES_TABLE} WHERE type = ? LIMIT 1",
+                (type_name,)).fetchone() is not None:
+            return
+        present = self._present_types(conn)
+        if type_name not in present:
+            known = sorted(set(SRD_TYPES) | set(present))
+            raise UnknownContentType(
+                f"unknown content type {type_name!r}; known: {', '.join(known)}")
+
+    # -- lookups ---------------------------------------------------------------------------
+
+    def get(self, type: str, index: str, resolve: bool = False) -> ContentEntity:
+        """The effective entry of (type, index); raises ContentNotFound."""
+        with self.store.read() as conn:
+            self._check_type(conn, type)
+            row = None
+            if self._ready(conn):
+                row = conn.execute(
+                    f"SELECT data FROM {ENTITIES_TABLE} WHERE type = ? AND idx = ?",
+                    (type, index)).fetchone()
+            if row is None:
+                raise ContentNotFound(f"no {type} entry {index!r}")
+            entity = to_model(type, str(row[0]))
+            if resolve:
+                self._resolve(conn, entity, json.loads(str(row[0])))
+        return entity
+
+    def _resolve(self, conn: DBAPIConnection, entity: ContentEntity,
+                 data: dict[str, Any]) -> None:
+        resolved: dict[str, BaseModel] = getattr(entity, "_resolved")  # noqa: B009
+        for _path, url in iter_references(data):
+            if url in resolved:
+                continue
+            found = self._lookup_url(conn, url)
+            if found is not None:
+                resolved[url] = to_model(found[0], found[1])
+
+    def _lookup_url(self, conn: DBAPIConnection, url: str) -> tuple[str, str] | None:
+        row = conn.execute(f"SELECT type, data FROM {ENTITIES_TABLE} WHERE url = ? "
+                           "ORDER BY type, idx LIMIT 1", (url,)).fetchone()
+        if row is None and (target := target_of(url)) is not None:
+            row = conn.execute(f"SELECT type, data FROM {ENTITIES_TABLE} "
+                               "WHERE type = ? AND idx = ?", target).fetchone()
+        return (str(row[0]), str(row[1])) if row is not None else None
+
+    def list(self, type: str, where: Mapping[str, Any] | None = None,
+             order_by: str | Sequence[str] | None = None, limit: int | None = None,
+             offset: int = 0) -> builtins.list[ContentEntity]:
+        """Entries of a type matching `where` (see questlog.content.query for the forms)."""
+        table, _ = source_of(type)
+        clause, params = where_clause(type, where)
+        order = order_clause(type, order_by)
+        page = ""
+        if limit is not None or offset:
+            page = " LIMIT ? OFFSET ?"
+            params = [*params, -1 if limit is None else int(limit), int(offset)]
+        with self.store.read() as conn:
+            self._check_type(conn, type)
+            if not self._ready(conn):
+                return []
+            rows = conn.execute(f"SELECT data FROM {table}{clause}{order}{page}",
+                                params).fetchall()
+        return [to_model(type, str(r[0])) for r in rows]
+
+    def count(self, type: str, where: Mapping[str, Any] | None = None) -> int:
+        table, _ = source_of(type)
+        clause, params = where_clause(type, where)
+        with self.store.read() as conn:
+            self._check_type(conn, type)
+            if not self._ready(conn):
+                return 0
+            row = conn.execute(f"SELECT COUNT(*) FROM {table}{clause}", params).fetchone()
+        return int(row[0])
+
+    def find_by_name(self, name: str, type: str | None = None) -> builtins.list[ContentMatch]:
+        """Entries whose name (or index) matches ignoring case, spaces and punctuation."""
+        key = name_key(name)
+        if not key:
+            return []
+        sql = (f"SELECT type, idx, name, pack, data FROM {ENTITIES_TABLE} "
+               "WHERE (name_key = ? OR idx = ?)")
+        params: list[object] = [key, name]
+        if type is not None:
+            sql += " AND type = ?"
+            params.append(type)
+        with self.store.read() as conn:
+            if type is not None:
+                self._check_type(conn, type)
+            if not self._ready(conn):
+                return []
+            rows = conn.execute(sql + " ORDER BY type, idx", params).fetchall()
+        from .results import ContentMatch
+
+        return [ContentMatch(type=str(t), index=str(i), name=n, pack=str(p),
+                             entity=to_model(str(t), str(d))) for t, i, n, p, d in rows]
+
+    def types(self) -> builtins.list[str]:
+        """Every known type: the 25 SRD types and any other type loaded from a pack."""
+        with self.store.read() as conn:
+            present = self._present_types(conn)
+        return sorted(set(SRD_TYPES) | set(present))
+
+    def type_counts(self) -> dict[str, int]:
+        """Effective entries per loaded type."""
+        with self.store.read() as conn:
+            return dict(sorted(self._present_types(conn).items()))
+
+    def filter_columns(self, type: str) -> dict[str, str]:
+        """Filterable fields of a type -> SQL type (`TEXT[]` marks membership fields)."""
+        with self.store.read() as conn:
+            self._check_type(conn, type)
+        return filter_columns(type)
+
+    def filter_sql(self, type: str,
+                   where: Mapping[str, Any] | None) -> tuple[str, builtins.list[object]]:
+        """A parameterized `SELECT idx FROM content_<type> WHERE ...` and its parameters."""
+        with self.store.read() as conn:
+            self._check_type(conn, type)
+        return filter_sql(type, where)
+
+    # -- packs -----------------------------------------------------------------------------
+
+    def packs(self) -> builtins.list[PackInfo]:
+        from .results import PackInfo
+
+        with self.store.read() as conn:
+            if not self._ready(conn):
+                return []
+            entries = dict(conn.execute(
+                f"SELECT pack, COUNT(*) FROM {PACK_ENTRIES_TABLE} GROUP BY pack").fetchall())
+            effective = dict(conn.execute(
+                f"SELECT pack, COUNT(*) FROM {ENTITIES_TABLE} GROUP BY pack").fetchall())
+            rows = conn.execute(
+                f"SELECT name, version, priority, edition, license, source, imported_position, "
+                f"added, changed, removed, unchanged, invalid FROM {PACKS_TABLE} "
+                "ORDER BY priority DESC, name").fetchall()
+        result = []
+        for row in rows:
+            last = None
+            if row[6] is not None:
+                last = dict(zip(("position", "added", "changed", "removed", "unchanged",
+                                 "invalid"), row[6:], strict=True))
+            result.append(PackInfo(
+                name=row[0], version=row[1], priority=row[2], edition=row[3], license=row[4],
+                source=row[5], entries=int(entries.get(row[0], 0)),
+                effective=int(effective.get(row[0], 0)), last_import=last))
+        return result
+
+    def check(self) -> CheckReport:
+        """Dangling references per pack: references no loaded entry answers."""
+        from .results import CheckReport, DanglingReference
+
+        with self.store.read() as conn:
+            if not self._ready(conn):
+                return CheckReport(references=0, dangling={})
+            urls = {str(r[0]) for r in conn.execute(
+                f"SELECT url FROM {ENTITIES_TABLE} WHERE url IS NOT NULL")}
+            keys = {(str(t), str(i)) for t, i in conn.execute(
+                f"SELECT type, idx FROM {ENTITIES_TABLE}")}
+            packs = [str(r[0]) for r in conn.execute(f"SELECT name FROM {PACKS_TABLE}")]
+            rows = conn.execute(f"SELECT pack, type, idx, data FROM {PACK_ENTRIES_TABLE} "
+                                "ORDER BY pack, type, idx").fetchall()
+        dangling: dict[str, builtins.list[DanglingReference]] = {p: [] for p in sorted(packs)}
+        total = 0
+        for pack, type_name, idx, data_json in rows:
+            for path, url in iter_references(json.loads(data_json)):
+                total += 1
+                if url in urls or target_of(url) in keys:
+                    continue
+                dangling.setdefault(str(pack), []).append(DanglingReference(
+                    type=str(type_name), index=str(idx), path=path, url=url))
+        return CheckReport(references=total, dangling=dangling)
+
+    def import_pack(self, path: str | Path, pack: str | None = None,
+                    priority: int | None = None, edition: str | None = None,
+                    skip_invalid: bool = False, dry_run: bool = False,
+                    progress: Progress | None = None) -> ImportReport:
+        """Validate a pack directory and append its changes (see questlog.content.importer)."""
+        from .importer import import_pack
+
+        return import_pack(self.store, path, pack=pack, priority=priority, edition=edition,
+                           skip_invalid=skip_invalid, dry_run=dry_run, progress=progress)
+
+    def remove_pack(self, name: str) -> int:
+        """Remove a pack (ContentPackRemoved); lower packs' entries become visible again."""
+        from .importer import remove_pack
+
+        return remove_pack(self.store, name)

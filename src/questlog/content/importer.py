@@ -1,0 +1,178 @@
+"""Importing a pack as events: validate all, diff by content hash, append once.
+
+The pack's events go to the stream `contentpack-<name>` in ONE append call
+whose expected version is the stream version the diff was computed against,
+so two concurrent imports of the same pack cannot both apply: the second gets
+`WrongExpectedVersion` and writes nothing. The diff is taken from the
+`content_pack_entries` read model, which the inline projector keeps in step
+with the stream inside the append's own transaction.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from ..errors import ContentPackNotFound
+from ..events import NO_STREAM, ExpectedVersion, NewEvent
+from .columns import PACK_ENTRIES_TABLE, PACKS_TABLE
+from .results import ImportReport
+from .validation import Progress, ValidatedPack, validate_pack
+
+if TYPE_CHECKING:
+    from ..db import DBAPIConnection
+    from ..store import Store
+
+STREAM_PREFIX: Final = "contentpack-"
+METADATA: Final = {"source": "questlog content import"}
+
+
+def stream_of(pack: str) -> str:
+    return f"{STREAM_PREFIX}{pack}"
+
+
+def table_exists(conn: DBAPIConnection, name: str) -> bool:
+    row = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                       (name,)).fetchone()
+    return row is not None
+
+
+def pack_row(conn: DBAPIConnection, pack: str) -> dict[str, Any] | None:
+    if not table_exists(conn, PACKS_TABLE):
+        return None
+    row = conn.execute(
+        f"SELECT version, priority, edition, license, source FROM {PACKS_TABLE} WHERE name = ?",
+        (pack,)).fetchone()
+    if row is None:
+        return None
+    return dict(zip(("version", "priority", "edition", "license", "source"), row, strict=True))
+
+
+def _pack_hashes(conn: DBAPIConnection, pack: str) -> dict[tuple[str, str], str]:
+    if not table_exists(conn, PACK_ENTRIES_TABLE):
+        return {}
+    rows = conn.execute(
+        f"SELECT type, idx, content_hash FROM {PACK_ENTRIES_TABLE} WHERE pack = ?", (pack,))
+    return {(str(t), str(i)): str(h) for t, i, h in rows.fetchall()}
+
+
+def _expected(version: int) -> ExpectedVersion:
+    return NO_STREAM if version == 0 else version
+
+
+def import_pack(
+    store: Store,
+    path: str | Path,
+    *,
+    pack: str | None = None,
+    priority: int | None = None,
+    edition: str | None = None,
+    skip_invalid: bool = False,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Validate a pack directory and append what changed (see the module doc)."""
+    validated = validate_pack(path, pack=pack, priority=priority, edition=edition,
+                              progress=progress)
+    if validated.identity_problems or (validated.problems and not skip_invalid):
+        validated.raise_if_invalid()
+    name = validated.name
+    stream = stream_of(name)
+
+    if not dry_run:
+        # Start the writer first: it brings the content projector to the head (or
+        # rebuilds it after an upgrade), so the read model below is current.
+        store.write(lambda conn: None)
+    # Version first, then the read model: any write in between moves the version,
+    # and the append below then fails instead of applying a stale diff.
+    version = store.stream_version(stream)
+    with store.read() as conn:
+        current_pack = pack_row(conn, name)
+        current = _pack_hashes(conn, name)
+
+    resolved_priority = validated.priority
+    if resolved_priority is None:
+        resolved_priority = int(current_pack["priority"]) if current_pack else 0
+    manifest = {
+        "pack": name, "version": validated.version, "priority": resolved_priority,
+        "edition": validated.edition, "license": validated.license, "source": validated.source,
+    }
+    register = current_pack is None or any(
+        current_pack[k] != manifest[k] for k in ("version", "priority", "edition", "license")
+    ) or (validated.explicit_source and current_pack["source"] != validated.source)
+
+    events, counts = _diff_events(validated, current)
+    if register:
+        events.insert(0, NewEvent(type="ContentPackRegistered", data=manifest, metadata=METADATA))
+    report: dict[str, Any] = dict(
+        pack=name, version=validated.version, priority=resolved_priority,
+        edition=validated.edition, invalid=validated.invalid_entries, registered=register,
+        dry_run=dry_run, stream_version=version,
+        by_type=dict(sorted(Counter(e.type for e in validated.entries).items())),
+        problems=[p.as_dict() for p in validated.problems],
+        warnings=[w.as_dict() for w in validated.warnings], **counts,
+    )
+    if not events:
+        return ImportReport(**report)
+    events.append(NewEvent(type="ContentPackImported", metadata=METADATA, data={
+        "pack": name, "invalid": validated.invalid_entries, **counts}))
+    report["events_appended"] = len(events)
+    if dry_run:
+        return ImportReport(**report)
+    if progress is not None:
+        progress("append", 0, 1)
+    result = store.append(stream, events, expected_version=_expected(version))
+    if progress is not None:
+        progress("append", 1, 1)
+    report["stream_version"] = result.stream_version
+    report["positions"] = [result.first_position, result.last_position]
+    return ImportReport(**report)
+
+
+def _diff_events(validated: ValidatedPack,
+                 current: dict[tuple[str, str], str]) -> tuple[list[NewEvent], dict[str, int]]:
+    name = validated.name
+    events: list[NewEvent] = []
+    added = changed = unchanged = 0
+    seen: set[tuple[str, str]] = set()
+    for entry in sorted(validated.entries, key=lambda e: (e.type, e.index)):
+        key = (entry.type, entry.index)
+        seen.add(key)
+        old = current.get(key)
+        if old == entry.content_hash:
+            unchanged += 1
+            continue
+        if old is None:
+            added += 1
+        else:
+            changed += 1
+        events.append(NewEvent(type="ContentEntityUpserted", metadata=METADATA, data={
+            "pack": name, "type": entry.type, "index": entry.index,
+            "content_hash": entry.content_hash, "data": entry.data}))
+    removed = 0
+    for key in sorted(current):
+        if key in seen or key in validated.skipped_keys or key[0] in validated.unreadable_types:
+            continue
+        removed += 1
+        events.append(NewEvent(type="ContentEntityRemoved", metadata=METADATA, data={
+            "pack": name, "type": key[0], "index": key[1]}))
+    return events, {"added": added, "changed": changed, "removed": removed,
+                    "unchanged": unchanged}
+
+
+def remove_pack(store: Store, name: str) -> int:
+    """Append ContentPackRemoved for a registered pack; returns the stream version."""
+    stream = stream_of(name)
+    version = store.stream_version(stream)
+    with store.read() as conn:
+        row = pack_row(conn, name)
+        known = ([str(r[0]) for r in conn.execute(f"SELECT name FROM {PACKS_TABLE} ORDER BY name")]
+                 if table_exists(conn, PACKS_TABLE) else [])
+    if row is None:
+        raise ContentPackNotFound(
+            f"no content pack {name!r}; loaded packs: {', '.join(known) or '(none)'}")
+    result = store.append(stream, [NewEvent(type="ContentPackRemoved", data={"pack": name},
+                                            metadata=METADATA)],
+                          expected_version=_expected(version))
+    return result.stream_version

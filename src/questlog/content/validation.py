@@ -1,0 +1,221 @@
+"""Whole-pack validation: every problem collected, nothing raised half-way.
+
+`validate_pack` reads a pack directory and checks every entry of every file
+against its type's model, collecting each problem (file, entry, field,
+message). Entries are kept as the JSON they came in (the typed model only
+judges them), each with a content hash over its canonical JSON: the hash is
+what decides on re-import whether an entry was added, changed or untouched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from ..errors import ContentValidationError
+from ..events import canonical_json
+from .problems import ContentProblem, field_path
+from .source import MANIFEST_NAME, PACK_NAME_RE, load_entries, read_source
+from .types import DEFAULT_EDITION, TYPED_EDITIONS, typed_model
+
+Progress = Callable[[str, int, int], None]
+
+
+def content_hash(data: dict[str, Any]) -> str:
+    """SHA-256 of the entry's canonical JSON (sorted keys, no spaces, text kept as is)."""
+    return hashlib.sha256(canonical_json(data).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class PackEntry:
+    """A valid entry ready to import."""
+
+    type: str
+    index: str
+    data: dict[str, Any]
+    content_hash: str
+    generic: bool  # stored without a typed model (unknown type, or another edition's shape)
+
+
+@dataclass
+class ValidatedPack:
+    """A pack read and checked: its identity, valid entries, problems and warnings."""
+
+    root: Path
+    name: str
+    version: str
+    priority: int | None  # None: not given (keep the registered one, else 0)
+    edition: str
+    license: str
+    source: str
+    entries: list[PackEntry] = field(default_factory=list)
+    problems: list[ContentProblem] = field(default_factory=list)
+    warnings: list[ContentProblem] = field(default_factory=list)
+    types: dict[str, int] = field(default_factory=dict)  # entries seen per type, valid or not
+    explicit_source: bool = False  # the manifest names its source (else: the directory)
+    # What --skip-invalid must leave alone: entries that failed (by type and index) and
+    # types whose file could not be read at all (their entries are not "gone").
+    skipped_keys: set[tuple[str, str]] = field(default_factory=set)
+    unreadable_types: set[str] = field(default_factory=set)
+    invalid_entries: int = 0
+
+    @property
+    def identity_problems(self) -> list[ContentProblem]:
+        """Problems no --skip-invalid can pass over: the pack's name or manifest."""
+        return [p for p in self.problems if p.file in ("-", MANIFEST_NAME)]
+
+    def raise_if_invalid(self) -> None:
+        if self.problems:
+            raise ContentValidationError(
+                list(self.problems),
+                f"content pack {self.name!r} has {len(self.problems)} problem(s); "
+                "nothing was imported",
+            )
+
+
+def validate_entries(
+    type_name: str,
+    raw_entries: Sequence[Any],
+    *,
+    edition: str = DEFAULT_EDITION,
+    file: str = "<entries>",
+    problems: list[ContentProblem] | None = None,
+    warnings: list[ContentProblem] | None = None,
+    seen: dict[str, str] | None = None,
+) -> list[PackEntry]:
+    """Validate the entries of one type; append problems and warnings to the given lists.
+
+    `seen` maps indexes already taken by this type (possibly from another file)
+    to where they were, so duplicates across files are found too.
+    """
+    problems = problems if problems is not None else []
+    warnings = warnings if warnings is not None else []
+    seen = seen if seen is not None else {}
+    model = typed_model(type_name)
+    strict_edition = edition in TYPED_EDITIONS
+    valid: list[PackEntry] = []
+    for position, raw in enumerate(raw_entries):
+        where = f"#{position}"
+        if not isinstance(raw, dict):
+            problems.append(ContentProblem(
+                file, where, "-", f"entry must be a JSON object, found {type(raw).__name__}",
+            ))
+            continue
+        index = raw.get("index")
+        if "index" not in raw:
+            problems.append(ContentProblem(file, where, "index", "missing index"))
+            index = None
+        elif not isinstance(index, str) or not index.strip():
+            problems.append(ContentProblem(
+                file, where, "index", f"index must be a non-empty string, found {index!r}",
+            ))
+            index = None
+        else:
+            where = index
+            if index in seen:
+                problems.append(ContentProblem(
+                    file, where, "index", f"duplicate index (already at {seen[index]})",
+                ))
+                index = None
+            else:
+                seen[index] = f"{file} #{position}"
+        entry_problems: list[ContentProblem] = []
+        generic = model is None
+        if model is not None:
+            try:
+                model.model_validate(raw)
+            except ValidationError as exc:
+                found = [
+                    ContentProblem(file, where, field_path(err["loc"]), err["msg"])
+                    for err in exc.errors(include_url=False)
+                ]
+                if strict_edition:
+                    entry_problems.extend(p for p in found if p.field != "index")
+                else:
+                    generic = True
+                    warnings.append(ContentProblem(
+                        file, where, found[0].field,
+                        f"does not fit the {type_name} model ({len(found)} difference(s), "
+                        f"first: {found[0].message}); stored as a generic entry",
+                    ))
+        if generic and "name" in raw and not isinstance(raw["name"], str):
+            entry_problems.append(ContentProblem(
+                file, where, "name", f"name must be a string, found {type(raw['name']).__name__}",
+            ))
+        if entry_problems:
+            problems.extend(entry_problems)
+            continue
+        if index is None:
+            continue
+        valid.append(PackEntry(type_name, index, raw, content_hash(raw), generic))
+    return valid
+
+
+def validate_pack(
+    path: str | Path,
+    *,
+    pack: str | None = None,
+    priority: int | None = None,
+    edition: str | None = None,
+    progress: Progress | None = None,
+) -> ValidatedPack:
+    """Read and check a whole pack; never raises for content problems (see `.problems`).
+
+    The pack name, priority and edition come from the arguments, else from the
+    manifest; a name is required from one of them.
+    """
+    src = read_source(path)
+    problems = list(src.problems)
+    manifest = src.manifest
+    name = pack if pack is not None else manifest.name
+    if name is None:
+        problems.append(ContentProblem(
+            "-", "-", "name", "no pack name: pass --pack NAME or set name in the manifest",
+        ))
+        name = ""
+    elif not PACK_NAME_RE.match(name):
+        problems.append(ContentProblem(
+            "-", "-", "name",
+            f"invalid pack name {name!r}: lowercase letters, digits, '_', '.', '-' (max 64)",
+        ))
+    result = ValidatedPack(
+        root=src.root, name=name, version=manifest.version,
+        priority=priority if priority is not None else (
+            manifest.priority if "priority" in manifest.model_fields_set else None),
+        edition=edition if edition is not None else manifest.edition,
+        license=manifest.license, source=manifest.source or str(src.root.resolve()),
+        explicit_source=bool(manifest.source),
+    )
+    seen_by_type: dict[str, dict[str, str]] = {}
+    total = len(src.files)
+    for done, type_file in enumerate(src.files, start=1):
+        raw_entries = load_entries(type_file, problems)
+        if raw_entries is not None:
+            result.types[type_file.type] = result.types.get(type_file.type, 0) + len(raw_entries)
+            result.entries.extend(validate_entries(
+                type_file.type, raw_entries, edition=result.edition, file=type_file.path.name,
+                problems=problems, warnings=result.warnings,
+                seen=seen_by_type.setdefault(type_file.type, {}),
+            ))
+        if progress is not None:
+            progress("validate", done, total)
+    result.problems = problems
+    file_types = {f.path.name: f.type for f in src.files}
+    failed_entries: set[tuple[str, str]] = set()
+    for problem in problems:
+        type_name = file_types.get(problem.file)
+        if type_name is None:
+            continue
+        if problem.entry == "-":
+            result.unreadable_types.add(type_name)
+        else:
+            failed_entries.add((problem.file, problem.entry))
+            if not problem.entry.startswith("#"):
+                result.skipped_keys.add((type_name, problem.entry))
+    result.invalid_entries = len(failed_entries)
+    return result
