@@ -1,6 +1,6 @@
 """The asyncio twin: appends and reads for asyncio game servers.
 
-Appends await the writer's future without blocking the event loop; reads run
+Appends await the writer's completion without blocking the event loop; reads run
 in the default executor (SQLite calls block).
 """
 
@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .completion import Completion
 from .events import ANY, AppendResult, ExpectedVersion, NewEvent, RecordedEvent
 from .writer import AppendRequest, make_call
 
@@ -34,7 +35,22 @@ class AsyncStore:
         writer = await loop.run_in_executor(None, self.store._write_ready)
         # submit may wait for queue space (then Backpressure): keep that off the loop too.
         await loop.run_in_executor(None, writer.submit, request, None)
-        return await asyncio.wrap_future(request.future)
+        waiter: asyncio.Future[list[AppendResult]] = loop.create_future()
+
+        def transfer(done: Completion[list[AppendResult]]) -> None:
+            def settle() -> None:
+                if waiter.cancelled():
+                    return
+                error = done.exception()
+                if error is not None:
+                    waiter.set_exception(error)
+                else:
+                    waiter.set_result(done.result())
+
+            loop.call_soon_threadsafe(settle)
+
+        request.future.add_done_callback(transfer)
+        return await waiter
 
     async def read_stream(self, stream_id: str, **kwargs: Any) -> list[RecordedEvent]:
         loop = asyncio.get_running_loop()

@@ -1,9 +1,9 @@
 """The single writer queue: one thread, one write connection, group commit.
 
-Producers (any thread; asyncio through `asyncio.wrap_future`) enqueue append
-requests and write jobs and wait on a future. The writer drains up to
+Producers (any thread; asyncio through a done-callback) enqueue append
+requests and write jobs and wait on a completion. The writer drains up to
 `writer_batch_size` items, runs them in ONE `BEGIN IMMEDIATE` transaction and
-commits once, then resolves every future — so a call returns only after its
+commits once, then resolves every completion — so a call returns only after its
 commit is durable at the configured `synchronous` level.
 
 Isolation without paying a savepoint per call: as the only writer holding
@@ -16,16 +16,17 @@ savepoint, so one call's failure never fails its neighbours.
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from . import eventstore
+from .completion import Completion
 from .db import Database, DBAPIConnection
 from .errors import (
     Backpressure,
@@ -105,13 +106,13 @@ def make_call(stream_id: str, events: Sequence[NewEvent | dict[str, Any]],
 @dataclass(slots=True)
 class AppendRequest:
     calls: list[AppendCall]
-    future: Future[list[AppendResult]] = field(default_factory=Future)
+    future: Completion[list[AppendResult]] = field(default_factory=Completion)
 
 
 @dataclass(slots=True)
 class WriteJob:
     fn: Callable[[DBAPIConnection], Any]
-    future: Future[Any] = field(default_factory=Future)
+    future: Completion[Any] = field(default_factory=Completion)
 
 
 class WriterHooks(Protocol):
@@ -156,6 +157,7 @@ class _Planned:
 
 
 _STOP = object()
+_ROWS_JSON = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), check_circular=False)
 
 
 class _RetryIsolated(Exception):
@@ -169,7 +171,9 @@ class Writer:
         self._db = db
         self._settings = db.settings
         self.hooks: WriterHooks = hooks or _NoHooks()
-        self._queue: queue.Queue[object] = queue.Queue(maxsize=self._settings.writer_queue_size)
+        # SimpleQueue (C) + a semaphore for the bound: cheaper per call than queue.Queue.
+        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._slots = threading.BoundedSemaphore(self._settings.writer_queue_size)
         self._closed = False
         self._close_lock = threading.Lock()
         self._ready = threading.Event()
@@ -188,12 +192,11 @@ class Writer:
         if self._closed:
             raise WriterClosed("the store's writer is closed")
         wait = self._settings.append_timeout_s if timeout is None else timeout
-        try:
-            self._queue.put(item, timeout=wait)
-        except queue.Full:
+        if not self._slots.acquire(timeout=wait):
             raise Backpressure(
                 f"writer queue full ({self._settings.writer_queue_size} waiting) for {wait:.1f}s"
-            ) from None
+            )
+        self._queue.put(item)
 
     def append(self, calls: list[AppendCall], timeout: float | None = None) -> list[AppendResult]:
         request = AppendRequest(calls)
@@ -242,6 +245,7 @@ class Writer:
             item = self._queue.get()
             if item is _STOP:
                 return
+            self._slots.release()
             batch: list[AppendRequest | WriteJob] = [item]  # type: ignore[list-item]
             stop = False
             deadline = time.monotonic() + wait_s
@@ -255,6 +259,7 @@ class Writer:
                 if nxt is _STOP:
                     stop = True
                     break
+                self._slots.release()
                 batch.append(nxt)  # type: ignore[arg-type]
             self._process(conn, batch)
             if stop:
@@ -299,8 +304,8 @@ class Writer:
                 future.set_exception(value)
 
     def _transaction(self, conn: DBAPIConnection, batch: list[AppendRequest | WriteJob],
-                     isolated: bool) -> list[tuple[Future[Any], bool, Any]]:
-        outcomes: list[tuple[Future[Any], bool, Any]] = []
+                     isolated: bool) -> list[tuple[Completion[Any], bool, Any]]:
+        outcomes: list[tuple[Completion[Any], bool, Any]] = []
         self._begin(conn)
         try:
             streams = [c.stream_id for item in batch if isinstance(item, AppendRequest)
@@ -334,7 +339,7 @@ class Writer:
         return outcomes
 
     def _run_job(self, conn: DBAPIConnection, job: WriteJob,
-                 outcomes: list[tuple[Future[Any], bool, Any]]) -> None:
+                 outcomes: list[tuple[Completion[Any], bool, Any]]) -> None:
         conn.execute("SAVEPOINT job")
         try:
             value = job.fn(conn)
@@ -348,7 +353,7 @@ class Writer:
 
     def _run_appends(self, conn: DBAPIConnection, requests: list[AppendRequest],
                      state: _BatchState, existing: dict[str, eventstore.StoredEventKey],
-                     recorded_at: str, outcomes: list[tuple[Future[Any], bool, Any]],
+                     recorded_at: str, outcomes: list[tuple[Completion[Any], bool, Any]],
                      isolated: bool) -> None:
         if isolated:
             self._run_isolated(conn, requests, state, existing, recorded_at, outcomes)
@@ -369,7 +374,7 @@ class Writer:
 
     def _run_isolated(self, conn: DBAPIConnection, requests: list[AppendRequest],
                       state: _BatchState, existing: dict[str, eventstore.StoredEventKey],
-                      recorded_at: str, outcomes: list[tuple[Future[Any], bool, Any]]) -> None:
+                      recorded_at: str, outcomes: list[tuple[Completion[Any], bool, Any]]) -> None:
         for request in requests:
             before = state.copy()
             try:
@@ -395,11 +400,12 @@ class Writer:
     def _write(self, conn: DBAPIConnection, planned: list[_Planned]) -> None:
         rows = [r for p in planned for r in p.rows]
         if rows:
-            conn.executemany(eventstore.INSERT_EVENT_SQL, rows)
+            conn.execute(eventstore.INSERT_EVENTS_JSON_SQL, (_ROWS_JSON.encode(rows),))
             streams: dict[str, tuple[str, str, int, int]] = {}
             for p in planned:
                 streams.update(p.stream_rows)
-            conn.executemany(eventstore.UPSERT_STREAM_SQL, list(streams.values()))
+            conn.execute(eventstore.UPSERT_STREAMS_JSON_SQL,
+                         (_ROWS_JSON.encode(list(streams.values())),))
             self.hooks.project(conn, [e for p in planned for e in p.recorded])
 
     def _plan(self, request: AppendRequest, state: _BatchState,
