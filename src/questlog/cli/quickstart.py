@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import importlib.resources
 import sys
-import uuid
 from pathlib import Path
 
 import click
 
-from ..events import NewEvent
 from .common import CliContext, pass_cli, store_command
 
 
@@ -41,22 +39,27 @@ def quickstart_cmd(cli: CliContext, search: bool) -> None:
     pack = bundled_pack()
     report = store.content.import_pack(pack)
     summary["import"] = report.as_dict() if hasattr(report, "as_dict") else str(report)
-    say(f"imported bundled pack from {pack}: {summary['import']}")
+    say(f"imported bundled pack {pack.name}: {report.added} added, {report.changed} changed, "
+        f"{report.unchanged} unchanged")
 
-    # A tiny session: the same ids every run, so re-running quickstart appends nothing new.
-    ns = uuid.UUID("6f1c7c5e-3f5e-4a53-9d55-6a8a4c3b9e01")
-    events = [
-        ("campaign-quickstart", "CampaignCreated", {"campaign_id": "quickstart",
-                                                    "name": "The Sunken Lantern"}),
-        ("campaign-quickstart", "SessionStarted", {"session_id": "s1", "number": 1}),
-        ("campaign-quickstart", "ChatMessagePosted", {"message_id": "m1", "role": "gm",
-                                                      "text": "The lantern sinks below."}),
-    ]
-    appended = 0
-    for n, (stream, type_, data) in enumerate(events):
-        result = store.append(stream, [NewEvent(event_id=uuid.uuid5(ns, str(n)), type=type_,
-                                                data=data)])
-        appended += len(result.positions)
+    # One AI response: a campaign, a character and an opening line, in one atomic append.
+    # The correlation id makes re-running quickstart a no-op for the log.
+    applied = store.game.apply([
+        {"kind": "create_campaign", "campaign_id": "quickstart", "name": "The Sunken Lantern",
+         "goal": "Find out who drowned the lighthouse keeper",
+         "starting_location": {"name": "Brinewick", "description": "A harbour town in fog."}},
+        {"kind": "create_character", "campaign_id": "quickstart", "character_id": "wren",
+         "name": "Wren Tallow", "max_hp": 11, "hit_die": 8, "gold": 15},
+        {"kind": "start_session", "campaign_id": "quickstart",
+         "started_at": "2026-11-24T18:00:00Z"},
+        {"kind": "append_message", "campaign_id": "quickstart", "message_id": "m1",
+         "role": "assistant", "content": "A green light moves under the harbour water."},
+    ], correlation_id="quickstart-opening")
+    summary["game"] = applied.model_dump(mode="json")
+    say(f"game: {applied.events} event(s) over {len(applied.streams)} stream(s)"
+        f"{' (already applied)' if applied.replayed else ''}")
+    party = store.game.party("quickstart")
+    say("party: " + ", ".join(f"{c.name} {c.current_hp}/{c.max_hp} HP" for c in party))
     with click.progressbar(length=1, label="projecting", file=sys.stderr) as bar:
         store.projections.catch_up(names=[p.name for p in store.projections.projectors
                                           if p.mode == "async" and "search" not in p.name])
@@ -67,7 +70,8 @@ def quickstart_cmd(cli: CliContext, search: bool) -> None:
         f"{verify.streams} streams)")
 
     lookups = {}
-    for type_, index in (("spells", "lantern-ward"), ("monsters", "lantern-wisp"), ("magic-items", "brinesteel-hook")):
+    for type_, index in (("spells", "lantern-ward"), ("monsters", "lantern-wisp"),
+                         ("magic-items", "brinesteel-hook")):
         try:
             entry = store.content.get(type_, index)
             lookups[f"{type_}/{index}"] = entry.model_dump(mode="json")
