@@ -197,7 +197,7 @@ def test_snapshots_every_n_events_equal_the_full_fold(game_store: Store) -> None
     assert loaded.from_snapshot and loaded.tail == loaded.version - 20
     assert loaded.state == full.state
     # A changed fold ignores stale snapshots: rewrite the stored one as another fold version.
-    game_store.write(lambda conn: conn.execute(f"UPDATE {TABLE} SET fold_version = 99"))
+    game_store.write(lambda conn: conn.execute(f"UPDATE {TABLE} SET aggregate_version = 99"))
     again = game.load("campaign", "c1")
     assert not again.from_snapshot and again.state == full.state
 

@@ -1,11 +1,11 @@
-"""Aggregate snapshots: the folded state of a stream at a version, kept in `game_snapshots`.
+"""Aggregate snapshots: the folded state of a stream at a version, kept in `snapshots`.
 
 A snapshot is tagged with its aggregate's fold version, so a changed fold
 simply ignores older snapshots (they are overwritten by the next one). One
 row per (stream, fold version) holds the latest snapshot; time travel uses it
-only when it lies at or before the point asked for. The table is created
-idempotently inside the writer's transaction; it is a cache, not part of the
-log, so it needs no migration to be correct (a migration may add it too).
+only when it lies at or before the point asked for. The `snapshots` table comes
+from the schema migration (aggregate = the stream's category, aggregate_version =
+the fold version); it is a cache, not part of the log, written through the writer.
 """
 
 from __future__ import annotations
@@ -21,14 +21,7 @@ from .state import FOLD_VERSIONS
 if TYPE_CHECKING:
     from ..store import Store
 
-TABLE = "game_snapshots"
-CREATE_SQL = (
-    f"CREATE TABLE IF NOT EXISTS {TABLE} ("
-    "stream_id TEXT NOT NULL, fold_version INTEGER NOT NULL, "
-    "stream_version INTEGER NOT NULL, position INTEGER NOT NULL, "
-    "state TEXT NOT NULL, taken_at TEXT NOT NULL, "
-    "PRIMARY KEY (stream_id, fold_version)) WITHOUT ROWID"
-)
+TABLE = "snapshots"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,15 +38,10 @@ def fold_version(category: str) -> int:
 
 def read_snapshot(conn: DBAPIConnection, category: str, stream_id: str) -> Snapshot | None:
     """The stored snapshot of `stream_id` for the current fold version, if any."""
-    try:
-        row = conn.execute(
-            f"SELECT stream_version, position, state FROM {TABLE} "
-            "WHERE stream_id = ? AND fold_version = ?",
-            (stream_id, fold_version(category))).fetchone()
-    except Exception as exc:  # the table is created on the first snapshot write
-        if "no such table" in str(exc):
-            return None
-        raise
+    row = conn.execute(
+        f"SELECT stream_version, position, state FROM {TABLE} "
+        "WHERE stream_id = ? AND aggregate = ? AND aggregate_version = ?",
+        (stream_id, category, fold_version(category))).fetchone()
     if row is None:
         return None
     state = STATE_TYPES[category].model_validate_json(row[2])
@@ -69,15 +57,14 @@ def write_snapshot(store: Store, category: str, stream_id: str, state: Any) -> N
     version = fold_version(category)
 
     def job(conn: DBAPIConnection) -> None:
-        conn.execute(CREATE_SQL)
         conn.execute(
-            f"INSERT INTO {TABLE} (stream_id, fold_version, stream_version, position, state, "
-            "taken_at) VALUES (?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT(stream_id, fold_version) DO UPDATE SET "
+            f"INSERT INTO {TABLE} (stream_id, aggregate, aggregate_version, stream_version, "
+            "position, state, taken_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT(stream_id, aggregate, aggregate_version) DO UPDATE SET "
             "stream_version = excluded.stream_version, position = excluded.position, "
             "state = excluded.state, taken_at = excluded.taken_at "
             "WHERE excluded.stream_version > stream_version",
-            (stream_id, version, state.version, state.position, payload, utc_now()))
+            (stream_id, category, version, state.version, state.position, payload, utc_now()))
 
     store.write(job)
 
@@ -86,7 +73,6 @@ def drop_snapshots(store: Store) -> int:
     """Delete every snapshot (they are a cache); returns how many were removed."""
 
     def job(conn: DBAPIConnection) -> int:
-        conn.execute(CREATE_SQL)
         return int(conn.execute(f"DELETE FROM {TABLE}").rowcount)
 
     return int(store.write(job))
