@@ -1,0 +1,168 @@
+"""`questlog serve`, `read-node`, `replicate` and `restore`: thin wrappers over
+questlog.http and questlog.replication."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..errors import ConfigurationError
+from .common import CliContext, pass_cli, store_command
+
+
+def _setup_logging(level: str) -> None:
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(stream=sys.stderr, level=level.upper(),
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    else:
+        root.setLevel(level.upper())
+
+
+def _open_primary(obj: CliContext, *, replicating: bool) -> Any:
+    """The write store; with a replica it is opened with litestream_active (no app checkpoints)."""
+    from ..settings import load_settings
+    from ..store import Store
+
+    settings = load_settings(db=obj.db, litestream_active=True if replicating else None)
+    store = Store.open(settings.db, settings=settings)
+    obj._stores.append(store)  # closed by @store_command when the command ends
+    return store
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+
+    def handler(_signum: int, _frame: object) -> None:
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, handler)
+    while not stop.wait(1.0):
+        pass
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--replica", default=None, metavar="URL",
+              help="Also replicate to this Litestream URL (file:///dir, s3://bucket/path, ...).")
+@click.option("--insecure-no-auth", is_flag=True,
+              help="Accept writes without QUESTLOG_API_TOKEN (local development only).")
+@click.option("--min-position-timeout", default=5.0, show_default=True, type=float,
+              help="How long ?min_position=N waits before answering 503.")
+@click.option("--projector-daemon/--no-projector-daemon", default=True, show_default=True,
+              help="Run async projectors (embeddings) in this process.")
+@click.option("--log-level", default="info", show_default=True,
+              type=click.Choice(["debug", "info", "warning", "error"]))
+@store_command
+@pass_cli
+def serve_cmd(obj: CliContext, host: str, port: int, replica: str | None,
+              insecure_no_auth: bool, min_position_timeout: float, projector_daemon: bool,
+              log_level: str) -> None:
+    """Run the HTTP write node (appends and reads) for this store."""
+    from ..http import create_app, run_server
+    from ..replication import Replicator
+
+    _setup_logging(log_level)
+    store = _open_primary(obj, replicating=replica is not None)
+    if store.settings.api_token is None and not insecure_no_auth:
+        click.echo("warning: QUESTLOG_API_TOKEN is not set: every write will answer 401 "
+                   "(use --insecure-no-auth for local development)", err=True)
+    replicator = None
+    if replica is not None:
+        replicator = Replicator.for_store(store, replica).start()
+    try:
+        if projector_daemon:
+            store.projections.start()
+        app = create_app(store, "write", replicator=replicator,
+                         allow_unauthenticated_writes=insecure_no_auth,
+                         min_position_timeout_s=min_position_timeout)
+        run_server(app, host=host, port=port, log_level=log_level)
+    finally:
+        if replicator is not None:
+            replicator.stop()
+
+
+@click.command("read-node")
+@click.option("--replica", required=True, metavar="URL", help="Replica URL to follow.")
+@click.option("--data-dir", required=True, type=click.Path(path_type=Path),
+              help="Where the follower keeps its copy (deleted and restored on every start).")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8081, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--primary", default=None, metavar="URL",
+              help="The write node's base URL, polled for its replicated position (lag report).")
+@click.option("--min-position-timeout", default=5.0, show_default=True, type=float,
+              help="How long ?min_position=N waits before answering 503.")
+@click.option("--log-level", default="info", show_default=True,
+              type=click.Choice(["debug", "info", "warning", "error"]))
+def read_node_cmd(replica: str, data_dir: Path, host: str, port: int, primary: str | None,
+                  min_position_timeout: float, log_level: str) -> None:
+    """Follow a replica and serve every read route from it (writes answer 403)."""
+    from ..http import create_app, run_server
+    from ..replication.readnode import ReadNode
+    from ..settings import load_settings
+
+    _setup_logging(log_level)
+    settings = load_settings()
+    node = ReadNode(replica, data_dir, primary_url=primary, primary_token=settings.read_token,
+                    settings=settings).start()
+    try:
+        app = create_app(node.store, "read", settings=settings, read_node=node,
+                         min_position_timeout_s=min_position_timeout)
+        run_server(app, host=host, port=port, log_level=log_level)
+    finally:
+        node.stop()
+
+
+@click.command("replicate")
+@click.option("--replica", required=True, metavar="URL", help="Litestream replica URL.")
+@click.option("--log-level", default="info", show_default=True,
+              type=click.Choice(["debug", "info", "warning", "error"]))
+@store_command
+@pass_cli
+def replicate_cmd(obj: CliContext, replica: str, log_level: str) -> None:
+    """Run Litestream for this store until interrupted (supervised, restarted on crash).
+
+    The processes that write to the store must run with QUESTLOG_LITESTREAM_ACTIVE=1.
+    """
+    from ..replication import Replicator
+
+    _setup_logging(log_level)
+    store = obj.open_store(read_only=True)
+    replicator = Replicator.for_store(store, replica).start()
+    click.echo(f"replicating {store.path} to {replicator.replica_url} "
+               f"(litestream pid {replicator.process.pid}); Ctrl-C to stop", err=True)
+    try:
+        _wait_for_signal()
+    finally:
+        replicator.stop()
+    obj.emit(replicator.status().as_dict(), "stopped")
+
+
+@click.command("restore")
+@click.option("--replica", required=True, metavar="URL", help="Litestream replica URL.")
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
+              help="Path of the restored store.")
+@click.option("--timestamp", default=None, help="Point in time (RFC 3339, UTC).")
+@click.option("--txid", default=None, help="Litestream transaction id (hex).")
+@click.option("--force", is_flag=True, help="Overwrite an existing output file.")
+@store_command
+@pass_cli
+def restore_cmd(obj: CliContext, replica: str, output: Path, timestamp: str | None,
+                txid: str | None, force: bool) -> None:
+    """Restore a store from a replica (latest, --timestamp or --txid), then verify it."""
+    from ..replication.restore import restore_store
+
+    if timestamp is not None and txid is not None:
+        raise ConfigurationError("give --timestamp or --txid, not both")
+    result = restore_store(replica, output, timestamp=timestamp, txid=txid, force=force)
+    data = result.as_dict()
+    obj.emit(data, f"restored {data['path']} (txid {data['txid']}): {data['events']} events, "
+                   f"head position {data['head_position']}, verify ok")

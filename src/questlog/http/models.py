@@ -1,0 +1,99 @@
+"""Request and response bodies of the HTTP API (the OpenAPI spec is generated from these).
+
+Appended events are the library's own `NewEvent`, so the HTTP API validates
+exactly what `Store.append` does.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..events import NewEvent
+
+ExpectedVersionBody = (Annotated[int, Field(ge=0, le=2**62)]
+                       | Literal["any", "no_stream", "stream_exists"])
+
+
+class AppendRequest(BaseModel):
+    """`POST /streams/{stream_id}/events`: atomic, all events or none."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    expected_version: ExpectedVersionBody = Field(
+        default="any",
+        description="Stream version the caller expects (0 = no stream yet), or any / no_stream / "
+        "stream_exists. A mismatch answers 409 and writes nothing.",
+    )
+    events: list[NewEvent] = Field(min_length=1, max_length=10_000)
+    wait_replicated: bool = Field(
+        default=False,
+        description="Answer only once the events are on the replica (write node with a replica).",
+    )
+
+
+class AppendResponse(BaseModel):
+    positions: list[int]
+    stream_version: int
+    replicated: bool = False
+
+
+class EventEnvelope(BaseModel):
+    """One recorded event, in the JSON-lines form of `events export`."""
+
+    position: int
+    event_id: str
+    stream_id: str
+    stream_version: int
+    type: str
+    schema_version: int
+    data: dict[str, Any]
+    metadata: dict[str, Any]
+    recorded_at: str
+    hash: str
+
+
+class EventsResponse(BaseModel):
+    events: list[EventEnvelope]
+
+
+class ErrorResponse(BaseModel):
+    """Every error: a machine-readable kind and a sentence naming what was wrong."""
+
+    error: str
+    detail: str
+
+
+class ConflictResponse(ErrorResponse):
+    stream_id: str
+    expected: Any
+    actual: int
+
+
+class HealthResponse(BaseModel):
+    role: Literal["write", "read"]
+    status: Literal["ok", "degraded", "starting"]
+    position: int = Field(description="Highest event position this node serves.")
+    commit_time: str | None = Field(description="recorded_at of that event (UTC).")
+    primary_position: int | None = Field(
+        default=None,
+        description="Write node: the last position confirmed on the replica. Read node: the "
+        "primary's last replicated position as last seen (needs --primary).",
+    )
+    lag_positions: int | None = None
+    lag_seconds: float | None = None
+    replication: dict[str, Any] | None = None
+
+
+class ProjectionsResponse(BaseModel):
+    head_position: int
+    projections: list[dict[str, Any]]
+
+
+class ContentListResponse(BaseModel):
+    items: list[dict[str, Any]]
+
+
+class SearchResponse(BaseModel):
+    hits: list[dict[str, Any]]

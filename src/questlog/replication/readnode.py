@@ -1,0 +1,251 @@
+"""A read node: a follower, the read-only store on its file, and lag bookkeeping.
+
+How the node knows how far behind it is:
+- **position lag** needs the primary's last replicated *event position*, which
+  only the write node knows (it confirms positions with `wait_replicated`).
+  With `primary_url` the node polls the write node's `/health` and compares
+  its own head with the primary's `primary_position` (the position confirmed
+  on the replica) and their commit times. Without it, position lag is unknown
+  (null) — the replica's files carry Litestream txids, not event positions.
+- **txid lag and stalls** come from the replica itself (`litestream ltx`):
+  the follower's `-txid` file against the replica's highest txid. A follower
+  that stays behind without moving for `stall_after_s` is restarted afresh.
+- **seconds**: with a primary, the commit-time gap between the primary's
+  replicated head and this node's head; without one, how long the follower
+  has been behind the replica (0 when caught up).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import urllib.error
+import urllib.request
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ReplicationError
+from ..settings import Settings
+from .follower import Follower
+from .options import LitestreamOptions
+
+if TYPE_CHECKING:
+    from ..store import Store
+
+log = logging.getLogger("questlog.replication")
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+class ReadNode:
+    """Everything a read-only HTTP node needs besides the HTTP app itself."""
+
+    def __init__(
+        self,
+        replica_url: str,
+        data_dir: Path | str,
+        *,
+        primary_url: str | None = None,
+        primary_token: str | None = None,
+        options: LitestreamOptions | None = None,
+        settings: Settings | None = None,
+        monitor_interval_s: float = 1.0,
+        replica_check_interval_s: float = 3.0,
+    ) -> None:
+        self.options = options or LitestreamOptions()
+        self.follower = Follower(replica_url, data_dir, options=self.options)
+        self.primary_url = primary_url.rstrip("/") if primary_url else None
+        self.primary_token = primary_token
+        self.settings = settings
+        self.monitor_interval_s = monitor_interval_s
+        # Listing a remote replica costs requests (S3 LISTs): checked less often than the
+        # primary's /health, and still several times within stall_after_s.
+        self.replica_check_interval_s = replica_check_interval_s
+        self._last_replica_check = 0.0
+        self._store: Store | None = None
+        self._stop = threading.Event()
+        self._monitor: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._primary: dict[str, Any] | None = None
+        self._primary_error: str | None = None
+        self._replica_txid: int | None = None
+        self._behind_since: float | None = None
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            raise ReplicationError("read node not started")
+        return self._store
+
+    @property
+    def ready(self) -> bool:
+        return self._store is not None and self.follower.ready
+
+    def start(self, *, timeout: float = 60.0) -> ReadNode:
+        from ..store import Store
+
+        self.follower.start(timeout=timeout)
+        try:
+            self._store = Store.open(self.follower.path, settings=self.settings, read_only=True)
+        except BaseException:
+            self.follower.stop()
+            raise
+        self._stop.clear()
+        self._monitor = threading.Thread(target=self._watch, name="read-node-monitor",
+                                         daemon=True)
+        self._monitor.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._monitor is not None:
+            self._monitor.join(10)
+            self._monitor = None
+        self.follower.stop()
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def __enter__(self) -> ReadNode:
+        return self if self._store is not None else self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- position ------------------------------------------------------------------------
+
+    def position(self) -> int:
+        """This node's head position (0 while the follower restores afresh)."""
+        if not self.ready:
+            return 0
+        try:
+            return self.store.head_position()
+        except Exception as exc:  # the file can vanish between `ready` and the read
+            log.debug("position read failed while the follower restores: %s", exc)
+            return 0
+
+    def commit_time(self, position: int) -> str | None:
+        if position <= 0:
+            return None
+        for event in self.store.read_all(position, 1):
+            return event.recorded_at
+        return None
+
+    def wait_for_position(self, target: int, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while self.position() < target:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
+        return True
+
+    # -- monitoring ----------------------------------------------------------------------
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.monitor_interval_s):
+            try:
+                self.poll_once()
+            except Exception as exc:  # monitoring must never take the node down
+                log.warning("read-node monitor: %s", exc)
+
+    def poll_once(self, *, force: bool = False) -> None:
+        """Refresh the primary's position and, when due, the replica's txid (stall check)."""
+        if self.primary_url is not None:
+            self._poll_primary()
+        now = time.monotonic()
+        if not force and now - self._last_replica_check < self.replica_check_interval_s:
+            return
+        self._last_replica_check = now
+        try:
+            replica_txid = self.follower.replica_txid()
+        except ReplicationError as exc:
+            log.warning("cannot list the replica: %s", exc)
+            replica_txid = None
+        if replica_txid is not None:
+            self.follower.check_stall(replica_txid)
+            current = self.follower.txid()
+            with self._lock:
+                self._replica_txid = replica_txid
+                if current is not None and current >= replica_txid:
+                    self._behind_since = None
+                elif self._behind_since is None:
+                    self._behind_since = time.monotonic()
+
+    def _poll_primary(self) -> None:
+        assert self.primary_url is not None
+        request = urllib.request.Request(f"{self.primary_url}/health")
+        if self.primary_token:
+            request.add_header("Authorization", f"Bearer {self.primary_token}")
+        try:
+            with urllib.request.urlopen(request, timeout=2.0) as resp:
+                body = json.loads(resp.read())
+            with self._lock:
+                self._primary = body if isinstance(body, dict) else None
+                self._primary_error = None
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            with self._lock:
+                self._primary_error = f"primary {self.primary_url} unreachable: {exc}"
+
+    def health(self) -> dict[str, Any]:
+        """The read node's /health body (see the module docstring for the lag definitions)."""
+        ready = self.ready
+        position = self.position() if ready else 0
+        commit_time = None
+        if position > 0:
+            try:
+                commit_time = self.commit_time(position)
+            except Exception:  # restoring under us
+                commit_time = None
+        follower_txid = self.follower.txid()
+        with self._lock:
+            primary = dict(self._primary) if self._primary else None
+            primary_error = self._primary_error
+            replica_txid = self._replica_txid
+            behind_since = self._behind_since
+        primary_position: int | None = None
+        lag_positions: int | None = None
+        lag_seconds: float | None = None
+        if primary is not None:
+            primary_position = primary.get("primary_position")
+            if primary_position is None:
+                primary_position = primary.get("position")
+            if isinstance(primary_position, int):
+                lag_positions = max(0, primary_position - position)
+                if lag_positions == 0:
+                    lag_seconds = 0.0
+                else:
+                    theirs = _parse_time((primary.get("replication") or {}).get("replicated_at")
+                                         or primary.get("commit_time"))
+                    ours = _parse_time(commit_time)
+                    if theirs is not None and ours is not None:
+                        lag_seconds = max(0.0, (theirs - ours).total_seconds())
+        if lag_seconds is None and primary is None:
+            lag_seconds = 0.0 if behind_since is None else time.monotonic() - behind_since
+        stalled_recently = self.follower.stalls > 0 and behind_since is not None
+        status = "starting" if not ready else (
+            "degraded" if (primary_error or stalled_recently or self.follower.pid is None)
+            else "ok")
+        return {
+            "role": "read", "status": status, "position": position, "commit_time": commit_time,
+            "primary_position": primary_position, "lag_positions": lag_positions,
+            "lag_seconds": None if lag_seconds is None else round(lag_seconds, 3),
+            "replication": {
+                "replica_url": self.follower.replica_url, "follower_pid": self.follower.pid,
+                "follower_restarts": self.follower.restarts, "follower_txid": follower_txid,
+                "replica_txid": replica_txid,
+                "lag_txids": (None if replica_txid is None or follower_txid is None
+                              else max(0, replica_txid - follower_txid)),
+                "stalls_detected": self.follower.stalls, "primary_url": self.primary_url,
+                "primary_error": primary_error,
+            },
+        }
