@@ -1,0 +1,62 @@
+"""Which vector backend answers queries, and why (what `questlog doctor` prints).
+
+`QUESTLOG_VECTOR_BACKEND`: `auto` (sqlite-vec when it loads, else numpy),
+`sqlite-vec` (required: an error when it cannot load), `numpy` (always).
+Importing this module is light: it probes sqlite-vec through questlog.db only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from ..db import vec_status
+from ..errors import VectorSearchUnavailable
+from ..settings import Settings
+from .embedder import MINILM_ID, default_embedder
+from .vectors import BQ_OVERSAMPLE, EXACT_SCAN_MAX, VEC_CHUNK_SIZE
+
+
+@dataclass(frozen=True)
+class BackendChoice:
+    configured: str
+    active: str
+    reason: str
+
+
+def choose_backend(settings: Settings) -> BackendChoice:
+    configured = settings.vector_backend
+    if configured == "numpy":
+        return BackendChoice(configured, "numpy", "QUESTLOG_VECTOR_BACKEND=numpy")
+    status = vec_status()
+    if status.loaded:
+        how = "auto: " if configured == "auto" else ""
+        return BackendChoice(configured, "sqlite-vec", f"{how}sqlite-vec {status.version} loaded")
+    if configured == "sqlite-vec":
+        raise VectorSearchUnavailable(
+            f"QUESTLOG_VECTOR_BACKEND=sqlite-vec but sqlite-vec cannot load: {status.reason}")
+    return BackendChoice(configured, "numpy", f"auto: fallback, {status.reason}")
+
+
+def backend_report(settings: Settings) -> dict[str, Any]:
+    """A dict for `questlog doctor`: configured and active backend, reason, layout, model."""
+    status = vec_status()
+    try:
+        choice = asdict(choose_backend(settings))
+    except VectorSearchUnavailable as exc:
+        choice = {"configured": settings.vector_backend, "active": "unavailable",
+                  "reason": str(exc)}
+    embedder = default_embedder()
+    loaded = getattr(embedder, "loaded", None)
+    return {
+        **choice,
+        "sqlite_vec": {"loaded": status.loaded, "version": status.version,
+                       "reason": status.reason},
+        "layout": {
+            "filtered": f"vec0 float[384] partitioned by content type, chunk_size={VEC_CHUNK_SIZE}",
+            "unfiltered": f"vec0 bit[384] with {BQ_OVERSAMPLE}x float re-scoring "
+                          f"(exact float scan up to {EXACT_SCAN_MAX} vectors)",
+        },
+        "model": embedder.model_id if embedder.model_id else MINILM_ID,
+        "model_loaded": bool(loaded) if loaded is not None else None,
+    }
