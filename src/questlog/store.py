@@ -254,13 +254,14 @@ class Store:
         with self.db.read() as conn:
             revision = schema.current_revision(conn)
         vec = vec_status()
-        backend = self.settings.vector_backend
-        if backend == "numpy":
-            active, reason = "numpy", "QUESTLOG_VECTOR_BACKEND=numpy"
-        elif vec.loaded:
-            active, reason = "sqlite-vec", f"sqlite-vec {vec.version} loaded"
-        else:
-            active, reason = "numpy", f"fallback: {vec.reason}"
+        from .errors import VectorSearchUnavailable
+        from .search.backend import choose_backend
+
+        try:
+            choice = choose_backend(self.settings)
+            active, reason = choice.active, choice.reason
+        except VectorSearchUnavailable as exc:
+            active, reason = "unavailable", str(exc)
         return HealthReport(
             driver=self.db.driver, sqlite_version=self.db.sqlite_version,
             sqlite_safe=sqlite_version_is_safe(self.db.sqlite_version),

@@ -16,6 +16,9 @@ import click
 from .common import CliContext, pass_cli, store_command
 
 
+QUERY = "a ghostly light hovering over still water"
+
+
 def bundled_pack() -> Path:
     """Directory of the starter pack shipped inside the wheel (questlog.data)."""
     return Path(str(importlib.resources.files("questlog.data"))) / "packs" / "starter"
@@ -84,11 +87,12 @@ def quickstart_cmd(cli: CliContext, search: bool) -> None:
         with click.progressbar(length=1, label="building search index", file=sys.stderr) as bar:
             store.projections.catch_up()
             bar.update(1)
-        hits = store.search("a glowing creature that lures travellers", k=3)
+        hits = store.search(QUERY, k=3)
         summary["search"] = [h.model_dump(mode="json") if hasattr(h, "model_dump") else str(h)
                              for h in hits]
-        say("search 'a glowing creature that lures travellers':")
+        say(f"search {QUERY!r}:")
         for hit in hits:
-            say(f"  {hit}")
+            say(f"  {hit.type}/{hit.index}  {hit.name}  (score {hit.score:.4f}, "
+                f"found by {'+'.join(hit.signals)})")
     if cli.json:
         cli.emit(summary)
