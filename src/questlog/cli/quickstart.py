@@ -15,7 +15,6 @@ import click
 
 from .common import CliContext, pass_cli, store_command
 
-
 QUERY = "a ghostly light hovering over still water"
 
 
