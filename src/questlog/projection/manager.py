@@ -9,6 +9,7 @@ or a second process can then never apply an event twice or skip one.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -361,35 +362,54 @@ class ProjectionManager:
             self.store.write(step)
             positions = {name: covered for name in positions}
             position = covered
-        tail = self._rebuild_work(chosen, positions, events)
-        tail_positions = [e.position for e in events]
-
-        def swap(conn: DBAPIConnection) -> int:
-            head = eventstore.head_position(conn)
-            rest = eventstore.read_all(conn, from_position=position + 1, payload=payload)
-            work = tail if [e.position for e in rest] == tail_positions else \
-                self._rebuild_work(chosen, positions, rest)
-            now = utc_now()
-            for p, handled, prepared in work:
-                suffix = starts[p.name][0]
-                self._rebuild_apply(conn, p, suffix, positions[p.name], head, handled, prepared)
-                shadows = _shadow_tables(p, suffix)
-                for t in p.tables:
-                    conn.execute(f"DROP TABLE IF EXISTS {t.name}")
-                    conn.execute(f"ALTER TABLE {shadows[t.name]} RENAME TO {t.name}")
-                conn.execute(
-                    "UPDATE projector_checkpoints SET version = ?, mode = ?, position = ?, "
-                    "state = 'live', updated_at = ?, failures = 0, last_error = NULL, "
-                    "error_position = NULL, rebuild_version = NULL, rebuild_position = NULL, "
-                    "rebuild_suffix = NULL, rebuild_started_at = NULL WHERE name = ?",
-                    (p.version, p.mode, head, now, p.name))
-                p.on_swap(conn)
-            return head
-
-        head = self.store.write(swap)
+        # The swap applies the tail prepared here, outside any transaction. If events
+        # arrived meanwhile it declines (returns None) and the tail is prepared again; only
+        # after a few misses under a busy log does it prepare inside the transaction.
+        for attempt in range(4):
+            tail = self._rebuild_work(chosen, positions, events)
+            tail_positions = [e.position for e in events]
+            swapped = self.store.write(functools.partial(
+                self._swap, chosen=chosen, starts=starts, positions=positions,
+                position=position, payload=payload, tail=tail, tail_positions=tail_positions,
+                force=attempt == 3))
+            if swapped is not None:
+                break
+            with self.store.read() as conn:
+                events = eventstore.read_all(conn, from_position=position + 1, payload=payload)
+        assert swapped is not None
         if progress is not None:
-            progress(head, head)
-        log.info("rebuilt %s to position %d", ", ".join(p.name for p in chosen), head)
+            progress(swapped, swapped)
+        log.info("rebuilt %s to position %d", ", ".join(p.name for p in chosen), swapped)
+
+    def _swap(self, conn: DBAPIConnection, chosen: Sequence[Projector],
+              starts: dict[str, tuple[str, int]], positions: dict[str, int], position: int,
+              payload: bool, tail: list[tuple[Projector, list[RecordedEvent], Any]],
+              tail_positions: list[int], force: bool) -> int | None:
+        """Apply the tail to the shadows and rename them over the live tables, atomically."""
+        head = eventstore.head_position(conn)
+        rest = eventstore.read_all(conn, from_position=position + 1, payload=payload)
+        if [e.position for e in rest] == tail_positions:
+            work = tail
+        elif not force:
+            return None
+        else:
+            work = self._rebuild_work(chosen, positions, rest)
+        now = utc_now()
+        for p, handled, prepared in work:
+            suffix = starts[p.name][0]
+            self._rebuild_apply(conn, p, suffix, positions[p.name], head, handled, prepared)
+            shadows = _shadow_tables(p, suffix)
+            for t in p.tables:
+                conn.execute(f"DROP TABLE IF EXISTS {t.name}")
+                conn.execute(f"ALTER TABLE {shadows[t.name]} RENAME TO {t.name}")
+            conn.execute(
+                "UPDATE projector_checkpoints SET version = ?, mode = ?, position = ?, "
+                "state = 'live', updated_at = ?, failures = 0, last_error = NULL, "
+                "error_position = NULL, rebuild_version = NULL, rebuild_position = NULL, "
+                "rebuild_suffix = NULL, rebuild_started_at = NULL WHERE name = ?",
+                (p.version, p.mode, head, now, p.name))
+            p.on_swap(conn)
+        return head
 
     def _rebuild_work(self, chosen: Sequence[Projector], positions: dict[str, int],
                       events: Sequence[RecordedEvent]
