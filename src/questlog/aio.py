@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .completion import Completion
+from .errors import Backpressure
 from .events import ANY, AppendResult, ExpectedVersion, NewEvent, RecordedEvent
 from .writer import AppendRequest, make_call
 
@@ -32,9 +33,14 @@ class AsyncStore:
     ) -> list[AppendResult]:
         request = AppendRequest([make_call(s, e, x) for s, e, x in calls])
         loop = asyncio.get_running_loop()
-        writer = await loop.run_in_executor(None, self.store._write_ready)
-        # submit may wait for queue space (then Backpressure): keep that off the loop too.
-        await loop.run_in_executor(None, writer.submit, request, None)
+        writer = self.store.ready_writer()
+        if writer is None:  # first write: starting the writer syncs projectors (slow)
+            writer = await loop.run_in_executor(None, self.store._write_ready)
+        try:
+            writer.submit(request, timeout=0)  # room in the queue: no thread hop
+        except Backpressure:
+            # Full: wait for room (then Backpressure) off the event loop.
+            await loop.run_in_executor(None, writer.submit, request, None)
         waiter: asyncio.Future[list[AppendResult]] = loop.create_future()
 
         def transfer(done: Completion[list[AppendResult]]) -> None:

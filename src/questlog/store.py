@@ -123,6 +123,10 @@ class Store:
                 self._writer_ready.set()
             return self._writer
 
+    def ready_writer(self) -> Writer | None:
+        """The writer if it is running and synced, else None (never blocks)."""
+        return self._writer if self._writer_ready.is_set() else None
+
     def _write_ready(self) -> Writer:
         # While the writer starts (projector sync), other threads wait on the lock;
         # only the starting thread's own sync jobs pass.

@@ -137,7 +137,7 @@ def test_backpressure_is_429_with_retry_after(client: TestClient, store: Store,
     def full(*_a: object, **_k: object) -> object:
         raise Backpressure("writer queue full for 10.0 s")
 
-    monkeypatch.setattr(store, "append", full)
+    monkeypatch.setattr(store.writer, "submit", full)  # the writer's queue stays full
     resp = _append(client, "campaign-1", "A")
     assert resp.status_code == 429  # type: ignore[attr-defined]
     assert resp.headers["retry-after"] == "1"  # type: ignore[attr-defined]

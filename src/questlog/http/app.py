@@ -273,8 +273,7 @@ def create_app(
                 body = models.AppendRequest.model_validate_json(raw)
             except ValidationError as exc:
                 raise RequestValidationError(_body_errors(exc)) from exc
-            result = await run_in_threadpool(store.append, stream_id, body.events,
-                                             body.expected_version)
+            result = await store.aio.append(stream_id, body.events, body.expected_version)
             replicated = False
             if body.wait_replicated:
                 if replicator is None:
