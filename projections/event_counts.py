@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 
 from questlog.events import RecordedEvent
-from questlog.projection.projector import ProjectionContext, Projector, Table
+from questlog.projection.projector import EnvelopeRow, ProjectionContext, Projector, Table
 
 
 class EventTypeCounts(Projector):
@@ -20,15 +21,18 @@ class EventTypeCounts(Projector):
     )
 
     def apply(self, ctx: ProjectionContext, events: Sequence[RecordedEvent]) -> None:
-        counts: dict[str, list[int]] = {}
-        for e in events:
-            entry = counts.setdefault(e.type, [0, 0])
-            entry[0] += 1
-            entry[1] = e.position
+        self._write(ctx, Counter(e.type for e in events),
+                    {e.type: e.position for e in events})
+
+    def apply_rows(self, ctx: ProjectionContext, rows: Sequence[EnvelopeRow]) -> None:
+        # Counter and a dict comprehension run in C: this is the rebuild's hot loop.
+        self._write(ctx, Counter(r[4] for r in rows), {r[4]: r[0] for r in rows})
+
+    def _write(self, ctx: ProjectionContext, counts: Counter[str], last: dict[str, int]) -> None:
         t = ctx.table("rm_event_counts")
         ctx.conn.executemany(
             f"INSERT INTO {t} (type, count, last_position) VALUES (?,?,?) "
             "ON CONFLICT(type) DO UPDATE SET count = count + excluded.count, "
             "last_position = excluded.last_position",
-            [(k, v[0], v[1]) for k, v in counts.items()],
+            [(k, n, last[k]) for k, n in counts.items()],
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from questlog.events import RecordedEvent
-from questlog.projection.projector import ProjectionContext, Projector, Table
+from questlog.projection.projector import EnvelopeRow, ProjectionContext, Projector, Table
 
 
 class StreamCatalog(Projector):
@@ -28,14 +28,19 @@ class StreamCatalog(Projector):
     )
 
     def apply(self, ctx: ProjectionContext, events: Sequence[RecordedEvent]) -> None:
-        rows: dict[str, list[object]] = {}
-        for e in events:
-            row = rows.get(e.stream_id)
+        self.apply_rows(ctx, [(e.position, e.stream_id, e.stream_version, e.category, e.type,
+                               e.recorded_at) for e in events])
+
+    def apply_rows(self, ctx: ProjectionContext, rows: Sequence[EnvelopeRow]) -> None:
+        streams: dict[str, list[object]] = {}
+        get = streams.get
+        for position, stream_id, version, category, type_, at in rows:
+            row = get(stream_id)
             if row is None:
-                rows[e.stream_id] = [e.stream_id, e.category, e.stream_version, e.position,
-                                     e.position, e.recorded_at, e.recorded_at, e.type]
+                streams[stream_id] = [stream_id, category, version, position, position, at, at,
+                                      type_]
             else:
-                row[2], row[4], row[6], row[7] = e.stream_version, e.position, e.recorded_at, e.type
+                row[2], row[4], row[6], row[7] = version, position, at, type_
         t = ctx.table("rm_stream_catalog")
         ctx.conn.executemany(
             f"INSERT INTO {t} (stream_id, category, version, first_position, last_position, "
@@ -43,5 +48,5 @@ class StreamCatalog(Projector):
             "ON CONFLICT(stream_id) DO UPDATE SET version = excluded.version, "
             "last_position = excluded.last_position, last_event_at = excluded.last_event_at, "
             "last_event_type = excluded.last_event_type",
-            list(rows.values()),
+            list(streams.values()),
         )

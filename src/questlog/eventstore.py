@@ -61,6 +61,9 @@ def decode_row(row: Row) -> RecordedEvent:
 _NO_PAYLOAD: dict[str, Any] = {}
 ENVELOPE_COLUMNS = ("position, event_id, stream_id, stream_version, category, type, "
                     "schema_version, recorded_at")
+# What row-mode projectors get (projection.projector.EnvelopeRow): the fields that say where
+# and what an event is, nothing that would cost decoding.
+ROW_COLUMNS = "position, stream_id, stream_version, category, type, recorded_at"
 
 
 def decode_envelope_row(row: Row) -> RecordedEvent:
@@ -187,7 +190,7 @@ def read_all(
 def read_all_rows(
     conn: DBAPIConnection, *, from_position: int = 0, limit: int | None = None,
     types: Sequence[str] | None = None, categories: Sequence[str] | None = None,
-    to_position: int | None = None, payload: bool = True,
+    to_position: int | None = None, payload: bool = True, columns: str | None = None,
 ) -> list[Row]:
     where = ["position >= ?"]
     params: list[Any] = [from_position]
@@ -200,7 +203,7 @@ def read_all_rows(
     if categories:
         where.append(f"category IN ({','.join('?' * len(categories))})")
         params.extend(categories)
-    columns = EVENT_COLUMNS if payload else ENVELOPE_COLUMNS
+    columns = columns or (EVENT_COLUMNS if payload else ENVELOPE_COLUMNS)
     sql = f"SELECT {columns} FROM events WHERE {' AND '.join(where)} ORDER BY position"
     if limit is not None:
         sql += " LIMIT ?"

@@ -28,7 +28,8 @@ from .db import (
 from .errors import ReadOnlyStore, SchemaOutOfDate, StoreNotInitialized, WriterClosed
 from .events import ANY, AppendResult, ExpectedVersion, NewEvent, RecordedEvent
 from .settings import Settings, load_settings
-from .writer import Writer, make_call
+from .completion import Completion
+from .writer import WriteJob, Writer, make_call
 
 if TYPE_CHECKING:
     from .projection.manager import ProjectionManager
@@ -153,6 +154,13 @@ class Store:
         """Run fn(conn) inside the writer's transaction (isolated by a savepoint)."""
         result: T = self._write_ready().run(fn, timeout)
         return result
+
+    def write_later(self, fn: Callable[[DBAPIConnection], T],
+                    timeout: float | None = None) -> Completion[T]:
+        """Queue fn(conn) for the writer and return at once; `.result()` waits for it."""
+        job = WriteJob(fn)
+        self._write_ready().submit(job, timeout)
+        return job.future
 
     # -- reading ---------------------------------------------------------------------------
 

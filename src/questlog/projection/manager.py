@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from .. import eventstore
+from ..completion import Completion
 from ..db import DBAPIConnection
 from ..errors import ProjectionError
 from ..events import RecordedEvent, utc_now
@@ -73,12 +74,24 @@ def _shadow_tables(p: Projector, suffix: str) -> dict[str, str]:
     return {t.name: f"{t.name}__rb{suffix}" for t in p.tables}
 
 
-def _wrap_failure(p: Projector, events: Sequence[RecordedEvent], exc: Exception) -> ProjectionError:
+def _pos(item: Any) -> int:
+    """Position of an event or of an envelope row."""
+    return int(item[0]) if isinstance(item, tuple) else int(item.position)
+
+
+def _read_items(conn: DBAPIConnection, rows: bool, payload: bool, **where: Any) -> list[Any]:
+    """Envelope rows (row mode) or RecordedEvents, in log order."""
+    if rows:
+        return eventstore.read_all_rows(conn, columns=eventstore.ROW_COLUMNS, **where)
+    return eventstore.read_all(conn, payload=payload, **where)
+
+
+def _wrap_failure(p: Projector, events: Sequence[Any], exc: Exception) -> ProjectionError:
     if isinstance(exc, ProjectionError):
         return exc
-    pos = getattr(exc, "position", None) or (events[0].position if events else None)
+    pos = getattr(exc, "position", None) or (_pos(events[0]) if events else None)
     return ProjectionError(
-        f"projector {p.name!r} failed on events {events[0].position}..{events[-1].position}: "
+        f"projector {p.name!r} failed on events {_pos(events[0])}..{_pos(events[-1])}: "
         f"{type(exc).__name__}: {exc}" if events else f"projector {p.name!r} failed: {exc}",
         projector=p.name, position=pos)
 
@@ -327,25 +340,33 @@ class ProjectionManager:
     def rebuild(self, names: list[str] | None = None, progress: Progress | None = None) -> None:
         """Rebuild into shadow tables from position 0, then swap them in in one transaction.
 
-        All named projectors are rebuilt in one pass over the log: each batch of events
-        is read once and fed to every projector's shadow tables.
+        The named projectors are rebuilt in one pass over the log per kind: each batch is
+        read once and fed to every projector's shadow tables. Row-mode projectors (no
+        payload, `apply_rows`) get raw envelope rows: no event objects are built at all.
         """
         chosen = select(self.projectors, names)
-        if not chosen:
-            return
+        row_mode = [p for p in chosen if p.row_mode()]
+        event_mode = [p for p in chosen if not p.row_mode()]
+        for group in (row_mode, event_mode):
+            if group:
+                self._rebuild_group(group, progress)
+
+    def _rebuild_group(self, chosen: list[Projector], progress: Progress | None) -> None:
+        rows = chosen[0].row_mode()
         starts: dict[str, tuple[str, int]] = self.store.write(
             lambda conn: {p.name: self._begin_rebuild(conn, p) for p in chosen})
         payload = any(p.payload for p in chosen)
         batch = self.store.settings.projection_rebuild_batch_size
         positions = {p.name: starts[p.name][1] for p in chosen}
         position = min(positions.values())
-        events: list[RecordedEvent] = []
+        events: list[Any] = []
+        pending: Completion[None] | None = None
         while True:
             with self.store.read() as conn:
                 head = eventstore.head_position(conn)
-                events = eventstore.read_all(conn, from_position=position + 1, to_position=head,
-                                             limit=batch, payload=payload)
-            covered = events[-1].position if len(events) == batch else head
+                events = _read_items(conn, rows, payload, from_position=position + 1,
+                                     to_position=head, limit=batch)
+            covered = _pos(events[-1]) if len(events) == batch else head
             if progress is not None:
                 progress(position, head)
             if len(events) < batch:
@@ -353,29 +374,35 @@ class ProjectionManager:
             work = self._rebuild_work(chosen, positions, events)
             expected = dict(positions)
 
-            def step(conn: DBAPIConnection, work: list[tuple[Projector, list[RecordedEvent], Any]]
+            def step(conn: DBAPIConnection, work: list[tuple[Projector, list[Any], Any]]
                      = work, expected: dict[str, int] = expected, covered: int = covered) -> None:
                 for p, handled, prepared in work:
                     self._rebuild_apply(conn, p, starts[p.name][0], expected[p.name], covered,
                                         handled, prepared)
 
-            self.store.write(step)
+            # Read the next batch while the writer applies this one (one job in flight,
+            # so jobs stay in order and each one's compare-and-set holds).
+            if pending is not None:
+                pending.result()
+            pending = self.store.write_later(step)
             positions = {name: covered for name in positions}
             position = covered
+        if pending is not None:
+            pending.result()
         # The swap applies the tail prepared here, outside any transaction. If events
         # arrived meanwhile it declines (returns None) and the tail is prepared again; only
         # after a few misses under a busy log does it prepare inside the transaction.
         for attempt in range(4):
             tail = self._rebuild_work(chosen, positions, events)
-            tail_positions = [e.position for e in events]
+            tail_positions = [_pos(e) for e in events]
             swapped = self.store.write(functools.partial(
                 self._swap, chosen=chosen, starts=starts, positions=positions,
-                position=position, payload=payload, tail=tail, tail_positions=tail_positions,
-                force=attempt == 3))
+                position=position, payload=payload, rows=rows, tail=tail,
+                tail_positions=tail_positions, force=attempt == 3))
             if swapped is not None:
                 break
             with self.store.read() as conn:
-                events = eventstore.read_all(conn, from_position=position + 1, payload=payload)
+                events = _read_items(conn, rows, payload, from_position=position + 1)
         assert swapped is not None
         if progress is not None:
             progress(swapped, swapped)
@@ -383,12 +410,12 @@ class ProjectionManager:
 
     def _swap(self, conn: DBAPIConnection, chosen: Sequence[Projector],
               starts: dict[str, tuple[str, int]], positions: dict[str, int], position: int,
-              payload: bool, tail: list[tuple[Projector, list[RecordedEvent], Any]],
+              payload: bool, rows: bool, tail: list[tuple[Projector, list[Any], Any]],
               tail_positions: list[int], force: bool) -> int | None:
         """Apply the tail to the shadows and rename them over the live tables, atomically."""
         head = eventstore.head_position(conn)
-        rest = eventstore.read_all(conn, from_position=position + 1, payload=payload)
-        if [e.position for e in rest] == tail_positions:
+        rest = _read_items(conn, rows, payload, from_position=position + 1)
+        if [_pos(e) for e in rest] == tail_positions:
             work = tail
         elif not force:
             return None
@@ -412,18 +439,21 @@ class ProjectionManager:
         return head
 
     def _rebuild_work(self, chosen: Sequence[Projector], positions: dict[str, int],
-                      events: Sequence[RecordedEvent]
-                      ) -> list[tuple[Projector, list[RecordedEvent], Any]]:
-        """Per projector: the events it handles past its own position, and their prepare()."""
+                      events: Sequence[Any]) -> list[tuple[Projector, list[Any], Any]]:
+        """Per projector: the events (or rows) it handles past its own position, and
+        their prepare() (event mode only)."""
         work = []
         for p in chosen:
             start = positions[p.name]
+            rows = p.row_mode()
             if p.event_types is None and p.categories is None and (
-                    not events or events[0].position > start):
+                    not events or _pos(events[0]) > start):
                 handled = list(events)  # handles everything: skip the per-event filter
+            elif rows:
+                handled = [r for r in events if r[0] > start and p.handles_row(r)]
             else:
                 handled = [e for e in events if e.position > start and p.handles(e)]
-            prepared = p.prepare(self.store, handled) if handled else None
+            prepared = p.prepare(self.store, handled) if handled and not rows else None
             work.append((p, handled, prepared))
         return work
 
@@ -455,7 +485,7 @@ class ProjectionManager:
         return suffix, 0
 
     def _rebuild_apply(self, conn: DBAPIConnection, p: Projector, suffix: str, expected: int,
-                       covered: int, events: Sequence[RecordedEvent], prepared: Any) -> None:
+                       covered: int, events: Sequence[Any], prepared: Any) -> None:
         row = conn.execute(
             "SELECT rebuild_suffix, rebuild_position FROM projector_checkpoints WHERE name = ?",
             (p.name,)).fetchone()
@@ -466,7 +496,10 @@ class ProjectionManager:
             ctx = ProjectionContext(conn, _shadow_tables(p, suffix), prepared=prepared,
                                     rebuilding=True)
             try:
-                p.apply(ctx, events)
+                if p.row_mode():
+                    p.apply_rows(ctx, events)
+                else:
+                    p.apply(ctx, events)
             except Exception as exc:
                 raise _wrap_failure(p, events, exc) from exc
         conn.execute("UPDATE projector_checkpoints SET rebuild_position = ? WHERE name = ?",

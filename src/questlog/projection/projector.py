@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from ..store import Store
 
 Mode = Literal["inline", "async"]
+# Where and what an event is, without its payload, as the log's SQL returns it
+# (eventstore.ROW_COLUMNS): (position, stream_id, stream_version, category, type, recorded_at)
+EnvelopeRow = tuple[int, str, int, str, str, str]
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,21 @@ class Projector(ABC):
         if self.event_types is not None and event.type not in self.event_types:
             return False
         return self.categories is None or event.category in self.categories
+
+    def handles_row(self, row: EnvelopeRow) -> bool:
+        if self.event_types is not None and row[4] not in self.event_types:
+            return False
+        return self.categories is None or row[3] in self.categories
+
+    @classmethod
+    def row_mode(cls) -> bool:
+        """True when rebuilds and catch-up may hand `apply_rows` raw envelope rows."""
+        return not cls.payload and cls.apply_rows is not Projector.apply_rows
+
+    def apply_rows(self, ctx: ProjectionContext, rows: Sequence[EnvelopeRow]) -> None:
+        """Optional fast path of a projector with `payload = False`: the same as `apply`,
+        on envelope rows, so rebuilding millions of events builds no event objects."""
+        raise NotImplementedError
 
     def prepare(self, store: Store, events: Sequence[RecordedEvent]) -> Any:
         """Expensive work for async projectors, outside any transaction (default: none)."""
