@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import eventstore, schema
+from .completion import Completion
 from .db import (
     Database,
     DBAPIConnection,
@@ -28,7 +29,6 @@ from .db import (
 from .errors import ReadOnlyStore, SchemaOutOfDate, StoreNotInitialized, WriterClosed
 from .events import ANY, AppendResult, ExpectedVersion, NewEvent, RecordedEvent
 from .settings import Settings, load_settings
-from .completion import Completion
 from .writer import WriteJob, Writer, make_call
 
 if TYPE_CHECKING:
