@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -298,22 +297,3 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-@contextmanager
-def opened(path: Path | str, **kwargs: Any) -> Iterator[Store]:
-    store = Store.open(path, **kwargs)
-    try:
-        yield store
-    finally:
-        store.close()
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 10.0, interval: float = 0.02) -> bool:
-    """Poll `predicate` until true or timeout (tests and CLI helpers use it)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
