@@ -1,0 +1,209 @@
+"""Rebuilds without downtime: shadow tables filled from position 0, swapped in by rename.
+
+The named projectors are rebuilt in one pass over the log per kind (row-mode and
+event-mode); each batch goes through the writer queue with a compare-and-set on
+the shadow's position, and the swap catches up to the head and renames the
+shadows over the live tables in one short transaction. Readers see the old
+complete model until that commit; an interrupted rebuild resumes.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from .. import eventstore
+from ..completion import Completion
+from ..db import DBAPIConnection
+from ..errors import ProjectionError
+from ..events import utc_now
+from .checkpoints import (
+    Progress,
+    position_of,
+    read_checkpoints,
+    read_items,
+    shadow_tables,
+    table_exists,
+    wrap_failure,
+)
+from .projector import ProjectionContext, Projector
+
+if TYPE_CHECKING:
+    from ..store import Store
+
+log = logging.getLogger("questlog.projections")
+
+
+class Rebuilder:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def rebuild(self, chosen: Sequence[Projector], progress: Progress | None = None) -> None:
+        """Rebuild into shadow tables from position 0, then swap them in in one transaction.
+
+        The named projectors are rebuilt in one pass over the log per kind: each batch is
+        read once and fed to every projector's shadow tables. Row-mode projectors (no
+        payload, `apply_rows`) get raw envelope rows: no event objects are built at all.
+        """
+        row_mode = [p for p in chosen if p.row_mode()]
+        event_mode = [p for p in chosen if not p.row_mode()]
+        for group in (row_mode, event_mode):
+            if group:
+                self._rebuild_group(group, progress)
+
+    def _rebuild_group(self, chosen: list[Projector], progress: Progress | None) -> None:
+        rows = chosen[0].row_mode()
+        starts: dict[str, tuple[str, int]] = self.store.write(
+            lambda conn: {p.name: self._begin_rebuild(conn, p) for p in chosen})
+        payload = any(p.payload for p in chosen)
+        batch = self.store.settings.projection_rebuild_batch_size
+        positions = {p.name: starts[p.name][1] for p in chosen}
+        position = min(positions.values())
+        events: list[Any] = []
+        pending: Completion[None] | None = None
+        while True:
+            with self.store.read() as conn:
+                head = eventstore.head_position(conn)
+                events = read_items(conn, rows, payload, from_position=position + 1,
+                                     to_position=head, limit=batch)
+            covered = position_of(events[-1]) if len(events) == batch else head
+            if progress is not None:
+                progress(position, head)
+            if len(events) < batch:
+                break  # close to the head: the swap transaction takes the rest
+            work = self._rebuild_work(chosen, positions, events)
+            expected = dict(positions)
+
+            def step(conn: DBAPIConnection, work: list[tuple[Projector, list[Any], Any]]
+                     = work, expected: dict[str, int] = expected, covered: int = covered) -> None:
+                for p, handled, prepared in work:
+                    self._rebuild_apply(conn, p, starts[p.name][0], expected[p.name], covered,
+                                        handled, prepared)
+
+            # Read the next batch while the writer applies this one (one job in flight,
+            # so jobs stay in order and each one's compare-and-set holds).
+            if pending is not None:
+                pending.result()
+            pending = self.store.write_later(step)
+            positions = {name: covered for name in positions}
+            position = covered
+        if pending is not None:
+            pending.result()
+        # The swap applies the tail prepared here, outside any transaction. If events
+        # arrived meanwhile it declines (returns None) and the tail is prepared again; only
+        # after a few misses under a busy log does it prepare inside the transaction.
+        for attempt in range(4):
+            tail = self._rebuild_work(chosen, positions, events)
+            tail_positions = [position_of(e) for e in events]
+            swapped = self.store.write(functools.partial(
+                self._swap, chosen=chosen, starts=starts, positions=positions,
+                position=position, payload=payload, rows=rows, tail=tail,
+                tail_positions=tail_positions, force=attempt == 3))
+            if swapped is not None:
+                break
+            with self.store.read() as conn:
+                events = read_items(conn, rows, payload, from_position=position + 1)
+        assert swapped is not None
+        if progress is not None:
+            progress(swapped, swapped)
+        log.info("rebuilt %s to position %d", ", ".join(p.name for p in chosen), swapped)
+
+    def _swap(self, conn: DBAPIConnection, chosen: Sequence[Projector],
+              starts: dict[str, tuple[str, int]], positions: dict[str, int], position: int,
+              payload: bool, rows: bool, tail: list[tuple[Projector, list[Any], Any]],
+              tail_positions: list[int], force: bool) -> int | None:
+        """Apply the tail to the shadows and rename them over the live tables, atomically."""
+        head = eventstore.head_position(conn)
+        rest = read_items(conn, rows, payload, from_position=position + 1)
+        if [position_of(e) for e in rest] == tail_positions:
+            work = tail
+        elif not force:
+            return None
+        else:
+            work = self._rebuild_work(chosen, positions, rest)
+        now = utc_now()
+        for p, handled, prepared in work:
+            suffix = starts[p.name][0]
+            self._rebuild_apply(conn, p, suffix, positions[p.name], head, handled, prepared)
+            shadows = shadow_tables(p, suffix)
+            for t in p.tables:
+                conn.execute(f"DROP TABLE IF EXISTS {t.name}")
+                conn.execute(f"ALTER TABLE {shadows[t.name]} RENAME TO {t.name}")
+            conn.execute(
+                "UPDATE projector_checkpoints SET version = ?, mode = ?, position = ?, "
+                "state = 'live', updated_at = ?, failures = 0, last_error = NULL, "
+                "error_position = NULL, rebuild_version = NULL, rebuild_position = NULL, "
+                "rebuild_suffix = NULL, rebuild_started_at = NULL WHERE name = ?",
+                (p.version, p.mode, head, now, p.name))
+            p.on_swap(conn)
+        return head
+
+    def _rebuild_work(self, chosen: Sequence[Projector], positions: dict[str, int],
+                      events: Sequence[Any]) -> list[tuple[Projector, list[Any], Any]]:
+        """Per projector: the events (or rows) it handles past its own position, and
+        their prepare() (event mode only)."""
+        work = []
+        for p in chosen:
+            start = positions[p.name]
+            rows = p.row_mode()
+            if p.event_types is None and p.categories is None and (
+                    not events or position_of(events[0]) > start):
+                handled = list(events)  # handles everything: skip the per-event filter
+            elif rows:
+                handled = [r for r in events if r[0] > start and p.handles_row(r)]
+            else:
+                handled = [e for e in events if e.position > start and p.handles(e)]
+            prepared = p.prepare(self.store, handled) if handled and not rows else None
+            work.append((p, handled, prepared))
+        return work
+
+    def _begin_rebuild(self, conn: DBAPIConnection, p: Projector) -> tuple[str, int]:
+        """Create (or resume) the projector's shadow tables; returns (suffix, position)."""
+        cp = read_checkpoints(conn).get(p.name)
+        if cp is not None and cp.rebuild_suffix and cp.rebuild_version == p.version and all(
+                table_exists(conn, n) or t.virtual is not None
+                for t, n in zip(p.tables, shadow_tables(p, cp.rebuild_suffix).values(),
+                                strict=True)):
+            return cp.rebuild_suffix, cp.rebuild_position or 0  # resume
+        if cp is not None and cp.rebuild_suffix:
+            for name in shadow_tables(p, cp.rebuild_suffix).values():
+                conn.execute(f"DROP TABLE IF EXISTS {name}")
+        suffix = datetime.now(UTC).strftime("%Y%m%d%H%M%S%f")
+        shadows = shadow_tables(p, suffix)
+        for t in p.tables:
+            for sql in t.create_sql(shadows[t.name]):
+                conn.execute(sql)
+        now = utc_now()
+        if cp is None:
+            conn.execute(
+                "INSERT INTO projector_checkpoints (name, version, mode, position, state, "
+                "updated_at) VALUES (?, ?, ?, 0, 'rebuilding', ?)", (p.name, p.version, p.mode, now))
+        conn.execute(
+            "UPDATE projector_checkpoints SET rebuild_version = ?, rebuild_position = 0, "
+            "rebuild_suffix = ?, rebuild_started_at = ?, state = 'rebuilding' WHERE name = ?",
+            (p.version, suffix, now, p.name))
+        return suffix, 0
+
+    def _rebuild_apply(self, conn: DBAPIConnection, p: Projector, suffix: str, expected: int,
+                       covered: int, events: Sequence[Any], prepared: Any) -> None:
+        row = conn.execute(
+            "SELECT rebuild_suffix, rebuild_position FROM projector_checkpoints WHERE name = ?",
+            (p.name,)).fetchone()
+        if row is None or row[0] != suffix or row[1] != expected:
+            raise ProjectionError(f"rebuild of {p.name!r} was taken over by another process",
+                                  projector=p.name)
+        if events:
+            ctx = ProjectionContext(conn, shadow_tables(p, suffix), prepared=prepared,
+                                    rebuilding=True)
+            try:
+                if p.row_mode():
+                    p.apply_rows(ctx, events)
+                else:
+                    p.apply(ctx, events)
+            except Exception as exc:
+                raise wrap_failure(p, events, exc) from exc
+        conn.execute("UPDATE projector_checkpoints SET rebuild_position = ? WHERE name = ?",
+                     (covered, p.name))
