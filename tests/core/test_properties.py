@@ -25,6 +25,7 @@ event_types = st.from_regex(r"[A-Za-z][A-Za-z0-9_.]{0,20}", fullmatch=True)
 stream_ids = st.from_regex(r"[a-z]{1,8}-[a-z0-9]{1,6}", fullmatch=True)
 
 
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=json_objects, metadata=json_objects, type_=event_types)
 def test_envelope_encoding_is_canonical_and_lossless(data: dict[str, Any],
                                                       metadata: dict[str, Any],
