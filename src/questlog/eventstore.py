@@ -22,9 +22,6 @@ EVENT_COLUMNS = (
     "position, event_id, stream_id, stream_version, category, type, schema_version, "
     "data, metadata, recorded_at, hash"
 )
-INSERT_EVENT_SQL = (
-    f"INSERT INTO events ({EVENT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
-)
 # The writer inserts a whole batch with ONE statement over a JSON array of rows: one
 # sqlite3_step, so one GIL hand-off, where executemany releases and re-takes the GIL per
 # row — under many producer threads each re-take waits behind their Python work.
@@ -36,11 +33,6 @@ INSERT_EVENTS_JSON_SQL = (
 UPSERT_STREAMS_JSON_SQL = (
     "INSERT INTO streams (stream_id, category, version, last_position) "
     "SELECT value->>0, value->>1, value->>2, value->>3 FROM json_each(?) WHERE true "
-    "ON CONFLICT(stream_id) DO UPDATE SET version=excluded.version, "
-    "last_position=excluded.last_position"
-)
-UPSERT_STREAM_SQL = (
-    "INSERT INTO streams (stream_id, category, version, last_position) VALUES (?,?,?,?) "
     "ON CONFLICT(stream_id) DO UPDATE SET version=excluded.version, "
     "last_position=excluded.last_position"
 )
@@ -64,13 +56,6 @@ ENVELOPE_COLUMNS = ("position, event_id, stream_id, stream_version, category, ty
 # What row-mode projectors get (projection.projector.EnvelopeRow): the fields that say where
 # and what an event is, nothing that would cost decoding.
 ROW_COLUMNS = "position, stream_id, stream_version, category, type, recorded_at"
-
-
-def decode_envelope_row(row: Row) -> RecordedEvent:
-    """A row of ENVELOPE_COLUMNS as a RecordedEvent without data, metadata or hash
-    (for projectors that declare `payload = False`: no JSON to decode)."""
-    return RecordedEvent(row[0], row[1], row[2], row[3], row[4], row[5], row[6], _NO_PAYLOAD,
-                         _NO_PAYLOAD, row[7], "")
 
 
 def head(conn: DBAPIConnection) -> tuple[int, str]:
@@ -182,7 +167,7 @@ def read_all(
                          categories=categories, to_position=to_position, payload=payload)
     if payload:
         return [decode_row(r) for r in rows]
-    e = _NO_PAYLOAD  # inlined decode_envelope_row: this loop runs for every rebuilt event
+    e = _NO_PAYLOAD  # decoded inline: this loop runs for every event of a rebuild
     return [RecordedEvent(r[0], r[1], r[2], r[3], r[4], r[5], r[6], e, e, r[7], "")
             for r in rows]
 
@@ -209,10 +194,6 @@ def read_all_rows(
         sql += " LIMIT ?"
         params.append(limit)
     return list(conn.execute(sql, params))
-
-
-def stream_count(conn: DBAPIConnection) -> int:
-    return int(conn.execute("SELECT count(*) FROM streams").fetchone()[0])
 
 
 @dataclass

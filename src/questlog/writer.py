@@ -184,7 +184,6 @@ class Writer:
         if self._start_error is not None:
             raise self._start_error
         self.commits = 0
-        self.committed_items = 0
 
     # -- producer side --------------------------------------------------------------------
 
@@ -207,10 +206,6 @@ class Writer:
         job = WriteJob(fn)
         self.submit(job, timeout)
         return job.future.result()
-
-    @property
-    def queue_depth(self) -> int:
-        return self._queue.qsize()
 
     def close(self) -> None:
         """Refuse new calls, finish every accepted one, stop the thread."""
@@ -296,7 +291,6 @@ class Writer:
                     item.future.set_exception(err)
             return
         self.commits += 1
-        self.committed_items += len(batch)
         for future, ok, value in outcomes:
             if ok:
                 future.set_result(value)
