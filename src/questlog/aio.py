@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 from .completion import Completion
 from .errors import Backpressure
 from .events import ANY, AppendResult, ExpectedVersion, NewEvent, RecordedEvent
-from .writer import AppendRequest, make_call
+from .planner import make_call
+from .writer import AppendRequest
 
 if TYPE_CHECKING:
     from .store import Store

@@ -25,16 +25,11 @@ EVENT_COLUMNS = (
 # The writer inserts a whole batch with ONE statement over a JSON array of rows: one
 # sqlite3_step, so one GIL hand-off, where executemany releases and re-takes the GIL per
 # row — under many producer threads each re-take waits behind their Python work.
+# The `streams` table follows by trigger (migration 0002), inside the same statement.
 INSERT_EVENTS_JSON_SQL = (
     f"INSERT INTO events ({EVENT_COLUMNS}) SELECT value->>0, value->>1, value->>2, value->>3, "
     "value->>4, value->>5, value->>6, value->>7, value->>8, value->>9, value->>10 "
     "FROM json_each(?)"
-)
-UPSERT_STREAMS_JSON_SQL = (
-    "INSERT INTO streams (stream_id, category, version, last_position) "
-    "SELECT value->>0, value->>1, value->>2, value->>3 FROM json_each(?) WHERE true "
-    "ON CONFLICT(stream_id) DO UPDATE SET version=excluded.version, "
-    "last_position=excluded.last_position"
 )
 
 Row = tuple[Any, ...]

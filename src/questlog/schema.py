@@ -12,7 +12,7 @@ from typing import Any
 
 from .db import Database, DBAPIConnection
 
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
 MIGRATIONS_PACKAGE = "questlog.migrations"
 
 

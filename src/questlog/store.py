@@ -27,8 +27,9 @@ from .db import (
 )
 from .errors import ReadOnlyStore, SchemaOutOfDate, StoreNotInitialized, WriterClosed
 from .events import ANY, AppendResult, ExpectedVersion, NewEvent, RecordedEvent
+from .planner import make_call
 from .settings import Settings, load_settings
-from .writer import WriteJob, Writer, make_call
+from .writer import WriteJob, Writer
 
 if TYPE_CHECKING:
     from .projection.manager import ProjectionManager

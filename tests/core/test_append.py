@@ -201,7 +201,8 @@ def test_backpressure_and_close(tmp_path: Path) -> None:
 def test_close_drains_accepted_calls(tmp_path: Path) -> None:
     store = Store.open(tmp_path / "drain.db", projectors=[])
     futures = []
-    from questlog.writer import AppendRequest, make_call
+    from questlog.planner import make_call
+    from questlog.writer import AppendRequest
 
     writer = store.writer
     for i in range(200):

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from questlog import NewEvent, Store
 from questlog.events import canonical_json, event_digest
-from questlog.writer import encode_event
+from questlog.planner import encode_event
 
 json_scalars = (st.none() | st.booleans() | st.integers(-(2**53), 2**53)
                 | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=30))

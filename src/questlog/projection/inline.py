@@ -21,6 +21,11 @@ class InlineHooks:
         self._live: list[Projector] = []
         self._start_head = 0
 
+    @property
+    def active(self) -> bool:
+        """Inline projectors write in the append's transaction, so batches need one."""
+        return bool(self.projectors)
+
     def before_batch(self, conn: DBAPIConnection, head_position: int) -> None:
         if not self.projectors:
             return

@@ -1,0 +1,237 @@
+"""Append planning: turn append calls into event rows against known stream versions.
+
+The writer plans every call in Python before it touches SQL: it checks the
+expected version, idempotent event ids and encoding against what it knows of
+the log (`BatchState`), and only calls that pass contribute rows. A call is
+atomic: a failed check leaves the state as it was. `LogTip` is what the writer
+remembers of the log between batches, so a batch need not re-read it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from . import eventstore
+from .errors import DuplicateEventId, InvalidEvent, WrongExpectedVersion
+from .events import (
+    ANY,
+    NO_STREAM,
+    STREAM_EXISTS,
+    AppendResult,
+    ExpectedVersion,
+    NewEvent,
+    RecordedEvent,
+    canonical_json,
+    category_of,
+    event_digest,
+    validate_expected_version,
+    validate_stream_id,
+)
+
+
+@dataclass(slots=True)
+class EncodedEvent:
+    """A NewEvent with its JSON encoded once, in the producer's thread."""
+
+    event_id: str
+    type: str
+    schema_version: int
+    data: dict[str, Any]
+    metadata: dict[str, Any]
+    data_json: str
+    metadata_json: str
+    id_given: bool  # only caller-chosen ids can already exist
+
+
+def encode_event(event: NewEvent | dict[str, Any]) -> EncodedEvent:
+    if not isinstance(event, NewEvent):
+        try:
+            event = NewEvent.model_validate(event)
+        except Exception as exc:  # pydantic's message names the field
+            raise InvalidEvent(f"invalid event: {exc}") from None
+    try:
+        data_json = canonical_json(event.data)
+        metadata_json = canonical_json(event.metadata)
+    except (TypeError, ValueError) as exc:
+        raise InvalidEvent(f"event {event.type!r}: data or metadata is not JSON: {exc}") from None
+    return EncodedEvent(
+        str(event.event_id), event.type, event.schema_version, event.data, event.metadata,
+        data_json, metadata_json, "event_id" in event.model_fields_set,
+    )
+
+
+@dataclass(slots=True)
+class AppendCall:
+    stream_id: str
+    expected: ExpectedVersion
+    events: list[EncodedEvent]
+
+
+def make_call(stream_id: str, events: Sequence[NewEvent | dict[str, Any]],
+              expected_version: object) -> AppendCall:
+    try:
+        validate_stream_id(stream_id)
+        expected = validate_expected_version(expected_version)
+    except ValueError as exc:
+        raise InvalidEvent(str(exc)) from None
+    return AppendCall(stream_id, expected, [encode_event(e) for e in events])
+
+
+@dataclass(slots=True)
+class BatchState:
+    """What the writer knows of the log while it plans one batch."""
+
+    head: int
+    head_hash: str
+    versions: dict[str, int]  # stream id -> current version; absent means "read it"
+    batch_ids: dict[str, eventstore.StoredEventKey]  # caller-chosen ids planned so far
+
+    def copy(self) -> BatchState:
+        return BatchState(self.head, self.head_hash, dict(self.versions), dict(self.batch_ids))
+
+
+@dataclass(slots=True)
+class Plan:
+    """One request's rows (EVENT_COLUMNS order), recorded events and results."""
+
+    rows: list[tuple[Any, ...]]
+    recorded: list[RecordedEvent]
+    results: list[AppendResult]
+
+
+def plan_calls(calls: Sequence[AppendCall], state: BatchState,
+               existing: dict[str, eventstore.StoredEventKey], recorded_at: str,
+               *, with_recorded: bool = True) -> Plan:
+    """Check one request's calls against the state; on success, advance the state.
+
+    Every stream named by the calls must be in `state.versions` (0 for a new stream).
+    `existing` holds the stored events among the calls' caller-chosen ids. Raises
+    (leaving the state untouched) on a wrong expected version or a conflicting id.
+    `with_recorded=False` skips building RecordedEvents, which only projectors read.
+    """
+    head, head_hash = state.head, state.head_hash
+    new_versions: dict[str, int] = {}  # overlays: merged into the state on success only
+    new_ids: dict[str, eventstore.StoredEventKey] = {}
+    rows: list[tuple[Any, ...]] = []
+    recorded: list[RecordedEvent] = []
+    results: list[AppendResult] = []
+    for call in calls:
+        known = []
+        seen: set[str] = set()
+        for ev in call.events:
+            if not ev.id_given:
+                continue
+            if ev.event_id in new_ids or ev.event_id in seen:
+                raise DuplicateEventId(f"event id {ev.event_id} appears twice in one append")
+            seen.add(ev.event_id)
+            stored = existing.get(ev.event_id) or state.batch_ids.get(ev.event_id)
+            if stored is not None:
+                if (stored.stream_id, stored.type, stored.data_json) != (
+                        call.stream_id, ev.type, ev.data_json):
+                    raise DuplicateEventId(
+                        f"event id {ev.event_id} is already stored with a different payload "
+                        f"(stream {stored.stream_id!r}, type {stored.type!r})")
+                known.append(stored)
+        if known:
+            if len(known) != len(call.events):
+                raise DuplicateEventId(
+                    f"append to {call.stream_id!r} mixes {len(known)} already stored event "
+                    f"id(s) with {len(call.events) - len(known)} new one(s)")
+            # A retry of a call that was stored: answer what the first call got.
+            results.append(AppendResult([k.position for k in known],
+                                        max(k.stream_version for k in known)))
+            continue
+        current = new_versions.get(call.stream_id)
+        if current is None:
+            current = state.versions[call.stream_id]
+        _check_expected(call.stream_id, call.expected, current)
+        positions: list[int] = []
+        category = category_of(call.stream_id)
+        for ev in call.events:
+            current += 1
+            head += 1
+            head_hash = event_digest(head_hash, head, ev.event_id, call.stream_id, current,
+                                     ev.type, ev.schema_version, ev.data_json,
+                                     ev.metadata_json, recorded_at)
+            rows.append((head, ev.event_id, call.stream_id, current, category, ev.type,
+                         ev.schema_version, ev.data_json, ev.metadata_json, recorded_at,
+                         head_hash))
+            if with_recorded:
+                recorded.append(RecordedEvent(head, ev.event_id, call.stream_id, current,
+                                              category, ev.type, ev.schema_version, ev.data,
+                                              ev.metadata, recorded_at, head_hash))
+            if ev.id_given:
+                new_ids[ev.event_id] = eventstore.StoredEventKey(
+                    head, call.stream_id, current, ev.type, ev.schema_version, ev.data_json,
+                    ev.metadata_json)
+            positions.append(head)
+        if call.events:
+            new_versions[call.stream_id] = current
+        results.append(AppendResult(positions, current))
+    state.head, state.head_hash = head, head_hash
+    state.versions.update(new_versions)
+    state.batch_ids.update(new_ids)
+    return Plan(rows, recorded, results)
+
+
+def _check_expected(stream_id: str, expected: ExpectedVersion, current: int) -> None:
+    if expected == ANY:
+        return
+    if expected == NO_STREAM:
+        if current != 0:
+            raise WrongExpectedVersion(stream_id, NO_STREAM, current)
+    elif expected == STREAM_EXISTS:
+        if current == 0:
+            raise WrongExpectedVersion(stream_id, STREAM_EXISTS, current)
+    elif expected != current:
+        raise WrongExpectedVersion(stream_id, expected, current)
+
+
+class LogTip:
+    """The writer's memory of the log's head and of recent streams' versions.
+
+    Valid only while nobody else writes the file. That needs no check before a
+    write: positions are gapless, so any event another process appended occupies
+    `head + 1`, and an INSERT planned from a stale tip fails on the primary key
+    instead of writing. Whoever sees a write fail calls `forget()`, and the next
+    batch reads the log again inside a transaction.
+    """
+
+    __slots__ = ("head", "head_hash", "max_streams", "valid", "versions")
+
+    def __init__(self, max_streams: int = 100_000) -> None:
+        self.max_streams = max_streams
+        self.valid = False
+        self.head = 0
+        self.head_hash = ""
+        self.versions: dict[str, int] = {}
+
+    def forget(self) -> None:
+        self.valid = False
+        self.versions = {}
+
+    def missing(self, stream_ids: Iterable[str]) -> list[str]:
+        """The streams whose versions the tip does not hold."""
+        versions = self.versions
+        return [s for s in dict.fromkeys(stream_ids) if s not in versions]
+
+    def learn(self, versions: dict[str, int], stream_ids: Iterable[str]) -> None:
+        """Record read versions; the named streams that were not found are new (0)."""
+        self.versions.update(versions)
+        for sid in stream_ids:
+            self.versions.setdefault(sid, 0)
+
+    def state(self) -> BatchState:
+        """A BatchState sharing the tip's version map: planning advances the tip in place
+        (a failed write must call `forget()`)."""
+        return BatchState(self.head, self.head_hash, self.versions, {})
+
+    def settle(self, state: BatchState) -> None:
+        """After a durable commit planned from `state`: that is the log's tip now."""
+        self.head, self.head_hash, self.valid = state.head, state.head_hash, True
+        if state.versions is not self.versions:
+            self.versions.update(state.versions)
+        if len(self.versions) > self.max_streams:
+            self.versions = {}  # cheaper than an LRU, and a miss costs only one read
