@@ -25,11 +25,13 @@ EVENT_COLUMNS = (
 # The writer inserts a whole batch with ONE statement over a JSON array of rows: one
 # sqlite3_step, so one GIL hand-off, where executemany releases and re-takes the GIL per
 # row — under many producer threads each re-take waits behind their Python work.
+# jsonb_each, not json_each: its `value` is a parsed JSONB row that `->>` reads directly,
+# where json_each would render every row back to text for `->>` to parse again.
 # The `streams` table follows by trigger (migration 0002), inside the same statement.
 INSERT_EVENTS_JSON_SQL = (
     f"INSERT INTO events ({EVENT_COLUMNS}) SELECT value->>0, value->>1, value->>2, value->>3, "
     "value->>4, value->>5, value->>6, value->>7, value->>8, value->>9, value->>10 "
-    "FROM json_each(?)"
+    "FROM jsonb_each(?)"
 )
 
 Row = tuple[Any, ...]

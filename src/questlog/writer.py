@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from . import eventstore
-from .completion import Completion
+from .completion import Completion, resolve_all
 from .db import Database, DBAPIConnection
 from .errors import Backpressure, InvalidEvent, QuestlogError, WriterClosed
 from .events import AppendResult, RecordedEvent, utc_now
@@ -238,11 +238,7 @@ class Writer:
                     item.future.set_exception(err)
             return
         self.commits += 1
-        for future, ok, value in outcomes:
-            if ok:
-                future.set_result(value)
-            else:
-                future.set_exception(value)
+        resolve_all(outcomes)
 
     def _single_statement(self, conn: DBAPIConnection, batch: list[AppendRequest | WriteJob]
                           ) -> list[tuple[Completion[Any], bool, Any]] | None:
