@@ -8,15 +8,21 @@ run, on the same events, into the same `events` schema with plain pysqlite3
 application would do it): one row per transaction, and all rows by
 `executemany` in one transaction.
 
+Every figure is measured `--repeats` times, the references and the store runs
+interleaved so that both see the same state of this shared machine's disk and
+CPUs; a rate is the median of its runs (each run is listed under `runs`), a
+latency percentile is taken over the calls of all runs.
+
 Targets (issue 2): 32x1 at FULL >= 4x raw one-row-per-transaction; 8x100 >= 50 %
 of raw executemany; p99 call latency at 32 threads <= 20 ms.
-Usage: python benchmarks/append.py [--scale 1.0]
+Usage: python benchmarks/append.py [--scale 1.0] [--repeats 3]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import tempfile
 import threading
 import time
@@ -32,7 +38,8 @@ from questlog.settings import Settings
 
 
 def run_store(tmp: Path, durability: str, threads: int, calls: int, per_call: int
-              ) -> dict[str, Any]:
+              ) -> tuple[float, int, list[float]]:
+    """(events/s, group commits, call latencies in s) of one run."""
     path = tmp / f"store-{durability}-{threads}-{per_call}.db"
     store = Store.open(path, settings=Settings(durability=durability), projectors=[])  # type: ignore[arg-type]
     store.append("warmup-1", [NewEvent(type="Warm")])
@@ -60,10 +67,7 @@ def run_store(tmp: Path, durability: str, threads: int, calls: int, per_call: in
     elapsed = time.perf_counter() - start
     commits = store.writer.commits
     store.close()
-    total = threads * calls * per_call
-    flat = [x for lat in latencies for x in lat]
-    return {"events": total, "events_per_s": round(total / elapsed), "commits": commits,
-            **summary_ms(flat)}
+    return threads * calls * per_call / elapsed, commits, [x for lat in latencies for x in lat]
 
 
 def raw_inputs(count: int) -> list[tuple[str, str, dict[str, Any]]]:
@@ -73,6 +77,7 @@ def raw_inputs(count: int) -> list[tuple[str, str, dict[str, Any]]]:
 
 
 def raw_reference(tmp: Path, durability: str, count: int) -> dict[str, float]:
+    """Rows/s of each raw reference in one run."""
     """Plain pysqlite3 into the same schema (created by questlog's migration), no queue.
 
     The timed work is what an application writing these events with raw SQLite does:
@@ -107,33 +112,59 @@ def raw_reference(tmp: Path, durability: str, count: int) -> dict[str, float]:
             conn.execute("BEGIN IMMEDIATE")
             conn.executemany(sql, [row(pos, item) for pos, item in enumerate(inputs, 1)])
             conn.execute("COMMIT")
-        results[f"{label}_per_s"] = round(n / (time.perf_counter() - t0))
+        results[label] = n / (time.perf_counter() - t0)
         conn.close()
     return results
 
 
+CASES = (("threads1_x1", 1, 2000, 1), ("threads8_x1", 8, 500, 1), ("threads32_x1", 32, 250, 1),
+         ("threads8_x100", 8, 25, 100))
+
+
+def measure(tmp: Path, durability: str, scale: float, repeats: int) -> dict[str, Any]:
+    rates: dict[str, list[float]] = {}
+    commits: dict[str, list[int]] = {}
+    latencies: dict[str, list[float]] = {}
+    for rep in range(repeats):
+        run_dir = tmp / f"{durability}-{rep}"
+        run_dir.mkdir()
+        for label, rate in raw_reference(run_dir, durability, int(20_000 * scale)).items():
+            rates.setdefault(label, []).append(rate)
+        for label, threads, calls, per_call in CASES:
+            rate, batches, lat = run_store(run_dir, durability, threads,
+                                           max(1, int(calls * scale)), per_call)
+            rates.setdefault(label, []).append(rate)
+            commits.setdefault(label, []).append(batches)
+            latencies.setdefault(label, []).extend(lat)
+    median = {label: statistics.median(runs) for label, runs in rates.items()}
+    figures: dict[str, Any] = {
+        "raw_one_row_per_txn_per_s": round(median["raw_one_row_per_txn"]),
+        "raw_executemany_per_s": round(median["raw_executemany"]),
+    }
+    for label, threads, calls, per_call in CASES:
+        figures[label] = {"events_per_s": round(median[label]),
+                          "events_per_run": threads * max(1, int(calls * scale)) * per_call,
+                          "commits_per_run": round(statistics.median(commits[label])),
+                          **summary_ms(latencies[label])}
+    figures["ratio_32x1_vs_raw_one_per_txn"] = round(
+        median["threads32_x1"] / median["raw_one_row_per_txn"], 2)
+    figures["ratio_8x100_vs_raw_executemany"] = round(
+        median["threads8_x100"] / median["raw_executemany"], 2)
+    figures["runs"] = {label: [round(r) for r in runs] for label, runs in rates.items()}
+    return figures
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", type=float, default=1.0, help="Multiply the work by this.")
+    parser.add_argument("--repeats", type=int, default=3, help="Runs of every figure.")
     args = parser.parse_args()
-    s = args.scale
-    out: dict[str, Any] = {"benchmark": "append", "projectors": "none (the log alone)"}
+    out: dict[str, Any] = {"benchmark": "append", "projectors": "none (the log alone)",
+                           "repeats": args.repeats}
     with tempfile.TemporaryDirectory() as tmpdir:
-        tmp = Path(tmpdir)
         for durability in ("FULL", "NORMAL"):
-            figures: dict[str, Any] = {}
-            figures.update(raw_reference(tmp, durability, int(20_000 * s)))
-            for threads, calls, per_call in ((1, int(2000 * s), 1), (8, int(500 * s), 1),
-                                             (32, int(250 * s), 1), (8, int(25 * s), 100)):
-                figures[f"threads{threads}_x{per_call}"] = run_store(
-                    tmp, durability, threads, calls, per_call)
-            raw1 = figures["raw_one_row_per_txn_per_s"]
-            rawmany = figures["raw_executemany_per_s"]
-            figures["ratio_32x1_vs_raw_one_per_txn"] = round(
-                figures["threads32_x1"]["events_per_s"] / raw1, 2)
-            figures["ratio_8x100_vs_raw_executemany"] = round(
-                figures["threads8_x100"]["events_per_s"] / rawmany, 2)
-            out[durability] = figures
+            out[durability] = measure(Path(tmpdir), durability, args.scale, args.repeats)
     full = out["FULL"]
     out["targets"] = {
         "32x1_full_ge_4x_raw_one_per_txn": full["ratio_32x1_vs_raw_one_per_txn"] >= 4,

@@ -67,6 +67,9 @@ class AppendCall:
     stream_id: str
     expected: ExpectedVersion
     events: list[EncodedEvent]
+    # Derived in the producer's thread, so the writer does not spend its time on them.
+    category: str
+    ids_given: bool
 
 
 def make_call(stream_id: str, events: Sequence[NewEvent | dict[str, Any]],
@@ -76,7 +79,9 @@ def make_call(stream_id: str, events: Sequence[NewEvent | dict[str, Any]],
         expected = validate_expected_version(expected_version)
     except ValueError as exc:
         raise InvalidEvent(str(exc)) from None
-    return AppendCall(stream_id, expected, [encode_event(e) for e in events])
+    encoded = [encode_event(e) for e in events]
+    return AppendCall(stream_id, expected, encoded, category_of(stream_id),
+                      any(e.id_given for e in encoded))
 
 
 @dataclass(slots=True)
@@ -118,37 +123,20 @@ def plan_calls(calls: Sequence[AppendCall], state: BatchState,
     recorded: list[RecordedEvent] = []
     results: list[AppendResult] = []
     for call in calls:
-        known = []
-        seen: set[str] = set()
-        for ev in call.events:
-            if not ev.id_given:
+        if call.ids_given:
+            known = _stored_retry(call, existing, state.batch_ids, new_ids)
+            if known:
+                # A retry of a call that was stored: answer what the first call got.
+                results.append(AppendResult([k.position for k in known],
+                                            max(k.stream_version for k in known)))
                 continue
-            if ev.event_id in new_ids or ev.event_id in seen:
-                raise DuplicateEventId(f"event id {ev.event_id} appears twice in one append")
-            seen.add(ev.event_id)
-            stored = existing.get(ev.event_id) or state.batch_ids.get(ev.event_id)
-            if stored is not None:
-                if (stored.stream_id, stored.type, stored.data_json) != (
-                        call.stream_id, ev.type, ev.data_json):
-                    raise DuplicateEventId(
-                        f"event id {ev.event_id} is already stored with a different payload "
-                        f"(stream {stored.stream_id!r}, type {stored.type!r})")
-                known.append(stored)
-        if known:
-            if len(known) != len(call.events):
-                raise DuplicateEventId(
-                    f"append to {call.stream_id!r} mixes {len(known)} already stored event "
-                    f"id(s) with {len(call.events) - len(known)} new one(s)")
-            # A retry of a call that was stored: answer what the first call got.
-            results.append(AppendResult([k.position for k in known],
-                                        max(k.stream_version for k in known)))
-            continue
         current = new_versions.get(call.stream_id)
         if current is None:
             current = state.versions[call.stream_id]
-        _check_expected(call.stream_id, call.expected, current)
+        if call.expected != ANY:
+            _check_expected(call.stream_id, call.expected, current)
         positions: list[int] = []
-        category = category_of(call.stream_id)
+        category = call.category
         for ev in call.events:
             current += 1
             head += 1
@@ -174,6 +162,35 @@ def plan_calls(calls: Sequence[AppendCall], state: BatchState,
     state.versions.update(new_versions)
     state.batch_ids.update(new_ids)
     return Plan(rows, recorded, results)
+
+
+def _stored_retry(call: AppendCall, existing: dict[str, eventstore.StoredEventKey],
+                  batch_ids: dict[str, eventstore.StoredEventKey],
+                  new_ids: dict[str, eventstore.StoredEventKey]
+                  ) -> list[eventstore.StoredEventKey]:
+    """The stored events a call's caller-chosen ids name: all of its events (a retry),
+    or none. Raises on a repeated id, a changed payload, or a mix."""
+    known = []
+    seen: set[str] = set()
+    for ev in call.events:
+        if not ev.id_given:
+            continue
+        if ev.event_id in new_ids or ev.event_id in seen:
+            raise DuplicateEventId(f"event id {ev.event_id} appears twice in one append")
+        seen.add(ev.event_id)
+        stored = existing.get(ev.event_id) or batch_ids.get(ev.event_id)
+        if stored is not None:
+            if (stored.stream_id, stored.type, stored.data_json) != (
+                    call.stream_id, ev.type, ev.data_json):
+                raise DuplicateEventId(
+                    f"event id {ev.event_id} is already stored with a different payload "
+                    f"(stream {stored.stream_id!r}, type {stored.type!r})")
+            known.append(stored)
+    if known and len(known) != len(call.events):
+        raise DuplicateEventId(
+            f"append to {call.stream_id!r} mixes {len(known)} already stored event "
+            f"id(s) with {len(call.events) - len(known)} new one(s)")
+    return known
 
 
 def _check_expected(stream_id: str, expected: ExpectedVersion, current: int) -> None:
