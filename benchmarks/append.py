@@ -120,7 +120,7 @@ def raw_reference(tmp: Path, durability: str, count: int) -> dict[str, float]:
     return results
 
 
-CASES = (("threads1_x1", 1, 2000, 1), ("threads8_x1", 8, 500, 1), ("threads32_x1", 32, 250, 1),
+CASES = (("threads1_x1", 1, 2000, 1), ("threads8_x1", 8, 500, 1), ("threads32_x1", 32, 500, 1),
          ("threads8_x100", 8, 25, 100))
 
 
@@ -140,7 +140,7 @@ def measure(tmp: Path, durability: str, scale: float, repeats: int) -> dict[str,
             commits.setdefault(label, []).append(batches)
             latencies.setdefault(label, []).extend(lat)
         if durability == "FULL":  # informational: what a store with its read models does
-            rate, _, _ = run_store(run_dir, durability, 32, max(1, int(250 * scale)), 1,
+            rate, _, _ = run_store(run_dir, durability, 32, max(1, int(500 * scale)), 1,
                                    log_alone=False)
             rates.setdefault("threads32_x1_with_inline_projectors", []).append(rate)
     median = {label: statistics.median(runs) for label, runs in rates.items()}
