@@ -115,6 +115,11 @@ class Writer:
         self._ready = threading.Event()
         self._start_error: BaseException | None = None
         self._tip = LogTip()  # touched by the writer thread only
+        # After another process was seen writing, the next batches go straight to a
+        # transaction (doubling each time, halving per success) rather than each paying
+        # for a single statement that is likely to find its position taken.
+        self._transactions_ahead = 0
+        self._backoff = 0
         self._thread = threading.Thread(target=self._run, name="questlog-writer", daemon=True)
         self._thread.start()
         self._ready.wait()
@@ -249,6 +254,9 @@ class Writer:
         tip = self._tip
         if not tip.valid or self.hooks.active:
             return None
+        if self._transactions_ahead:
+            self._transactions_ahead -= 1
+            return None
         requests: list[AppendRequest] = []
         for item in batch:
             if not isinstance(item, AppendRequest):
@@ -281,12 +289,18 @@ class Writer:
                 # constraint: nothing was written; plan again inside a transaction.
                 log.debug("single-statement batch failed (%s); using a transaction", exc)
                 tip.forget()
+                self._saw_other_writer()
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 return None
         tip.settle(state)
         self.single_statement_batches += 1
+        self._backoff //= 2
         return outcomes
+
+    def _saw_other_writer(self) -> None:
+        self._backoff = min(max(1, self._backoff * 2), 1024)
+        self._transactions_ahead = self._backoff
 
     def _transaction(self, conn: DBAPIConnection, batch: list[AppendRequest | WriteJob],
                      isolated: bool) -> list[tuple[Completion[Any], bool, Any]]:
@@ -299,6 +313,8 @@ class Writer:
                 for c in item.calls))
             head, head_hash, versions = eventstore.head_and_versions(conn, streams)
             if not (tip.valid and (tip.head, tip.head_hash) == (head, head_hash)):
+                if tip.valid:
+                    self._saw_other_writer()
                 tip.forget()  # someone else wrote: what the tip remembers may be stale
             state = BatchState(head, head_hash, {s: versions.get(s, 0) for s in streams}, {})
             given = [e.event_id for item in batch if isinstance(item, AppendRequest)
