@@ -32,6 +32,15 @@ from .. import errors
 from ..events import STREAM_ID_RE
 from ..settings import Settings
 from . import models
+from .problems import (
+    READ_ERRORS,
+    RETRY_AFTER_S,
+    HTTPProblem,
+    body_errors,
+    error_kind,
+    problem_responses,
+    status_for,
+)
 from .security import BodySizeLimit, bearer_token, token_matches
 
 if TYPE_CHECKING:
@@ -43,74 +52,6 @@ log = logging.getLogger("questlog.http")
 Role = Literal["write", "read"]
 _bearer = HTTPBearer(auto_error=False, description="QUESTLOG_API_TOKEN for writes; "
                      "QUESTLOG_READ_TOKEN for reads when the server sets one.")
-
-STATUS_FOR: list[tuple[type[errors.QuestlogError], int]] = [
-    (errors.ReadOnlyStore, 403),
-    (errors.WrongExpectedVersion, 409),
-    (errors.DuplicateEventId, 409),
-    (errors.Backpressure, 429),
-    (errors.WriterClosed, 503),
-    (errors.ReplicationError, 503),
-    (errors.StoreNotInitialized, 503),
-    (errors.VectorSearchUnavailable, 503),
-    (errors.ContentNotFound, 404),
-    (errors.ContentPackNotFound, 404),
-    (errors.UnknownContentType, 404),
-    (errors.UnknownProjector, 404),
-    (errors.InvalidEvent, 400),
-    (errors.ContentValidationError, 400),
-    (errors.DomainError, 400),
-]
-RETRY_AFTER_S = 1
-
-
-class HTTPProblem(Exception):
-    """An error answer that is not a library error (auth, readiness, not implemented)."""
-
-    def __init__(self, status: int, error: str, detail: str, *,
-                 headers: dict[str, str] | None = None) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.error = error
-        self.detail = detail
-        self.headers = headers or {}
-
-
-def _error_kind(exc: Exception) -> str:
-    name = type(exc).__name__
-    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
-
-
-def status_for(exc: errors.QuestlogError) -> int:
-    if isinstance(exc, _not_found_errors()):
-        return 404
-    for cls, status in STATUS_FOR:
-        if isinstance(exc, cls):
-            return status
-    return 400
-
-
-def _problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    described = {400: "Rejected by the library (invalid event, domain error).",
-                 401: "Missing or wrong bearer token.",
-                 403: "Read-only replica: writes go to the write node.",
-                 404: "No such stream, content entry or type.",
-                 409: "Conflict: wrong expected version (expected and actual in the body).",
-                 413: "Request body over QUESTLOG_MAX_BODY_BYTES.",
-                 429: "Backpressure: the writer queue is full; retry after Retry-After.",
-                 501: "The feature's module is not installed on this node yet.",
-                 503: "Replica not ready, min_position not reached, or a dependency is "
-                      "unavailable (see Retry-After)."}
-    out: dict[int | str, dict[str, Any]] = {}
-    for code in codes:
-        model: type[models.ErrorResponse] = (
-            models.ConflictResponse if code == 409 else models.ErrorResponse)
-        out[code] = {"model": model, "description": described[code]}
-    return out
-
-
-READ_ERRORS = _problem_responses(400, 401, 404, 503)
-
 
 def create_app(
     store: "Store",
@@ -146,7 +87,7 @@ def create_app(
     @app.exception_handler(errors.QuestlogError)
     async def _library_error(_request: Request, exc: errors.QuestlogError) -> JSONResponse:
         status = status_for(exc)
-        body: dict[str, Any] = {"error": _error_kind(exc), "detail": str(exc)}
+        body: dict[str, Any] = {"error": error_kind(exc), "detail": str(exc)}
         headers: dict[str, str] = {}
         if isinstance(exc, errors.WrongExpectedVersion):
             body.update(stream_id=exc.stream_id, expected=exc.expected, actual=exc.actual)
@@ -258,7 +199,7 @@ def create_app(
         # the same pydantic model, and the OpenAPI spec still documents it (below).
         @events_router.post(
             "/streams/{stream_id}/events", response_model=models.AppendResponse,
-            responses=_problem_responses(400, 401, 403, 409, 413, 429, 503),
+            responses=problem_responses(400, 401, 403, 409, 413, 429, 503),
             summary="Append events to a stream (atomic)",
             openapi_extra={
                 "requestBody": {"required": True, "content": {"application/json": {
@@ -272,7 +213,7 @@ def create_app(
             try:
                 body = models.AppendRequest.model_validate_json(raw)
             except ValidationError as exc:
-                raise RequestValidationError(_body_errors(exc)) from exc
+                raise RequestValidationError(body_errors(exc)) from exc
             result = await store.aio.append(stream_id, body.events, body.expected_version)
             replicated = False
             if body.wait_replicated:
@@ -288,7 +229,7 @@ def create_app(
     else:
         @events_router.post(
             "/streams/{stream_id}/events", response_model=models.AppendResponse,
-            responses=_problem_responses(403, 413),
+            responses=problem_responses(403, 413),
             summary="Refused: this is a read-only replica",
         )
         def append_refused(
@@ -344,7 +285,7 @@ def create_app(
         except (AttributeError, ImportError) as exc:
             raise HTTPProblem(501, "not_implemented", f"not available on this node: {exc}") from exc
 
-    content_errors = _problem_responses(400, 401, 404, 501, 503)
+    content_errors = problem_responses(400, 401, 404, 501, 503)
 
     @models_router.get("/content/{content_type}/{index}", responses=content_errors,
                        summary="One content entry (the effective one across packs)")
@@ -370,7 +311,7 @@ def create_app(
         return {"items": [_as_json(i) for i in items]}
 
     @models_router.get("/search", response_model=models.SearchResponse,
-                       responses=_problem_responses(400, 401, 404, 501, 503),
+                       responses=problem_responses(400, 401, 404, 501, 503),
                        summary="Semantic / keyword / hybrid search over content")
     def search(
         q: Annotated[str, Query(min_length=1, max_length=1000)],
@@ -402,7 +343,7 @@ def create_app(
 
         app.include_router(build_game_router(
             read_access=require_read, write_access=require_write,
-            game=lambda: facade("game"), as_json=_as_json, responses=_problem_responses,
+            game=lambda: facade("game"), as_json=_as_json, responses=problem_responses,
             writable=role == "write"))
 
     _document_models(app, models.AppendRequest)
@@ -430,21 +371,6 @@ def create_app(
         return body
 
     return app
-
-
-def _body_errors(exc: ValidationError) -> list[dict[str, Any]]:
-    """pydantic's errors in FastAPI's 422 shape, every value JSON-safe (raw bytes included)."""
-    out = []
-    for error in exc.errors(include_url=False):
-        item: dict[str, Any] = {"type": error["type"], "loc": ("body", *error["loc"]),
-                                "msg": error["msg"]}
-        raw = error.get("input")
-        item["input"] = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-        if "ctx" in error:
-            item["ctx"] = {k: v if isinstance(v, int | float | str | bool | None) else str(v)
-                           for k, v in error["ctx"].items()}
-        out.append(item)
-    return out
 
 
 def _document_models(app: FastAPI, *extra: type[BaseModel]) -> None:
@@ -477,15 +403,6 @@ def _include_optional_router(app: FastAPI, module: str, store: "Store", role: Ro
         return False
     app.include_router(build(store, role))
     return True
-
-
-def _not_found_errors() -> tuple[type[Exception], ...]:
-    """Domain errors that mean 'no such thing' (404), from modules that may be absent."""
-    try:
-        from ..game.errors import UnknownEntity
-    except ImportError:
-        return ()
-    return (UnknownEntity,)
 
 
 def _parse_where(content: Any, content_type: str, items: list[str]) -> dict[str, Any]:
