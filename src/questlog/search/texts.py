@@ -9,18 +9,7 @@ Markdown: they are split at headings first, and each chunk carries its heading
 path ("Combat > Cover"). Types beyond the 25 SRD ones are embedded from their
 name and every prose-looking string they carry.
 
-Chunk size, measured on the labelled query set (tests/search/queries.json, 50
-questions, whole SRD, real model; recall@5 / MRR):
-
-    words/overlap  chunks  vector       keyword      hybrid
-    120/30         3834    0.96/0.839   0.86/0.741   0.94/0.865
-    180/40         3087    0.96/0.827   0.86/0.734   0.96/0.826
-    240/50         2804    0.96/0.835   0.86/0.743   0.96/0.839
-
-Differences between 180 and 240 are one query's rank; 120 loses a hybrid hit
-and embeds 24% more chunks. 180 is kept because it is the largest size the
-model reads whole (256 word pieces): at 240 the tail of every chunk is
-silently truncated and only the overlap of the next chunk covers it.
+Chunk size and why it is 180 words: see `chunking`.
 
 Everything here is pure (dict in, list of chunks out) and deterministic: the
 index projector relies on the same entry always giving the same texts, so the
@@ -30,15 +19,14 @@ embedding cache (keyed by text hash) hits on every rebuild.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-CHUNK_WORDS = 180
-OVERLAP_WORDS = 40
-# A whole entry up to this many words stays one chunk (the context line included).
-SINGLE_CHUNK_WORDS = 200
+from .chunking import CHUNK_WORDS, OVERLAP_WORDS, SINGLE_CHUNK_WORDS, chunks_of, markdown_sections
+
+__all__ = ["CHUNK_WORDS", "OVERLAP_WORDS", "SINGLE_CHUNK_WORDS", "Chunk", "chunks_for",
+           "entry_chunks", "entry_name", "entry_texts", "text_hash"]
 
 Entry = Mapping[str, Any]
 
@@ -425,60 +413,6 @@ BUILDERS: dict[str, Callable[[Entry], Built]] = {
 MARKDOWN_TYPES = frozenset({"rules", "rule-sections"})
 
 
-# -- chunking --------------------------------------------------------------------------
-
-def _window(words: list[str], size: int, overlap: int) -> list[list[str]]:
-    if len(words) <= size:
-        return [words]
-    step = max(1, size - overlap)
-    out: list[list[str]] = []
-    start = 0
-    while start < len(words):
-        out.append(words[start:start + size])
-        if start + size >= len(words):
-            break
-        start += step
-    return out
-
-
-def _chunks_of(head: str, paras: list[str], *, size: int, overlap: int) -> list[str]:
-    """Context line + body; one text when short, else overlapping word windows."""
-    body = "\n".join(p for p in paras if p)
-    whole = f"{head}\n{body}".strip()
-    if len(whole.split()) <= SINGLE_CHUNK_WORDS:
-        return [whole]
-    budget = max(40, size - len(head.split()))
-    return [f"{head}\n{' '.join(w)}" for w in _window(body.split(), budget, overlap)]
-
-
-_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
-
-
-def _markdown_sections(name: str, text: str) -> list[tuple[str, str]]:
-    """(heading path, body) per Markdown section; the title heading equal to the name drops."""
-    path: list[tuple[int, str]] = []
-    sections: list[tuple[str, list[str]]] = []
-    current: list[str] = []
-
-    def flush() -> None:
-        if any(line.strip() for line in current):
-            titles = [t for _, t in path if t.lower() != name.lower()]
-            sections.append((" > ".join([name, *titles]), list(current)))
-        current.clear()
-
-    for line in text.splitlines():
-        m = _HEADING.match(line.strip())
-        if m:
-            flush()
-            depth = len(m.group(1))
-            path[:] = [p for p in path if p[0] < depth]
-            path.append((depth, m.group(2).strip()))
-        else:
-            current.append(line)
-    flush()
-    return [(head, "\n".join(body).strip()) for head, body in sections]
-
-
 def _markdown_chunks(e: Entry, *, size: int, overlap: int) -> list[str]:
     name = _s(e.get("name"))
     text = "\n".join(_paras(e.get("desc")))
@@ -486,8 +420,8 @@ def _markdown_chunks(e: Entry, *, size: int, overlap: int) -> list[str]:
     if subsections:
         text += "\nSections: " + ", ".join(subsections) + "."
     out: list[str] = []
-    for head, body in _markdown_sections(name, text) or [(name, "")]:
-        out += _chunks_of(f"{head} (rules)", [body], size=size, overlap=overlap)
+    for head, body in markdown_sections(name, text) or [(name, "")]:
+        out += chunks_of(f"{head} (rules)", [body], size=size, overlap=overlap)
     return out
 
 
@@ -501,7 +435,7 @@ def entry_texts(type_: str, entry: Entry, *, size: int | None = None,
     else:
         builder = BUILDERS.get(type_) or _generic(type_)
         head, paras = builder(entry)
-        texts = _chunks_of(head, paras, size=size, overlap=overlap)
+        texts = chunks_of(head, paras, size=size, overlap=overlap)
     return texts or [_s(entry.get("name")) or _s(entry.get("index")) or type_]
 
 
