@@ -8,15 +8,12 @@ takes a raw DB-API connection and binds every value as a parameter.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from .db import DBAPIConnection
 from .events import GENESIS_HASH, RecordedEvent, event_digest
-
-# SQLite's default limit on host parameters is 32766; stay far below it.
-_IN_CHUNK = 500
 
 EVENT_COLUMNS = (
     "position, event_id, stream_id, stream_version, category, type, schema_version, "
@@ -68,45 +65,35 @@ def head_position(conn: DBAPIConnection) -> int:
     return int(row[0] or 0)
 
 
-def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
-    for start in range(0, len(items), _IN_CHUNK):
-        yield items[start:start + _IN_CHUNK]
+# Lookups by a list of keys bind it as ONE JSON array (`IN (SELECT value FROM json_each(?))`:
+# one SQL text whatever the count, so the statement cache hits) and answer in ONE row built
+# with json_group_*: a cursor steps SQLite once per row, every step hands the GIL to other
+# threads and waits to get it back, and under many producer threads that wait is what a
+# multi-row answer costs the writer.
+_HEAD_AND_VERSIONS_SQL = (
+    "SELECT (SELECT json_array(position, hash) FROM events ORDER BY position DESC LIMIT 1), "
+    "(SELECT json_group_object(stream_id, version) FROM streams "
+    "WHERE stream_id IN (SELECT value FROM json_each(?)))"
+)
+_EXISTING_EVENTS_SQL = (
+    "SELECT json_group_array(json_array(event_id, position, stream_id, stream_version, type, "
+    "schema_version, data, metadata)) FROM events "
+    "WHERE event_id IN (SELECT value FROM json_each(?))"
+)
 
 
 def stream_versions(conn: DBAPIConnection, stream_ids: Iterable[str]) -> dict[str, int]:
     """Current version of each named stream that exists."""
-    ids = list(dict.fromkeys(stream_ids))
-    found: dict[str, int] = {}
-    for chunk in _chunks(ids):
-        marks = ",".join("?" * len(chunk))
-        for sid, version in conn.execute(
-            f"SELECT stream_id, version FROM streams WHERE stream_id IN ({marks})", chunk
-        ):
-            found[sid] = int(version)
-    return found
+    return head_and_versions(conn, stream_ids)[2]
 
 
 def head_and_versions(conn: DBAPIConnection, stream_ids: Iterable[str]
                       ) -> tuple[int, str, dict[str, int]]:
-    """The log's head (position, hash) and the named streams' versions, in one statement
-    when the streams fit one (each statement is a GIL hand-off for the writer)."""
-    ids = list(dict.fromkeys(stream_ids))
-    if len(ids) > _IN_CHUNK:
-        position, digest = head(conn)
-        return position, digest, stream_versions(conn, ids)
-    marks = ",".join("?" * len(ids))
-    sql = ("SELECT NULL, position, hash FROM (SELECT position, hash FROM events "
-           "ORDER BY position DESC LIMIT 1)")
-    if ids:
-        sql += f" UNION ALL SELECT stream_id, version, NULL FROM streams WHERE stream_id IN ({marks})"
-    position, digest = 0, GENESIS_HASH
-    versions: dict[str, int] = {}
-    for sid, value, hash_ in conn.execute(sql, ids):
-        if sid is None:
-            position, digest = int(value), str(hash_)
-        else:
-            versions[sid] = int(value)
-    return position, digest, versions
+    """The log's head (position, hash) and the named streams' versions, in one row."""
+    tip, versions = conn.execute(
+        _HEAD_AND_VERSIONS_SQL, (json.dumps(list(dict.fromkeys(stream_ids))),)).fetchone()
+    position, digest = json.loads(tip) if tip is not None else (0, GENESIS_HASH)
+    return int(position), str(digest), json.loads(versions)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,15 +110,9 @@ class StoredEventKey:
 
 
 def existing_events(conn: DBAPIConnection, event_ids: Sequence[str]) -> dict[str, StoredEventKey]:
-    found: dict[str, StoredEventKey] = {}
-    for chunk in _chunks(list(event_ids)):
-        marks = ",".join("?" * len(chunk))
-        for row in conn.execute(
-            "SELECT event_id, position, stream_id, stream_version, type, schema_version, data, "
-            f"metadata FROM events WHERE event_id IN ({marks})", chunk,
-        ):
-            found[row[0]] = StoredEventKey(row[1], row[2], row[3], row[4], row[5], row[6], row[7])
-    return found
+    """The stored events among `event_ids`, by id."""
+    (found,) = conn.execute(_EXISTING_EVENTS_SQL, (json.dumps(list(event_ids)),)).fetchone()
+    return {r[0]: StoredEventKey(*r[1:]) for r in json.loads(found)}
 
 
 def read_stream(

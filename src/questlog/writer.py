@@ -97,6 +97,11 @@ class _RetryIsolated(Exception):
     """Raised inside a batch to redo it call by call, each call in its own savepoint."""
 
 
+class _StaleTip(Exception):
+    """Raised inside a batch planned from the tip when the log had moved: redo it reading
+    the log."""
+
+
 class Writer:
     """The only code that writes to the store's file."""
 
@@ -227,12 +232,7 @@ class Writer:
         try:
             outcomes = self._single_statement(conn, batch)
             if outcomes is None:
-                try:
-                    outcomes = self._transaction(conn, batch, isolated=False)
-                except _RetryIsolated:
-                    # Only SQL or a projector could see the fault: redo the batch with every
-                    # call in its own savepoint, so only the faulty call fails.
-                    outcomes = self._transaction(conn, batch, isolated=True)
+                outcomes = self._transactions(conn, batch)
         except BaseException as exc:
             self._tip.forget()
             log.exception("writer batch failed; %d call(s) rejected", len(batch))
@@ -282,6 +282,7 @@ class Writer:
             rows.extend(plan.rows)
             outcomes.append((request.future, True, plan.results))
         if rows:
+            # Its success also confirms every refusal above: the log had not moved.
             try:
                 conn.execute(eventstore.INSERT_EVENTS_JSON_SQL, (_ROWS_JSON.encode(rows),))
             except Exception as exc:
@@ -293,6 +294,11 @@ class Writer:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 return None
+        elif not all(ok for _, ok, _ in outcomes) and not self._tip_is_current(conn):
+            # Calls were refused against versions another process has since moved on.
+            tip.forget()
+            self._saw_other_writer()
+            return None
         tip.settle(state)
         self.single_statement_batches += 1
         self._backoff //= 2
@@ -302,21 +308,49 @@ class Writer:
         self._backoff = min(max(1, self._backoff * 2), 1024)
         self._transactions_ahead = self._backoff
 
+    def _transactions(self, conn: DBAPIConnection, batch: list[AppendRequest | WriteJob]
+                      ) -> list[tuple[Completion[Any], bool, Any]]:
+        """The batch as a transaction; redone with the log read if the tip was stale, and
+        call by call, each in a savepoint, if only SQL or a projector could see a fault."""
+        try:
+            try:
+                return self._transaction(conn, batch, isolated=False)
+            except _StaleTip:
+                return self._transaction(conn, batch, isolated=False)  # the tip is forgotten
+        except _RetryIsolated:
+            return self._transaction(conn, batch, isolated=True)
+
+    def _tip_is_current(self, conn: DBAPIConnection) -> bool:
+        return eventstore.head(conn) == (self._tip.head, self._tip.head_hash)
+
     def _transaction(self, conn: DBAPIConnection, batch: list[AppendRequest | WriteJob],
                      isolated: bool) -> list[tuple[Completion[Any], bool, Any]]:
         outcomes: list[tuple[Completion[Any], bool, Any]] = []
         tip = self._tip
         self._begin(conn)
+        used_tip = False
         try:
             streams = list(dict.fromkeys(
                 c.stream_id for item in batch if isinstance(item, AppendRequest)
                 for c in item.calls))
-            head, head_hash, versions = eventstore.head_and_versions(conn, streams)
-            if not (tip.valid and (tip.head, tip.head_hash) == (head, head_hash)):
-                if tip.valid:
-                    self._saw_other_writer()
-                tip.forget()  # someone else wrote: what the tip remembers may be stale
-            state = BatchState(head, head_hash, {s: versions.get(s, 0) for s in streams}, {})
+            if (tip.valid and not isolated and not self._backoff
+                    and all(isinstance(item, AppendRequest) for item in batch)):
+                used_tip = True
+                # Planned from the tip like a single statement (a stale tip makes the
+                # INSERT fail, and the retry below reads the log): one statement less.
+                missing = tip.missing(streams)
+                if missing:
+                    tip.learn(eventstore.stream_versions(conn, missing), missing)
+                state = BatchState(tip.head, tip.head_hash,
+                                   {s: tip.versions[s] for s in streams}, {})
+            else:
+                head, head_hash, versions = eventstore.head_and_versions(conn, streams)
+                if not (tip.valid and (tip.head, tip.head_hash) == (head, head_hash)):
+                    if tip.valid:
+                        self._saw_other_writer()
+                    tip.forget()  # someone else wrote: what the tip remembers may be stale
+                state = BatchState(head, head_hash, {s: versions.get(s, 0) for s in streams},
+                                   {})
             given = [e.event_id for item in batch if isinstance(item, AppendRequest)
                      for c in item.calls for e in c.events if e.id_given]
             existing = eventstore.existing_events(conn, given) if given else {}
@@ -337,12 +371,18 @@ class Writer:
             if segment:
                 self._run_appends(conn, segment, state, existing, recorded_at, outcomes,
                                   isolated)
+            if used_tip and state.head == tip.head and not self._tip_is_current(conn):
+                # Nothing was written to prove the tip current, and the refusals above and
+                # the checkpoints below must not rest on a head another process has passed.
+                raise _StaleTip()
             self.hooks.after_batch(conn, state.head)
             conn.execute("COMMIT")
-        except BaseException:
+        except BaseException as exc:
             tip.forget()
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
+            if used_tip and isinstance(exc, _RetryIsolated):
+                raise _StaleTip() from exc  # most likely the tip: read the log, then see
             raise
         if has_jobs:
             tip.forget()  # a job may have written anything, events included

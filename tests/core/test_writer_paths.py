@@ -81,6 +81,30 @@ def test_another_writer_between_batches_is_seen(store_path: Path) -> None:
         b.close()
 
 
+@pytest.mark.parametrize("log_alone", [True, False], ids=["single-statement", "transaction"])
+def test_a_refusal_is_never_judged_on_a_stale_tip(store_path: Path, log_alone: bool) -> None:
+    """A call the writer would refuse from what it remembers must be judged again when
+    another process has moved the stream meanwhile (nothing is written to reveal it)."""
+    projectors = [] if log_alone else None  # None: the shipped set, inline ones included
+    a = Store.open(store_path, projectors=projectors)
+    b = Store.open(store_path, projectors=projectors)
+    try:
+        a.append("campaign-1", [ev(n=1)], expected_version=NO_STREAM)
+        a.append("campaign-1", [ev(n=2)], expected_version=1)
+        b.append("campaign-1", [ev(n=3)], expected_version=2)
+        # a remembers version 2; the stream is at 3, so expecting 3 is right.
+        assert a.append("campaign-1", [ev(n=4)], expected_version=3).stream_version == 4
+        b.append("campaign-1", [ev(n=5)], expected_version=4)
+        with pytest.raises(WrongExpectedVersion) as err:
+            a.append("campaign-1", [ev(n=6)], expected_version=NO_STREAM)
+        assert err.value.actual == 5
+        assert [e.data["n"] for e in a.read_stream("campaign-1")] == [1, 2, 3, 4, 5]
+        assert a.verify().ok
+    finally:
+        a.close()
+        b.close()
+
+
 def test_a_write_job_makes_the_writer_read_the_log_again(bare_store: Store) -> None:
     bare_store.append("s-1", [ev()])
     bare_store.append("s-1", [ev()])

@@ -207,3 +207,31 @@ def test_inline_projector_closes_a_gap_left_by_another_writer(tmp_path: Path) ->
         again = conn.execute("SELECT stream_id, n FROM rm_counter ORDER BY 1").fetchall()
     assert again == rows, "catch-up after the gap applied nothing twice"
     with_projector.close()
+
+
+def test_a_batch_that_writes_nothing_never_moves_checkpoints_back(tmp_path: Path) -> None:
+    """The writer plans from what it remembers of the log; a batch that writes no event
+    (an idempotent retry) must not move inline checkpoints to a head another process has
+    passed, or the next batch would project that process's events a second time."""
+    import uuid
+
+    path = tmp_path / "tip.db"
+    a = Store.open(path, projectors=[h.CounterV1()])
+    b = Store.open(path, projectors=[h.CounterV1()])
+    try:
+        retried = NewEvent(type="Counted", event_id=uuid.uuid4())
+        a.append("s-1", [retried])
+        a.append("s-1", [NewEvent(type="Counted")])
+        b.append("s-2", [NewEvent(type="Counted")])
+        b.append("s-2", [NewEvent(type="Counted")])
+        assert a.append("s-1", [retried]).positions == [1]  # a retry: writes nothing
+        a.append("s-3", [NewEvent(type="Counted")])
+        with a.read() as conn:
+            counts = dict(conn.execute("SELECT stream_id, n FROM rm_counter").fetchall())
+            (position,) = conn.execute("SELECT position FROM projector_checkpoints "
+                                       "WHERE name = 'counter'").fetchone()
+        assert counts == {"s-1": 2, "s-2": 2, "s-3": 1}
+        assert position == a.head_position() == 5
+    finally:
+        a.close()
+        b.close()

@@ -7,6 +7,7 @@ shadow tables have come.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -39,9 +40,15 @@ _CP_COLUMNS = ("name, version, mode, position, state, updated_at, failures, last
                "error_position, rebuild_version, rebuild_position, rebuild_suffix")
 
 
+# One row for all checkpoints: the writer reads them in every batch with inline projectors,
+# and each row a cursor steps through is a GIL hand-off (see eventstore).
+_READ_CHECKPOINTS_SQL = (
+    f"SELECT json_group_array(json_array({_CP_COLUMNS})) FROM projector_checkpoints")
+
+
 def read_checkpoints(conn: DBAPIConnection) -> dict[str, Checkpoint]:
-    return {r[0]: Checkpoint(*r) for r in conn.execute(
-        f"SELECT {_CP_COLUMNS} FROM projector_checkpoints")}
+    (rows,) = conn.execute(_READ_CHECKPOINTS_SQL).fetchone()
+    return {r[0]: Checkpoint(*r) for r in json.loads(rows)}
 
 
 def table_exists(conn: DBAPIConnection, name: str) -> bool:
