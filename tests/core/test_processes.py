@@ -8,7 +8,10 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections import Counter
 from pathlib import Path
+
+import pytest
 
 from questlog import Store
 
@@ -73,5 +76,56 @@ def test_sigkill_mid_load_loses_no_returned_event(tmp_path: Path) -> None:
         # The reopened store keeps appending where the log ends.
         r = store.append("after-1", [{"type": "Resumed", "data": {}}])
         assert r.positions == [max(stored) + 1]
+    finally:
+        store.close()
+
+
+RACER = textwrap.dedent("""
+    import sys, time
+    from questlog import Store, NewEvent
+    from questlog.errors import WrongExpectedVersion
+    path, name, wins, log_alone = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+    store = Store.open(path, projectors=[] if log_alone == "1" else None)
+    store.append(f"warmup-{name}", [NewEvent(type="Ready")])  # the writer runs: start together
+    time.sleep(max(0.0, float(sys.argv[5]) - time.time()))
+    won = lost = 0
+    while won < wins:
+        if won + lost > 50 * wins:
+            sys.exit(f"{name}: {lost} refusals for {won} appends: refused on stale versions?")
+        version = store.stream_version("counter-1")
+        try:
+            store.append("counter-1", [NewEvent(type="Bumped", data={"by": name})],
+                         expected_version=version)
+            won += 1
+            time.sleep(0.0005)  # let the others in between: the race is the point
+        except WrongExpectedVersion as exc:
+            assert exc.actual > version, (exc.actual, version)  # never an older version
+            lost += 1
+    print(won, lost)
+    store.close()
+""")
+
+
+@pytest.mark.parametrize("log_alone", ["1", "0"], ids=["log-alone", "inline-projectors"])
+def test_processes_racing_on_one_stream_with_expected_versions(tmp_path: Path,
+                                                               log_alone: str) -> None:
+    """Optimistic concurrency across processes: every refusal names a newer version than
+    the one the caller read, and every process gets its appends in."""
+    path = tmp_path / "race.db"
+    Store.open(path, projectors=[]).close()
+    start = str(time.time() + 5)  # every process has opened its store and started its writer
+    procs = [subprocess.Popen([sys.executable, "-c", RACER, str(path), f"p{n}", "150",
+                               log_alone, start],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for n in range(3)]
+    outputs = [p.communicate(timeout=240) for p in procs]
+    for p, (_out, err) in zip(procs, outputs, strict=True):
+        assert p.returncode == 0, err
+    store = Store.open(path, projectors=[])
+    try:
+        events = store.read_stream("counter-1")
+        assert [e.stream_version for e in events] == list(range(1, 451))
+        assert sorted(Counter(e.data["by"] for e in events).values()) == [150, 150, 150]
+        assert store.verify().ok
     finally:
         store.close()
