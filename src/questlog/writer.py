@@ -15,10 +15,11 @@ failure never fails its neighbours.
 
 Two ways to write a batch:
 
-- the transaction: `BEGIN IMMEDIATE`, read the head and the batch's stream
-  versions, run write jobs and inline projectors, `COMMIT`. Used for any batch
-  with a write job, whenever inline projectors are registered, and whenever the
-  writer's memory of the log (`LogTip`) is not known to be current.
+- the transaction: `BEGIN IMMEDIATE`, run appends, write jobs and inline
+  projectors, `COMMIT`. Used for any batch with a write job, whenever inline
+  projectors are registered, and whenever the writer's memory of the log
+  (`LogTip`) is not known to be current; only then, or with write jobs, does it
+  read the head and the batch's stream versions first.
 - the single statement: a batch of appends with no inline projector is ONE
   autocommit `INSERT ... FROM json_each(?)`, planned from the `LogTip` (the
   `streams` table follows by trigger). A write statement in autocommit takes
@@ -28,6 +29,9 @@ Two ways to write a batch:
   what a batch costs. Should anyone else have written the file, the planned
   first position is taken, the INSERT fails writing nothing, and the batch is
   redone as a transaction.
+
+A batch planned from the tip that writes no row has nothing to prove the tip
+current, so it reads the head before its refusals stand or its checkpoints move.
 """
 
 from __future__ import annotations
