@@ -80,8 +80,8 @@ def raw_inputs(count: int) -> list[tuple[str, str, dict[str, Any]]]:
 
 
 def raw_reference(tmp: Path, durability: str, count: int) -> dict[str, float]:
-    """Rows/s of each raw reference in one run."""
-    """Plain pysqlite3 into the same schema (created by questlog's migration), no queue.
+    """Rows/s of each raw reference in one run: plain pysqlite3 into the same schema
+    (created by questlog's migration), no queue.
 
     The timed work is what an application writing these events with raw SQLite does:
     make each row from its (stream, type, data) — an id, the JSON text, a timestamp —

@@ -70,21 +70,27 @@ def head_position(conn: DBAPIConnection) -> int:
 # with json_group_*: a cursor steps SQLite once per row, every step hands the GIL to other
 # threads and waits to get it back, and under many producer threads that wait is what a
 # multi-row answer costs the writer.
-_HEAD_AND_VERSIONS_SQL = (
-    "SELECT (SELECT json_array(position, hash) FROM events ORDER BY position DESC LIMIT 1), "
-    "(SELECT json_group_object(stream_id, version) FROM streams "
-    "WHERE stream_id IN (SELECT value FROM json_each(?)))"
-)
 _EXISTING_EVENTS_SQL = (
     "SELECT json_group_array(json_array(event_id, position, stream_id, stream_version, type, "
     "schema_version, data, metadata)) FROM events "
     "WHERE event_id IN (SELECT value FROM json_each(?))"
 )
+_STREAM_VERSIONS_SQL = (
+    "SELECT json_group_object(stream_id, version) FROM streams "
+    "WHERE stream_id IN (SELECT value FROM json_each(?))"
+)
+_HEAD_AND_VERSIONS_SQL = (
+    "SELECT (SELECT json_array(position, hash) FROM events ORDER BY position DESC LIMIT 1), "
+    f"({_STREAM_VERSIONS_SQL})"
+)
 
 
 def stream_versions(conn: DBAPIConnection, stream_ids: Iterable[str]) -> dict[str, int]:
-    """Current version of each named stream that exists."""
-    return head_and_versions(conn, stream_ids)[2]
+    """Current version of each named stream that exists, in one row."""
+    (versions,) = conn.execute(
+        _STREAM_VERSIONS_SQL, (json.dumps(list(dict.fromkeys(stream_ids))),)).fetchone()
+    found: dict[str, int] = json.loads(versions)
+    return found
 
 
 def head_and_versions(conn: DBAPIConnection, stream_ids: Iterable[str]

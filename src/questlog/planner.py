@@ -194,8 +194,7 @@ def _stored_retry(call: AppendCall, existing: dict[str, eventstore.StoredEventKe
 
 
 def _check_expected(stream_id: str, expected: ExpectedVersion, current: int) -> None:
-    if expected == ANY:
-        return
+    """Raise unless `current` satisfies `expected` (callers skip ANY, which always does)."""
     if expected == NO_STREAM:
         if current != 0:
             raise WrongExpectedVersion(stream_id, NO_STREAM, current)

@@ -21,7 +21,7 @@ Two ways to write a batch:
   (`LogTip`) is not known to be current; only then, or with write jobs, does it
   read the head and the batch's stream versions first.
 - the single statement: a batch of appends with no inline projector is ONE
-  autocommit `INSERT ... FROM json_each(?)`, planned from the `LogTip` (the
+  autocommit `INSERT ... FROM jsonb_each(?)`, planned from the `LogTip` (the
   `streams` table follows by trigger). A write statement in autocommit takes
   the write lock when it starts, as `BEGIN IMMEDIATE` would, and commits when it
   ends. It matters because every statement hands the GIL to the producer threads
@@ -95,6 +95,10 @@ class _NoHooks:
 
 _STOP = object()
 _ROWS_JSON = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), check_circular=False)
+
+
+def _insert_rows(conn: DBAPIConnection, rows: list[tuple[Any, ...]]) -> None:
+    conn.execute(eventstore.INSERT_EVENTS_JSON_SQL, (_ROWS_JSON.encode(rows),))
 
 
 class _RetryIsolated(Exception):
@@ -267,9 +271,8 @@ class Writer:
                 return None
             requests.append(item)
         calls = [c for r in requests for c in r.calls]
-        missing = tip.missing(c.stream_id for c in calls)
-        if missing:  # read outside a transaction: a stale answer makes the INSERT fail
-            tip.learn(eventstore.stream_versions(conn, missing), missing)
+        # Read outside a transaction: a stale answer makes the INSERT fail.
+        self._learn_missing(conn, [c.stream_id for c in calls])
         given = [e.event_id for c in calls for e in c.events if e.id_given]
         existing = eventstore.existing_events(conn, given) if given else {}
         state = tip.state()
@@ -288,7 +291,7 @@ class Writer:
         if rows:
             # Its success also confirms every refusal above: the log had not moved.
             try:
-                conn.execute(eventstore.INSERT_EVENTS_JSON_SQL, (_ROWS_JSON.encode(rows),))
+                _insert_rows(conn, rows)
             except Exception as exc:
                 # Someone else wrote (the first position is taken), or a row broke a
                 # constraint: nothing was written; plan again inside a transaction.
@@ -307,6 +310,12 @@ class Writer:
         self.single_statement_batches += 1
         self._backoff //= 2
         return outcomes
+
+    def _learn_missing(self, conn: DBAPIConnection, stream_ids: list[str]) -> None:
+        """Read the versions of the streams the tip does not hold yet."""
+        missing = self._tip.missing(stream_ids)
+        if missing:
+            self._tip.learn(eventstore.stream_versions(conn, missing), missing)
 
     def _saw_other_writer(self) -> None:
         self._backoff = min(max(1, self._backoff * 2), 1024)
@@ -342,9 +351,7 @@ class Writer:
                 used_tip = True
                 # Planned from the tip like a single statement (a stale tip makes the
                 # INSERT fail, and the retry below reads the log): one statement less.
-                missing = tip.missing(streams)
-                if missing:
-                    tip.learn(eventstore.stream_versions(conn, missing), missing)
+                self._learn_missing(conn, streams)
                 state = BatchState(tip.head, tip.head_hash,
                                    {s: tip.versions[s] for s in streams}, {})
             else:
@@ -457,5 +464,5 @@ class Writer:
     def _write(self, conn: DBAPIConnection, plans: list[Plan]) -> None:
         rows = [r for p in plans for r in p.rows]
         if rows:
-            conn.execute(eventstore.INSERT_EVENTS_JSON_SQL, (_ROWS_JSON.encode(rows),))
+            _insert_rows(conn, rows)
             self.hooks.project(conn, [e for p in plans for e in p.recorded])
