@@ -14,6 +14,7 @@ Core overhead would cost the writer most of its throughput.
 from __future__ import annotations
 
 import importlib
+import os
 import shutil
 import sys
 import threading
@@ -27,7 +28,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool, QueuePool
 
-from .errors import ConfigurationError, UnsafeSQLiteVersion
+from .errors import (
+    ConfigurationError,
+    NotAStore,
+    QuestlogError,
+    ReadOnlyStore,
+    StoreUnavailable,
+    UnsafeSQLiteVersion,
+)
 from .settings import Settings
 
 DBAPIConnection = Any  # pysqlite3 / sqlite3 connection objects carry no type stubs
@@ -129,6 +137,11 @@ class Database:
         self.dbapi = load_dbapi()
         self.sqlite_version: str = self.dbapi.sqlite_version
         self.driver: str = self.dbapi.__name__.split(".")[0]
+        # Nobody can be writing a file whose directory is read-only and that has no WAL
+        # files (a writer must create them): read it as immutable, since SQLite cannot
+        # create the -shm index a WAL database otherwise needs even to be read.
+        self.immutable = read_only and not os.access(self.path.parent, os.W_OK) and not any(
+            Path(f"{self.path}{suffix}").exists() for suffix in ("-wal", "-shm"))
         if not read_only:
             self.check_safe_for_writing()
         self._reader = self._make_engine(read_only=True, pooled=not read_only)
@@ -153,7 +166,8 @@ class Database:
         def creator() -> DBAPIConnection:
             if read_only and self.read_only:
                 conn = self.dbapi.connect(
-                    f"file:{path}?mode=ro", uri=True, check_same_thread=False,
+                    f"file:{path}?mode=ro{'&immutable=1' if self.immutable else ''}",
+                    uri=True, check_same_thread=False,
                     timeout=settings.busy_timeout_ms / 1000,
                 )
             else:
@@ -216,9 +230,17 @@ class Database:
             conn.execute("BEGIN")
             try:
                 yield conn
-            finally:
+            except BaseException:
+                # End the read without masking the error that ended it (a COMMIT after
+                # SQLITE_CORRUPT fails again).
                 if conn.in_transaction:
-                    conn.execute("COMMIT")
+                    try:
+                        conn.execute("ROLLBACK")
+                    except Exception:
+                        pass
+                raise
+            if conn.in_transaction:
+                conn.execute("COMMIT")
         finally:
             proxy.close()
 
@@ -232,6 +254,40 @@ class Database:
         self._writer_proxies.clear()
         if self._writer_engine is not None:
             self._writer_engine.dispose()
+
+
+def open_failure(exc: BaseException, path: Path, *, read_only: bool) -> QuestlogError | None:
+    """What a driver error raised while opening `path` means, as one clear error.
+
+    Decided by SQLite's result code, then by looking at the path for why it could
+    not be opened; None for an error that is not about opening the file.
+    """
+    code = getattr(exc, "sqlite_errorcode", None)
+    if not isinstance(code, int):
+        return None
+    primary = code & 0xFF
+    if primary == 26:  # SQLITE_NOTADB
+        return NotAStore(f"{path} is not a questlog store (not a SQLite database)")
+    if primary == 11:  # SQLITE_CORRUPT
+        return NotAStore(f"{path} cannot be opened as a questlog store: the file is corrupt "
+                         f"({exc}); `questlog verify` names the damage")
+    if primary == 8:  # SQLITE_READONLY: the writer needs the file and its directory writable
+        where = path if path.exists() and not os.access(path, os.W_OK) else path.parent
+        return ReadOnlyStore(f"{path} cannot be opened for writing: {where} is read-only "
+                             "(reading commands still work)")
+    if primary == 14:  # SQLITE_CANTOPEN
+        if path.is_dir():
+            return StoreUnavailable(f"{path} is a directory, not a store file")
+        if not path.parent.is_dir():
+            return StoreUnavailable(f"cannot open {path}: directory {path.parent} does not exist")
+        if path.exists() and not os.access(path, os.R_OK):
+            return StoreUnavailable(f"cannot open {path}: permission denied")
+        if read_only:
+            return StoreUnavailable(
+                f"cannot read {path}: SQLite needs its -shm/-wal files, which cannot be "
+                f"created in {path.parent} (open it once where it can be written)")
+        return StoreUnavailable(f"cannot open {path} ({exc})")
+    return None
 
 
 def litestream_binary() -> str | None:

@@ -31,6 +31,17 @@ class SchemaOutOfDate(QuestlogError):
     """The store's schema revision is behind the code's (run `questlog migrate`)."""
 
 
+class NotAStore(StoreNotInitialized):
+    """The file is not a questlog store: not SQLite at all, or a SQLite database holding
+    other tables (which `init` leaves alone unless forced)."""
+
+    exit_code = 2
+
+
+class StoreUnavailable(ConfigurationError):
+    """The store's path cannot be opened: a missing directory, a directory, no permission."""
+
+
 class WrongExpectedVersion(QuestlogError):
     """An append's expected version did not match the stream's actual version."""
 

@@ -8,6 +8,7 @@ takes a raw DB-API connection and binds every value as a parameter.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -216,10 +217,17 @@ def verify(conn: DBAPIConnection, *, batch: int = 20_000, max_problems: int = 20
     count = 0
     after = 0
     while True:
-        rows = conn.execute(
-            f"SELECT {EVENT_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?",
-            (after, batch),
-        ).fetchall()
+        try:
+            rows = conn.execute(
+                f"SELECT {EVENT_COLUMNS} FROM events WHERE position > ? ORDER BY position "
+                "LIMIT ?", (after, batch),
+            ).fetchall()
+        except Exception as exc:
+            if not is_corruption(exc):
+                raise
+            fault(after + 1, f"corrupt: the log cannot be read after position {after} ({exc})")
+            problems.extend(damaged_pages(conn)[:max_problems])
+            return VerifyReport(False, count, len(versions), first_bad, problems, str(exc))
         if not rows:
             break
         for (pos, event_id, stream_id, version, category, type_, schema_version, data, metadata,
@@ -255,7 +263,48 @@ def verify(conn: DBAPIConnection, *, batch: int = 20_000, max_problems: int = 20
                                  f"{stored_streams.get(sid)} vs {(version, last_pos[sid])}")
     for sid in stored_streams.keys() - versions.keys():
         fault(None, f"streams table lists {sid!r}, which has no events")
-    integrity = ", ".join(str(r[0]) for r in conn.execute("PRAGMA integrity_check"))
+    try:
+        integrity = ", ".join(str(r[0]) for r in conn.execute("PRAGMA integrity_check"))
+    except Exception as exc:
+        if not is_corruption(exc):
+            raise
+        integrity = str(exc)
     if integrity != "ok":
         fault(None, f"SQLite integrity_check: {integrity}")
+        for problem in damaged_pages(conn):
+            fault(None, problem)
     return VerifyReport(not problems, count, len(versions), first_bad, problems, integrity)
+
+
+def is_corruption(exc: BaseException) -> bool:
+    """SQLITE_CORRUPT or SQLITE_NOTADB, by SQLite's result code."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(code, int) and (code & 0xFF) in (11, 26)
+
+
+_PAGE_RE = re.compile(r"\bpage (\d+)", re.IGNORECASE)
+
+
+def damaged_pages(conn: DBAPIConnection) -> list[str]:
+    """"corrupt page N" for every page SQLite's checks name, table by table.
+
+    SQLite's integrity_check fails outright (naming no page) when a table scan hits an
+    unreadable page, so each table is checked alone: a table whose check fails names
+    its root page, one whose check reports names the damaged pages.
+    """
+    found: list[str] = []
+    tables = conn.execute(
+        "SELECT name, rootpage FROM sqlite_master WHERE type = 'table' AND rootpage > 0 "
+        "ORDER BY rootpage").fetchall()
+    for name, root in tables:
+        try:
+            rows = [str(r[0]) for r in conn.execute(f'PRAGMA integrity_check("{name}")')]
+        except Exception as exc:
+            if not is_corruption(exc):
+                raise
+            found.append(f"corrupt page {root}: table {name} (its root page, or a page "
+                         f"below it) cannot be read ({exc})")
+            continue
+        pages = sorted({int(p) for row in rows for p in _PAGE_RE.findall(row)})
+        found.extend(f"corrupt page {page}: in table {name}" for page in pages)
+    return found

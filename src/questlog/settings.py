@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Durability = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
@@ -64,4 +64,13 @@ class Settings(BaseSettings):
 def load_settings(**overrides: object) -> Settings:
     """Settings from the environment, with explicit overrides (None means 'not given')."""
     given = {k: v for k, v in overrides.items() if v is not None}
-    return Settings(**given)  # type: ignore[arg-type]
+    try:
+        return Settings(**given)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        from .errors import ConfigurationError
+
+        # One line naming every bad variable as the user spelled it, never pydantic's dump.
+        bad = "; ".join(
+            f"QUESTLOG_{'_'.join(str(p) for p in err['loc']).upper()}={err.get('input')!r}: "
+            f"{err['msg']}" for err in exc.errors(include_url=False))
+        raise ConfigurationError(f"invalid setting: {bad}") from None

@@ -22,10 +22,19 @@ from .db import (
     DBAPIConnection,
     HealthReport,
     litestream_binary,
+    load_dbapi,
+    open_failure,
     sqlite_version_is_safe,
     vec_status,
 )
-from .errors import ReadOnlyStore, SchemaOutOfDate, StoreNotInitialized, WriterClosed
+from .errors import (
+    NotAStore,
+    ReadOnlyStore,
+    SchemaOutOfDate,
+    StoreNotInitialized,
+    StoreUnavailable,
+    WriterClosed,
+)
 from .events import ANY, AppendResult, ExpectedVersion, NewEvent, RecordedEvent
 from .planner import make_call
 from .settings import Settings, load_settings
@@ -38,6 +47,31 @@ if TYPE_CHECKING:
 log = logging.getLogger("questlog")
 T = TypeVar("T")
 EventLike = NewEvent | dict[str, Any]
+
+
+def _refuse_foreign(target: Path) -> None:
+    """Raise NotAStore when `target` is a SQLite file with tables but no questlog schema.
+
+    Looked at through a read-only connection, so a refused file is left byte for byte
+    as it was (the store's own connections would switch it to WAL first).
+    """
+    dbapi = load_dbapi()
+    try:
+        conn = dbapi.connect(f"file:{target}?mode=ro", uri=True)
+        try:
+            tables = {r[0] for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        finally:
+            conn.close()
+    except dbapi.Error as exc:
+        failure = open_failure(exc, target, read_only=False)
+        if failure is not None:
+            raise failure from exc
+        raise
+    if tables and "alembic_version" not in tables:
+        raise NotAStore(f"{target} is a SQLite database with other tables, not a questlog "
+                        "store; refusing to add questlog's schema to it (`questlog init "
+                        "--force` does)")
 
 
 class Store:
@@ -63,18 +97,27 @@ class Store:
     @classmethod
     def open(cls, path: Path | str | None = None, *, settings: Settings | None = None,
              read_only: bool = False, create: bool = True,
-             projectors: Sequence[Projector] | None = None) -> Store:
+             projectors: Sequence[Projector] | None = None, adopt: bool = False) -> Store:
         """Open (and with `create`, initialise) the store at `path` (default: settings.db).
 
         `projectors` replaces the discovered set (tests and benchmarks use it to run
-        the log alone or with chosen read models).
+        the log alone or with chosen read models). An existing SQLite file that holds
+        other tables is refused (NotAStore) rather than given questlog's schema, unless
+        `adopt`. Every failure to open is one QuestlogError naming the path.
         """
         settings = settings or load_settings()
         target = Path(path) if path is not None else settings.db
+        if target.is_dir():
+            raise StoreUnavailable(f"{target} is a directory, not a store file")
         if read_only and not target.exists():
             raise StoreNotInitialized(f"no store at {target}")
         if not target.exists() and not create:
             raise StoreNotInitialized(f"no store at {target} (run `questlog init`)")
+        if not target.parent.is_dir():
+            raise StoreUnavailable(f"cannot create {target}: directory {target.parent} "
+                                   "does not exist")
+        if create and not read_only and target.exists() and not adopt:
+            _refuse_foreign(target)
         db = Database(target, settings, read_only=read_only)
         try:
             with db.read() as conn:
@@ -92,8 +135,12 @@ class Store:
                     raise SchemaOutOfDate(
                         f"{target} is at schema revision {revision}, this questlog expects "
                         f"{schema.HEAD_REVISION} (run `questlog migrate`)")
-        except BaseException:
+        except BaseException as exc:
             db.dispose()
+            failure = open_failure(getattr(exc, "orig", None) or exc, target,
+                                   read_only=read_only)
+            if failure is not None:
+                raise failure from exc
             raise
         return cls(db, settings, projectors)
 

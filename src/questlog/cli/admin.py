@@ -20,11 +20,16 @@ def _db_path(cli: CliContext) -> Database:
 
 
 @click.command("init")
+@click.option("--force", is_flag=True,
+              help="Add questlog's schema even to a SQLite file that holds other tables.")
 @store_command
 @pass_cli
-def init_cmd(cli: CliContext) -> None:
-    """Create a new store at the head schema (no-op for an existing one)."""
-    store = cli.open_store(create=True)
+def init_cmd(cli: CliContext, force: bool) -> None:
+    """Create a new store at the head schema (no-op for an existing one).
+
+    An existing SQLite file with other tables is refused unless --force.
+    """
+    store = cli.open_store(create=True, adopt=force)
     revision = store.health().schema_revision
     cli.emit({"db": str(store.path), "schema_revision": revision},
              f"store ready at {store.path} (schema {revision})")
@@ -57,7 +62,7 @@ def doctor_cmd(cli: CliContext) -> None:
 
     report: dict[str, object]
     if path.exists():
-        store = Store.open(path, create=False)
+        store = Store.open(path, read_only=True)
         try:
             health = store.health().as_dict()
             lag: dict[str, Any]
@@ -101,7 +106,7 @@ def _model_report() -> str:
 @pass_cli
 def verify_cmd(cli: CliContext) -> None:
     """Check the hash chain, gapless positions, stream versions and SQLite integrity."""
-    store = cli.open_store(create=False)
+    store = cli.open_store(read_only=True)
     report = store.verify()
     if cli.json:
         cli.emit(report.as_dict())

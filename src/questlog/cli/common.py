@@ -1,13 +1,20 @@
 """What every CLI command shares: the --db/--json options, opening the store, errors.
 
-Commands stay thin: they parse options, call the library, print. Every
-QuestlogError becomes one line on stderr and a non-zero exit, never a traceback.
+Commands stay thin: they parse options, call the library, print. Every error
+becomes one line on stderr and a documented exit code (`EXIT_CODES`), never a
+traceback; QUESTLOG_DEBUG=1 shows the traceback of an unexpected one.
+
+Ctrl-C tells the truth: a write already handed to the writer cannot be taken
+back, so an interrupted command lets it finish, then says what the log gained
+since the command started (or that it gained nothing) and exits accordingly.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import os
+import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +30,52 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+EXIT_ERROR = 1
+EXIT_STORE_FAULT = 2  # also click's code for a usage error
+EXIT_INTERRUPTED_AFTER_COMMIT = 5
+EXIT_INTERNAL = 70  # sysexits' EX_SOFTWARE: a bug, not the user's input
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a killed command
+DEBUG_ENV = "QUESTLOG_DEBUG"
+
+# The one list of exit codes: the --help epilog and the README repeat it.
+EXIT_CODES: list[tuple[int, str]] = [
+    (0, "done"),
+    (EXIT_ERROR, "the command failed or was refused (one line on stderr); nothing partial "
+                 "was written"),
+    (EXIT_STORE_FAULT, "a usage error, or the store is not a questlog store, is corrupt, or "
+                       "failed `verify`"),
+    (3, "done, but projectors are parked (`replay`, `projections`)"),
+    (4, "`replay --check` found problems"),
+    (EXIT_INTERRUPTED_AFTER_COMMIT, "interrupted (Ctrl-C) after part or all of the work was "
+                                    "committed; stderr says exactly what"),
+    (EXIT_INTERNAL, f"an unexpected internal error ({DEBUG_ENV}=1 prints the traceback)"),
+    (EXIT_INTERRUPTED, "interrupted (Ctrl-C) before anything was committed"),
+]
+
+
+class Interrupted(Exception):
+    """Ctrl-C, after the writes already accepted were finished: what to say, how to exit."""
+
+    def __init__(self, message: str, exit_code: int, committed: dict[str, Any]) -> None:
+        self.exit_code = exit_code
+        self.committed = committed
+        super().__init__(message)
+
+
+def _committed_since(store_path: Path, head_before: int) -> dict[str, Any]:
+    """What the log gained after `head_before`: count, positions and the busiest streams."""
+    from ..store import Store
+
+    with Store.open(store_path, read_only=True) as store, store.read() as conn:
+        count, first, last = conn.execute(
+            "SELECT count(*), min(position), max(position) FROM events WHERE position > ?",
+            (head_before,)).fetchone()
+        streams = dict(conn.execute(
+            "SELECT stream_id, count(*) FROM events WHERE position > ? GROUP BY stream_id "
+            "ORDER BY count(*) DESC, stream_id LIMIT 5", (head_before,)).fetchall())
+    return {"events": int(count), "first_position": first, "last_position": last,
+            "streams": streams}
+
 
 @dataclass
 class CliContext:
@@ -31,14 +84,45 @@ class CliContext:
     db: Path | None = None
     json: bool = False
     _stores: list[Store] = field(default_factory=list)
+    # (path, head position when opened) of every store this command may write to
+    _writable: list[tuple[Path, int]] = field(default_factory=list)
 
-    def open_store(self, *, read_only: bool = False, create: bool = False) -> Store:
+    def open_store(self, *, read_only: bool = False, create: bool = False,
+                   adopt: bool = False) -> Store:
         """Open the store named by --db / QUESTLOG_DB; closed when the command ends."""
         from ..store import Store
 
-        store = Store.open(self.db, read_only=read_only, create=create)
+        store = Store.open(self.db, read_only=read_only, create=create, adopt=adopt)
         self._stores.append(store)
+        if not store.read_only:
+            try:
+                self._writable.append((store.path, store.head_position()))
+            except Exception as exc:  # a damaged log: the command itself will say so
+                from ..eventstore import is_corruption
+
+                if not is_corruption(exc):
+                    raise
         return store
+
+    def interrupted(self) -> Interrupted:
+        """After Ctrl-C: finish the accepted writes, then say what the log gained."""
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not
+        try:                                                    # cut the account short
+            self.close()  # drains every write already handed to the writer
+            gained = [(path, _committed_since(path, head)) for path, head in self._writable]
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        written = [(path, c) for path, c in gained if c["events"]]
+        if not written:
+            return Interrupted("interrupted: nothing was committed", EXIT_INTERRUPTED,
+                               {"events": 0})
+        path, c = written[0]
+        streams = ", ".join(f"{sid}: {n}" for sid, n in c["streams"].items())
+        more = "" if len(c["streams"]) < 5 else ", ..."
+        return Interrupted(
+            f"interrupted, but {c['events']} event(s) had been committed to {path} "
+            f"(positions {c['first_position']}-{c['last_position']}; {streams}{more})",
+            EXIT_INTERRUPTED_AFTER_COMMIT, c)
 
     def close(self) -> None:
         while self._stores:
@@ -92,6 +176,8 @@ def store_command(f: F) -> F:
         obj = ctx.ensure_object(CliContext)
         try:
             return f(*args, **kwargs)
+        except KeyboardInterrupt:
+            raise obj.interrupted() from None
         finally:
             obj.close()
 
@@ -103,23 +189,67 @@ def fail(message: str, code: int = 1) -> None:
     sys.exit(code)
 
 
+def one_line(text: str, limit: int = 500) -> str:
+    """A message folded to one bounded line (a driver message may span lines)."""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[:limit - 3] + "..."
+
+
+def _driver_error(exc: BaseException) -> tuple[str, int] | None:
+    """The line and exit code for a SQLite driver error that reached the command line."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if not isinstance(code, int):
+        return None
+    name = getattr(exc, "sqlite_errorname", None) or f"SQLite error {code}"
+    primary = code & 0xFF
+    if primary in (11, 26):  # SQLITE_CORRUPT, SQLITE_NOTADB
+        return (f"the store file is damaged ({name}: {exc}); run `questlog verify`",
+                EXIT_STORE_FAULT)
+    return f"storage error ({name}): {exc}", EXIT_ERROR
+
+
 def run_cli(main: click.Group) -> None:
-    """Run the click group, turning QuestlogErrors into one clear line and an exit code."""
+    """Run the click group: every error is one line on stderr and an exit code (EXIT_CODES)."""
     try:
         main.main(standalone_mode=False)
+    except Interrupted as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(exc.exit_code)
     except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(130)
+        # Ctrl-C outside a store command (or at a prompt): nothing was written.
+        click.echo("interrupted: nothing was committed", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except click.UsageError as exc:
+        # One line, as every other error: what was wrong, and where the help is.
+        command = exc.ctx.command_path if exc.ctx is not None else "questlog"
+        click.echo(f"error: {one_line(exc.format_message())} (see `{command} --help`)",
+                   err=True)
+        sys.exit(exc.exit_code)
     except click.ClickException as exc:
-        exc.show()
+        click.echo(f"error: {one_line(exc.format_message())}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except QuestlogError as exc:
-        click.echo(f"error: {type(exc).__name__}: {exc}", err=True)
-        sys.exit(exc.exit_code or 1)
+        click.echo(f"error: {type(exc).__name__}: {one_line(str(exc))}", err=True)
+        sys.exit(exc.exit_code or EXIT_ERROR)
     except BrokenPipeError:
         sys.exit(0)
     except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        sys.exit(130)
+        click.echo("interrupted: nothing was committed", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except RecursionError:
+        if os.environ.get(DEBUG_ENV):
+            raise
+        click.echo("error: the input is nested too deeply to process", err=True)
+        sys.exit(EXIT_ERROR)
+    except Exception as exc:  # the last line of defence: one line, never a traceback
+        if os.environ.get(DEBUG_ENV):
+            raise
+        known = _driver_error(exc)
+        if known is not None:
+            click.echo(f"error: {one_line(known[0])}", err=True)
+            sys.exit(known[1])
+        click.echo(f"error: unexpected {type(exc).__name__}: {one_line(str(exc))} "
+                   f"(a bug; rerun with {DEBUG_ENV}=1 for the traceback)", err=True)
+        sys.exit(EXIT_INTERNAL)

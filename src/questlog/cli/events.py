@@ -21,7 +21,7 @@ from ..events import (
     RecordedEvent,
     validate_expected_version,
 )
-from .common import CliContext, pass_cli, store_command
+from .common import CliContext, one_line, pass_cli, store_command
 
 
 def _expected(value: str | None) -> ExpectedVersion:
@@ -42,8 +42,11 @@ def _json_object(value: str | None, what: str) -> dict[str, Any]:
         return {}
     try:
         parsed = json.loads(value)
-    except json.JSONDecodeError as exc:
-        raise click.BadParameter(f"{what} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise click.BadParameter(f"{what} is nested too deeply to parse") from None
+    except ValueError as exc:  # bad JSON, or an integer over Python's digit limit
+        raise click.BadParameter(f"{what} is not valid JSON: {one_line(str(exc), 200)}"
+                                 ) from None
     if not isinstance(parsed, dict):
         raise click.BadParameter(f"{what} must be a JSON object")
     return parsed
@@ -102,7 +105,7 @@ def append_cmd(cli: CliContext, stream: str, event_type: str, data: str,
 def read_cmd(cli: CliContext, stream: str, from_version: int | None, backwards: bool,
              limit: int | None) -> None:
     """Print the events of STREAM."""
-    store = cli.open_store(create=False)
+    store = cli.open_store(read_only=True)
     for event in store.read_stream(stream, from_version=from_version, backwards=backwards,
                                    limit=limit):
         _print_event(cli, event)
@@ -119,7 +122,7 @@ def read_cmd(cli: CliContext, stream: str, from_version: int | None, backwards: 
 def tail_cmd(cli: CliContext, from_position: int, follow: bool, types: tuple[str, ...],
              categories: tuple[str, ...]) -> None:
     """Print the global log from a position (with --follow, forever)."""
-    store = cli.open_store(create=False)
+    store = cli.open_store(read_only=True)
     if follow:
         stop = threading.Event()
         try:
@@ -141,7 +144,7 @@ def tail_cmd(cli: CliContext, from_position: int, follow: bool, types: tuple[str
 @pass_cli
 def export_cmd(cli: CliContext, from_position: int) -> None:
     """Write the log as JSON lines (envelopes with position, version, hash) to stdout."""
-    store = cli.open_store(create=False)
+    store = cli.open_store(read_only=True)
     out = sys.stdout
     for event in store.read_all(from_position):
         out.write(json.dumps(event.envelope(), ensure_ascii=False, separators=(",", ":")))

@@ -77,7 +77,7 @@ def show_cmd(cli: CliContext, category: str, entity_id: str, at_position: int | 
 
 
 @game_group.command("apply")
-@click.argument("commands_file", type=click.Path(dir_okay=False, allow_dash=True,
+@click.argument("commands_file", type=click.Path(exists=True, dir_okay=False, allow_dash=True,
                                                  path_type=Path))
 @click.option("--correlation-id", default=None,
               help="Id of this response; the same id again is a no-op.")
@@ -90,12 +90,19 @@ def apply_cmd(cli: CliContext, commands_file: Path, correlation_id: str | None, 
     """Run a JSON list of commands (file or '-') as one atomic response."""
     from ..game.errors import InvalidCommand
 
-    text = sys.stdin.read() if str(commands_file) == "-" else commands_file.read_text()
+    try:
+        text = sys.stdin.read() if str(commands_file) == "-" else commands_file.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidCommand(f"cannot read {commands_file}: {exc}") from None
     try:
         commands = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InvalidCommand(
             f"commands are not valid JSON: {exc.msg} (line {exc.lineno})") from None
+    except RecursionError:
+        raise InvalidCommand("commands are nested too deeply to parse") from None
+    except ValueError as exc:  # an integer over Python's digit limit
+        raise InvalidCommand(f"commands are not valid JSON: {exc}") from None
     if isinstance(commands, dict):
         commands = [commands]
     if not isinstance(commands, list):

@@ -34,7 +34,7 @@ def projections_group() -> None:
 @pass_cli
 def status_cmd(cli: CliContext) -> None:
     """Every projector: mode, version, checkpoint, lag, state and last error."""
-    store = cli.open_store(create=False)
+    store = cli.open_store(read_only=True)
     rows = store.projections.status()
     if cli.json:
         cli.emit(rows)
@@ -91,20 +91,33 @@ def run_cmd(cli: CliContext, once: bool, names: tuple[str, ...]) -> None:
 
 
 @projections_group.command("hash")
-@click.option("--no-catch-up", is_flag=True, help="Digest the models as they are now.")
+@click.option("--catch-up", is_flag=True,
+              help="Run every projector to the head first (embedding search chunks can take "
+                   "minutes).")
+@click.option("--no-catch-up", is_flag=True, hidden=True,
+              help="The default now; kept so older scripts still run.")
 @store_command
 @pass_cli
-def hash_cmd(cli: CliContext, no_catch_up: bool) -> None:
-    """Print a digest per read model over its rows in canonical order."""
-    store = cli.open_store(create=False)
-    if not no_catch_up:
+def hash_cmd(cli: CliContext, catch_up: bool, no_catch_up: bool) -> None:
+    """Print a digest per read model over its rows in canonical order.
+
+    Digests the models as they are (never embeds); names on stderr every projector
+    that lags the head. --catch-up runs them to the head first.
+    """
+    store = cli.open_store(read_only=not catch_up)
+    if catch_up:
         store.projections.catch_up()
     digests = store.projections.hashes()
     if cli.json:
         cli.emit(digests)
-        return
-    for name, value in sorted(digests.items()):
-        click.echo(f"{name:<24} {value}")
+    else:
+        for name, value in sorted(digests.items()):
+            click.echo(f"{name:<24} {value}")
+    for row in store.projections.status():
+        if row["lag"] or row["state"] != "live":
+            click.echo(f"note: {row['name']} is at position {row['position']} of "
+                       f"{row['head']} ({row['state']}); its digest is of that state "
+                       "(--catch-up runs it to the head first)", err=True)
 
 
 @projections_group.command("unpark")
