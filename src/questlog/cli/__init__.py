@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from .common import CliContext, run_cli
+from .common import EXIT_CODES, CliContext, run_cli
 
 # command name -> "module:attribute" (relative to questlog.cli)
 COMMANDS: dict[str, str] = {
@@ -52,7 +52,12 @@ class LazyGroup(click.Group):
         return command if isinstance(command, click.Command) else None
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+# "\b" keeps click from rewrapping the table into one paragraph.
+EPILOG = "\b\nExit codes:\n" + "\n".join(f"{code:>4}  {meaning}" for code, meaning in EXIT_CODES)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]},
+             epilog=EPILOG)
 @click.option("--db", type=click.Path(path_type=Path), default=None,
               help="Store file (default: $QUESTLOG_DB or ./questlog.db).")
 @click.option("--json", "json_", is_flag=True, help="Machine-readable JSON output.")

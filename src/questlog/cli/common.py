@@ -37,15 +37,14 @@ EXIT_INTERNAL = 70  # sysexits' EX_SOFTWARE: a bug, not the user's input
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a killed command
 DEBUG_ENV = "QUESTLOG_DEBUG"
 
-# The one list of exit codes: the --help epilog and the README repeat it.
+# The one list of the exit codes every command shares (the --help epilog prints it, the
+# README repeats it); a command may add its own in its --help.
 EXIT_CODES: list[tuple[int, str]] = [
     (0, "done"),
     (EXIT_ERROR, "the command failed or was refused (one line on stderr); nothing partial "
                  "was written"),
     (EXIT_STORE_FAULT, "a usage error, or the store is not a questlog store, is corrupt, or "
                        "failed `verify`"),
-    (3, "done, but projectors are parked (`replay`, `projections`)"),
-    (4, "`replay --check` found problems"),
     (EXIT_INTERRUPTED_AFTER_COMMIT, "interrupted (Ctrl-C) after part or all of the work was "
                                     "committed; stderr says exactly what"),
     (EXIT_INTERNAL, f"an unexpected internal error ({DEBUG_ENV}=1 prints the traceback)"),
