@@ -230,17 +230,11 @@ class Database:
             conn.execute("BEGIN")
             try:
                 yield conn
-            except BaseException:
-                # End the read without masking the error that ended it (a COMMIT after
-                # SQLITE_CORRUPT fails again).
+            finally:
+                # A read (query_only) has nothing to commit: ROLLBACK ends it even after
+                # SQLITE_CORRUPT, where COMMIT fails again and would mask the first error.
                 if conn.in_transaction:
-                    try:
-                        conn.execute("ROLLBACK")
-                    except Exception:
-                        pass
-                raise
-            if conn.in_transaction:
-                conn.execute("COMMIT")
+                    conn.execute("ROLLBACK")
         finally:
             proxy.close()
 

@@ -255,8 +255,14 @@ def verify(conn: DBAPIConnection, *, batch: int = 20_000, max_problems: int = 20
                 fault(pos, f"position {pos}: hash mismatch (event altered, or chain broken)")
             prev_hash = stored_hash
         after = rows[-1][0]
-    stored_streams = {sid: (v, lp) for sid, v, lp in conn.execute(
-        "SELECT stream_id, version, last_position FROM streams")}
+    try:
+        stored_streams = {sid: (v, lp) for sid, v, lp in conn.execute(
+            "SELECT stream_id, version, last_position FROM streams")}
+    except Exception as exc:
+        if not is_corruption(exc):
+            raise
+        fault(None, f"corrupt: the streams table cannot be read ({exc})")
+        stored_streams = {sid: (v, last_pos[sid]) for sid, v in versions.items()}
     for sid, version in versions.items():
         if stored_streams.get(sid) != (version, last_pos[sid]):
             fault(last_pos[sid], f"streams table disagrees with the log for {sid!r}: "

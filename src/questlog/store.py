@@ -49,7 +49,7 @@ T = TypeVar("T")
 EventLike = NewEvent | dict[str, Any]
 
 
-def _refuse_foreign(target: Path) -> None:
+def refuse_foreign_file(target: Path) -> None:
     """Raise NotAStore when `target` is a SQLite file with tables but no questlog schema.
 
     Looked at through a read-only connection, so a refused file is left byte for byte
@@ -117,7 +117,7 @@ class Store:
             raise StoreUnavailable(f"cannot create {target}: directory {target.parent} "
                                    "does not exist")
         if create and not read_only and target.exists() and not adopt:
-            _refuse_foreign(target)
+            refuse_foreign_file(target)
         db = Database(target, settings, read_only=read_only)
         try:
             with db.read() as conn:

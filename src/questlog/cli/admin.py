@@ -8,9 +8,10 @@ from typing import Any
 import click
 
 from .. import schema
-from ..db import Database
+from ..db import Database, open_failure
 from ..errors import StoreNotInitialized
 from ..settings import load_settings
+from ..store import refuse_foreign_file
 from .common import CliContext, pass_cli, store_command
 
 
@@ -44,7 +45,13 @@ def migrate_cmd(cli: CliContext) -> None:
     try:
         if not db.path.exists():
             raise StoreNotInitialized(f"no store at {db.path} (run `questlog init`)")
+        refuse_foreign_file(db.path)
         before, after = schema.upgrade(db)
+    except Exception as exc:
+        failure = open_failure(getattr(exc, "orig", None) or exc, db.path, read_only=False)
+        if failure is not None:
+            raise failure from exc
+        raise
     finally:
         db.dispose()
     cli.emit({"db": str(db.path), "from": before, "to": after},

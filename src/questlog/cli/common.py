@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 import signal
 import sys
@@ -196,6 +197,7 @@ def one_line(text: str, limit: int = 500) -> str:
 
 def _driver_error(exc: BaseException) -> tuple[str, int] | None:
     """The line and exit code for a SQLite driver error that reached the command line."""
+    exc = getattr(exc, "orig", None) or exc  # SQLAlchemy wraps the driver's error
     code = getattr(exc, "sqlite_errorcode", None)
     if not isinstance(code, int):
         return None
@@ -207,8 +209,32 @@ def _driver_error(exc: BaseException) -> tuple[str, int] | None:
     return f"storage error ({name}): {exc}", EXIT_ERROR
 
 
+def _input_limit(exc: BaseException) -> tuple[str, int] | None:
+    """Python's own limit on integer digits, hit while parsing JSON input (replay lines,
+    content pack files): the input's fault, not a bug."""
+    if isinstance(exc, ValueError) and "integer string conversion" in str(exc):
+        return f"the input holds an integer too long to parse ({exc})", EXIT_ERROR
+    return None
+
+
+class _OneLineLogHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Log records as one line each on stderr: the message and the error, no traceback."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = record.getMessage()
+        if record.exc_info and record.exc_info[1] is not None:
+            error = record.exc_info[1]
+            text += f" ({type(error).__name__}: {error})"
+        return f"{record.levelname.lower()}: {one_line(text)}"
+
+
 def run_cli(main: click.Group) -> None:
     """Run the click group: every error is one line on stderr and an exit code (EXIT_CODES)."""
+    if not os.environ.get(DEBUG_ENV):
+        # Used only while nobody configured logging (`serve` does): a library warning
+        # logged with its exception must not print a traceback on the command line.
+        logging.lastResort = _OneLineLogHandler(sys.stderr)
+        logging.lastResort.setLevel(logging.WARNING)
     try:
         main.main(standalone_mode=False)
     except Interrupted as exc:
@@ -245,7 +271,7 @@ def run_cli(main: click.Group) -> None:
     except Exception as exc:  # the last line of defence: one line, never a traceback
         if os.environ.get(DEBUG_ENV):
             raise
-        known = _driver_error(exc)
+        known = _driver_error(exc) or _input_limit(exc)
         if known is not None:
             click.echo(f"error: {one_line(known[0])}", err=True)
             sys.exit(known[1])
