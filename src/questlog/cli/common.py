@@ -11,13 +11,14 @@ since the command started (or that it gained nothing) and exits accordingly.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -62,6 +63,40 @@ class Interrupted(Exception):
         super().__init__(message)
 
 
+# (path, head position when opened) of every store this process opened for writing
+_OPENED_FOR_WRITING: list[tuple[Path, int]] = []
+
+
+@contextlib.contextmanager
+def sigint_ignored() -> Iterator[None]:
+    """While finishing accepted writes and reporting them: a second Ctrl-C must not cut
+    the account short (the wait is one writer batch at most)."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def account_for_interrupt(close: Callable[[], None]) -> Interrupted:
+    """Close (draining every write already handed to a writer), then say what the log
+    of each store opened for writing gained since it was opened."""
+    with sigint_ignored():
+        close()
+        gained = [(path, _committed_since(path, head)) for path, head in _OPENED_FOR_WRITING]
+    written = [(path, c) for path, c in gained if c["events"]]
+    if not written:
+        return Interrupted("interrupted: nothing was committed", EXIT_INTERRUPTED,
+                           {"events": 0})
+    path, c = written[0]
+    streams = ", ".join(f"{sid}: {n}" for sid, n in c["streams"].items())
+    more = "" if len(c["streams"]) < 5 else ", ..."
+    return Interrupted(
+        f"interrupted, but {c['events']} event(s) had been committed to {path} "
+        f"(positions {c['first_position']}-{c['last_position']}; {streams}{more})",
+        EXIT_INTERRUPTED_AFTER_COMMIT, c)
+
+
 def _committed_since(store_path: Path, head_before: int) -> dict[str, Any]:
     """What the log gained after `head_before`: count, positions and the busiest streams."""
     from ..store import Store
@@ -84,8 +119,6 @@ class CliContext:
     db: Path | None = None
     json: bool = False
     _stores: list[Store] = field(default_factory=list)
-    # (path, head position when opened) of every store this command may write to
-    _writable: list[tuple[Path, int]] = field(default_factory=list)
 
     def open_store(self, *, read_only: bool = False, create: bool = False,
                    adopt: bool = False) -> Store:
@@ -96,7 +129,7 @@ class CliContext:
         self._stores.append(store)
         if not store.read_only:
             try:
-                self._writable.append((store.path, store.head_position()))
+                _OPENED_FOR_WRITING.append((store.path, store.head_position()))
             except Exception as exc:  # a damaged log: the command itself will say so
                 from ..eventstore import is_corruption
 
@@ -106,23 +139,7 @@ class CliContext:
 
     def interrupted(self) -> Interrupted:
         """After Ctrl-C: finish the accepted writes, then say what the log gained."""
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not
-        try:                                                    # cut the account short
-            self.close()  # drains every write already handed to the writer
-            gained = [(path, _committed_since(path, head)) for path, head in self._writable]
-        finally:
-            signal.signal(signal.SIGINT, previous)
-        written = [(path, c) for path, c in gained if c["events"]]
-        if not written:
-            return Interrupted("interrupted: nothing was committed", EXIT_INTERRUPTED,
-                               {"events": 0})
-        path, c = written[0]
-        streams = ", ".join(f"{sid}: {n}" for sid, n in c["streams"].items())
-        more = "" if len(c["streams"]) < 5 else ", ..."
-        return Interrupted(
-            f"interrupted, but {c['events']} event(s) had been committed to {path} "
-            f"(positions {c['first_position']}-{c['last_position']}; {streams}{more})",
-            EXIT_INTERRUPTED_AFTER_COMMIT, c)
+        return account_for_interrupt(self.close)
 
     def close(self) -> None:
         while self._stores:
@@ -179,7 +196,8 @@ def store_command(f: F) -> F:
         except KeyboardInterrupt:
             raise obj.interrupted() from None
         finally:
-            obj.close()
+            with sigint_ignored():  # closing drains accepted writes: let it finish
+                obj.close()
 
     return db_option(json_option(wrapper))  # type: ignore[return-value]
 
@@ -240,10 +258,11 @@ def run_cli(main: click.Group) -> None:
     except Interrupted as exc:
         click.echo(str(exc), err=True)
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        # Ctrl-C outside a store command (or at a prompt): nothing was written.
-        click.echo("interrupted: nothing was committed", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        # Ctrl-C outside a store command's body (or at a prompt).
+        interrupted = account_for_interrupt(lambda: None)
+        click.echo(str(interrupted), err=True)
+        sys.exit(interrupted.exit_code)
     except click.UsageError as exc:
         # One line, as every other error: what was wrong, and where the help is.
         command = exc.ctx.command_path if exc.ctx is not None else "questlog"
@@ -260,9 +279,6 @@ def run_cli(main: click.Group) -> None:
         sys.exit(exc.exit_code or EXIT_ERROR)
     except BrokenPipeError:
         sys.exit(0)
-    except KeyboardInterrupt:
-        click.echo("interrupted: nothing was committed", err=True)
-        sys.exit(EXIT_INTERRUPTED)
     except RecursionError:
         if os.environ.get(DEBUG_ENV):
             raise
