@@ -24,7 +24,6 @@ import pytest
 
 from questlog import NewEvent, Store
 from questlog.cli import cli, main
-from questlog.cli.common import EXIT_CODES
 from questlog.db import load_dbapi
 
 QUESTLOG = [sys.executable, "-m", "questlog.cli"]
@@ -87,6 +86,8 @@ def assert_one_line_error(code: int, err: str, args: list[str]) -> None:
     assert code != 0, (args, err)
     errors = [line for line in err.splitlines() if line.startswith("error")]
     assert len(errors) == 1, (args, err)
+    from questlog.cli.common import EXIT_CODES
+
     assert code in {c for c, _ in EXIT_CODES}, (args, code, err)
 
 
