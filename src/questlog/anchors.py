@@ -35,7 +35,7 @@ from typing import Any
 from . import eventstore
 from .db import Database
 from .errors import ConfigurationError
-from .events import canonical_json, utc_now
+from .events import GENESIS_HASH, canonical_json, utc_now
 from .settings import Settings
 
 log = logging.getLogger("questlog.anchors")
@@ -130,7 +130,7 @@ class Anchor:
         try:
             record = json.loads(text)
         except ValueError as exc:
-            raise ValueError(f"not JSON ({exc})") from None
+            raise NotJSON(f"not JSON ({exc})") from None
         if not isinstance(record, dict):
             raise ValueError("not a JSON object")
         if record.get("v") != FORMAT_VERSION:
@@ -155,6 +155,10 @@ class Anchor:
                     f"QUESTLOG_ANCHOR_KEY's is {key.key_id}); check the key, the log itself "
                     "was not checked against this anchor")
         return "signature invalid: the record was altered after it was signed"
+
+
+class NotJSON(ValueError):
+    """A line that is not JSON at all: most likely torn by a crash while it was written."""
 
 
 def _is_hex(text: str, length: int) -> bool:
@@ -203,13 +207,13 @@ class AnchorFile:
                 f"cannot open the anchor file {self.path}: {exc.strerror or exc}") from None
         os.close(fd)
 
-    def lines(self) -> Iterator[tuple[int, str, bool]]:
-        """(line number, text, ends with a newline) for every non-blank line."""
+    def lines(self) -> Iterator[tuple[int, str]]:
+        """(line number, text) for every non-blank line."""
         with self.path.open("rb") as f:
             for number, raw in enumerate(f, 1):
                 text = raw.decode("utf-8", errors="replace").strip()
                 if text:
-                    yield number, text, raw.endswith(b"\n")
+                    yield number, text
 
     def last_position(self) -> int:
         """Position of the last readable record (0 when none): where periodic anchoring
@@ -287,7 +291,7 @@ class AnchorReport:
     anchors: int = 0
     reached: int = 0
     last_position: int = 0
-    torn_last_line: bool = False
+    skipped_lines: list[int] = field(default_factory=list)
     faults: list[AnchorFault] = field(default_factory=list)
 
     @property
@@ -302,7 +306,7 @@ class AnchorReport:
     def as_dict(self) -> dict[str, Any]:
         return {"path": str(self.path), "ok": self.ok, "head": self.head,
                 "anchors": self.anchors, "reached": self.reached,
-                "last_position": self.last_position, "torn_last_line": self.torn_last_line,
+                "last_position": self.last_position, "skipped_lines": self.skipped_lines,
                 "first_fault": self.faults[0].as_dict() if self.faults else None,
                 "faults": [f.as_dict() for f in self.faults[:20]], "fault_count": len(self.faults)}
 
@@ -315,24 +319,23 @@ def verify_anchors(db: Database, key: AnchorKey, path: Path) -> AnchorReport:
         report = AnchorReport(path, head)
         report.faults.append(AnchorFault(0, "missing", f"no anchor file at {path}"))
         return report
-    file = AnchorFile(path)
     entries: list[tuple[int, Anchor]] = []
     faults: list[AnchorFault] = []
-    torn = False
-    rows = list(file.lines())
-    for index, (number, text, whole) in enumerate(rows):
+    skipped: list[int] = []
+    for number, text in AnchorFile(path).lines():
         try:
             entries.append((number, Anchor.parse(text)))
+        except NotJSON:
+            # A crash mid-append leaves a torn line (the next append starts a new line
+            # after it). Skipping it loses nothing: an unsigned line vouches for nothing.
+            skipped.append(number)
         except ValueError as exc:
-            if index == len(rows) - 1 and not whole:
-                torn = True  # a crash mid-append; the writer starts a new line after it
-                continue
             faults.append(AnchorFault(number, "malformed",
                                       f"line {number} is not an anchor record: {exc}"))
     with db.read() as conn:
         head, _ = eventstore.head(conn)
         stored = eventstore.hashes_at(conn, (a.position for _, a in entries))
-    report = AnchorReport(path, head, anchors=len(entries), torn_last_line=torn)
+    report = AnchorReport(path, head, anchors=len(entries), skipped_lines=skipped)
     for number, anchor in entries:
         where = (f"anchor on line {number} (position {anchor.position}, "
                  f"anchored {anchor.anchored_at})")
@@ -342,7 +345,7 @@ def verify_anchors(db: Database, key: AnchorKey, path: Path) -> AnchorReport:
                                       anchor.position))
             continue
         if anchor.position == 0:
-            found: str | None = anchor.hash if anchor.hash == eventstore.GENESIS_HASH else None
+            found: str | None = anchor.hash if anchor.hash == GENESIS_HASH else None
         else:
             found = stored.get(anchor.position)
         if anchor.position > head:

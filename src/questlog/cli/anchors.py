@@ -43,6 +43,7 @@ def print_anchor_report(report: AnchorReport) -> None:
         more = len(report.faults) - 1
         extra = f" ({more} more anchor fault(s); --json lists them)" if more else ""
         click.echo(f"FAILED: {report.faults[0].message}{extra}", err=True)
-    if report.torn_last_line:
-        click.echo(f"note: the last line of {report.path} is incomplete (a crash while "
-                   "anchoring) and was skipped", err=True)
+    if report.skipped_lines:
+        lines = ", ".join(map(str, report.skipped_lines[:5]))
+        click.echo(f"note: skipped {len(report.skipped_lines)} line(s) of {report.path} that "
+                   f"are not JSON (torn by a crash while anchoring?): line {lines}", err=True)
