@@ -115,8 +115,13 @@ class Store:
                 from .anchors import Anchorer
 
                 anchorer = Anchorer.from_settings(self.db, self.settings)
-                writer = Writer(self.db, manager.hooks,
-                                on_commit=anchorer.committed if anchorer else None)
+                try:
+                    writer = Writer(self.db, manager.hooks,
+                                    on_commit=anchorer.committed if anchorer else None)
+                except BaseException:
+                    if anchorer is not None:
+                        anchorer.close()
+                    raise
                 self._anchorer = anchorer
                 self._starting_thread = threading.get_ident()
                 self._writer = writer
