@@ -176,36 +176,38 @@ class AnchorFile:
 
     def append(self, anchor: Anchor) -> None:
         data = anchor.line().encode("utf-8")
-        created = not self.path.exists()
-        try:
-            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise ConfigurationError(
-                f"cannot open the anchor file {self.path}: {exc.strerror or exc}") from None
+        fd = self._open()
         try:
             if fcntl is not None:
                 fcntl.flock(fd, fcntl.LOCK_EX)
             size = os.fstat(fd).st_size
             if size and os.pread(fd, 1, size - 1) != b"\n":
                 data = b"\n" + data  # a torn line (crash mid-write) stays a line of its own
-            os.write(fd, data)
+            while data:
+                data = data[os.write(fd, data):]
             os.fsync(fd)
         except OSError as exc:
             raise ConfigurationError(
                 f"cannot write the anchor file {self.path}: {exc.strerror or exc}") from None
         finally:
             os.close(fd)  # also releases the lock
-        if created:
-            _fsync_dir(self.path.parent)
 
     def check_writable(self) -> None:
         """Raise ConfigurationError now, rather than at the first anchor, if it cannot be."""
+        os.close(self._open())
+
+    def _open(self) -> int:
+        """The file opened for appending (created, with its directory entry made durable,
+        when missing)."""
+        created = not self.path.exists()
         try:
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         except OSError as exc:
             raise ConfigurationError(
                 f"cannot open the anchor file {self.path}: {exc.strerror or exc}") from None
-        os.close(fd)
+        if created:
+            _fsync_dir(self.path.parent)
+        return fd
 
     def lines(self) -> Iterator[tuple[int, str]]:
         """(line number, text) for every non-blank line."""

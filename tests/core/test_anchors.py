@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -233,6 +234,33 @@ def test_writer_anchors_every_n_events_and_on_close(tmp_path: Path) -> None:
     report = again.verify_anchors()
     again.close()
     assert report.ok and report.reached == 3
+
+
+@pytest.mark.parametrize("durability", ["FULL", "NORMAL"])
+def test_anchors_under_concurrent_appends_name_committed_positions(
+        tmp_path: Path, durability: str) -> None:
+    path = tmp_path / "c.db"
+    store = Store.open(path, projectors=[], settings=settings(
+        durability=durability, anchor_every_events=7, anchor_every_s=0.05))
+
+    def producer(n: int) -> None:
+        for i in range(50):
+            store.append(f"hero-{n}", [NewEvent(type="Moved", data={"i": i})])
+            time.sleep(0.005)  # spread over ~0.3 s, so the anchorer runs during the appends
+
+    workers = [threading.Thread(target=producer, args=(n,)) for n in range(8)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    store.close()
+    positions = _positions(default_anchor_path(path))
+    assert len(positions) >= 2 and positions[-1] == 400
+    again = Store.open(path, settings=settings(), projectors=[])
+    report = again.verify_anchors()
+    again.close()
+    assert report.ok, [f.message for f in report.faults]
+    assert report.reached == len(positions)
 
 
 def test_writer_anchors_new_events_every_t_seconds(tmp_path: Path) -> None:
