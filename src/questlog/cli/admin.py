@@ -104,7 +104,10 @@ def _model_report() -> str:
 @store_command
 @pass_cli
 def verify_cmd(cli: CliContext, anchors: str | None) -> None:
-    """Check the hash chain, gapless positions, stream versions and SQLite integrity."""
+    """Check the hash chain, gapless positions, stream versions and SQLite integrity.
+
+    With --anchors, also that the log still reaches every signed anchor with its hash.
+    """
     store = cli.open_store(create=False)
     anchor_report = None
     if anchors is not None:
