@@ -120,3 +120,31 @@ def test_replay_interrupted_midway_names_what_was_committed(tmp_path: Path) -> N
     report = json.loads(rerun.stdout)
     assert report["skipped"] == stored and report["appended"] == 30_000 - stored
     assert head(db) == 30_000
+
+
+def test_rebuild_interrupted_says_which_models_were_swapped_in(tmp_path: Path) -> None:
+    from questlog.projection.checkpoints import read_checkpoints
+
+    db = tmp_path / "rebuild.db"
+    with Store.open(db) as store:
+        for i in range(100):
+            store.append_many([(f"campaign-{i}-{j}", [{"type": "Said", "data": {"n": j}}] * 10,
+                                "any") for j in range(10)])
+        store.projections.catch_up(["stream_catalog", "event_counts"])
+    code, _, err = interrupt(["--db", str(db), "projections", "rebuild", "event_counts",
+                              "stream_catalog"], when_stderr_shows="rebuilding stream_catalog")
+    assert "Traceback" not in err, err
+    with Store.open(db, read_only=True) as store, store.read() as conn:
+        checkpoints = read_checkpoints(conn)
+    if code == 0:
+        return  # it had finished before the signal landed
+    assert code == 5, err  # event_counts had been swapped in
+    assert "interrupted: rebuilt event_counts" in err and "0 new event(s)" in err, err
+    assert checkpoints["event_counts"].rebuild_position is None
+    stopped = re.search(r"stopped stream_catalog at position (\d+)", err)
+    if stopped:
+        assert checkpoints["stream_catalog"].rebuild_position == int(stopped.group(1))
+    else:
+        assert ("rebuilt event_counts, stream_catalog" in err
+                or "not started: stream_catalog" in err), err
+        assert checkpoints["stream_catalog"].rebuild_position is None

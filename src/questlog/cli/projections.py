@@ -4,10 +4,21 @@ from __future__ import annotations
 
 import sys
 import time
+from typing import TYPE_CHECKING
 
 import click
 
-from .common import CliContext, pass_cli, store_command
+from .common import (
+    EXIT_INTERRUPTED_AFTER_COMMIT,
+    CliContext,
+    Interrupted,
+    pass_cli,
+    store_command,
+)
+
+if TYPE_CHECKING:
+    from ..projection.checkpoints import Checkpoint
+    from ..store import Store
 
 
 def _bar(label: str) -> tuple[object, object]:
@@ -60,11 +71,46 @@ def rebuild_cmd(cli: CliContext, names: tuple[str, ...]) -> None:
     from ..projection.registry import select
 
     chosen = [p.name for p in select(manager.projectors, list(names) or None)]
-    for name in chosen:
-        bar, update = _bar(f"rebuilding {name}")
-        with bar:  # type: ignore[attr-defined]
-            manager.rebuild([name], progress=update)  # type: ignore[arg-type]
+    before = _checkpoints(store)
+    try:
+        for name in chosen:
+            bar, update = _bar(f"rebuilding {name}")
+            with bar:  # type: ignore[attr-defined]
+                manager.rebuild([name], progress=update)  # type: ignore[arg-type]
+    except KeyboardInterrupt:
+        raise _rebuild_interrupted(cli, chosen, before) from None
     cli.emit({"rebuilt": chosen}, f"rebuilt {', '.join(chosen)}")
+
+
+def _checkpoints(store: Store) -> dict[str, Checkpoint]:
+    from ..projection.checkpoints import read_checkpoints
+
+    with store.read() as conn:
+        return read_checkpoints(conn)
+
+
+def _rebuild_interrupted(cli: CliContext, chosen: list[str],
+                         before: dict[str, Checkpoint]) -> Interrupted:
+    """Ctrl-C during rebuilds: which were swapped in, which stopped where (the live model
+    of a stopped one is untouched, and rerunning resumes it)."""
+    from ..store import Store
+
+    account = cli.interrupted()  # finishes the writer's accepted batch (maybe a swap)
+    with Store.open(cli.db, read_only=True) as store:
+        after = _checkpoints(store)
+    swapped = [n for n in chosen if n in after and after[n].rebuild_position is None
+               and after[n] != before.get(n)]
+    stopped = [n for n in chosen if n in after and after[n].rebuild_position is not None]
+    untouched = [n for n in chosen if n not in swapped and n not in stopped]
+    parts = [f"rebuilt {', '.join(swapped)}" if swapped else "no rebuild was swapped in"]
+    if stopped:
+        at = ", ".join(f"{n} at position {after[n].rebuild_position}" for n in stopped)
+        parts.append(f"stopped {at} (live model untouched; `projections rebuild` resumes)")
+    if untouched:
+        parts.append(f"not started: {', '.join(untouched)}")
+    code = EXIT_INTERRUPTED_AFTER_COMMIT if swapped else account.exit_code
+    parts.append(f"{account.committed['events']} new event(s) in the log")
+    return Interrupted(f"interrupted: {'; '.join(parts)}", code, account.committed)
 
 
 @projections_group.command("run")
