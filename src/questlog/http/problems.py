@@ -24,6 +24,8 @@ STATUS_FOR: list[tuple[type[errors.QuestlogError], int]] = [
     (errors.ContentPackNotFound, 404),
     (errors.UnknownContentType, 404),
     (errors.UnknownProjector, 404),
+    (errors.InvalidEventPayload, 422),
+    (errors.PoisonEvent, 500),
     (errors.InvalidEvent, 400),
     (errors.ContentValidationError, 400),
     (errors.DomainError, 400),
