@@ -311,7 +311,7 @@ def test_cli_append_refuses_with_one_line_and_writes_nothing(tmp_path: Path) -> 
     out = subprocess.run([questlog, "--db", str(db), "events", "append", "campaign-1",
                           "MessageAppended", "--data", '{"text": "hi"}'],
                          capture_output=True, text=True, env=env, timeout=120)
-    assert out.returncode != 0
+    assert out.returncode == InvalidEventPayload.exit_code != 0
     lines = [line for line in out.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and not out.stdout, out.stderr
     assert lines[0].startswith("error: InvalidEventPayload: MessageAppended on campaign-1")
@@ -361,7 +361,7 @@ def test_readme_first_example_runs_as_written(tmp_path: Path,
     snippet = readme_first_example()
     assert 'store.append("campaign-7"' in snippet and '"name": "x"' in snippet
     monkeypatch.chdir(tmp_path)
-    exec(compile(snippet, "README.md", "exec"), {})   # noqa: S102 - the documented example
+    exec(compile(snippet, "README.md", "exec"), {})
     store = Store.open(tmp_path / "campaign.db")
     try:
         state = store.game.state("campaign", "7")

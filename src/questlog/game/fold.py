@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol, TypeVar
 
+from ..errors import PoisonEvent
 from .events_campaign import Narration, Place
 from .events_character import AbilityScores, Feature, Item, Purse
-from .refs import ContentRef
-from ..errors import PoisonEvent
 from .normalize import canonical_data
+from .refs import ContentRef
 from .state import (
     RECENT_MESSAGES,
     AppliedCondition,

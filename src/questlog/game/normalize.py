@@ -446,7 +446,8 @@ _CHARACTER_REFS = {"race": "races", "subrace": "subraces", "class": "classes",
 
 def _character_created(d: D) -> None:
     for key, type_ in _CHARACTER_REFS.items():
-        _set(d, key, lambda v, t=type_: ref(v, t))
+        if key in d:
+            d[key] = ref(d[key], type_)
     _set(d, "features", lambda v: [feature(f) for f in v] if isinstance(v, list) else v)
     _set(d, "spells_known", lambda v: refs(v, "spells"))
     _set(d, "cantrips_known", lambda v: refs(v, "spells"))
