@@ -61,6 +61,8 @@ VARIANTS: list[tuple[str, str, dict[str, Any], dict[str, Any], str, Any]] = [
     ("CurrencyChanged", "character-aria", {"delta_gp": -1.25, "balance_after": PURSE},
      {"delta": {"gp": -1, "sp": -2, "cp": -5}, "balance_after": PURSE}, "delta",
      {"gp": -1, "sp": -2, "cp": -5}),
+    ("CurrencyChanged", "character-aria", {"delta": {"gold": 2}, "balance_after": {"gold": 12}},
+     {"delta": {"gp": 2}, "balance_after": PURSE}, "delta", {"gp": 2}),
     ("CurrencyChanged", "character-aria", {"delta": {"gp": 2}, "balance_after": 12},
      {"delta": {"gp": 2}, "balance_after": PURSE}, "balance_after", PURSE),
     # refs as objects, bare indexes or names: races, classes, spells, features, items
@@ -212,6 +214,8 @@ def test_v1_condition_is_upcast_then_normalised() -> None:
     ("DamageTaken", {"amount": "lots", "hp_before": 3, "hp_after": 1}, ["amount:", "'lots'"]),
     ("CharacterCreated", {"name": "A", "max_hp": 5, "current_hp": 5}, ["campaign_id: missing"]),
     ("ItemRemoved", [1, 2], ["expected a JSON object"]),
+    ("ItemRemoved", {"item_id": "a torch", "quantity": 1, "reason": "used"},
+     ["item_id: expected an id", "'a torch'"]),
 ])
 def test_a_hopeless_recorded_payload_is_one_poison_event_naming_the_field(
         event_type: str, data: Any, names: list[str]) -> None:

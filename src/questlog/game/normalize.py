@@ -43,6 +43,9 @@ OWN_ID: dict[str, str] = {"CampaignCreated": "campaign_id", "CharacterCreated": 
                           "EncounterStarted": "encounter_id"}
 
 
+ID_TEXT = "an id (a letter or digit, then letters, digits and _ . : @ -; at most 100)"
+
+
 class _Unreadable(Exception):
     """What is wrong with a payload (internal: turned into PoisonEvent or InvalidEventPayload)."""
 
@@ -116,6 +119,8 @@ def _problems(model: type[BaseModel], exc: ValidationError) -> str:
         loc = ".".join(str(p) for p in err["loc"]) or "data"
         if err["type"] == "missing":
             parts.append(f"{loc}: missing (expected {_expected(model, err['loc'])})")
+        elif err["type"] == "string_pattern_mismatch":
+            parts.append(f"{loc}: expected {ID_TEXT}, found {_short(err.get('input'))}")
         else:
             parts.append(f"{loc}: {err['msg']} (found {_short(err.get('input'))})")
     more = len(exc.errors()) - len(parts)
@@ -145,7 +150,7 @@ def _expected(model: type[BaseModel], loc: tuple[int | str, ...]) -> str:
     if field is None:
         return "a value"
     if any(getattr(m, "pattern", None) for m in field.metadata) or _is_id(current):
-        return "an id (letters, digits and _ . : @ -, at most 100)"
+        return ID_TEXT
     return _describe(current)
 
 
@@ -258,7 +263,10 @@ def source_text(value: Any) -> Any:
 
 def coins(value: Any) -> Any:
     """An amount of gold (gp, fractions allowed) as per-coin amounts: 1.25 → {gp: 1, sp: 2,
-    cp: 5}; coins that are zero are left out. Other values pass through."""
+    cp: 5}; coins that are zero are left out. Per-coin amounts may say `gold` for `gp`.
+    Other values pass through."""
+    if isinstance(value, dict) and "gold" in value and "gp" not in value:
+        return {("gp" if k == "gold" else k): v for k, v in value.items()}
     if isinstance(value, bool) or not isinstance(value, int | float):
         return value
     try:
