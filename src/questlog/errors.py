@@ -88,7 +88,7 @@ class PoisonEvent(ProjectionError):
     after upcasting and normalisation (a required id missing and not derivable, a value of
     the wrong kind), or it names something its stream never had. The one error a fold or a
     projector raises for a bad recorded event (never KeyError/ValidationError), so the
-    engine can park that projector. `position` may be 0 for an event not yet recorded."""
+    engine can park that projector. `position` is None for an event not yet recorded."""
 
     def __init__(self, message: str, *, event_type: str, stream_id: str | None = None,
                  position: int | None = None, projector: str | None = None) -> None:

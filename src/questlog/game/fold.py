@@ -3,8 +3,8 @@
 Each handler mutates the state in place and trusts the payload: `apply_event` hands
 it the canonical form (`normalize.canonical_data`: upcast, variants rewritten, every
 field present). A recorded event that cannot be read, or that names something the
-stream never had, raises PoisonEvent, never KeyError. The encounter's turn order is recomputed
-here (initiative desc, modifier desc, id) so it is a fold, never stored as such.
+stream never had, raises PoisonEvent, never KeyError. The encounter's turn order is
+recomputed here (initiative desc, modifier desc, id) so it is a fold, never stored as such.
 """
 
 from __future__ import annotations
