@@ -15,6 +15,7 @@ import os
 import re
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -240,6 +241,40 @@ def test_every_variant_projects_to_the_same_read_models_as_the_written_form(
     finally:
         variants.close()
         written.close()
+
+
+def as_log(forms: list[tuple[str, str, dict[str, Any]]]) -> str:
+    """The cases of `play` as a foreign JSON-lines log (event_id, stream_id, type, data)."""
+    lines = []
+    for n, (event_type, stream, data) in enumerate(forms):
+        sid = f"{stream}-{n}"
+        category = stream.split("-")[0]
+        if event_type != CREATING[category][0]:
+            lines.append({"stream_id": sid, "type": CREATING[category][0],
+                          "data": CREATING[category][1]})
+        if OWN.get(event_type) in data:
+            data = {**data, OWN[event_type]: sid.split("-", 1)[1]}
+        lines.append({"stream_id": sid, "type": event_type, "data": data})
+    return "".join(json.dumps({"event_id": str(uuid.UUID(int=i + 1)), **line}) + "\n"
+                   for i, line in enumerate(lines))
+
+
+def test_questlog_replay_of_a_foreign_log_in_the_variants(tmp_path: Path) -> None:
+    """The issue's failure: `questlog replay` of a log in the note's other shapes (here
+    `damage_dice` and every other variant) reaches the digests of the written forms."""
+    foreign, ours = tmp_path / "foreign.jsonl", tmp_path / "ours.jsonl"
+    foreign.write_text(as_log([(t, s, v) for t, s, v, _, _, _ in VARIANTS]), encoding="utf-8")
+    ours.write_text(as_log([(t, s, w) for t, s, _, w, _, _ in VARIANTS]), encoding="utf-8")
+    assert "damage_dice" in foreign.read_text() and "damage_dice" not in ours.read_text()
+    runner = CliRunner()
+    expected = tmp_path / "ours.digests.json"
+    made = runner.invoke(cli, ["--db", str(tmp_path / "ours.db"), "replay", str(ours),
+                               "--write-digests", str(expected)])
+    assert made.exit_code == 0, made.output
+    replayed = runner.invoke(cli, ["--db", str(tmp_path / "foreign.db"), "--json", "replay",
+                                   str(foreign), "--expect", str(expected)])
+    assert replayed.exit_code == 0, replayed.output
+    assert json.loads(replayed.stdout)["appended"] == len(foreign.read_text().splitlines())
 
 
 def test_v1_condition_is_upcast_then_normalised() -> None:
