@@ -56,7 +56,7 @@ class GameCampaignSummary(Projector):
         for e in events:
             d = data_of(e)
             if e.type == "CampaignCreated":
-                loc = d["starting_location"]
+                loc = d["starting_location"] or {"name": None}   # None: no location yet
                 # Recorded logs may omit fields that have defaults: use the model's defaults.
                 rows[d["campaign_id"]] = {
                     "campaign_id": d["campaign_id"], "name": d["name"],

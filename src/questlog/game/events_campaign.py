@@ -36,14 +36,19 @@ class _CampaignEvent(GameEvent):
 
 
 class CampaignCreated(_CampaignEvent):
-    """A campaign begins. `house_rules` is a free JSON object (the source's flags vary)."""
+    """A campaign begins. `house_rules` is a free JSON object (the source's flags vary).
+
+    Decision: `starting_location` may be absent (None: no location yet, the first
+    LocationChanged sets it); `campaign_id` read from a log may be left out when the
+    stream id gives it (see normalize.py).
+    """
 
     event_type: ClassVar[str] = "CampaignCreated"
     campaign_id: Id
     name: str = Field(min_length=1, max_length=200)
     template_id: str | None = None
     goal: str = ""
-    starting_location: Place
+    starting_location: Place | None = None
     difficulty: Difficulty = "normal"
     ruleset_id: str = "dnd5e-srd-2014"
     lore_id: str | None = None

@@ -204,4 +204,5 @@ class EncounterState(_State):
         return [self.combatants[cid] for cid in self.turn_order]
 
 
-FOLD_VERSIONS: dict[str, int] = {"campaign": 1, "character": 1, "encounter": 1}
+# 2: events are folded in their canonical form (normalize.py: variants, defaults).
+FOLD_VERSIONS: dict[str, int] = {"campaign": 2, "character": 2, "encounter": 2}
