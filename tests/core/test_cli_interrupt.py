@@ -102,24 +102,25 @@ def test_content_import_interrupted_at_several_moments(srd_dir: Path, tmp_path: 
 
 
 def test_replay_interrupted_midway_names_what_was_committed(tmp_path: Path) -> None:
+    EVENTS = 100_000  # a few seconds of replay: the signal lands midway
     log = tmp_path / "big.jsonl"
     with log.open("w") as fh:
-        for i in range(30_000):
+        for i in range(EVENTS):
             fh.write(json.dumps({"event_id": str(uuid.uuid4()), "stream_id": f"s-{i % 50}",
-                                 "type": "Said", "data": {"i": i, "text": "x" * 200}}) + "\n")
+                                 "type": "Said", "data": {"i": i}}) + "\n")
     db = tmp_path / "replay.db"
     subprocess.run([*QUESTLOG, "--db", str(db), "init"], check=True, capture_output=True)
     code, _, err = interrupt(["--db", str(db), "replay", str(log)],
-                             when_stderr_shows="replaying", after_s=2.0)
+                             when_stderr_shows="replaying", after_s=0.3)
     case = check_truth(code, err, db, 0)
-    assert case in ("some", "nothing"), (case, err)
+    assert case == "some", (case, err)  # stopped midway, and said where
     stored = head(db)
     rerun = subprocess.run([*QUESTLOG, "--db", str(db), "--json", "replay", str(log)],
                            capture_output=True, text=True, timeout=600)
     assert rerun.returncode in (0, 3), rerun.stderr  # 3: parked projectors (another branch)
     report = json.loads(rerun.stdout)
-    assert report["skipped"] == stored and report["appended"] == 30_000 - stored
-    assert head(db) == 30_000
+    assert report["skipped"] == stored and report["appended"] == EVENTS - stored
+    assert head(db) == EVENTS
 
 
 def test_rebuild_interrupted_says_which_models_were_swapped_in(tmp_path: Path) -> None:
