@@ -250,6 +250,12 @@ class Database:
             self._writer_engine.dispose()
 
 
+def is_corruption(exc: BaseException) -> bool:
+    """SQLITE_CORRUPT or SQLITE_NOTADB, by SQLite's result code (never the wording)."""
+    code = getattr(getattr(exc, "orig", None) or exc, "sqlite_errorcode", None)
+    return isinstance(code, int) and (code & 0xFF) in (11, 26)
+
+
 def open_failure(exc: BaseException, path: Path, *, read_only: bool) -> QuestlogError | None:
     """What a driver error raised while opening `path` means, as one clear error.
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .db import DBAPIConnection
+from .db import DBAPIConnection, is_corruption
 from .events import GENESIS_HASH, RecordedEvent, event_digest
 
 EVENT_COLUMNS = (
@@ -289,12 +289,6 @@ def verify(conn: DBAPIConnection, *, batch: int = 20_000, max_problems: int = 20
         for problem in damaged_pages(conn):
             fault(None, problem)
     return VerifyReport(not problems, count, len(versions), first_bad, problems, integrity)
-
-
-def is_corruption(exc: BaseException) -> bool:
-    """SQLITE_CORRUPT or SQLITE_NOTADB, by SQLite's result code."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    return isinstance(code, int) and (code & 0xFF) in (11, 26)
 
 
 _PAGE_RE = re.compile(r"\bpage (\d+)", re.IGNORECASE)

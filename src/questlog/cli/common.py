@@ -131,7 +131,7 @@ class CliContext:
             try:
                 _OPENED_FOR_WRITING.append((store.path, store.head_position()))
             except Exception as exc:  # a damaged log: the command itself will say so
-                from ..eventstore import is_corruption
+                from ..db import is_corruption
 
                 if not is_corruption(exc):
                     raise
@@ -219,9 +219,10 @@ def _driver_error(exc: BaseException) -> tuple[str, int] | None:
     code = getattr(exc, "sqlite_errorcode", None)
     if not isinstance(code, int):
         return None
+    from ..db import is_corruption  # not at import time: `--help` needs no SQLAlchemy
+
     name = getattr(exc, "sqlite_errorname", None) or f"SQLite error {code}"
-    primary = code & 0xFF
-    if primary in (11, 26):  # SQLITE_CORRUPT, SQLITE_NOTADB
+    if is_corruption(exc):
         return (f"the store file is damaged ({name}: {exc}); run `questlog verify`",
                 EXIT_STORE_FAULT)
     return f"storage error ({name}): {exc}", EXIT_ERROR
