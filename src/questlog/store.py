@@ -124,7 +124,12 @@ class Store:
         try:
             with db.read() as conn:
                 revision = schema.current_revision(conn)
+                foreign = revision is None and conn.execute(
+                    "SELECT 1 FROM sqlite_master WHERE type = 'table' LIMIT 1").fetchone()
             if revision is None:
+                if foreign and (read_only or not create):
+                    raise NotAStore(f"{target} is a SQLite database with other tables, not a "
+                                    "questlog store")
                 if read_only or not create:
                     raise StoreNotInitialized(
                         f"{target} has no questlog schema (run `questlog init`)")
