@@ -85,6 +85,8 @@ def serve_cmd(obj: CliContext, host: str, port: int, replica: str | None,
                          allow_unauthenticated_writes=insecure_no_auth,
                          min_position_timeout_s=min_position_timeout)
         run_server(app, host=host, port=port, log_level=log_level)
+    except KeyboardInterrupt:
+        pass  # Ctrl-C is how a server is stopped: a clean stop, every accepted write kept
     finally:
         if replicator is not None:
             replicator.stop()
