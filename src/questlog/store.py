@@ -50,6 +50,12 @@ T = TypeVar("T")
 EventLike = NewEvent | dict[str, Any]
 
 
+def holds_foreign_tables(conn: DBAPIConnection) -> bool:
+    """True for a SQLite database with tables but without questlog's schema."""
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    return bool(tables) and "alembic_version" not in tables
+
+
 def refuse_foreign_file(target: Path) -> None:
     """Raise NotAStore when `target` is a SQLite file with tables but no questlog schema.
 
@@ -60,8 +66,7 @@ def refuse_foreign_file(target: Path) -> None:
     try:
         conn = dbapi.connect(f"file:{target}?mode=ro", uri=True)
         try:
-            tables = {r[0] for r in conn.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table'")}
+            foreign = holds_foreign_tables(conn)
         finally:
             conn.close()
     except dbapi.Error as exc:
@@ -69,7 +74,7 @@ def refuse_foreign_file(target: Path) -> None:
         if failure is not None:
             raise failure from exc
         raise
-    if tables and "alembic_version" not in tables:
+    if foreign:
         raise NotAStore(f"{target} is a SQLite database with other tables, not a questlog "
                         "store; refusing to add questlog's schema to it (`questlog init "
                         "--force` does)")
@@ -124,8 +129,7 @@ class Store:
         try:
             with db.read() as conn:
                 revision = schema.current_revision(conn)
-                foreign = revision is None and conn.execute(
-                    "SELECT 1 FROM sqlite_master WHERE type = 'table' LIMIT 1").fetchone()
+                foreign = revision is None and holds_foreign_tables(conn)
             if revision is None:
                 if foreign and (read_only or not create):
                     raise NotAStore(f"{target} is a SQLite database with other tables, not a "
