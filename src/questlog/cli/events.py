@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from .. import jsonlimits
 from ..errors import InvalidEvent
 from ..events import (
     ANY,
@@ -41,8 +42,8 @@ def _json_object(value: str | None, what: str) -> dict[str, Any]:
     if value is None:
         return {}
     try:
-        parsed = json.loads(value)
-    except json.JSONDecodeError as exc:
+        parsed = jsonlimits.loads(value)
+    except ValueError as exc:  # malformed, or a number or nesting JSON cannot carry
         raise click.BadParameter(f"{what} is not valid JSON: {exc}") from None
     if not isinstance(parsed, dict):
         raise click.BadParameter(f"{what} must be a JSON object")

@@ -89,7 +89,7 @@ def type_of_file(name: str) -> str | None:
     if stem.startswith(SRD_PREFIX):
         stem = stem[len(SRD_PREFIX):]
     type_name = stem.lower()
-    return type_name if TYPE_NAME_RE.match(type_name) else None
+    return type_name if TYPE_NAME_RE.fullmatch(type_name) else None
 
 
 def _read_manifest(path: Path, problems: list[ContentProblem]) -> PackManifest:
@@ -122,7 +122,7 @@ def read_source(path: str | Path) -> PackSource:
     files: list[TypeFile] = []
     for child in sorted(root.iterdir()):
         name = child.name
-        if name.startswith(".") or name == MANIFEST_NAME or _IGNORED_RE.match(name):
+        if name.startswith(".") or name == MANIFEST_NAME or _IGNORED_RE.fullmatch(name):
             continue
         type_name = type_of_file(name) if child.is_file() else None
         if type_name is None:

@@ -178,7 +178,7 @@ def validate_pack(
             "-", "-", "name", "no pack name: pass --pack NAME or set name in the manifest",
         ))
         name = ""
-    elif not PACK_NAME_RE.match(name):
+    elif not PACK_NAME_RE.fullmatch(name):
         problems.append(ContentProblem(
             "-", "-", "name",
             f"invalid pack name {name!r}: lowercase letters, digits, '_', '.', '-' (max 64)",
