@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import emit  # noqa: E402
+from _common import emit
 
 # Measured from a small launcher process, so the peak RSS is the child's alone.
 _LAUNCHER = """

@@ -75,23 +75,20 @@ def loads(text: str | bytes) -> Any:
 def json_depth(value: Any) -> int:
     """Nesting depth: 0 for a scalar, 1 for a flat object or array, and so on.
 
-    Iterative, so a value nested past the recursion limit is measured too.
+    Level by level (no recursion), so a value nested past the recursion limit is
+    measured too.
     """
-    deepest = 0
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            children: Any = item.values()
-        elif isinstance(item, list | tuple):
-            children = item
-        else:
-            continue
-        if depth > deepest:
-            deepest = depth
-        stack.extend((child, depth + 1) for child in children
-                     if isinstance(child, dict | list | tuple))
-    return deepest
+    containers = (dict, list, tuple)
+    level = [value] if isinstance(value, containers) else []
+    depth = 0
+    while level:
+        depth += 1
+        below: list[Any] = []
+        for item in level:
+            children = item.values() if isinstance(item, dict) else item
+            below.extend([c for c in children if isinstance(c, containers)])
+        level = below
+    return depth
 
 
 def within_depth(text: str, limit: int, start: int = 0, end: int | None = None) -> bool:

@@ -71,7 +71,8 @@ def _encode(event: NewEvent, field: str, value: dict[str, Any], max_depth: int) 
         raise InvalidEvent(f"event {event.type!r}: {field} is nested too deeply") from None
     except (TypeError, ValueError) as exc:
         raise InvalidEvent(f"event {event.type!r}: {field} is not JSON: {exc}") from None
-    check_depth(event.type, str(event.event_id), field, value, text, max_depth)
+    if len(text) > 2 * max_depth:  # shorter text cannot nest deeper (the usual case)
+        check_depth(event.type, str(event.event_id), field, value, text, max_depth)
     return text
 
 

@@ -101,8 +101,8 @@ def test_replay_refuses_deep_events_and_huge_numbers(bare_store: Store, tmp_path
         replay_file(bare_store, log)
     for number, message in (("1e400", "out of range"), ("9" * 5000, "digits"),
                             ("NaN", "not a JSON number")):
-        log.write_text('{"event_id": "%s", "stream_id": "c-1", "type": "A", "data": {"n": %s}}\n'
-                       % (uuid.uuid4(), number))
+        log.write_text(f'{{"event_id": "{uuid.uuid4()}", "stream_id": "c-1", "type": "A", '
+                       f'"data": {{"n": {number}}}}}\n')
         with pytest.raises(InvalidEvent, match=f"line 1: .*{message}"):
             replay_file(bare_store, log)
     assert bare_store.head_position() == 0
@@ -123,7 +123,7 @@ def test_content_import_refuses_deep_entries_and_huge_numbers(tmp_path: Path) ->
         assert f"limit is {LIMIT}" in problem.message
         for number, message in (("1e400", "out of range"), ("9" * 5000, "digits")):
             (pack / "widgets.json").write_text(
-                '[{"index": "a", "name": "A", "url": "/a", "n": %s}]' % number)
+                f'[{{"index": "a", "name": "A", "url": "/a", "n": {number}}}]')
             with pytest.raises(ContentValidationError) as info:
                 store.content.import_pack(pack, pack="p")
             assert message in info.value.problems[0].message

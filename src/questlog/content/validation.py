@@ -10,6 +10,7 @@ what decides on re-import whether an entry was added, changed or untouched.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,8 +20,8 @@ from pydantic import ValidationError
 
 from ..errors import ContentValidationError
 from ..events import canonical_json
-from .problems import ContentProblem, field_path
 from ..jsonlimits import DEFAULT_MAX_JSON_DEPTH, json_depth
+from .problems import ContentProblem, field_path
 from .source import (
     MANIFEST_NAME,
     PACK_NAME_RE,
@@ -37,18 +38,32 @@ Progress = Callable[[str, int, int], None]
 
 def content_hash(data: dict[str, Any]) -> str:
     """SHA-256 of the entry's canonical JSON (sorted keys, no spaces, text kept as is)."""
-    return hashlib.sha256(canonical_json(data).encode("utf-8")).hexdigest()
+    return _text_hash(canonical_json(data))
+
+
+def _text_hash(canonical: str) -> str:
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
 class PackEntry:
-    """A valid entry ready to import."""
+    """A valid entry ready to import.
+
+    Held as its canonical JSON text, not as the parsed dict: a pack of 600,000 entries
+    is validated whole before anything is appended, and the text is several times
+    smaller (the hash needed it anyway). `data` parses it again when asked.
+    """
 
     type: str
     index: str
-    data: dict[str, Any]
+    canonical: str
     content_hash: str
     generic: bool  # stored without a typed model (unknown type, or another edition's shape)
+
+    @property
+    def data(self) -> dict[str, Any]:
+        value: dict[str, Any] = json.loads(self.canonical)
+        return value
 
 
 @dataclass
@@ -169,7 +184,8 @@ def validate_entries(
             continue
         if index is None:
             continue
-        valid.append(PackEntry(type_name, index, raw, content_hash(raw), generic))
+        canonical = canonical_json(raw)
+        valid.append(PackEntry(type_name, index, canonical, _text_hash(canonical), generic))
     return valid
 
 
