@@ -194,3 +194,26 @@ def test_a_retry_that_differs_anywhere_is_a_duplicate(bare_store: Store,
             ("c-2", [NewEvent(**{**first, "event_id": other})], NO_STREAM),
             ("c-2", [NewEvent(**{**first, **change, "event_id": other})], 1)])
     assert bare_store.head_position() == 1
+
+
+def test_http_append_holds_the_same_limit(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from questlog.http import create_app
+
+    path = tmp_path / "http.db"
+    store = Store.open(path, settings=Settings(db=path, api_token="t0ken"), projectors=[])
+    auth = {"Authorization": "Bearer t0ken"}
+    try:
+        with TestClient(create_app(store)) as client:
+            ok = client.post("/streams/c-1/events", headers=auth,
+                             json={"events": [{"type": "A", "data": nested(LIMIT)}]})
+            assert ok.status_code == 200, ok.text
+            deep = client.post("/streams/c-1/events", headers=auth,
+                               json={"events": [{"type": "A", "data": nested(LIMIT + 1)}]})
+            assert 400 <= deep.status_code < 500
+            assert f"limit is {LIMIT}" in deep.text
+            assert store.head_position() == 1
+            assert client.get("/streams/c-1").status_code == 200
+    finally:
+        store.close()
