@@ -5,7 +5,8 @@ import): `check_depth` runs where every append encodes its events
 (`planner.encode_event`), so whatever was stored can also be served (a JSON
 encoder or a pydantic serialiser gives up a few hundred levels down).
 
-JSON text that questlog parses itself (CLI `--data`, replay lines, content
+Text that cannot be stored as UTF-8 (lone surrogates) is refused too
+(`encoding_problem`). JSON text that questlog parses itself (CLI `--data`, replay lines, content
 files) goes through `loads`/`DECODER`, which refuse what Python would turn into a
 traceback or a value no JSON encoder writes back: numbers out of a float's range
 (`1e400` parses as infinity), `NaN`/`Infinity`, integers longer than Python's
@@ -70,6 +71,23 @@ def loads(text: str | bytes) -> Any:
         if mapped is None:
             raise
         raise mapped from None
+
+
+def encoding_problem(text: str) -> str | None:
+    """Why JSON text cannot be stored as UTF-8 (None when it can).
+
+    JSON's `\\ud800` escape decodes to a lone surrogate, which Python strings hold
+    but UTF-8 (the log's hash input, SQLite's text) cannot: refuse it as bad input
+    instead of failing later inside the writer.
+    """
+    if text.isascii():
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return (f"holds a lone surrogate ({text[exc.start]!a}), which is not valid Unicode "
+                "text")
+    return None
 
 
 def json_depth(value: Any) -> int:

@@ -30,7 +30,7 @@ from .events import (
     validate_stream_id,
 )
 from .game.event_base import GAME_CATEGORIES
-from .jsonlimits import DEFAULT_MAX_JSON_DEPTH, check_depth
+from .jsonlimits import DEFAULT_MAX_JSON_DEPTH, check_depth, encoding_problem
 
 
 @dataclass(slots=True)
@@ -71,6 +71,9 @@ def _encode(event: NewEvent, field: str, value: dict[str, Any], max_depth: int) 
         raise InvalidEvent(f"event {event.type!r}: {field} is nested too deeply") from None
     except (TypeError, ValueError) as exc:
         raise InvalidEvent(f"event {event.type!r}: {field} is not JSON: {exc}") from None
+    problem = encoding_problem(text)
+    if problem is not None:
+        raise InvalidEvent(f"event {event.type!r}: {field} {problem}")
     if len(text) > 2 * max_depth:  # shorter text cannot nest deeper (the usual case)
         check_depth(event.type, str(event.event_id), field, value, text, max_depth)
     return text

@@ -217,3 +217,19 @@ def test_http_append_holds_the_same_limit(tmp_path: Path) -> None:
             assert client.get("/streams/c-1").status_code == 200
     finally:
         store.close()
+
+
+def test_text_that_is_not_unicode_is_bad_input_not_a_write_failure(bare_store: Store,
+                                                                    tmp_path: Path) -> None:
+    # JSON's "\ud800" escape decodes to a lone surrogate that UTF-8 cannot hold (found by
+    # benchmarks/fuzz_content_pack.py): refused before the writer, not a failed write.
+    for event in (NewEvent(type="A", data={"a": "\ud800"}), NewEvent(type="A", metadata={"\udc00": 1})):
+        with pytest.raises(InvalidEvent, match="lone surrogate"):
+            bare_store.append("c-1", [event])
+    assert bare_store.head_position() == 0
+    pack = tmp_path / "pack"
+    pack.mkdir()
+    (pack / "widgets.json").write_text('[{"index": "a", "name": "\\ud800", "url": "/a"}]')
+    with pytest.raises(ContentValidationError) as info:
+        bare_store.content.import_pack(pack, pack="p")
+    assert "lone surrogate" in info.value.problems[0].message

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from ..errors import ContentValidationError
 from ..events import canonical_json
-from ..jsonlimits import DEFAULT_MAX_JSON_DEPTH, json_depth
+from ..jsonlimits import DEFAULT_MAX_JSON_DEPTH, encoding_problem, json_depth
 from .problems import ContentProblem, field_path
 from .source import (
     MANIFEST_NAME,
@@ -185,6 +185,10 @@ def validate_entries(
         if index is None:
             continue
         canonical = canonical_json(raw)
+        problem = encoding_problem(canonical)
+        if problem is not None:
+            problems.append(ContentProblem(file, where, "-", f"entry {problem}"))
+            continue
         valid.append(PackEntry(type_name, index, canonical, _text_hash(canonical), generic))
     return valid
 
