@@ -10,6 +10,12 @@ Two layouts are accepted:
 
 Licence and read-me files (`LICENSE*`, `README*`, `*.md`, `*.txt`) and hidden
 files are ignored; any other file is reported as an unknown file.
+
+A pack is untrusted input: a link leading outside the directory refuses the
+whole pack, a file over the size limit is refused before it is read, and type
+files are parsed one entry at a time (`stream_array`), so memory holds one entry
+and a read chunk, never the whole file, and an oversized entry is refused as
+soon as the limit is read (`ContentLimits`, from the settings).
 """
 
 from __future__ import annotations
