@@ -11,13 +11,25 @@ from .errors import (
     ContentPackNotFound,
     ContentValidationError,
     DomainError,
+    DuplicateEventId,
+    InvalidEvent,
+    NestingTooDeep,
     QuestlogError,
     ReadOnlyReplica,
     ReplicationError,
     VectorSearchUnavailable,
     WrongExpectedVersion,
 )
-from .events import ANY, NO_STREAM, STREAM_EXISTS, AppendResult, NewEvent, RecordedEvent
+from .events import (
+    ANY,
+    EVENT_TYPE_PATTERN,
+    NO_STREAM,
+    STREAM_EXISTS,
+    STREAM_ID_PATTERN,
+    AppendResult,
+    NewEvent,
+    RecordedEvent,
+)
 from .settings import Settings, load_settings
 from .store import Store
 
@@ -26,4 +38,6 @@ __all__ = [
     "ContentValidationError", "DomainError", "NewEvent", "QuestlogError", "ReadOnlyReplica",
     "RecordedEvent", "ReplicationError", "Settings", "Store", "VectorSearchUnavailable",
     "WrongExpectedVersion", "load_settings",
+    # input rules: the patterns ids and types must fullmatch, and the errors for bad input
+    "EVENT_TYPE_PATTERN", "STREAM_ID_PATTERN", "DuplicateEventId", "InvalidEvent", "NestingTooDeep",
 ]

@@ -36,7 +36,9 @@ class AsyncStore:
         *, validate: bool = True,
     ) -> list[AppendResult]:
         """As Store.append_many (`validate` included), awaiting the commit."""
-        request = AppendRequest([make_call(s, e, x, validate=validate) for s, e, x in calls])
+        depth = self.store.settings.max_json_depth
+        request = AppendRequest([make_call(s, e, x, validate=validate, max_depth=depth)
+                                 for s, e, x in calls])
         loop = asyncio.get_running_loop()
         writer = self.store.ready_writer()
         if writer is None:  # first write: starting the writer syncs projectors (slow)

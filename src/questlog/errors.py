@@ -68,6 +68,21 @@ class InvalidEventPayload(InvalidEvent):
     the message names the event, the field and what was expected. HTTP answers 422."""
 
 
+class NestingTooDeep(InvalidEvent):
+    """An event's data or metadata is nested deeper than `QUESTLOG_MAX_JSON_DEPTH`."""
+
+    def __init__(self, event_type: str, event_id: str, field: str, depth: int,
+                 limit: int) -> None:
+        self.event_type = event_type
+        self.event_id = event_id
+        self.field = field
+        self.depth = depth
+        self.limit = limit
+        super().__init__(
+            f"event {event_type!r} ({event_id}): {field} is nested {depth} levels deep; "
+            f"the limit is {limit} (QUESTLOG_MAX_JSON_DEPTH)")
+
+
 class Backpressure(QuestlogError):
     """The writer queue stayed full for longer than the caller's timeout."""
 
@@ -138,6 +153,10 @@ class ContentValidationError(ContentError):
 
 class ContentPackNotFound(ContentError):
     """The named pack, directory or file does not exist."""
+
+
+class UnsafeContentPack(ContentError):
+    """A pack directory holds a link that leads outside it; nothing of the pack is read."""
 
 
 class ContentNotFound(ContentError):

@@ -27,8 +27,12 @@ STREAM_EXISTS: Final = "stream_exists"
 ExpectedVersion = int | Literal["any", "no_stream", "stream_exists"]
 
 GENESIS_HASH: Final = "0" * 64
-STREAM_ID_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,199}$")
-EVENT_TYPE_RE: Final = re.compile(r"^[A-Za-z][A-Za-z0-9_.]{0,99}$")
+# Published (questlog.STREAM_ID_PATTERN, ...) for clients that check before they send.
+# Matched with fullmatch: with `match`, `$` also matches before a trailing newline.
+STREAM_ID_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,199}$"
+EVENT_TYPE_PATTERN: Final = r"^[A-Za-z][A-Za-z0-9_.]{0,99}$"
+STREAM_ID_RE: Final = re.compile(STREAM_ID_PATTERN)
+EVENT_TYPE_RE: Final = re.compile(EVENT_TYPE_PATTERN)
 
 
 def category_of(stream_id: str) -> str:
@@ -53,7 +57,7 @@ def utc_now() -> str:
 
 
 def validate_stream_id(stream_id: str) -> str:
-    if not isinstance(stream_id, str) or not STREAM_ID_RE.match(stream_id):
+    if not isinstance(stream_id, str) or not STREAM_ID_RE.fullmatch(stream_id):
         raise ValueError(
             f"invalid stream id {stream_id!r}: 1-200 characters of letters, digits and _.:@-, "
             "starting with a letter or digit"
@@ -98,7 +102,7 @@ class NewEvent(BaseModel):
     @field_validator("type")
     @classmethod
     def _check_type(cls, value: str) -> str:
-        if not EVENT_TYPE_RE.match(value):
+        if not EVENT_TYPE_RE.fullmatch(value):
             raise ValueError(
                 "event type must start with a letter and hold only letters, digits, '_' and '.'"
             )

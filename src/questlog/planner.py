@@ -30,6 +30,7 @@ from .events import (
     validate_stream_id,
 )
 from .game.event_base import GAME_CATEGORIES
+from .jsonlimits import DEFAULT_MAX_JSON_DEPTH, check_depth, encoding_problem
 
 
 @dataclass(slots=True)
@@ -46,21 +47,36 @@ class EncodedEvent:
     id_given: bool  # only caller-chosen ids can already exist
 
 
-def encode_event(event: NewEvent | dict[str, Any]) -> EncodedEvent:
+def encode_event(event: NewEvent | dict[str, Any],
+                 max_depth: int = DEFAULT_MAX_JSON_DEPTH) -> EncodedEvent:
     if not isinstance(event, NewEvent):
         try:
             event = NewEvent.model_validate(event)
         except Exception as exc:  # pydantic's message names the field
             raise InvalidEvent(f"invalid event: {exc}") from None
-    try:
-        data_json = canonical_json(event.data)
-        metadata_json = canonical_json(event.metadata)
-    except (TypeError, ValueError) as exc:
-        raise InvalidEvent(f"event {event.type!r}: data or metadata is not JSON: {exc}") from None
+    data_json = _encode(event, "data", event.data, max_depth)
+    metadata_json = _encode(event, "metadata", event.metadata, max_depth)
     return EncodedEvent(
         str(event.event_id), event.type, event.schema_version, event.data, event.metadata,
         data_json, metadata_json, "event_id" in event.model_fields_set,
     )
+
+
+def _encode(event: NewEvent, field: str, value: dict[str, Any], max_depth: int) -> str:
+    """The canonical JSON of an event's data or metadata, within the nesting limit."""
+    try:
+        text = canonical_json(value)
+    except RecursionError:  # nested past the encoder's own limit: say how deep
+        check_depth(event.type, str(event.event_id), field, value, None, max_depth)
+        raise InvalidEvent(f"event {event.type!r}: {field} is nested too deeply") from None
+    except (TypeError, ValueError) as exc:
+        raise InvalidEvent(f"event {event.type!r}: {field} is not JSON: {exc}") from None
+    problem = encoding_problem(text)
+    if problem is not None:
+        raise InvalidEvent(f"event {event.type!r}: {field} {problem}")
+    if len(text) > 2 * max_depth:  # shorter text cannot nest deeper (the usual case)
+        check_depth(event.type, str(event.event_id), field, value, text, max_depth)
+    return text
 
 
 @dataclass(slots=True)
@@ -74,16 +90,22 @@ class AppendCall:
 
 
 def make_call(stream_id: str, events: Sequence[NewEvent | dict[str, Any]],
-              expected_version: object, *, validate: bool = True) -> AppendCall:
-    """Encode one append call. With `validate`, known game event types on game streams
-    must be readable by the game (InvalidEventPayload otherwise, before anything is
-    queued); `validate=False` trusts the events as recorded facts (replay)."""
+              expected_version: object, *, validate: bool = True,
+              max_depth: int = DEFAULT_MAX_JSON_DEPTH) -> AppendCall:
+    """Validate and encode one append call (in the caller's thread).
+
+    With `validate`, known game event types on game streams must be readable by the
+    game (InvalidEventPayload otherwise, before anything is queued); `validate=False`
+    trusts the events as recorded facts (replay). `max_depth` is the store's
+    `max_json_depth` setting: one nesting limit for every way an event comes in (replay
+    included).
+    """
     try:
         validate_stream_id(stream_id)
         expected = validate_expected_version(expected_version)
     except ValueError as exc:
         raise InvalidEvent(str(exc)) from None
-    encoded = [encode_event(e) for e in events]
+    encoded = [encode_event(e, max_depth) for e in events]
     category = category_of(stream_id)
     if validate and category in GAME_CATEGORIES:
         from .game.normalize import check_append  # game models load only for game streams
@@ -190,17 +212,29 @@ def _stored_retry(call: AppendCall, existing: dict[str, eventstore.StoredEventKe
         seen.add(ev.event_id)
         stored = existing.get(ev.event_id) or batch_ids.get(ev.event_id)
         if stored is not None:
-            if (stored.stream_id, stored.type, stored.data_json) != (
-                    call.stream_id, ev.type, ev.data_json):
+            # The whole event must match: a retry carries the same stream, type, schema
+            # version, data and metadata; anything else is another event under a used id.
+            if (stored.stream_id, stored.type, stored.schema_version, stored.data_json,
+                    stored.metadata_json) != (call.stream_id, ev.type, ev.schema_version,
+                                              ev.data_json, ev.metadata_json):
                 raise DuplicateEventId(
-                    f"event id {ev.event_id} is already stored with a different payload "
-                    f"(stream {stored.stream_id!r}, type {stored.type!r})")
+                    f"event id {ev.event_id} is already stored as a different event "
+                    f"(differs in {_differences(stored, call.stream_id, ev)})")
             known.append(stored)
     if known and len(known) != len(call.events):
         raise DuplicateEventId(
             f"append to {call.stream_id!r} mixes {len(known)} already stored event "
             f"id(s) with {len(call.events) - len(known)} new one(s)")
     return known
+
+
+def _differences(stored: eventstore.StoredEventKey, stream_id: str, ev: EncodedEvent) -> str:
+    """Which parts of a retried event differ from the stored one (for the error)."""
+    pairs = (("stream", stored.stream_id, stream_id), ("type", stored.type, ev.type),
+             ("schema_version", stored.schema_version, ev.schema_version),
+             ("data", stored.data_json, ev.data_json),
+             ("metadata", stored.metadata_json, ev.metadata_json))
+    return ", ".join(name for name, old, new in pairs if old != new)
 
 
 def _check_expected(stream_id: str, expected: ExpectedVersion, current: int) -> None:

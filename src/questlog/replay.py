@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import jsonlimits
 from .errors import DigestMismatch, InvalidEvent
 from .events import ANY, NewEvent
 
@@ -30,9 +31,11 @@ class ReplayReport:
 
 def parse_line(line: str, number: int) -> tuple[str, NewEvent]:
     try:
-        obj = json.loads(line)
+        obj = jsonlimits.loads(line)
     except json.JSONDecodeError as exc:
         raise InvalidEvent(f"line {number}: not valid JSON ({exc.msg})") from None
+    except ValueError as exc:  # a number or nesting JSON cannot carry
+        raise InvalidEvent(f"line {number}: {exc}") from None
     if not isinstance(obj, dict):
         raise InvalidEvent(f"line {number}: expected a JSON object")
     missing = [k for k in ("event_id", "stream_id", "type", "data") if k not in obj]
@@ -50,7 +53,10 @@ def parse_line(line: str, number: int) -> tuple[str, NewEvent]:
 def _read(path: Path) -> Iterator[tuple[int, int, str, NewEvent]]:
     with path.open("rb") as fh:
         for number, raw in enumerate(fh, 1):
-            text = raw.decode("utf-8").strip()
+            try:
+                text = raw.decode("utf-8").strip()
+            except UnicodeDecodeError as exc:
+                raise InvalidEvent(f"line {number}: not UTF-8 ({exc.reason})") from None
             if text:
                 stream, event = parse_line(text, number)
                 yield number, len(raw), stream, event

@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .jsonlimits import DEFAULT_MAX_JSON_DEPTH
+
 Durability = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
 VectorBackendChoice = Literal["auto", "sqlite-vec", "numpy"]
 RebuildPolicy = Literal["auto", "manual"]
@@ -74,6 +76,19 @@ class Settings(BaseSettings):
     anchor_every_s: float = Field(
         default=60.0, ge=0,
         description="The writer anchors new events at least this often, in seconds (0: never).",
+    )
+    max_json_depth: int = Field(
+        default=DEFAULT_MAX_JSON_DEPTH, ge=2, le=200,
+        description="Deepest nesting of an event's data or metadata, for every way in "
+                    "(le=200: responses must stay serialisable).",
+    )
+    content_max_file_bytes: int = Field(
+        default=64 * 1024 * 1024, ge=1024,
+        description="Largest content pack file (checked before it is parsed).",
+    )
+    content_max_entry_bytes: int = Field(
+        default=1024 * 1024, ge=1024,
+        description="Largest single entry of a content pack file (checked while parsing).",
     )
 
 

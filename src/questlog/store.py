@@ -216,13 +216,16 @@ class Store:
         `validate`: known game event types on game streams must fit their models
         (InvalidEventPayload otherwise); False trusts them as recorded facts (replay).
         """
-        call = make_call(stream_id, events, expected_version, validate=validate)
+        call = make_call(stream_id, events, expected_version, validate=validate,
+                         max_depth=self.settings.max_json_depth)
         return self._write_ready().append([call], timeout)[0]
 
     def append_many(self, calls: Sequence[tuple[str, Sequence[EventLike], ExpectedVersion]], *,
                     timeout: float | None = None, validate: bool = True) -> list[AppendResult]:
         """Append to several streams in one atomic call: every check passes or nothing is written."""
-        encoded = [make_call(s, evs, exp, validate=validate) for s, evs, exp in calls]
+        depth = self.settings.max_json_depth
+        encoded = [make_call(s, evs, exp, validate=validate, max_depth=depth)
+                   for s, evs, exp in calls]
         return self._write_ready().append(encoded, timeout)
 
     def write(self, fn: Callable[[DBAPIConnection], T], timeout: float | None = None) -> T:

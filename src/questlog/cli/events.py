@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from .. import jsonlimits
 from ..errors import InvalidEvent
 from ..events import (
     ANY,
@@ -41,10 +42,10 @@ def _json_object(value: str | None, what: str) -> dict[str, Any]:
     if value is None:
         return {}
     try:
-        parsed = json.loads(value)
+        parsed = jsonlimits.loads(value)
     except RecursionError:
         raise click.BadParameter(f"{what} is nested too deeply to parse") from None
-    except ValueError as exc:  # bad JSON, or an integer over Python's digit limit
+    except ValueError as exc:  # malformed, or a number or nesting JSON cannot carry
         raise click.BadParameter(f"{what} is not valid JSON: {one_line(str(exc), 200)}"
                                  ) from None
     if not isinstance(parsed, dict):

@@ -1,16 +1,20 @@
-"""Importing a pack as events: validate all, diff by content hash, append once.
+"""Importing a pack as events: validate all, diff by content hash, then append.
 
-The pack's events go to the stream `contentpack-<name>` in ONE append call
-whose expected version is the stream version the diff was computed against,
-so two concurrent imports of the same pack cannot both apply: the second gets
-`WrongExpectedVersion` and writes nothing. The diff is taken from the
+Nothing is appended unless the whole pack validated (or `skip_invalid`). The
+pack's events go to the stream `contentpack-<name>` in ONE append call (in calls
+of `APPEND_CHUNK` events for a larger import) whose expected version is the
+stream version the diff was computed against, so two concurrent imports of the
+same pack cannot both apply: the second gets `WrongExpectedVersion` and writes
+nothing. The diff is taken from the
 `content_pack_entries` read model, which the inline projector keeps in step
 with the stream inside the append's own transaction.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -18,13 +22,19 @@ from ..errors import ContentPackNotFound
 from ..events import NO_STREAM, ExpectedVersion, NewEvent
 from .columns import PACK_ENTRIES_TABLE, PACKS_TABLE
 from .results import ImportReport
-from .validation import Progress, ValidatedPack, validate_pack
+from .source import ContentLimits
+from .validation import PackEntry, Progress, ValidatedPack, validate_pack
 
 if TYPE_CHECKING:
     from ..db import DBAPIConnection
     from ..store import Store
 
 STREAM_PREFIX: Final = "contentpack-"
+# Events per append call. A pack's events up to this many (the whole SRD is ~2,300)
+# are one atomic call; a larger import goes in calls of this size, so its memory
+# stays at one call's events, and an interrupted one is finished by importing again
+# (each entry's hash says what is still to do; ContentPackImported comes last).
+APPEND_CHUNK: Final = 20_000
 METADATA: Final = {"source": "questlog content import"}
 
 
@@ -74,7 +84,8 @@ def import_pack(
 ) -> ImportReport:
     """Validate a pack directory and append what changed (see the module doc)."""
     validated = validate_pack(path, pack=pack, priority=priority, edition=edition,
-                              progress=progress)
+                              progress=progress,
+                              limits=ContentLimits.from_settings(store.settings))
     if validated.identity_problems or (validated.problems and not skip_invalid):
         validated.raise_if_invalid()
     name = validated.name
@@ -102,9 +113,7 @@ def import_pack(
         current_pack[k] != manifest[k] for k in ("version", "priority", "edition", "license")
     ) or (validated.explicit_source and current_pack["source"] != validated.source)
 
-    events, counts = _diff_events(validated, current)
-    if register:
-        events.insert(0, NewEvent(type="ContentPackRegistered", data=manifest, metadata=METADATA))
+    changed, removed, counts = _diff(validated, current)
     report: dict[str, Any] = dict(
         pack=name, version=validated.version, priority=resolved_priority,
         edition=validated.edition, invalid=validated.invalid_entries, registered=register,
@@ -113,27 +122,35 @@ def import_pack(
         problems=[p.as_dict() for p in validated.problems],
         warnings=[w.as_dict() for w in validated.warnings], **counts,
     )
-    if not events:
+    if not (register or changed or removed):
         return ImportReport(**report)
-    events.append(NewEvent(type="ContentPackImported", metadata=METADATA, data={
-        "pack": name, "invalid": validated.invalid_entries, **counts}))
-    report["events_appended"] = len(events)
+    total = int(register) + len(changed) + len(removed) + 1
+    report["events_appended"] = total
     if dry_run:
         return ImportReport(**report)
+    events = _events(name, manifest if register else None, changed, removed, validated, counts)
+    calls = (total + APPEND_CHUNK - 1) // APPEND_CHUNK
+    first = 0
+    for done in range(calls):
+        if progress is not None:
+            progress("append", done, calls)
+        chunk = list(itertools.islice(events, APPEND_CHUNK))
+        # Each call expects the version the previous one left: a concurrent import
+        # of the same pack fails at its next call instead of interleaving.
+        result = store.append(stream, chunk, expected_version=_expected(version))
+        version = result.stream_version
+        first = first or result.first_position
+        report["stream_version"] = version
+        report["positions"] = [first, result.last_position]
     if progress is not None:
-        progress("append", 0, 1)
-    result = store.append(stream, events, expected_version=_expected(version))
-    if progress is not None:
-        progress("append", 1, 1)
-    report["stream_version"] = result.stream_version
-    report["positions"] = [result.first_position, result.last_position]
+        progress("append", calls, calls)
     return ImportReport(**report)
 
 
-def _diff_events(validated: ValidatedPack,
-                 current: dict[tuple[str, str], str]) -> tuple[list[NewEvent], dict[str, int]]:
-    name = validated.name
-    events: list[NewEvent] = []
+def _diff(validated: ValidatedPack, current: dict[tuple[str, str], str]
+          ) -> tuple[list[PackEntry], list[tuple[str, str]], dict[str, int]]:
+    """The entries added or changed, the keys removed, and the counts of the report."""
+    changed_entries: list[PackEntry] = []
     added = changed = unchanged = 0
     seen: set[tuple[str, str]] = set()
     for entry in sorted(validated.entries, key=lambda e: (e.type, e.index)):
@@ -147,18 +164,29 @@ def _diff_events(validated: ValidatedPack,
             added += 1
         else:
             changed += 1
-        events.append(NewEvent(type="ContentEntityUpserted", metadata=METADATA, data={
+        changed_entries.append(entry)
+    removed = [key for key in sorted(current)
+               if key not in seen and key not in validated.skipped_keys
+               and key[0] not in validated.unreadable_types]
+    return changed_entries, removed, {"added": added, "changed": changed,
+                                      "removed": len(removed), "unchanged": unchanged}
+
+
+def _events(name: str, manifest: dict[str, Any] | None, changed: list[PackEntry],
+            removed: list[tuple[str, str]], validated: ValidatedPack,
+            counts: dict[str, int]) -> Iterator[NewEvent]:
+    """The import's events in order, built as they are appended (not all at once)."""
+    if manifest is not None:
+        yield NewEvent(type="ContentPackRegistered", data=manifest, metadata=METADATA)
+    for entry in changed:
+        yield NewEvent(type="ContentEntityUpserted", metadata=METADATA, data={
             "pack": name, "type": entry.type, "index": entry.index,
-            "content_hash": entry.content_hash, "data": entry.data}))
-    removed = 0
-    for key in sorted(current):
-        if key in seen or key in validated.skipped_keys or key[0] in validated.unreadable_types:
-            continue
-        removed += 1
-        events.append(NewEvent(type="ContentEntityRemoved", metadata=METADATA, data={
-            "pack": name, "type": key[0], "index": key[1]}))
-    return events, {"added": added, "changed": changed, "removed": removed,
-                    "unchanged": unchanged}
+            "content_hash": entry.content_hash, "data": entry.data})
+    for type_name, index in removed:
+        yield NewEvent(type="ContentEntityRemoved", metadata=METADATA, data={
+            "pack": name, "type": type_name, "index": index})
+    yield NewEvent(type="ContentPackImported", metadata=METADATA, data={
+        "pack": name, "invalid": validated.invalid_entries, **counts})
 
 
 def remove_pack(store: Store, name: str) -> int:

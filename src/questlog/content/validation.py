@@ -10,7 +10,8 @@ what decides on re-import whether an entry was added, changed or untouched.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+import json
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,17 @@ from pydantic import ValidationError
 
 from ..errors import ContentValidationError
 from ..events import canonical_json
+from ..jsonlimits import DEFAULT_MAX_JSON_DEPTH, encoding_problem, json_depth
 from .problems import ContentProblem, field_path
-from .source import MANIFEST_NAME, PACK_NAME_RE, load_entries, read_source
+from .source import (
+    MANIFEST_NAME,
+    PACK_NAME_RE,
+    ContentLimits,
+    PackFileError,
+    TypeFile,
+    iter_entries,
+    read_source,
+)
 from .types import DEFAULT_EDITION, TYPED_EDITIONS, typed_model
 
 Progress = Callable[[str, int, int], None]
@@ -28,18 +38,32 @@ Progress = Callable[[str, int, int], None]
 
 def content_hash(data: dict[str, Any]) -> str:
     """SHA-256 of the entry's canonical JSON (sorted keys, no spaces, text kept as is)."""
-    return hashlib.sha256(canonical_json(data).encode("utf-8")).hexdigest()
+    return _text_hash(canonical_json(data))
+
+
+def _text_hash(canonical: str) -> str:
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
 class PackEntry:
-    """A valid entry ready to import."""
+    """A valid entry ready to import.
+
+    Held as its canonical JSON text, not as the parsed dict: a pack of 600,000 entries
+    is validated whole before anything is appended, and the text is several times
+    smaller (the hash needed it anyway). `data` parses it again when asked.
+    """
 
     type: str
     index: str
-    data: dict[str, Any]
+    canonical: str
     content_hash: str
     generic: bool  # stored without a typed model (unknown type, or another edition's shape)
+
+    @property
+    def data(self) -> dict[str, Any]:
+        value: dict[str, Any] = json.loads(self.canonical)
+        return value
 
 
 @dataclass
@@ -80,13 +104,14 @@ class ValidatedPack:
 
 def validate_entries(
     type_name: str,
-    raw_entries: Sequence[Any],
+    raw_entries: Iterable[Any],
     *,
     edition: str = DEFAULT_EDITION,
     file: str = "<entries>",
     problems: list[ContentProblem] | None = None,
     warnings: list[ContentProblem] | None = None,
     seen: dict[str, str] | None = None,
+    max_depth: int = DEFAULT_MAX_JSON_DEPTH,
 ) -> list[PackEntry]:
     """Validate the entries of one type; append problems and warnings to the given lists.
 
@@ -125,6 +150,13 @@ def validate_entries(
             else:
                 seen[index] = f"{file} #{position}"
         entry_problems: list[ContentProblem] = []
+        # The entry travels one level down in its event's data: same limit as an append.
+        depth = json_depth(raw) + 1
+        if depth > max_depth:
+            problems.append(ContentProblem(
+                file, where, "-", f"nested {depth} levels deep in its event; the limit is "
+                f"{max_depth} (QUESTLOG_MAX_JSON_DEPTH)"))
+            continue
         generic = model is None
         if model is not None:
             try:
@@ -152,8 +184,54 @@ def validate_entries(
             continue
         if index is None:
             continue
-        valid.append(PackEntry(type_name, index, raw, content_hash(raw), generic))
+        canonical = canonical_json(raw)
+        problem = encoding_problem(canonical)
+        if problem is not None:
+            problems.append(ContentProblem(file, where, "-", f"entry {problem}"))
+            continue
+        valid.append(PackEntry(type_name, index, canonical, _text_hash(canonical), generic))
     return valid
+
+
+def _validate_file(result: ValidatedPack, type_file: TypeFile, problems: list[ContentProblem],
+                   seen_by_type: dict[str, dict[str, str]], limits: ContentLimits) -> None:
+    """Validate one type file as it is parsed, entry by entry.
+
+    A file that cannot be read to its end contributes one problem and nothing else
+    (as if unread), so its findings and indexes are kept aside until its end.
+    """
+    name = type_file.path.name
+    counted = _Counted(iter_entries(type_file, limits))
+    file_problems: list[ContentProblem] = []
+    file_warnings: list[ContentProblem] = []
+    seen = seen_by_type.setdefault(type_file.type, {})
+    file_seen = dict(seen)
+    try:
+        entries = validate_entries(
+            type_file.type, counted, edition=result.edition, file=name,
+            problems=file_problems, warnings=file_warnings, seen=file_seen,
+            max_depth=limits.max_depth)
+    except PackFileError as exc:
+        problems.append(ContentProblem(name, "-", "-", str(exc)))
+        return
+    seen.update(file_seen)
+    problems.extend(file_problems)
+    result.warnings.extend(file_warnings)
+    result.entries.extend(entries)
+    result.types[type_file.type] = result.types.get(type_file.type, 0) + counted.count
+
+
+class _Counted:
+    """An iterator that counts what it hands out."""
+
+    def __init__(self, items: Iterator[Any]) -> None:
+        self.items = items
+        self.count = 0
+
+    def __iter__(self) -> Iterator[Any]:
+        for item in self.items:
+            self.count += 1
+            yield item
 
 
 def validate_pack(
@@ -163,13 +241,16 @@ def validate_pack(
     priority: int | None = None,
     edition: str | None = None,
     progress: Progress | None = None,
+    limits: ContentLimits | None = None,
 ) -> ValidatedPack:
     """Read and check a whole pack; never raises for content problems (see `.problems`).
 
     The pack name, priority and edition come from the arguments, else from the
-    manifest; a name is required from one of them.
+    manifest; a name is required from one of them. Limits default to the settings.
+    Raises UnsafeContentPack for a link that leads outside the pack directory.
     """
-    src = read_source(path)
+    limits = limits or ContentLimits.from_settings()
+    src = read_source(path, limits)
     problems = list(src.problems)
     manifest = src.manifest
     name = pack if pack is not None else manifest.name
@@ -178,7 +259,7 @@ def validate_pack(
             "-", "-", "name", "no pack name: pass --pack NAME or set name in the manifest",
         ))
         name = ""
-    elif not PACK_NAME_RE.match(name):
+    elif not PACK_NAME_RE.fullmatch(name):
         problems.append(ContentProblem(
             "-", "-", "name",
             f"invalid pack name {name!r}: lowercase letters, digits, '_', '.', '-' (max 64)",
@@ -194,14 +275,7 @@ def validate_pack(
     seen_by_type: dict[str, dict[str, str]] = {}
     total = len(src.files)
     for done, type_file in enumerate(src.files, start=1):
-        raw_entries = load_entries(type_file, problems)
-        if raw_entries is not None:
-            result.types[type_file.type] = result.types.get(type_file.type, 0) + len(raw_entries)
-            result.entries.extend(validate_entries(
-                type_file.type, raw_entries, edition=result.edition, file=type_file.path.name,
-                problems=problems, warnings=result.warnings,
-                seen=seen_by_type.setdefault(type_file.type, {}),
-            ))
+        _validate_file(result, type_file, problems, seen_by_type, limits)
         if progress is not None:
             progress("validate", done, total)
     result.problems = problems
