@@ -123,13 +123,31 @@ class GameAPI(GameRepository):
                     cache[type_, index] = False
             return cache[type_, index]
 
+        def content_entry(type_: str, index: str) -> dict[str, Any] | None:
+            try:
+                entry: dict[str, Any] = self.store.content.get(type_, index).model_dump(
+                    mode="json", by_alias=True)
+            except ContentError:
+                return None
+            return entry
+
+        def open_encounters(campaign_id: str) -> list[str]:
+            # Started and not ended, per the log; the fold of each then has the last word.
+            with self.store.read() as conn:
+                rows = conn.execute(
+                    "SELECT s.stream_id FROM events s WHERE s.type = 'EncounterStarted' "
+                    "AND json_extract(s.data, '$.campaign_id') = ? AND NOT EXISTS ("
+                    "SELECT 1 FROM events e WHERE e.stream_id = s.stream_id "
+                    "AND e.type = 'EncounterEnded')", (campaign_id,)).fetchall()
+            return [str(r[0]).split("-", 1)[1] for r in rows]
+
         def load(category: str, entity_id: str) -> tuple[Any, int]:
             loaded = self.load(category, entity_id)
             if loaded.tail >= self.store.settings.snapshot_every:
                 write_snapshot(self.store, category, f"{category}-{entity_id}", loaded.state)
             return loaded.state, loaded.version
 
-        return UnitOfWork(load, content_exists)
+        return UnitOfWork(load, content_exists, content_entry, open_encounters)
 
     def _already_applied(self, correlation_id: str) -> ApplyResult | None:
         with self.store.read() as conn:

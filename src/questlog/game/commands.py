@@ -365,7 +365,9 @@ class LevelUp(_Command):
 
 class CombatantInput(CombatantSpec):
     """A combatant as a command gives it: a `pc` may leave `hp`/`max_hp` out (they are
-    copied from its character); every other kind must state them."""
+    copied from its character); a `monster_ref` to a content entry fills AC, HP, stats,
+    attacks, resistances and immunities from it (stated values win); every other
+    combatant must state `hp` and `max_hp`."""
 
     hp: int | None = Field(default=None, ge=0)  # type: ignore[assignment]
     max_hp: int | None = Field(default=None, ge=1)  # type: ignore[assignment]
@@ -374,8 +376,10 @@ class CombatantInput(CombatantSpec):
     def _hp_for_non_pc(self) -> CombatantInput:
         if self.kind == "pc" and self.character_id is None:
             raise ValueError("a pc combatant needs character_id")
-        if self.kind != "pc" and (self.hp is None or self.max_hp is None):
-            raise ValueError(f"a {self.kind} combatant needs hp and max_hp")
+        from_content = self.monster_ref is not None and not self.monster_ref.homebrew
+        if self.kind != "pc" and not from_content and (self.hp is None or self.max_hp is None):
+            raise ValueError(f"a {self.kind} combatant needs hp and max_hp "
+                             "(or a monster_ref to a content entry)")
         return self
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol, TypeVar
 
+from . import rules
 from .events_campaign import Narration, Place
 from .events_character import AbilityScores, Feature, Item, Purse
 from .refs import ContentRef
@@ -199,10 +200,13 @@ def _details_changed(s: CharacterState, d: D) -> None:
 
 
 def _damage_taken(s: CharacterState, d: D) -> None:
-    s.temp_hp = max(0, s.temp_hp - d.get("temp_hp_absorbed", 0))
+    absorbed = d.get("temp_hp_absorbed", 0)
+    s.temp_hp = max(0, s.temp_hp - absorbed)
     s.current_hp = d["hp_after"]
     if s.current_hp > 0:
         s.stable = False
+    elif rules.killed_outright(d["amount"] - absorbed - d["hp_before"], s.max_hp):
+        s.dead = True
 
 
 def _healing_received(s: CharacterState, d: D) -> None:

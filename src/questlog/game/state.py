@@ -204,4 +204,4 @@ class EncounterState(_State):
         return [self.combatants[cid] for cid in self.turn_order]
 
 
-FOLD_VERSIONS: dict[str, int] = {"campaign": 1, "character": 1, "encounter": 1}
+FOLD_VERSIONS: dict[str, int] = {"campaign": 1, "character": 2, "encounter": 1}
