@@ -23,6 +23,7 @@ from .decider import DecidedEvent, UnitOfWork
 from .loading import CATEGORIES, Loaded, load_state
 from .repository import GameRepository
 from .snapshots import write_snapshot
+from .views import encounter_view, pc_ids
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -193,9 +194,19 @@ class GameAPI(GameRepository):
 
     def state(self, category: str, entity_id: str, *, position: int | None = None,
               version: int | None = None, timestamp: str | None = None) -> Any:
-        """The aggregate's state (CampaignState, CharacterState or EncounterState)."""
-        return self.load(category, entity_id, position=position, version=version,
-                         timestamp=timestamp).state
+        """The aggregate's state (CampaignState, CharacterState or EncounterState).
+
+        An encounter is shown as every view shows it (`views.encounter_view`): its player
+        characters' HP and conditions from their own streams at the same point."""
+        state = self.load(category, entity_id, position=position, version=version,
+                          timestamp=timestamp).state
+        if category != "encounter":
+            return state
+        if version is not None:   # the characters as they were at that encounter version
+            position, timestamp = state.position, None
+        characters = {cid: self.load("character", cid, position=position,
+                                     timestamp=timestamp).state for cid in pc_ids(state)}
+        return encounter_view(state, characters)
 
     def snapshot(self, category: str, entity_id: str) -> int:
         """Take a snapshot now; returns the stream version it holds."""
