@@ -31,35 +31,47 @@ class Narration(BaseModel):
     voice: str | None = None
 
 
-class _CampaignEvent(GameEvent):
-    category: ClassVar[Category] = "campaign"
+# The defaults of a new campaign (the campaign state starts from them too).
+DEFAULT_DIFFICULTY: Difficulty = "normal"
+DEFAULT_RULESET = "dnd5e-srd-2014"
+DEFAULT_XP_SYSTEM: XpSystem = "xp"
 
 
-class CampaignCreated(_CampaignEvent):
-    """A campaign begins. `house_rules` is a free JSON object (the source's flags vary)."""
+class CampaignSetup(BaseModel):
+    """The fields a campaign is created with: the `create_campaign` command and the
+    CampaignCreated event share them. `house_rules` is a free JSON object (the source's
+    flags vary)."""
 
-    event_type: ClassVar[str] = "CampaignCreated"
     campaign_id: Id
     name: str = Field(min_length=1, max_length=200)
     template_id: str | None = None
     goal: str = ""
     starting_location: Place
-    difficulty: Difficulty = "normal"
-    ruleset_id: str = "dnd5e-srd-2014"
+    difficulty: Difficulty = DEFAULT_DIFFICULTY
+    ruleset_id: str = DEFAULT_RULESET
     lore_id: str | None = None
-    xp_system: XpSystem = "xp"
+    xp_system: XpSystem = DEFAULT_XP_SYSTEM
     house_rules: dict[str, Any] = Field(default_factory=dict)
     content_pack_priority: list[str] = Field(default_factory=list)
     narration: Narration = Field(default_factory=Narration)
 
 
-class CampaignSettingsChanged(_CampaignEvent):
-    """Only the fields that changed are set; None means "unchanged".
+class _CampaignEvent(GameEvent):
+    category: ClassVar[Category] = "campaign"
+
+
+class CampaignCreated(_CampaignEvent, CampaignSetup):
+    """A campaign begins."""
+
+    event_type: ClassVar[str] = "CampaignCreated"
+
+
+class SettingsChange(BaseModel):
+    """Campaign settings to change (command and event): None means "unchanged".
 
     Decision: `house_rules` replaces the whole object when given (no deep merge).
     """
 
-    event_type: ClassVar[str] = "CampaignSettingsChanged"
     name: str | None = None
     goal: str | None = None
     difficulty: Difficulty | None = None
@@ -67,6 +79,12 @@ class CampaignSettingsChanged(_CampaignEvent):
     narration_enabled: bool | None = None
     tts_voice: str | None = None
     house_rules: dict[str, Any] | None = None
+
+
+class CampaignSettingsChanged(_CampaignEvent, SettingsChange):
+    """Only the fields that changed are set."""
+
+    event_type: ClassVar[str] = "CampaignSettingsChanged"
 
 
 class PartyMemberJoined(_CampaignEvent):
@@ -114,11 +132,9 @@ class LocationChanged(_CampaignEvent):
     previous_name: str | None = None
 
 
-class NpcRecorded(_CampaignEvent):
-    """First occurrence of an `npc_id` introduces the NPC (name required then, by the
-    command); later ones change only the fields that are not None."""
+class NpcFields(BaseModel):
+    """An NPC record (command and event): None fields are left as they were."""
 
-    event_type: ClassVar[str] = "NpcRecorded"
     npc_id: Id
     name: str | None = None
     description: str | None = None
@@ -127,14 +143,26 @@ class NpcRecorded(_CampaignEvent):
     monster_ref: ContentRef | None = None
 
 
-class QuestAdded(_CampaignEvent):
-    """`quest_id` is unique per campaign; a second QuestAdded with it is refused."""
+class NpcRecorded(_CampaignEvent, NpcFields):
+    """First occurrence of an `npc_id` introduces the NPC (name required then, by the
+    command); later ones change only the fields that are not None."""
 
-    event_type: ClassVar[str] = "QuestAdded"
+    event_type: ClassVar[str] = "NpcRecorded"
+
+
+class QuestFields(BaseModel):
+    """A new quest (command and event)."""
+
     quest_id: Id
     title: str = Field(min_length=1, max_length=200)
     description: str = ""
     status: QuestStatus = "active"
+
+
+class QuestAdded(_CampaignEvent, QuestFields):
+    """`quest_id` is unique per campaign; a second QuestAdded with it is refused."""
+
+    event_type: ClassVar[str] = "QuestAdded"
 
 
 class QuestRewards(BaseModel):
@@ -147,17 +175,22 @@ class QuestRewards(BaseModel):
     reputation: str | None = None
 
 
-class QuestUpdated(_CampaignEvent):
-    """Only given fields change; `status_from` records the status the command saw."""
+class QuestChange(BaseModel):
+    """A quest's fields to change (command and event): None means "unchanged"."""
 
-    event_type: ClassVar[str] = "QuestUpdated"
     quest_id: Id
-    status_from: QuestStatus | None = None
-    status_to: QuestStatus | None = None
     objectives_completed: int | None = Field(default=None, ge=0)
     objectives_total: int | None = Field(default=None, ge=0)
     description: str | None = None
     rewards: QuestRewards | None = None
+
+
+class QuestUpdated(_CampaignEvent, QuestChange):
+    """Only given fields change; `status_from` records the status the command saw."""
+
+    event_type: ClassVar[str] = "QuestUpdated"
+    status_from: QuestStatus | None = None
+    status_to: QuestStatus | None = None
 
 
 class LoreRecorded(_CampaignEvent):
@@ -169,11 +202,10 @@ class LoreRecorded(_CampaignEvent):
     keywords: list[str] = Field(default_factory=list)
 
 
-class MessageAppended(_CampaignEvent):
-    """One chat message. Decision: `timestamp` is the game server's clock (optional);
-    `ai_response_json` is kept as the raw string the model returned."""
+class MessageFields(BaseModel):
+    """One chat message (command and event). Decision: `timestamp` is the game server's
+    clock (optional); `ai_response_json` is kept as the raw string the model returned."""
 
-    event_type: ClassVar[str] = "MessageAppended"
     message_id: Id
     role: Role
     content: str
@@ -185,6 +217,12 @@ class MessageAppended(_CampaignEvent):
     timestamp: str | None = None
 
 
+class MessageAppended(_CampaignEvent, MessageFields):
+    """One chat message, appended to the campaign's history."""
+
+    event_type: ClassVar[str] = "MessageAppended"
+
+
 class MessageSuperseded(_CampaignEvent):
     """Hides a message from the chat read model (kept in the log). Decision: only
     the last 50 messages of a campaign can be superseded (a retry or an edit)."""
@@ -194,11 +232,10 @@ class MessageSuperseded(_CampaignEvent):
     reason: Literal["retry", "edited"]
 
 
-class DiceRollRequested(_CampaignEvent):
-    """A pending roll shown to players. Decision: `character_ids` must be active
-    party members; `formula` is dice notation kept as text ("1d20+5")."""
+class DiceRequestFields(BaseModel):
+    """A pending roll shown to players (command and event). Decision: `character_ids`
+    must be active party members; `formula` is dice notation kept as text ("1d20+5")."""
 
-    event_type: ClassVar[str] = "DiceRollRequested"
     request_id: Id
     character_ids: list[Id] = Field(min_length=1)
     roll_type: str = Field(min_length=1, max_length=50)
@@ -208,6 +245,12 @@ class DiceRollRequested(_CampaignEvent):
     ability: str | None = None
     dc: int | None = Field(default=None, ge=0, le=50)
     encounter_id: str | None = None
+
+
+class DiceRollRequested(_CampaignEvent, DiceRequestFields):
+    """A roll the players are asked for; pending until cleared."""
+
+    event_type: ClassVar[str] = "DiceRollRequested"
 
 
 class DiceRolled(_CampaignEvent):

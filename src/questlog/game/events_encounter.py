@@ -53,19 +53,25 @@ class CombatantSpec(BaseModel):
     condition_immunities: list[str] = Field(default_factory=list)
 
 
-class _EncounterEvent(GameEvent):
-    category: ClassVar[Category] = "encounter"
+class EncounterSetup(BaseModel):
+    """Where and why a fight starts (command and event). Decision: `location` is the
+    place name as free text."""
 
-
-class EncounterStarted(_EncounterEvent):
-    """Decision: `location` is the place name as free text; combatant ids are unique
-    within the encounter (duplicates are refused, also among later joiners)."""
-
-    event_type: ClassVar[str] = "EncounterStarted"
     encounter_id: Id
     campaign_id: Id
     location: str = ""
     reason: str = ""
+
+
+class _EncounterEvent(GameEvent):
+    category: ClassVar[Category] = "encounter"
+
+
+class EncounterStarted(_EncounterEvent, EncounterSetup):
+    """Decision: combatant ids are unique within the encounter (duplicates are refused,
+    also among later joiners)."""
+
+    event_type: ClassVar[str] = "EncounterStarted"
     combatants: list[CombatantSpec] = Field(min_length=1)
 
 

@@ -196,7 +196,8 @@ def _character_created(s: CharacterState, d: D) -> None:
     s.current_hp = min(e.current_hp, e.max_hp)
     s.hit_die = e.hit_die
     s.spell_slots_max = dict(e.spell_slots_max or {})
-    s.inventory = {i["item_id"]: Item.model_validate(i) for i in e.inventory or []}
+    items = [Item.model_validate(i) for i in e.inventory or []]   # raw: model_construct
+    s.inventory = {i.item_id: i for i in items}
     s.purse = Purse(gp=e.gold)
 
 
