@@ -1,6 +1,7 @@
 """Read model: one row per campaign — goal, location, session, party, in-combat flag,
-content pack priority — folded like the aggregate. Encounter starts and ends (on their
-own streams, folded like theirs) set the in-combat flag and the active encounter."""
+content pack priority — with the campaign aggregate's folded state. Encounter starts
+and ends (on their own streams, folded like theirs) set the in-combat flag and the
+active encounter."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from questlog.events import RecordedEvent
+from questlog.game.events_campaign import CAMPAIGN_EVENTS
 from questlog.game.fold import apply_event
 from questlog.game.projecting import FoldingProjector, dumps, entity_id
 from questlog.game.state import CampaignState, EncounterState
@@ -18,11 +20,9 @@ class GameCampaignSummary(FoldingProjector):
     name = "game_campaign_summary"
     version = 2
     mode = "inline"
-    event_types = frozenset({
-        "CampaignCreated", "CampaignSettingsChanged", "PartyMemberJoined", "PartyMemberLeft",
-        "SessionStarted", "SessionEnded", "LocationChanged", "EncounterStarted",
-        "EncounterEnded",
-    })
+    # Every campaign event, so that the `state` column is the campaign aggregate's fold.
+    event_types = frozenset({m.event_type for m in CAMPAIGN_EVENTS}
+                            | {"EncounterStarted", "EncounterEnded"})
     category = "campaign"
     table = "rm_game_campaigns"
     key = "campaign_id"
