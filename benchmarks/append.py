@@ -40,11 +40,13 @@ from questlog.settings import Settings
 
 
 def run_store(tmp: Path, durability: str, threads: int, calls: int, per_call: int,
-              log_alone: bool = True) -> tuple[float, int, list[float]]:
-    """(events/s, group commits, call latencies in s) of one run."""
+              log_alone: bool = True, settings: Settings | None = None
+              ) -> tuple[float, int, list[float]]:
+    """(events/s, group commits, call latencies in s) of one run (`settings` replaces
+    the default ones at `durability`)."""
     path = tmp / f"store-{durability}-{threads}-{per_call}-{log_alone}.db"
-    store = Store.open(path, settings=Settings(durability=durability),  # type: ignore[arg-type]
-                       projectors=[] if log_alone else None)
+    settings = settings or Settings(durability=durability)  # type: ignore[arg-type]
+    store = Store.open(path, settings=settings, projectors=[] if log_alone else None)
     store.append("warmup-1", [NewEvent(type="Warm")])
     latencies: list[list[float]] = [[] for _ in range(threads)]
     barrier = threading.Barrier(threads + 1)

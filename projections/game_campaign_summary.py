@@ -23,6 +23,7 @@ class GameCampaignSummary(FoldingProjector):
     # Every campaign event, so that the `state` column is the campaign aggregate's fold.
     event_types = frozenset({m.event_type for m in CAMPAIGN_EVENTS}
                             | {"EncounterStarted", "EncounterEnded"})
+    categories = frozenset({"campaign", "encounter"})
     category = "campaign"
     table = "rm_game_campaigns"
     key = "campaign_id"

@@ -25,14 +25,18 @@ class AsyncStore:
         self.store = store
 
     async def append(self, stream_id: str, events: Sequence[NewEvent | dict[str, Any]],
-                     expected_version: ExpectedVersion = ANY) -> AppendResult:
-        results = await self.append_many([(stream_id, events, expected_version)])
+                     expected_version: ExpectedVersion = ANY, *,
+                     validate: bool = True) -> AppendResult:
+        results = await self.append_many([(stream_id, events, expected_version)],
+                                         validate=validate)
         return results[0]
 
     async def append_many(
         self, calls: Sequence[tuple[str, Sequence[NewEvent | dict[str, Any]], ExpectedVersion]],
+        *, validate: bool = True,
     ) -> list[AppendResult]:
-        request = AppendRequest([make_call(s, e, x) for s, e, x in calls])
+        """As Store.append_many (`validate` included), awaiting the commit."""
+        request = AppendRequest([make_call(s, e, x, validate=validate) for s, e, x in calls])
         loop = asyncio.get_running_loop()
         writer = self.store.ready_writer()
         if writer is None:  # first write: starting the writer syncs projectors (slow)

@@ -51,6 +51,12 @@ class InvalidEvent(QuestlogError):
     """An event or append call is malformed (bad stream id, type, data, ...)."""
 
 
+class InvalidEventPayload(InvalidEvent):
+    """The data of an event of a known type does not fit that type (e.g. a game event
+    appended through the generic `append` without a required field). Nothing was written;
+    the message names the event, the field and what was expected. HTTP answers 422."""
+
+
 class Backpressure(QuestlogError):
     """The writer queue stayed full for longer than the caller's timeout."""
 
@@ -75,6 +81,20 @@ class ProjectionError(QuestlogError):
         self.projector = projector
         self.position = position
         super().__init__(message)
+
+
+class PoisonEvent(ProjectionError):
+    """A recorded event that tolerant reading cannot use: its payload stays unreadable
+    after upcasting and normalisation (a required id missing and not derivable, a value of
+    the wrong kind), or it names something its stream never had. The one error a fold or a
+    projector raises for a bad recorded event (never KeyError/ValidationError), so the
+    engine can park that projector. `position` is None for an event not yet recorded."""
+
+    def __init__(self, message: str, *, event_type: str, stream_id: str | None = None,
+                 position: int | None = None, projector: str | None = None) -> None:
+        self.event_type = event_type
+        self.stream_id = stream_id
+        super().__init__(message, projector=projector, position=position)
 
 
 class UnknownProjector(ProjectionError):

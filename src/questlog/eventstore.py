@@ -102,6 +102,15 @@ def head_and_versions(conn: DBAPIConnection, stream_ids: Iterable[str]
     return int(position), str(digest), json.loads(versions)
 
 
+def hashes_at(conn: DBAPIConnection, positions: Iterable[int]) -> dict[int, str]:
+    """The stored hash of each named position that exists, in one row (anchors check these)."""
+    (found,) = conn.execute(
+        "SELECT json_group_object(position, hash) FROM events "
+        "WHERE position IN (SELECT value FROM json_each(?))",
+        (json.dumps(sorted(set(positions))),)).fetchone()
+    return {int(p): str(h) for p, h in json.loads(found).items()}
+
+
 @dataclass(frozen=True, slots=True)
 class StoredEventKey:
     """What the writer needs to recognise a retried event id."""

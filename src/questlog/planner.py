@@ -29,6 +29,7 @@ from .events import (
     validate_expected_version,
     validate_stream_id,
 )
+from .game.event_base import GAME_CATEGORIES
 
 
 @dataclass(slots=True)
@@ -73,14 +74,23 @@ class AppendCall:
 
 
 def make_call(stream_id: str, events: Sequence[NewEvent | dict[str, Any]],
-              expected_version: object) -> AppendCall:
+              expected_version: object, *, validate: bool = True) -> AppendCall:
+    """Encode one append call. With `validate`, known game event types on game streams
+    must be readable by the game (InvalidEventPayload otherwise, before anything is
+    queued); `validate=False` trusts the events as recorded facts (replay)."""
     try:
         validate_stream_id(stream_id)
         expected = validate_expected_version(expected_version)
     except ValueError as exc:
         raise InvalidEvent(str(exc)) from None
     encoded = [encode_event(e) for e in events]
-    return AppendCall(stream_id, expected, encoded, category_of(stream_id),
+    category = category_of(stream_id)
+    if validate and category in GAME_CATEGORIES:
+        from .game.normalize import check_append  # game models load only for game streams
+
+        for event in encoded:
+            check_append(stream_id, category, event.type, event.schema_version, event.data)
+    return AppendCall(stream_id, expected, encoded, category,
                       any(e.id_given for e in encoded))
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Durability = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
@@ -59,6 +59,22 @@ class Settings(BaseSettings):
     api_token: str | None = Field(default=None, description="Bearer token for HTTP writes.")
     read_token: str | None = Field(default=None, description="Bearer token for HTTP reads.")
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    anchor_key: SecretStr | None = Field(
+        default=None,
+        description="HMAC-SHA256 key that signs anchors; anchoring is off while it is unset.",
+    )
+    anchor_path: Path | None = Field(
+        default=None,
+        description="Append-only JSON-lines file of anchors (default: <db>.anchors.jsonl); "
+                    "keep it where whoever can rewrite the store cannot, e.g. beside the replica.",
+    )
+    anchor_every_events: int = Field(
+        default=1000, ge=0, description="The writer anchors after this many events (0: never)."
+    )
+    anchor_every_s: float = Field(
+        default=60.0, ge=0,
+        description="The writer anchors new events at least this often, in seconds (0: never).",
+    )
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -32,6 +32,7 @@ from .settings import Settings, load_settings
 from .writer import WriteJob, Writer
 
 if TYPE_CHECKING:
+    from .anchors import Anchor, Anchorer, AnchorReport
     from .projection.manager import ProjectionManager
     from .projection.projector import Projector
 
@@ -56,6 +57,7 @@ class Store:
         self._projectors = list(projectors) if projectors is not None else None
         self._projections: ProjectionManager | None = None
         self._facades: dict[str, Any] = {}
+        self._anchorer: Anchorer | None = None
         self._closed = False
 
     # -- opening ---------------------------------------------------------------------------
@@ -110,7 +112,17 @@ class Store:
                 if self.read_only:
                     raise ReadOnlyStore(f"{self.path} is opened read-only")
                 manager = self.projections
-                writer = Writer(self.db, manager.hooks)
+                from .anchors import Anchorer
+
+                anchorer = Anchorer.from_settings(self.db, self.settings)
+                try:
+                    writer = Writer(self.db, manager.hooks,
+                                    on_commit=anchorer.committed if anchorer else None)
+                except BaseException:
+                    if anchorer is not None:
+                        anchorer.close()
+                    raise
+                self._anchorer = anchorer
                 self._starting_thread = threading.get_ident()
                 self._writer = writer
                 try:
@@ -118,6 +130,9 @@ class Store:
                 except BaseException:
                     self._writer = None
                     writer.close()
+                    if anchorer is not None:
+                        anchorer.close()
+                    self._anchorer = None
                     raise
                 finally:
                     self._starting_thread = None
@@ -139,15 +154,19 @@ class Store:
 
     def append(self, stream_id: str, events: Sequence[EventLike],
                expected_version: ExpectedVersion = ANY, *,
-               timeout: float | None = None) -> AppendResult:
-        """Append events to one stream atomically; returns after the commit is durable."""
-        call = make_call(stream_id, events, expected_version)
+               timeout: float | None = None, validate: bool = True) -> AppendResult:
+        """Append events to one stream atomically; returns after the commit is durable.
+
+        `validate`: known game event types on game streams must fit their models
+        (InvalidEventPayload otherwise); False trusts them as recorded facts (replay).
+        """
+        call = make_call(stream_id, events, expected_version, validate=validate)
         return self._write_ready().append([call], timeout)[0]
 
     def append_many(self, calls: Sequence[tuple[str, Sequence[EventLike], ExpectedVersion]], *,
-                    timeout: float | None = None) -> list[AppendResult]:
+                    timeout: float | None = None, validate: bool = True) -> list[AppendResult]:
         """Append to several streams in one atomic call: every check passes or nothing is written."""
-        encoded = [make_call(s, evs, exp) for s, evs, exp in calls]
+        encoded = [make_call(s, evs, exp, validate=validate) for s, evs, exp in calls]
         return self._write_ready().append(encoded, timeout)
 
     def write(self, fn: Callable[[DBAPIConnection], T], timeout: float | None = None) -> T:
@@ -218,6 +237,21 @@ class Store:
     def verify(self) -> eventstore.VerifyReport:
         with self.db.read() as conn:
             return eventstore.verify(conn)
+
+    def anchor(self, path: Path | None = None) -> Anchor:
+        """Sign the committed head into the anchor file (questlog.anchors); needs
+        QUESTLOG_ANCHOR_KEY. `path` overrides QUESTLOG_ANCHOR_PATH."""
+        from .anchors import AnchorKey, anchor_path, take_anchor
+
+        return take_anchor(self.db, AnchorKey.from_settings(self.settings),
+                           anchor_path(self.settings, self.path, path))
+
+    def verify_anchors(self, path: Path | None = None) -> AnchorReport:
+        """Check that the log still reaches every anchor in the file with the same hash."""
+        from .anchors import AnchorKey, anchor_path, verify_anchors
+
+        return verify_anchors(self.db, AnchorKey.from_settings(self.settings),
+                              anchor_path(self.settings, self.path, path))
 
     # -- projections and read models ------------------------------------------------------
 
@@ -291,6 +325,8 @@ class Store:
             self._projections.stop()
         if self._writer is not None:
             self._writer.close()
+        if self._anchorer is not None:
+            self._anchorer.close()  # after the writer: anchors the last commit too
         self.db.dispose()
 
     def __enter__(self) -> Store:

@@ -113,10 +113,14 @@ class _StaleTip(Exception):
 class Writer:
     """The only code that writes to the store's file."""
 
-    def __init__(self, db: Database, hooks: WriterHooks | None = None) -> None:
+    def __init__(self, db: Database, hooks: WriterHooks | None = None, *,
+                 on_commit: Callable[[int | None], None] | None = None) -> None:
         self._db = db
         self._settings = db.settings
         self.hooks: WriterHooks = hooks or _NoHooks()
+        # Told the head (None when unknown) after each batch's commit and its callers'
+        # wake-up: the anchorer's trigger. It must return at once (see anchors.Anchorer).
+        self._on_commit = on_commit
         # SimpleQueue (C) with its size checked before a put: far cheaper per call than
         # queue.Queue or a semaphore (both Python code that every producer and the
         # writer would run under the GIL). Producers racing past the check can exceed
@@ -252,6 +256,8 @@ class Writer:
             return
         self.commits += 1
         resolve_all(outcomes)
+        if self._on_commit is not None:
+            self._on_commit(self._tip.head if self._tip.valid else None)
 
     def _single_statement(self, conn: DBAPIConnection, batch: list[AppendRequest | WriteJob]
                           ) -> list[tuple[Completion[Any], bool, Any]] | None:

@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "migrate": "admin:migrate_cmd",
     "doctor": "admin:doctor_cmd",
     "verify": "admin:verify_cmd",
+    "anchor": "anchors:anchor_cmd",
     "events": "events:events_group",
     "replay": "events:replay_cmd",
     "projections": "projections:projections_group",

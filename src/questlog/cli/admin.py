@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -97,20 +98,41 @@ def _model_report() -> str:
 
 
 @click.command("verify")
+@click.option("--anchors", "anchors", is_flag=False, flag_value="", default=None,
+              metavar="[PATH]", help="Also check the signed anchors (file: PATH, else "
+              "$QUESTLOG_ANCHOR_PATH or <db>.anchors.jsonl; needs QUESTLOG_ANCHOR_KEY).")
 @store_command
 @pass_cli
-def verify_cmd(cli: CliContext) -> None:
-    """Check the hash chain, gapless positions, stream versions and SQLite integrity."""
+def verify_cmd(cli: CliContext, anchors: str | None) -> None:
+    """Check the hash chain, gapless positions, stream versions and SQLite integrity.
+
+    With --anchors, also that the log still reaches every signed anchor with its hash.
+    """
     store = cli.open_store(create=False)
+    anchor_report = None
+    if anchors is not None:
+        from .anchors import print_anchor_report
+
+        anchor_report = store.verify_anchors(Path(anchors) if anchors else None)
     report = store.verify()
     if cli.json:
-        cli.emit(report.as_dict())
+        out = report.as_dict()
+        if anchor_report is not None:
+            out = {**out, "ok": report.ok and anchor_report.ok,
+                   "anchors": anchor_report.as_dict()}
+        cli.emit(out)
     elif report.ok:
         click.echo(f"ok: {report.events} events in {report.streams} streams; integrity ok")
     else:
         click.echo(f"FAILED: first bad position {report.first_bad_position}", err=True)
         for problem in report.problems:
             click.echo(f"  {problem}", err=True)
+    if anchor_report is not None:
+        if not cli.json:
+            print_anchor_report(anchor_report)
+        if not anchor_report.ok:
+            cli.close()
+            sys.exit(2)
     if not report.ok:
         cli.close()
         sys.exit(2)

@@ -2,7 +2,8 @@
 
 - `events_campaign`, `events_character`, `events_encounter`: the 40 domain events
   (pydantic models with schema versions), registered in `registry` (validate,
-  decode, upcast);
+  decode, upcast); `normalize`: the one tolerant reading of recorded game events
+  (accepted variants → the written form) used by folds and projectors;
 - `commands`: what a game server asks for; `deciders*`: the rules that turn a
   command into events (or a DomainError from `errors`);
 - `fold` / `state`: aggregates as pure folds over their streams;

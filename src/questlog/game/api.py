@@ -103,7 +103,8 @@ class GameAPI(GameRepository):
             return ApplyResult(correlation_id=correlation_id, events=0, streams=[])
         calls += [(sid, [], version if version else NO_STREAM)
                   for sid, version in uow.read_only_streams()]
-        results = self.store.append_many(calls)
+        # The decider validated every event against its model already.
+        results = self.store.append_many(calls, validate=False)
         streams = [
             AppendedStream(stream_id=sid, expected_version=expected,
                            stream_version=result.stream_version, positions=result.positions,

@@ -19,6 +19,7 @@ from .events_campaign import (
     DiceRequestFields,
     MessageFields,
     NpcFields,
+    Place,
     QuestChange,
     QuestFields,
     QuestStatus,
@@ -55,6 +56,7 @@ class Target(BaseModel):
 
 class CreateCampaign(_Command, CampaignSetup):
     kind: Literal["create_campaign"] = "create_campaign"
+    starting_location: Place   # a new campaign starts somewhere
 
 
 class ChangeCampaignSettings(_Command, SettingsChange):

@@ -7,11 +7,14 @@ older shapes are upgraded by the upcasters in `upcasting.py` before decoding.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
 Category = Literal["campaign", "character", "encounter"]
+#: The game's stream categories (`campaign-<id>`, ...): the generic append checks known
+#: game event types on these (planner.make_call → normalize.check_append).
+GAME_CATEGORIES: frozenset[str] = frozenset(get_args(Category))
 
 
 class GameEvent(BaseModel):

@@ -46,7 +46,7 @@ class CampaignSetup(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     template_id: str | None = None
     goal: str = ""
-    starting_location: Place
+    starting_location: Place | None = None
     difficulty: Difficulty = DEFAULT_DIFFICULTY
     ruleset_id: str = DEFAULT_RULESET
     lore_id: str | None = None
@@ -61,7 +61,12 @@ class _CampaignEvent(GameEvent):
 
 
 class CampaignCreated(_CampaignEvent, CampaignSetup):
-    """A campaign begins."""
+    """A campaign begins.
+
+    Decision: `starting_location` may be absent (None: no location yet, the first
+    LocationChanged sets it); `campaign_id` read from a log may be left out when the
+    stream id gives it (see normalize.py).
+    """
 
     event_type: ClassVar[str] = "CampaignCreated"
 

@@ -33,7 +33,8 @@ class CombatantSpec(BaseModel):
     Decisions: a `pc` combatant must carry `character_id` and its `hp`/`max_hp`
     are a copy at join time only (the character stream stays the truth);
     `monster_ref` points at `monsters/<index>` or is homebrew; `stats` is a free
-    object of ability scores.
+    object of ability scores; `conditions` are the ones it enters with (left out of
+    the payload when empty).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -51,6 +52,7 @@ class CombatantSpec(BaseModel):
     resistances: list[str] = Field(default_factory=list)
     vulnerabilities: list[str] = Field(default_factory=list)
     condition_immunities: list[str] = Field(default_factory=list)
+    conditions: list[ContentRef] = Field(default_factory=list, exclude_if=lambda v: not v)
 
 
 class EncounterSetup(BaseModel):

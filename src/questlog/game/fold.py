@@ -1,8 +1,10 @@
-"""Pure folds: aggregate state from a stream's events (upcast on the way in).
+"""Pure folds: aggregate state from a stream's events (read through normalize.py).
 
-Each handler mutates the state in place and trusts the payload: events were
-validated when they were decided. The encounter's turn order is recomputed
-here (initiative desc, modifier desc, id) so it is a fold, never stored as such.
+Each handler mutates the state in place and trusts the payload: `apply_event` hands
+it the canonical form (`normalize.canonical_data`: upcast, variants rewritten, every
+field present). A recorded event that cannot be read, or that names something the
+stream never had, raises PoisonEvent, never KeyError. The encounter's turn order is
+recomputed here (initiative desc, modifier desc, id) so it is a fold, never stored as such.
 """
 
 from __future__ import annotations
@@ -10,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol, TypeVar
 
+from ..errors import PoisonEvent
 from . import rules
 from .events_campaign import CampaignCreated, MessageAppended, Narration, Place
 from .events_character import AbilityScores, CharacterCreated, Feature, Item, Purse
+from .normalize import canonical_data
 from .refs import ContentRef
-from .registry import current_version, upcast
 from .state import (
     RECENT_MESSAGES,
     AppliedCondition,
@@ -49,6 +52,8 @@ class EventLike(Protocol):
     def position(self) -> int: ...
     @property
     def recorded_at(self) -> str: ...
+    @property
+    def stream_id(self) -> str: ...
 
 
 def _ref(value: Any) -> ContentRef | None:
@@ -65,7 +70,8 @@ def _campaign_created(s: CampaignState, d: D) -> None:
     s.name = e.name
     s.template_id = e.template_id
     s.goal = e.goal
-    s.location = Place.model_validate(e.starting_location)
+    start = e.starting_location
+    s.location = None if start is None else Place.model_validate(start)
     s.difficulty = e.difficulty
     s.ruleset_id = e.ruleset_id
     s.lore_id = e.lore_id
@@ -457,10 +463,20 @@ def apply_event(state: S, category: str, event: EventLike) -> S:
     """Fold one event into `state` (in place); events of other types are ignored."""
     handler = HANDLERS[category].get(event.type)
     if handler is not None:
-        data = event.data
-        if event.schema_version != current_version(event.type):
-            data = upcast(event.type, event.schema_version, data)
-        handler(state, data)
+        data = canonical_data(event.type, event.schema_version, event.data,
+                              stream_id=event.stream_id, position=event.position)
+        try:
+            handler(state, data)
+        except (KeyError, IndexError, ValueError) as exc:
+            # A readable payload about something this stream never had (an item never
+            # added, a combatant never joined): a fact the fold cannot place.
+            raise PoisonEvent(
+                f"recorded {event.type} at position {event.position} on {event.stream_id} "
+                f"cannot be applied: "
+                + (f"it names {exc}, which the stream does not hold"
+                   if isinstance(exc, KeyError) else str(exc)),
+                event_type=event.type, stream_id=event.stream_id,
+                position=event.position or None) from None
     state.version = event.stream_version
     if event.position:
         state.position = event.position

@@ -25,7 +25,7 @@ from pydantic import BaseModel
 from ..events import RecordedEvent
 from ..projection.projector import ProjectionContext, Projector
 from .fold import STATE_TYPES, apply_event
-from .registry import current_version, upcast
+from .normalize import canonical_data
 
 VOLATILE = {"position", "updated_at"}
 
@@ -36,10 +36,10 @@ def entity_id(stream: str) -> str:
 
 
 def data_of(event: RecordedEvent) -> dict[str, Any]:
-    """The event's payload brought to its current schema version."""
-    if event.schema_version == current_version(event.type):
-        return event.data
-    return upcast(event.type, event.schema_version, event.data)
+    """The event's canonical payload (upcast, variants normalised, every field present);
+    PoisonEvent when it cannot be read. See normalize.py."""
+    return canonical_data(event.type, event.schema_version, event.data,
+                          stream_id=event.stream_id, position=event.position)
 
 
 def dumps(value: Any) -> str:

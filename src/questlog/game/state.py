@@ -212,4 +212,6 @@ class EncounterState(_State):
         return [self.combatants[cid] for cid in self.turn_order]
 
 
-FOLD_VERSIONS: dict[str, int] = {"campaign": 1, "character": 2, "encounter": 1}
+# 2: events are folded in their canonical form (normalize.py: variants, defaults);
+# 3 (campaign, character): defaults from the event models, massive damage kills.
+FOLD_VERSIONS: dict[str, int] = {"campaign": 3, "character": 3, "encounter": 2}

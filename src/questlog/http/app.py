@@ -33,6 +33,7 @@ from ..events import STREAM_ID_RE
 from ..settings import Settings
 from . import models
 from .problems import (
+    APPEND_UNPROCESSABLE,
     READ_ERRORS,
     RETRY_AFTER_S,
     HTTPProblem,
@@ -199,7 +200,8 @@ def create_app(
         # the same pydantic model, and the OpenAPI spec still documents it (below).
         @events_router.post(
             "/streams/{stream_id}/events", response_model=models.AppendResponse,
-            responses=problem_responses(400, 401, 403, 409, 413, 429, 503),
+            responses={**problem_responses(400, 401, 403, 409, 413, 429, 503),
+                       422: APPEND_UNPROCESSABLE},
             summary="Append events to a stream (atomic)",
             openapi_extra={
                 "requestBody": {"required": True, "content": {"application/json": {

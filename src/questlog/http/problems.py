@@ -24,6 +24,8 @@ STATUS_FOR: list[tuple[type[errors.QuestlogError], int]] = [
     (errors.ContentPackNotFound, 404),
     (errors.UnknownContentType, 404),
     (errors.UnknownProjector, 404),
+    (errors.InvalidEventPayload, 422),
+    (errors.PoisonEvent, 500),
     (errors.InvalidEvent, 400),
     (errors.ContentValidationError, 400),
     (errors.DomainError, 400),
@@ -77,6 +79,16 @@ def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 READ_ERRORS = problem_responses(400, 401, 404, 503)
+
+#: An append's 422: a body that is not an append request (FastAPI's validation shape), or a
+#: known game event whose data the game could not read (InvalidEventPayload, ErrorResponse).
+APPEND_UNPROCESSABLE: dict[str, Any] = {
+    "description": "The body is not an append request, or a known game event's data does "
+                   "not fit its type (the detail names the event, the field, what was expected).",
+    "content": {"application/json": {"schema": {"anyOf": [
+        {"$ref": "#/components/schemas/HTTPValidationError"},
+        {"$ref": "#/components/schemas/ErrorResponse"}]}}},
+}
 
 
 def body_errors(exc: ValidationError) -> list[dict[str, Any]]:
