@@ -1,5 +1,7 @@
 """Read model: one row per campaign — goal, location, session, party, in-combat flag,
-content pack priority. Encounter starts and ends set the in-combat flag."""
+content pack priority — with the campaign aggregate's folded state. Encounter starts
+and ends (on their own streams, folded like theirs) set the in-combat flag and the
+active encounter."""
 
 from __future__ import annotations
 
@@ -7,129 +9,92 @@ from collections.abc import Sequence
 from typing import Any
 
 from questlog.events import RecordedEvent
-from questlog.game.projecting import data_of, dumps, entity_id
-from questlog.projection.projector import ProjectionContext, Projector, Table
-
-COLUMNS = ("campaign_id", "name", "goal", "location_name", "location_description",
-           "difficulty", "xp_system", "ruleset_id", "content_pack_priority", "narration",
-           "house_rules", "session_number", "session_active", "party", "in_combat",
-           "active_encounter_id", "position", "updated_at")
+from questlog.game.events_campaign import CAMPAIGN_EVENTS
+from questlog.game.fold import apply_event
+from questlog.game.projecting import FoldingProjector, dumps, entity_id
+from questlog.game.state import CampaignState, EncounterState
+from questlog.projection.projector import ProjectionContext, Table
 
 
-class GameCampaignSummary(Projector):
+class GameCampaignSummary(FoldingProjector):
     name = "game_campaign_summary"
-    version = 1
+    version = 2
     mode = "inline"
-    event_types = frozenset({
-        "CampaignCreated", "CampaignSettingsChanged", "PartyMemberJoined", "PartyMemberLeft",
-        "SessionStarted", "SessionEnded", "LocationChanged", "EncounterStarted",
-        "EncounterEnded",
-    })
+    # Every campaign event, so that the `state` column is the campaign aggregate's fold.
+    event_types = frozenset({m.event_type for m in CAMPAIGN_EVENTS}
+                            | {"EncounterStarted", "EncounterEnded"})
+    categories = frozenset({"campaign", "encounter"})
+    category = "campaign"
+    table = "rm_game_campaigns"
+    key = "campaign_id"
+    columns = ("name", "goal", "location_name", "location_description", "difficulty",
+               "xp_system", "ruleset_id", "content_pack_priority", "narration", "house_rules",
+               "session_number", "session_active", "party", "in_combat",
+               "active_encounter_id")
     tables = (
         Table(
             "rm_game_campaigns",
-            "campaign_id TEXT PRIMARY KEY, name TEXT NOT NULL, goal TEXT NOT NULL, "
+            "campaign_id TEXT PRIMARY KEY, state TEXT NOT NULL, position INTEGER NOT NULL, "
+            "updated_at TEXT, name TEXT NOT NULL, goal TEXT NOT NULL, "
             "location_name TEXT, location_description TEXT, difficulty TEXT NOT NULL, "
             "xp_system TEXT NOT NULL, ruleset_id TEXT NOT NULL, "
             "content_pack_priority TEXT NOT NULL, narration TEXT NOT NULL, "
             "house_rules TEXT NOT NULL, session_number INTEGER NOT NULL, "
             "session_active INTEGER NOT NULL, party TEXT NOT NULL, in_combat INTEGER NOT NULL, "
-            "active_encounter_id TEXT, position INTEGER NOT NULL, updated_at TEXT",
+            "active_encounter_id TEXT",
+            indexes=(("active_encounter_id",),),
             digest_exclude=("position", "updated_at"),
         ),
     )
 
     def apply(self, ctx: ProjectionContext, events: Sequence[RecordedEvent]) -> None:
-        t = ctx.table("rm_game_campaigns")
-        rows: dict[str, dict[str, Any]] = {}
-
-        def row(campaign_id: str) -> dict[str, Any] | None:
-            if campaign_id not in rows:
-                got = ctx.conn.execute(f"SELECT {', '.join(COLUMNS)} FROM {t} "
-                                       "WHERE campaign_id = ?", (campaign_id,)).fetchone()
-                if got is None:
-                    return None
-                rows[campaign_id] = dict(zip(COLUMNS, got, strict=True))
-                rows[campaign_id]["party"] = _loads(rows[campaign_id]["party"])
-            return rows[campaign_id]
-
-        for e in events:
-            d = data_of(e)
-            if e.type == "CampaignCreated":
-                loc = d["starting_location"] or {"name": None}   # None: no location yet
-                # Recorded logs may omit fields that have defaults: use the model's defaults.
-                rows[d["campaign_id"]] = {
-                    "campaign_id": d["campaign_id"], "name": d["name"],
-                    "goal": d.get("goal", ""), "location_name": loc["name"],
-                    "location_description": loc.get("description", ""),
-                    "difficulty": d.get("difficulty", "normal"),
-                    "xp_system": d.get("xp_system", "xp"),
-                    "ruleset_id": d.get("ruleset_id", "dnd5e-srd-2014"),
-                    "content_pack_priority": dumps(d.get("content_pack_priority", [])),
-                    "narration": dumps(d.get("narration", {"enabled": False, "voice": None})),
-                    "house_rules": dumps(d.get("house_rules", {})),
-                    "session_number": 0, "session_active": 0, "party": [], "in_combat": 0,
-                    "active_encounter_id": None, "position": e.position,
-                    "updated_at": e.recorded_at}
+        states: dict[str, Any] = {}
+        fights: dict[str, str | None] = {}   # campaign -> its active encounter
+        for event in events:
+            if event.category != "encounter":
+                apply_event(self.load(ctx, states, entity_id(event.stream_id)), "campaign",
+                            event)
                 continue
-            key = d["campaign_id"] if e.type == "EncounterStarted" else entity_id(e.stream_id)
-            if e.type == "EncounterEnded":
-                key = _campaign_of_encounter(ctx, t, rows, entity_id(e.stream_id)) or ""
-            r = row(key)
-            if r is None:
+            encounter = apply_event(EncounterState(), "encounter", event)
+            encounter_id = entity_id(event.stream_id)
+            campaign_id = (encounter.campaign_id if encounter.status == "active"
+                           else self._fighting(ctx, fights, encounter_id))
+            if campaign_id is None or not self.load(ctx, states, campaign_id).exists:
+                states.pop(campaign_id or "", None)
                 continue   # an encounter of a campaign this log does not hold
-            r["position"], r["updated_at"] = e.position, e.recorded_at
-            _apply(r, e.type, d, entity_id(e.stream_id))
-        ctx.conn.executemany(
-            f"INSERT OR REPLACE INTO {t} ({', '.join(COLUMNS)}) VALUES "
-            f"({','.join('?' * len(COLUMNS))})",
-            [tuple(dumps(r[c]) if c == "party" else r[c] for c in COLUMNS)
-             for r in rows.values()])
+            fights[campaign_id] = encounter_id if encounter.status == "active" else None
+            states[campaign_id].position = event.position
+            states[campaign_id].updated_at = event.recorded_at
+        for campaign_id in states:
+            self._fight(ctx, fights, campaign_id)
+        self.write(ctx, states, lambda key, s: self.summary(s, fights[key]))
 
+    def _fight(self, ctx: ProjectionContext, fights: dict[str, str | None],
+               campaign_id: str) -> str | None:
+        if campaign_id not in fights:
+            got = ctx.conn.execute(
+                f"SELECT active_encounter_id FROM {ctx.table(self.table)} "
+                "WHERE campaign_id = ?", (campaign_id,)).fetchone()
+            fights[campaign_id] = None if got is None else got[0]
+        return fights[campaign_id]
 
-def _loads(text: str) -> Any:
-    import json
+    def _fighting(self, ctx: ProjectionContext, fights: dict[str, str | None],
+                  encounter_id: str) -> str | None:
+        """The campaign whose active encounter `encounter_id` is."""
+        for campaign_id, fight in fights.items():
+            if fight == encounter_id:
+                return campaign_id
+        got = ctx.conn.execute(
+            f"SELECT campaign_id FROM {ctx.table(self.table)} WHERE active_encounter_id = ?",
+            (encounter_id,)).fetchone()
+        return None if got is None or got[0] in fights else str(got[0])
 
-    return json.loads(text)
-
-
-def _campaign_of_encounter(ctx: ProjectionContext, t: str, rows: dict[str, dict[str, Any]],
-                           encounter_id: str) -> str | None:
-    for key, r in rows.items():
-        if r["active_encounter_id"] == encounter_id:
-            return key
-    got = ctx.conn.execute(f"SELECT campaign_id FROM {t} WHERE active_encounter_id = ?",
-                           (encounter_id,)).fetchone()
-    return None if got is None else str(got[0])
-
-
-def _apply(r: dict[str, Any], kind: str, d: dict[str, Any], stream_entity: str) -> None:
-    if kind == "CampaignSettingsChanged":
-        for key in ("name", "goal", "difficulty"):
-            if d.get(key) is not None:
-                r[key] = d[key]
-        if d.get("content_pack_priority") is not None:
-            r["content_pack_priority"] = dumps(d["content_pack_priority"])
-        if d.get("house_rules") is not None:
-            r["house_rules"] = dumps(d["house_rules"])
-        narration = _loads(r["narration"])
-        if d.get("narration_enabled") is not None:
-            narration["enabled"] = d["narration_enabled"]
-        if d.get("tts_voice") is not None:
-            narration["voice"] = d["tts_voice"]
-        r["narration"] = dumps(narration)
-    elif kind == "PartyMemberJoined":
-        if d["character_id"] not in r["party"]:
-            r["party"] = [*r["party"], d["character_id"]]
-    elif kind == "PartyMemberLeft":
-        r["party"] = [c for c in r["party"] if c != d["character_id"]]
-    elif kind == "SessionStarted":
-        r["session_number"], r["session_active"] = d["session_number"], 1
-    elif kind == "SessionEnded":
-        r["session_active"] = 0
-    elif kind == "LocationChanged":
-        r["location_name"], r["location_description"] = d["name"], d.get("description", "")
-    elif kind == "EncounterStarted":
-        r["in_combat"], r["active_encounter_id"] = 1, stream_entity
-    elif kind == "EncounterEnded":
-        r["in_combat"], r["active_encounter_id"] = 0, None
+    @staticmethod
+    def summary(s: CampaignState, fight: str | None) -> tuple[Any, ...]:
+        return (
+            s.name, s.goal, s.location.name if s.location else None,
+            s.location.description if s.location else None, s.difficulty, s.xp_system,
+            s.ruleset_id, dumps(s.content_pack_priority), dumps(s.narration.model_dump()),
+            dumps(s.house_rules), s.session_number, int(s.session_active),
+            dumps([m.character_id for m in s.party.values() if m.active]),
+            int(fight is not None), fight)

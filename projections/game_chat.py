@@ -1,11 +1,15 @@
 """Read model: chat history per campaign (paged; superseded messages kept but flagged,
-so queries hide them; the latest N feed a prompt)."""
+so queries hide them; the latest N feed a prompt).
+
+The campaign aggregate keeps only the last 50 message ids, so this model does not
+fold whole states: it reads every message through the fold's `message_of`."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from questlog.events import RecordedEvent
+from questlog.game.fold import message_of
 from questlog.game.projecting import data_of, entity_id
 from questlog.projection.projector import ProjectionContext, Projector, Table
 
@@ -36,11 +40,11 @@ class GameChat(Projector):
             d = data_of(e)
             campaign_id = entity_id(e.stream_id)
             if e.type == "MessageAppended":
+                m = message_of(d)   # the fold's reading of the message, defaults included
                 # seq = the campaign stream version: gapped but ordered and replay-stable.
-                rows.append((campaign_id, e.stream_version, d["message_id"], d["role"],
-                             d["content"], d.get("gm_thought"), int(bool(d.get("is_dice_result"))),
-                             d.get("detailed_content"), d.get("ai_response_json"),
-                             d.get("character_id"), d.get("timestamp")))
+                rows.append((campaign_id, e.stream_version, m.message_id, m.role, m.content,
+                             m.gm_thought, int(bool(m.is_dice_result)), m.detailed_content,
+                             m.ai_response_json, m.character_id, m.timestamp))
                 continue
             self._flush(ctx, t, rows)
             ctx.conn.execute(

@@ -1,20 +1,30 @@
-"""Read model: pending dice requests per campaign (a cleared request leaves the table)."""
+"""Read model: pending dice requests per campaign, folded like the aggregate (a cleared
+request leaves the table)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 
 from questlog.events import RecordedEvent
-from questlog.game.projecting import data_of, dumps, entity_id
-from questlog.projection.projector import ProjectionContext, Projector, Table
+from questlog.game.projecting import PartProjector, data_of
+from questlog.game.state import DiceRequest
+from questlog.projection.projector import Table
 
 
-class GameDiceRequests(Projector):
+class GameDiceRequests(PartProjector):
     name = "game_dice_requests"
     version = 1
     mode = "inline"
     event_types = frozenset({"DiceRollRequested", "DiceRequestsCleared"})
     categories = frozenset({"campaign"})
+    table = "rm_game_dice_requests"
+    part = "pending_dice"
+    model = DiceRequest
+    id_column = "request_id"
+    fields = ("character_ids", "roll_type", "formula", "reason", "skill", "ability", "dc",
+              "encounter_id")
+    json_fields = frozenset({"character_ids"})
+    first_column = "requested_version"
     tables = (
         Table(
             "rm_game_dice_requests",
@@ -26,18 +36,6 @@ class GameDiceRequests(Projector):
         ),
     )
 
-    def apply(self, ctx: ProjectionContext, events: Sequence[RecordedEvent]) -> None:
-        t = ctx.table("rm_game_dice_requests")
-        for e in events:
-            d = data_of(e)
-            campaign_id = entity_id(e.stream_id)
-            if e.type == "DiceRollRequested":
-                ctx.conn.execute(
-                    f"INSERT OR REPLACE INTO {t} VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                    (campaign_id, d["request_id"], dumps(d["character_ids"]), d["roll_type"],
-                     d["formula"], d.get("reason", ""), d.get("skill"), d.get("ability"), d.get("dc"),
-                     d.get("encounter_id"), e.stream_version))
-            else:
-                ctx.conn.executemany(
-                    f"DELETE FROM {t} WHERE campaign_id = ? AND request_id = ?",
-                    [(campaign_id, rid) for rid in d["request_ids"]])
+    def entry_ids(self, event: RecordedEvent) -> Iterable[str]:
+        d = data_of(event)
+        return d["request_ids"] if event.type == "DiceRequestsCleared" else (d["request_id"],)

@@ -1,6 +1,8 @@
 """Read model: the encounter tracker — turn order, current combatant, round, and every
-combatant's HP and conditions. Player characters' HP and conditions are joined in at
-read time from the party sheet (their own streams), see GameRepository.encounter_tracker."""
+combatant's HP and conditions, folded like the aggregate. Player characters' HP and
+conditions live on their own streams: GameRepository.encounter_tracker combines this
+state with the party sheet's by `game.views.encounter_view`, the rule `game show` uses
+too (`rm_game_combatants` keeps the copy each PC joined with)."""
 
 from __future__ import annotations
 

@@ -1,20 +1,29 @@
-"""Read model: inventory, one row per (character, item) with its quantity."""
+"""Read model: inventory, one row per (character, item), folded like the aggregate."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 
 from questlog.events import RecordedEvent
-from questlog.game.projecting import data_of, dumps, entity_id
-from questlog.projection.projector import ProjectionContext, Projector, Table
+from questlog.game.events_character import Item
+from questlog.game.projecting import PartProjector, data_of
+from questlog.projection.projector import Table
 
 
-class GameInventory(Projector):
+class GameInventory(PartProjector):
     name = "game_inventory"
     version = 1
     mode = "inline"
     event_types = frozenset({"CharacterCreated", "ItemAdded", "ItemRemoved"})
     categories = frozenset({"character"})
+    category = "character"
+    owner_column = "character_id"
+    table = "rm_game_inventory"
+    part = "inventory"
+    model = Item
+    id_column = "item_id"
+    fields = ("name", "description", "quantity", "content_ref", "value_gp", "rarity")
+    json_fields = frozenset({"content_ref"})
     tables = (
         Table(
             "rm_game_inventory",
@@ -25,25 +34,8 @@ class GameInventory(Projector):
         ),
     )
 
-    def apply(self, ctx: ProjectionContext, events: Sequence[RecordedEvent]) -> None:
-        t = ctx.table("rm_game_inventory")
-        add = (f"INSERT INTO {t} (character_id, item_id, name, description, quantity, "
-               "content_ref, value_gp, rarity) VALUES (?,?,?,?,?,?,?,?) "
-               "ON CONFLICT(character_id, item_id) DO UPDATE SET "
-               "quantity = quantity + excluded.quantity")
-        for e in events:
-            d = data_of(e)
-            character_id = entity_id(e.stream_id)
-            items = d.get("inventory", []) if e.type == "CharacterCreated" else [d]
-            if e.type == "ItemRemoved":
-                ctx.conn.execute(f"UPDATE {t} SET quantity = quantity - ? "
-                                 "WHERE character_id = ? AND item_id = ?",
-                                 (d["quantity"], character_id, d["item_id"]))
-                ctx.conn.execute(f"DELETE FROM {t} WHERE character_id = ? AND item_id = ? "
-                                 "AND quantity <= 0", (character_id, d["item_id"]))
-                continue
-            ctx.conn.executemany(add, [
-                (character_id, i["item_id"], i["name"], i.get("description", ""),
-                 i.get("quantity", 1),
-                 dumps(i["content_ref"]) if i.get("content_ref") else None,
-                 i.get("value_gp"), i.get("rarity")) for i in items])
+    def entry_ids(self, event: RecordedEvent) -> Iterable[str]:
+        d = data_of(event)
+        if event.type == "CharacterCreated":
+            return [i["item_id"] for i in d.get("inventory") or []]
+        return (d["item_id"],)

@@ -1,22 +1,29 @@
-"""Read model: known NPCs per campaign (later records change only the fields they give)."""
+"""Read model: known NPCs per campaign, folded like the aggregate (later records change
+only the fields they give)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 
 from questlog.events import RecordedEvent
-from questlog.game.projecting import data_of, dumps, entity_id
-from questlog.projection.projector import ProjectionContext, Projector, Table
+from questlog.game.projecting import PartProjector, data_of
+from questlog.game.state import Npc
+from questlog.projection.projector import Table
 
-FIELDS = ("name", "description", "last_location", "attitude")
 
-
-class GameNpcs(Projector):
+class GameNpcs(PartProjector):
     name = "game_npcs"
     version = 1
     mode = "inline"
     event_types = frozenset({"NpcRecorded"})
     categories = frozenset({"campaign"})
+    table = "rm_game_npcs"
+    part = "npcs"
+    model = Npc
+    id_column = "npc_id"
+    fields = ("name", "description", "last_location", "attitude", "monster_ref")
+    json_fields = frozenset({"monster_ref"})
+    first_column = "first_version"
     tables = (
         Table(
             "rm_game_npcs",
@@ -27,22 +34,5 @@ class GameNpcs(Projector):
         ),
     )
 
-    def apply(self, ctx: ProjectionContext, events: Sequence[RecordedEvent]) -> None:
-        t = ctx.table("rm_game_npcs")
-        for e in events:
-            d = data_of(e)
-            campaign_id = entity_id(e.stream_id)
-            ref = dumps(d["monster_ref"]) if d.get("monster_ref") else None
-            ctx.conn.execute(
-                f"INSERT INTO {t} (campaign_id, npc_id, name, description, last_location, "
-                "attitude, monster_ref, first_version) VALUES (?,?,?,?,?,?,?,?) "
-                "ON CONFLICT(campaign_id, npc_id) DO UPDATE SET "
-                "name = CASE WHEN ? THEN excluded.name ELSE name END, "
-                "description = CASE WHEN ? THEN excluded.description ELSE description END, "
-                "last_location = coalesce(excluded.last_location, last_location), "
-                "attitude = coalesce(excluded.attitude, attitude), "
-                "monster_ref = coalesce(excluded.monster_ref, monster_ref)",
-                (campaign_id, d["npc_id"], d.get("name") or d["npc_id"],
-                 d.get("description") or "", d.get("last_location"), d.get("attitude"), ref,
-                 e.stream_version, d.get("name") is not None,
-                 d.get("description") is not None))
+    def entry_ids(self, event: RecordedEvent) -> Iterable[str]:
+        return (data_of(event)["npc_id"],)

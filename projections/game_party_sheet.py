@@ -12,7 +12,7 @@ from questlog.projection.projector import Table
 
 class GamePartySheet(FoldingProjector):
     name = "game_party_sheet"
-    version = 1
+    version = 2
     mode = "inline"
     event_types = frozenset(m.event_type for m in CHARACTER_EVENTS)
     categories = frozenset({"character"})

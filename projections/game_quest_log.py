@@ -1,20 +1,29 @@
-"""Read model: the quest log, one row per (campaign, quest)."""
+"""Read model: the quest log, one row per (campaign, quest), folded like the aggregate."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 
 from questlog.events import RecordedEvent
-from questlog.game.projecting import data_of, dumps, entity_id
-from questlog.projection.projector import ProjectionContext, Projector, Table
+from questlog.game.projecting import PartProjector, data_of
+from questlog.game.state import Quest
+from questlog.projection.projector import Table
 
 
-class GameQuestLog(Projector):
+class GameQuestLog(PartProjector):
     name = "game_quest_log"
     version = 1
     mode = "inline"
     event_types = frozenset({"QuestAdded", "QuestUpdated"})
     categories = frozenset({"campaign"})
+    table = "rm_game_quests"
+    part = "quests"
+    model = Quest
+    id_column = "quest_id"
+    fields = ("title", "description", "status", "objectives_completed", "objectives_total",
+              "rewards")
+    json_fields = frozenset({"rewards"})
+    first_column = "added_version"
     tables = (
         Table(
             "rm_game_quests",
@@ -27,30 +36,5 @@ class GameQuestLog(Projector):
         ),
     )
 
-    def apply(self, ctx: ProjectionContext, events: Sequence[RecordedEvent]) -> None:
-        t = ctx.table("rm_game_quests")
-        for e in events:
-            d = data_of(e)
-            campaign_id = entity_id(e.stream_id)
-            if e.type == "QuestAdded":
-                ctx.conn.execute(
-                    f"INSERT OR REPLACE INTO {t} (campaign_id, quest_id, title, description, "
-                    "status, added_version) VALUES (?,?,?,?,?,?)",
-                    (campaign_id, d["quest_id"], d["title"], d.get("description", ""),
-                     d.get("status", "active"),
-                     e.stream_version))
-                continue
-            sets, params = [], []
-            for column, key in (("status", "status_to"), ("description", "description"),
-                                ("objectives_completed", "objectives_completed"),
-                                ("objectives_total", "objectives_total")):
-                if d.get(key) is not None:
-                    sets.append(f"{column} = ?")
-                    params.append(d[key])
-            if d.get("rewards") is not None:
-                sets.append("rewards = ?")
-                params.append(dumps(d["rewards"]))
-            if sets:
-                ctx.conn.execute(
-                    f"UPDATE {t} SET {', '.join(sets)} WHERE campaign_id = ? AND quest_id = ?",
-                    (*params, campaign_id, d["quest_id"]))
+    def entry_ids(self, event: RecordedEvent) -> Iterable[str]:
+        return (data_of(event)["quest_id"],)

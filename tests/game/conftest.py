@@ -75,8 +75,15 @@ class MemoryWorld:
         events = self.streams.get(f"{category}-{entity_id}", [])
         return fold(category, events), len(events)
 
+    def open_encounters(self, campaign_id: str) -> list[str]:
+        return [sid.split("-", 1)[1] for sid, events in self.streams.items()
+                if events and events[0].type == "EncounterStarted"
+                and events[0].data["campaign_id"] == campaign_id
+                and not any(e.type == "EncounterEnded" for e in events)]
+
     def unit(self) -> UnitOfWork:
-        return UnitOfWork(self.load, lambda t, i: (t, i) in self.content)
+        return UnitOfWork(self.load, lambda t, i: (t, i) in self.content,
+                          open_encounters=self.open_encounters)
 
     def run(self, commands: list[dict[str, Any]]) -> list[Any]:
         """Decide and 'commit' (only when every command passed)."""
@@ -114,7 +121,7 @@ def campaign_setup(campaign: str = "c1", party: tuple[str, ...] = ("aria", "bram
             {"combatant_id": cid, "kind": "pc", "character_id": cid, "name": cid.title()}
             for cid in party]
         roster += [{"combatant_id": f"gob{i}", "kind": "monster", "name": f"Goblin {i}",
-                    "hp": 7, "max_hp": 7, "ac": 15,
+                    "hp": 7, "max_hp": 7, "ac": 15, "initiative_modifier": 0,
                     "monster_ref": {"type": "monsters", "index": "goblin", "name": "Goblin"}}
                    for i in range(1, enemies + 1)]
         cmds.append({"kind": "start_encounter", "encounter_id": encounter,

@@ -256,3 +256,31 @@ def test_read_models_serve_the_game_server(game_store: Store) -> None:
     assert aria.conditions == ["prone"] and aria.hp == 12     # joined from the character
     with pytest.raises(UnknownEntity):
         game.encounter_tracker("nope")
+
+
+def test_monster_from_its_content_entry_and_stated_values_win(game_store: Store) -> None:
+    game = game_store.game
+    game.apply(campaign_setup(encounter=None, party=("aria",)))
+    goblin = {"type": "monsters", "index": "goblin", "name": "Goblin"}
+    game.apply([{"kind": "start_encounter", "encounter_id": "e1", "campaign_id": "c1",
+                 "combatants": [
+                     {"combatant_id": "aria", "kind": "pc", "character_id": "aria",
+                      "name": "Aria"},
+                     {"combatant_id": "g1", "kind": "monster", "name": "Goblin",
+                      "monster_ref": goblin},
+                     {"combatant_id": "g2", "kind": "monster", "name": "Goblin boss",
+                      "monster_ref": goblin, "hp": 3, "ac": 17, "attacks": []}]}])
+    fight = game.state("encounter", "e1")
+    g1, g2 = fight.combatants["g1"], fight.combatants["g2"]
+    # SRD goblin: AC 15 (leather armor, shield), 7 (2d6) HP, DEX 14, scimitar +4 1d6+2.
+    assert (g1.ac, g1.hp, g1.max_hp, g1.initiative_modifier) == (15, 7, 7, 2)
+    assert g1.stats == {"str": 8, "dex": 14, "con": 10, "int": 10, "wis": 8, "cha": 8}
+    scimitar = next(a for a in g1.attacks if a.name == "Scimitar")
+    assert (scimitar.to_hit, scimitar.damage, scimitar.damage_type, scimitar.kind) == (
+        4, "1d6+2", "slashing", "melee")
+    assert (g2.ac, g2.hp, g2.max_hp, g2.attacks) == (17, 3, 7, [])
+    # Without a content entry to take them from, hp and max_hp stay required.
+    with pytest.raises(InvalidCommand, match="needs hp and max_hp"):
+        game.apply([{"kind": "add_combatant", "encounter_id": "e1", "combatant": {
+            "combatant_id": "x", "kind": "monster", "name": "Blob",
+            "monster_ref": {"type": "monsters", "name": "Blob", "homebrew": True}}}])

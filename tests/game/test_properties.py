@@ -184,5 +184,5 @@ def test_read_models_time_travel_and_snapshots_agree_with_folds(
         assert game.load(category, entity).state == full          # snapshot + tail
         for event in events[:: max(1, len(events) // 6)]:
             prefix = fold(category, [e for e in events if e.position <= event.position])
-            assert game.state(category, entity, position=event.position) == prefix
-            assert game.state(category, entity, version=event.stream_version) == prefix
+            assert game.load(category, entity, position=event.position).state == prefix
+            assert game.load(category, entity, version=event.stream_version).state == prefix

@@ -32,7 +32,7 @@ def test_hp_clamped_and_temp_hp_absorbed_first(world: MemoryWorld) -> None:
     [taken] = world.run([dmg({"character_id": "aria"}, 8)])
     assert taken.data["temp_hp_absorbed"] == 5 and taken.data["hp_after"] == 9
     assert world.state("character", "aria").temp_hp == 0
-    world.run([dmg({"character_id": "aria"}, 100)])
+    world.run([dmg({"character_id": "aria"}, 15)])
     aria = world.state("character", "aria")
     assert aria.current_hp == 0 and "unconscious" in aria.conditions
     world.run([{"kind": "heal", "target": {"character_id": "aria"}, "amount": 500}])
@@ -108,7 +108,7 @@ def test_turns_skip_incapacitated_and_wrap_into_new_round(world: MemoryWorld) ->
                           "new_round": True, "skipped_ids": []}
     world.run([{"kind": "apply_condition", "condition": "stunned",
                 "target": {"encounter_id": "e1", "combatant_id": "gob1"}},
-               dmg({"character_id": "bram"}, 99)])
+               dmg({"character_id": "bram"}, 20)])
     [turn] = world.run([advance])
     assert turn.data["combatant_id"] == "gob2" and turn.data["skipped_ids"] == ["gob1", "bram"]
     [turn] = world.run([advance])
@@ -118,7 +118,7 @@ def test_turns_skip_incapacitated_and_wrap_into_new_round(world: MemoryWorld) ->
 
 def test_death_saves_resolve_to_stable_or_dead(world: MemoryWorld) -> None:
     world.run(campaign_setup(encounter=None))
-    world.run([dmg({"character_id": "aria"}, 99), dmg({"character_id": "bram"}, 99)])
+    world.run([dmg({"character_id": "aria"}, 20), dmg({"character_id": "bram"}, 20)])
     save = {"kind": "record_death_save", "character_id": "aria"}
     results = [world.run([{**save, "roll": r}])[0].data["result"] for r in (12, 3, 15, 19)]
     assert results == ["ongoing", "ongoing", "ongoing", "stable"]
@@ -138,7 +138,7 @@ def test_death_saves_resolve_to_stable_or_dead(world: MemoryWorld) -> None:
 
 def test_natural_20_death_save_revives(world: MemoryWorld) -> None:
     world.run(campaign_setup(encounter=None))
-    world.run([dmg({"character_id": "aria"}, 99)])
+    world.run([dmg({"character_id": "aria"}, 20)])
     world.run([{"kind": "record_death_save", "character_id": "aria", "roll": 20}])
     aria = world.state("character", "aria")
     assert aria.current_hp == 1 and "unconscious" not in aria.conditions
@@ -290,3 +290,38 @@ def test_retried_narration_is_superseded_and_dice_requests_clear(world: MemoryWo
     assert c.pending_dice == {} and c.recent_messages[0].superseded
     with pytest.raises(UnknownEntity, match="m9"):
         world.run([{"kind": "supersede_message", "campaign_id": "c1", "message_id": "m9"}])
+
+
+def test_massive_damage_kills_outright(world: MemoryWorld) -> None:
+    world.run(campaign_setup(encounter=None))   # aria: 12/12 HP
+    world.run([dmg({"character_id": "aria"}, 9)])
+    # 3 HP left: 30 damage leaves 27 after reaching 0, more than the 12 HP maximum.
+    world.run([dmg({"character_id": "aria"}, 30)])
+    aria = world.state("character", "aria")
+    assert aria.dead and aria.current_hp == 0 and "unconscious" not in aria.conditions
+    # Damage that stops short of the maximum only knocks out; at 0 HP, massive damage kills.
+    world.run([dmg({"character_id": "bram"}, 12 + 11)])
+    bram = world.state("character", "bram")
+    assert not bram.dead and "unconscious" in bram.conditions
+    world.run([dmg({"character_id": "bram"}, 12)])
+    assert world.state("character", "bram").dead
+
+
+def test_no_rest_during_an_active_encounter(world: MemoryWorld) -> None:
+    world.run(campaign_setup())
+    world.run([dmg({"character_id": "aria"}, 5)])
+    before = world.count()
+    for rest in ("long", "short"):
+        with pytest.raises(RuleViolation, match=f"{rest} rest during encounter 'e1'"):
+            world.run([{"kind": "take_rest", "character_id": "aria", "rest_type": rest}])
+    # Also when the fight starts in the same response as the rest.
+    world.run(campaign_setup(campaign="c2", party=("cade",), encounter=None))
+    with pytest.raises(RuleViolation, match="during encounter 'e2'"):
+        world.run([*campaign_setup(campaign="c2", party=(), encounter="e2")[1:],
+                   {"kind": "take_rest", "character_id": "cade", "rest_type": "long"}])
+    assert world.count() == before + 3   # only c2: campaign, character, party join
+    world.run([dmg({"encounter_id": "e1", "combatant_id": "gob1"}, 7),
+               dmg({"encounter_id": "e1", "combatant_id": "gob2"}, 7),
+               {"kind": "end_encounter", "encounter_id": "e1"}])
+    [rest] = world.run([{"kind": "take_rest", "character_id": "aria", "rest_type": "long"}])
+    assert rest.data["hp_recovered"] == 5

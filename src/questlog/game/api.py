@@ -23,6 +23,7 @@ from .decider import DecidedEvent, UnitOfWork
 from .loading import CATEGORIES, Loaded, load_state
 from .repository import GameRepository
 from .snapshots import write_snapshot
+from .views import encounter_view, pc_ids
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -124,13 +125,31 @@ class GameAPI(GameRepository):
                     cache[type_, index] = False
             return cache[type_, index]
 
+        def content_entry(type_: str, index: str) -> dict[str, Any] | None:
+            try:
+                entry: dict[str, Any] = self.store.content.get(type_, index).model_dump(
+                    mode="json", by_alias=True)
+            except ContentError:
+                return None
+            return entry
+
+        def open_encounters(campaign_id: str) -> list[str]:
+            # Started and not ended, per the log; the fold of each then has the last word.
+            with self.store.read() as conn:
+                rows = conn.execute(
+                    "SELECT s.stream_id FROM events s WHERE s.type = 'EncounterStarted' "
+                    "AND json_extract(s.data, '$.campaign_id') = ? AND NOT EXISTS ("
+                    "SELECT 1 FROM events e WHERE e.stream_id = s.stream_id "
+                    "AND e.type = 'EncounterEnded')", (campaign_id,)).fetchall()
+            return [str(r[0]).split("-", 1)[1] for r in rows]
+
         def load(category: str, entity_id: str) -> tuple[Any, int]:
             loaded = self.load(category, entity_id)
             if loaded.tail >= self.store.settings.snapshot_every:
                 write_snapshot(self.store, category, f"{category}-{entity_id}", loaded.state)
             return loaded.state, loaded.version
 
-        return UnitOfWork(load, content_exists)
+        return UnitOfWork(load, content_exists, content_entry, open_encounters)
 
     def _already_applied(self, correlation_id: str) -> ApplyResult | None:
         with self.store.read() as conn:
@@ -176,9 +195,19 @@ class GameAPI(GameRepository):
 
     def state(self, category: str, entity_id: str, *, position: int | None = None,
               version: int | None = None, timestamp: str | None = None) -> Any:
-        """The aggregate's state (CampaignState, CharacterState or EncounterState)."""
-        return self.load(category, entity_id, position=position, version=version,
-                         timestamp=timestamp).state
+        """The aggregate's state (CampaignState, CharacterState or EncounterState).
+
+        An encounter is shown as every view shows it (`views.encounter_view`): its player
+        characters' HP and conditions from their own streams at the same point."""
+        state = self.load(category, entity_id, position=position, version=version,
+                          timestamp=timestamp).state
+        if category != "encounter":
+            return state
+        if version is not None:   # the characters as they were at that encounter version
+            position, timestamp = state.position, None
+        characters = {cid: self.load("character", cid, position=position,
+                                     timestamp=timestamp).state for cid in pc_ids(state)}
+        return encounter_view(state, characters)
 
     def snapshot(self, category: str, entity_id: str) -> int:
         """Take a snapshot now; returns the stream version it holds."""

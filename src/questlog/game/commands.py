@@ -14,9 +14,19 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 
 from .errors import InvalidCommand
 from .event_base import Source
-from .events_campaign import Difficulty, Narration, Place, QuestRewards, QuestStatus, Role, XpSystem
-from .events_character import AbilityScores, Coin, Feature, Item
-from .events_encounter import CombatantSpec
+from .events_campaign import (
+    CampaignSetup,
+    DiceRequestFields,
+    MessageFields,
+    NpcFields,
+    Place,
+    QuestChange,
+    QuestFields,
+    QuestStatus,
+    SettingsChange,
+)
+from .events_character import CharacterSheet, Coin, Feature, Item
+from .events_encounter import CombatantSpec, EncounterSetup
 from .refs import ContentRef, Id
 
 
@@ -44,35 +54,17 @@ class Target(BaseModel):
 
 # --- campaign ---------------------------------------------------------------------------
 
-class CreateCampaign(_Command):
+class CreateCampaign(_Command, CampaignSetup):
     kind: Literal["create_campaign"] = "create_campaign"
-    campaign_id: Id
-    name: str = Field(min_length=1, max_length=200)
-    template_id: str | None = None
-    goal: str = ""
-    starting_location: Place
-    difficulty: Difficulty = "normal"
-    ruleset_id: str = "dnd5e-srd-2014"
-    lore_id: str | None = None
-    xp_system: XpSystem = "xp"
-    house_rules: dict[str, Any] = Field(default_factory=dict)
-    content_pack_priority: list[str] = Field(default_factory=list)
-    narration: Narration = Field(default_factory=Narration)
+    starting_location: Place   # a new campaign starts somewhere
 
 
-class ChangeCampaignSettings(_Command):
+class ChangeCampaignSettings(_Command, SettingsChange):
     kind: Literal["change_campaign_settings"] = "change_campaign_settings"
     campaign_id: Id
-    name: str | None = None
-    goal: str | None = None
-    difficulty: Difficulty | None = None
-    content_pack_priority: list[str] | None = None
-    narration_enabled: bool | None = None
-    tts_voice: str | None = None
-    house_rules: dict[str, Any] | None = None
 
 
-class CreateCharacter(_Command):
+class CreateCharacter(_Command, CharacterSheet):
     """Creates the character stream and adds the character to the party.
 
     `max_hp`, `hit_die` and `spell_slots_max` default from the SRD rules for the
@@ -80,28 +72,9 @@ class CreateCharacter(_Command):
     """
 
     kind: Literal["create_character"] = "create_character"
-    campaign_id: Id
-    character_id: Id
-    template_id: str | None = None
-    name: str = Field(min_length=1, max_length=200)
-    race: ContentRef | None = None
-    subrace: ContentRef | None = None
-    class_: ContentRef | None = Field(default=None, alias="class")
-    subclass: ContentRef | None = None
-    background: ContentRef | None = None
-    alignment: ContentRef | None = None
-    level: int = Field(default=1, ge=1, le=20)
-    ability_scores: AbilityScores = Field(default_factory=AbilityScores)
-    proficiencies: list[str] = Field(default_factory=list)
-    languages: list[str] = Field(default_factory=list)
-    features: list[Feature] = Field(default_factory=list)
-    spells_known: list[ContentRef] = Field(default_factory=list)
-    cantrips_known: list[ContentRef] = Field(default_factory=list)
     max_hp: int | None = Field(default=None, ge=1)
     hit_die: int | None = Field(default=None, ge=4, le=12)
     spell_slots_max: dict[str, int] | None = None
-    inventory: list[Item] = Field(default_factory=list)
-    gold: int = Field(default=0, ge=0)
 
 
 class LeaveParty(_Command):
@@ -130,35 +103,20 @@ class ChangeLocation(_Command):
     description: str = ""
 
 
-class RecordNpc(_Command):
+class RecordNpc(_Command, NpcFields):
     kind: Literal["record_npc"] = "record_npc"
     campaign_id: Id
-    npc_id: Id
-    name: str | None = None
-    description: str | None = None
-    last_location: str | None = None
-    attitude: str | None = None
-    monster_ref: ContentRef | None = None
 
 
-class AddQuest(_Command):
+class AddQuest(_Command, QuestFields):
     kind: Literal["add_quest"] = "add_quest"
     campaign_id: Id
-    quest_id: Id
-    title: str = Field(min_length=1, max_length=200)
-    description: str = ""
-    status: QuestStatus = "active"
 
 
-class UpdateQuest(_Command):
+class UpdateQuest(_Command, QuestChange):
     kind: Literal["update_quest"] = "update_quest"
     campaign_id: Id
-    quest_id: Id
     status: QuestStatus | None = None
-    objectives_completed: int | None = Field(default=None, ge=0)
-    objectives_total: int | None = Field(default=None, ge=0)
-    description: str | None = None
-    rewards: QuestRewards | None = None
 
 
 class RecordLore(_Command):
@@ -169,18 +127,9 @@ class RecordLore(_Command):
     keywords: list[str] = Field(default_factory=list)
 
 
-class AppendMessage(_Command):
+class AppendMessage(_Command, MessageFields):
     kind: Literal["append_message"] = "append_message"
     campaign_id: Id
-    message_id: Id
-    role: Role
-    content: str
-    gm_thought: str | None = None
-    is_dice_result: bool = False
-    detailed_content: str | None = None
-    ai_response_json: str | None = None
-    character_id: str | None = None
-    timestamp: str | None = None
 
 
 class SupersedeMessage(_Command):
@@ -190,18 +139,10 @@ class SupersedeMessage(_Command):
     reason: Literal["retry", "edited"] = "retry"
 
 
-class RequestDiceRoll(_Command):
+class RequestDiceRoll(_Command, DiceRequestFields):
     kind: Literal["request_dice_roll"] = "request_dice_roll"
     campaign_id: Id
-    request_id: Id
-    character_ids: list[Id] = Field(min_length=1)
-    roll_type: str = Field(min_length=1, max_length=50)
-    formula: str = Field(min_length=1, max_length=50)
-    reason: str = ""
-    skill: str | None = None
-    ability: str | None = None
-    dc: int | None = Field(default=None, ge=0, le=50)
-    encounter_id: Id | None = None
+    encounter_id: Id | None = None   # a command names an encounter by its id
 
 
 class RecordDiceRoll(_Command):
@@ -296,16 +237,9 @@ class RecordDeathSave(_Command):
     roll: int = Field(ge=1, le=20)
 
 
-class AddItem(_Command):
+class AddItem(_Command, Item):
     kind: Literal["add_item"] = "add_item"
     character_id: Id
-    item_id: Id
-    name: str = Field(min_length=1, max_length=200)
-    description: str = ""
-    quantity: int = Field(default=1, ge=1)
-    content_ref: ContentRef | None = None
-    value_gp: float | None = Field(default=None, ge=0)
-    rarity: str | None = None
     source: str = ""
 
 
@@ -365,7 +299,9 @@ class LevelUp(_Command):
 
 class CombatantInput(CombatantSpec):
     """A combatant as a command gives it: a `pc` may leave `hp`/`max_hp` out (they are
-    copied from its character); every other kind must state them."""
+    copied from its character); a `monster_ref` to a content entry fills AC, HP, stats,
+    attacks, resistances and immunities from it (stated values win); every other
+    combatant must state `hp` and `max_hp`."""
 
     hp: int | None = Field(default=None, ge=0)  # type: ignore[assignment]
     max_hp: int | None = Field(default=None, ge=1)  # type: ignore[assignment]
@@ -374,17 +310,15 @@ class CombatantInput(CombatantSpec):
     def _hp_for_non_pc(self) -> CombatantInput:
         if self.kind == "pc" and self.character_id is None:
             raise ValueError("a pc combatant needs character_id")
-        if self.kind != "pc" and (self.hp is None or self.max_hp is None):
-            raise ValueError(f"a {self.kind} combatant needs hp and max_hp")
+        from_content = self.monster_ref is not None and not self.monster_ref.homebrew
+        if self.kind != "pc" and not from_content and (self.hp is None or self.max_hp is None):
+            raise ValueError(f"a {self.kind} combatant needs hp and max_hp "
+                             "(or a monster_ref to a content entry)")
         return self
 
 
-class StartEncounter(_Command):
+class StartEncounter(_Command, EncounterSetup):
     kind: Literal["start_encounter"] = "start_encounter"
-    encounter_id: Id
-    campaign_id: Id
-    location: str = ""
-    reason: str = ""
     combatants: list[CombatantInput] = Field(min_length=1)
 
 

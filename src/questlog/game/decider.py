@@ -25,6 +25,10 @@ from .state import CampaignState, CharacterState, EncounterState
 Loader = Callable[[str, str], tuple[Any, int]]
 #: check(type, index) -> True when an effective content entry exists
 ContentCheck = Callable[[str, str], bool]
+#: entry(type, index) -> the effective content entry as JSON data, or None
+ContentLookup = Callable[[str, str], "dict[str, Any] | None"]
+#: open_encounters(campaign_id) -> ids of the campaign's encounters that have not ended
+EncounterLookup = Callable[[str], list[str]]
 
 
 def stream_id(category: str, entity_id: str) -> str:
@@ -49,6 +53,8 @@ class DecidedEvent:
 class UnitOfWork:
     load: Loader
     content_exists: ContentCheck | None = None
+    content_entry: ContentLookup | None = None
+    open_encounters: EncounterLookup | None = None
     states: dict[str, Any] = field(default_factory=dict)
     base_versions: dict[str, int] = field(default_factory=dict)
     versions: dict[str, int] = field(default_factory=dict)
@@ -82,6 +88,18 @@ class UnitOfWork:
             raise UnknownEntity(f"unknown encounter {encounter_id!r}")
         return state
 
+    def active_encounter(self, campaign_id: str) -> EncounterState | None:
+        """The campaign's encounter in progress, if any (its stream is then checked at
+        append like every stream a decision read)."""
+        ids = set(self.open_encounters(campaign_id)) if self.open_encounters else set()
+        ids.update(sid.split("-", 1)[1] for sid, state in self.states.items()
+                   if isinstance(state, EncounterState) and state.campaign_id == campaign_id)
+        for encounter_id in sorted(ids):
+            state = self.encounter(encounter_id, must_exist=False)
+            if state.status == "active" and state.campaign_id == campaign_id:
+                return state
+        return None
+
     # --- content -----------------------------------------------------------------------
     def check_ref(self, ref: ContentRef | None, types: Iterable[str], what: str) -> None:
         """Refuse a reference of the wrong type, or to content that does not exist."""
@@ -97,6 +115,12 @@ class UnitOfWork:
             raise UnknownContentReference(
                 f"{what}: no content entry {ref.type}/{ref.index} "
                 "(mark the reference homebrew for invented things)")
+
+    def entry(self, ref: ContentRef | None) -> dict[str, Any] | None:
+        """The content entry a (non-homebrew) reference names, when content is at hand."""
+        if ref is None or ref.homebrew or self.content_entry is None:
+            return None
+        return self.content_entry(ref.type, ref.index)
 
     # --- emitting ----------------------------------------------------------------------
     def emit(self, category: str, entity_id: str, event: GameEvent) -> None:

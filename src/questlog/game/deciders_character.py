@@ -70,7 +70,8 @@ def change_details(uow: UnitOfWork, cmd: c.ChangeCharacterDetails) -> None:
 
 def damage(uow: UnitOfWork, character_id: str, amount: int, damage_type: str | None,
            source: Source, critical: bool, encounter_id: str | None) -> None:
-    """Temporary HP absorb first; HP is clamped at 0; damage at 0 HP is a failed death save."""
+    """Temporary HP absorb first; HP is clamped at 0; damage at 0 HP is a failed death save;
+    damage left over at 0 HP that reaches the HP maximum kills outright."""
     s = uow.character(character_id)
     _alive(s)
     if amount == 0:
@@ -83,6 +84,8 @@ def damage(uow: UnitOfWork, character_id: str, amount: int, damage_type: str | N
         amount=amount, damage_type=damage_type, source=source, critical=critical,
         temp_hp_absorbed=absorbed, hp_before=hp_before, hp_after=hp_after,
         encounter_id=encounter_id))
+    if s.dead:
+        return   # massive damage (rules.killed_outright): the fold of DamageTaken kills
     if hp_before > 0 and hp_after == 0 and UNCONSCIOUS.index not in s.conditions:
         uow.emit("character", character_id, ev.ConditionApplied(
             condition=UNCONSCIOUS, source="dropped to 0 hit points", encounter_id=encounter_id))
@@ -245,8 +248,14 @@ def expend_slot(uow: UnitOfWork, cmd: c.ExpendSpellSlot) -> None:
 
 
 def take_rest(uow: UnitOfWork, cmd: c.TakeRest) -> None:
+    """No rest while the campaign fights: a rest is an hour or more of downtime (SRD)."""
     s = uow.character(cmd.character_id)
     _alive(s)
+    fight = uow.active_encounter(s.campaign_id)
+    if fight is not None:
+        raise RuleViolation(
+            f"character {cmd.character_id!r} cannot take a {cmd.rest_type} rest during "
+            f"encounter {fight.encounter_id!r}; end the encounter first")
     class_index = s.class_.index if s.class_ else None
     if cmd.rest_type == "short":
         available = s.hit_dice_total - s.hit_dice_used

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from . import commands as c
 from . import events_encounter as ev
+from . import rules
 from .decider import UnitOfWork
 from .deciders_character import gain_experience
-from .errors import EncounterNotActive, EntityExists, RuleViolation, UnknownEntity
+from .errors import (
+    EncounterNotActive,
+    EntityExists,
+    InvalidCommand,
+    RuleViolation,
+    UnknownEntity,
+)
 from .event_base import Source
 from .refs import INCAPACITATING, ContentRef
 from .state import Combatant, EncounterState
@@ -38,6 +45,18 @@ def incapacitated(uow: UnitOfWork, combatant: Combatant) -> bool:
 def _spec(uow: UnitOfWork, campaign_id: str, given: c.CombatantInput) -> ev.CombatantSpec:
     uow.check_ref(given.monster_ref, ("monsters",), f"combatant {given.combatant_id}")
     data = given.model_dump()
+    entry = uow.entry(given.monster_ref)
+    if entry is not None:
+        # The stat block comes from the referenced entry; what the command states wins.
+        data = {**data, **rules.monster_combatant(entry),
+                **given.model_dump(include=given.model_fields_set)}
+        if "hp" in given.model_fields_set and "max_hp" not in given.model_fields_set:
+            data["max_hp"] = max(data["max_hp"], data["hp"])
+        elif "max_hp" in given.model_fields_set and "hp" not in given.model_fields_set:
+            data["hp"] = data["max_hp"]
+    if given.kind != "pc" and (data.get("hp") is None or data.get("max_hp") is None):
+        raise InvalidCommand(f"combatant {given.combatant_id}: a {given.kind} needs hp and "
+                             "max_hp (or a monster_ref to a content entry that has them)")
     if given.kind == "pc":
         assert given.character_id is not None   # checked by CombatantInput
         pc = uow.character(given.character_id)

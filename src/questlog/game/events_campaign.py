@@ -31,12 +31,37 @@ class Narration(BaseModel):
     voice: str | None = None
 
 
+# The defaults of a new campaign (the campaign state starts from them too).
+DEFAULT_DIFFICULTY: Difficulty = "normal"
+DEFAULT_RULESET = "dnd5e-srd-2014"
+DEFAULT_XP_SYSTEM: XpSystem = "xp"
+
+
+class CampaignSetup(BaseModel):
+    """The fields a campaign is created with: the `create_campaign` command and the
+    CampaignCreated event share them. `house_rules` is a free JSON object (the source's
+    flags vary)."""
+
+    campaign_id: Id
+    name: str = Field(min_length=1, max_length=200)
+    template_id: str | None = None
+    goal: str = ""
+    starting_location: Place | None = None
+    difficulty: Difficulty = DEFAULT_DIFFICULTY
+    ruleset_id: str = DEFAULT_RULESET
+    lore_id: str | None = None
+    xp_system: XpSystem = DEFAULT_XP_SYSTEM
+    house_rules: dict[str, Any] = Field(default_factory=dict)
+    content_pack_priority: list[str] = Field(default_factory=list)
+    narration: Narration = Field(default_factory=Narration)
+
+
 class _CampaignEvent(GameEvent):
     category: ClassVar[Category] = "campaign"
 
 
-class CampaignCreated(_CampaignEvent):
-    """A campaign begins. `house_rules` is a free JSON object (the source's flags vary).
+class CampaignCreated(_CampaignEvent, CampaignSetup):
+    """A campaign begins.
 
     Decision: `starting_location` may be absent (None: no location yet, the first
     LocationChanged sets it); `campaign_id` read from a log may be left out when the
@@ -44,27 +69,14 @@ class CampaignCreated(_CampaignEvent):
     """
 
     event_type: ClassVar[str] = "CampaignCreated"
-    campaign_id: Id
-    name: str = Field(min_length=1, max_length=200)
-    template_id: str | None = None
-    goal: str = ""
-    starting_location: Place | None = None
-    difficulty: Difficulty = "normal"
-    ruleset_id: str = "dnd5e-srd-2014"
-    lore_id: str | None = None
-    xp_system: XpSystem = "xp"
-    house_rules: dict[str, Any] = Field(default_factory=dict)
-    content_pack_priority: list[str] = Field(default_factory=list)
-    narration: Narration = Field(default_factory=Narration)
 
 
-class CampaignSettingsChanged(_CampaignEvent):
-    """Only the fields that changed are set; None means "unchanged".
+class SettingsChange(BaseModel):
+    """Campaign settings to change (command and event): None means "unchanged".
 
     Decision: `house_rules` replaces the whole object when given (no deep merge).
     """
 
-    event_type: ClassVar[str] = "CampaignSettingsChanged"
     name: str | None = None
     goal: str | None = None
     difficulty: Difficulty | None = None
@@ -72,6 +84,12 @@ class CampaignSettingsChanged(_CampaignEvent):
     narration_enabled: bool | None = None
     tts_voice: str | None = None
     house_rules: dict[str, Any] | None = None
+
+
+class CampaignSettingsChanged(_CampaignEvent, SettingsChange):
+    """Only the fields that changed are set."""
+
+    event_type: ClassVar[str] = "CampaignSettingsChanged"
 
 
 class PartyMemberJoined(_CampaignEvent):
@@ -119,11 +137,9 @@ class LocationChanged(_CampaignEvent):
     previous_name: str | None = None
 
 
-class NpcRecorded(_CampaignEvent):
-    """First occurrence of an `npc_id` introduces the NPC (name required then, by the
-    command); later ones change only the fields that are not None."""
+class NpcFields(BaseModel):
+    """An NPC record (command and event): None fields are left as they were."""
 
-    event_type: ClassVar[str] = "NpcRecorded"
     npc_id: Id
     name: str | None = None
     description: str | None = None
@@ -132,14 +148,26 @@ class NpcRecorded(_CampaignEvent):
     monster_ref: ContentRef | None = None
 
 
-class QuestAdded(_CampaignEvent):
-    """`quest_id` is unique per campaign; a second QuestAdded with it is refused."""
+class NpcRecorded(_CampaignEvent, NpcFields):
+    """First occurrence of an `npc_id` introduces the NPC (name required then, by the
+    command); later ones change only the fields that are not None."""
 
-    event_type: ClassVar[str] = "QuestAdded"
+    event_type: ClassVar[str] = "NpcRecorded"
+
+
+class QuestFields(BaseModel):
+    """A new quest (command and event)."""
+
     quest_id: Id
     title: str = Field(min_length=1, max_length=200)
     description: str = ""
     status: QuestStatus = "active"
+
+
+class QuestAdded(_CampaignEvent, QuestFields):
+    """`quest_id` is unique per campaign; a second QuestAdded with it is refused."""
+
+    event_type: ClassVar[str] = "QuestAdded"
 
 
 class QuestRewards(BaseModel):
@@ -152,17 +180,22 @@ class QuestRewards(BaseModel):
     reputation: str | None = None
 
 
-class QuestUpdated(_CampaignEvent):
-    """Only given fields change; `status_from` records the status the command saw."""
+class QuestChange(BaseModel):
+    """A quest's fields to change (command and event): None means "unchanged"."""
 
-    event_type: ClassVar[str] = "QuestUpdated"
     quest_id: Id
-    status_from: QuestStatus | None = None
-    status_to: QuestStatus | None = None
     objectives_completed: int | None = Field(default=None, ge=0)
     objectives_total: int | None = Field(default=None, ge=0)
     description: str | None = None
     rewards: QuestRewards | None = None
+
+
+class QuestUpdated(_CampaignEvent, QuestChange):
+    """Only given fields change; `status_from` records the status the command saw."""
+
+    event_type: ClassVar[str] = "QuestUpdated"
+    status_from: QuestStatus | None = None
+    status_to: QuestStatus | None = None
 
 
 class LoreRecorded(_CampaignEvent):
@@ -174,11 +207,10 @@ class LoreRecorded(_CampaignEvent):
     keywords: list[str] = Field(default_factory=list)
 
 
-class MessageAppended(_CampaignEvent):
-    """One chat message. Decision: `timestamp` is the game server's clock (optional);
-    `ai_response_json` is kept as the raw string the model returned."""
+class MessageFields(BaseModel):
+    """One chat message (command and event). Decision: `timestamp` is the game server's
+    clock (optional); `ai_response_json` is kept as the raw string the model returned."""
 
-    event_type: ClassVar[str] = "MessageAppended"
     message_id: Id
     role: Role
     content: str
@@ -190,6 +222,12 @@ class MessageAppended(_CampaignEvent):
     timestamp: str | None = None
 
 
+class MessageAppended(_CampaignEvent, MessageFields):
+    """One chat message, appended to the campaign's history."""
+
+    event_type: ClassVar[str] = "MessageAppended"
+
+
 class MessageSuperseded(_CampaignEvent):
     """Hides a message from the chat read model (kept in the log). Decision: only
     the last 50 messages of a campaign can be superseded (a retry or an edit)."""
@@ -199,11 +237,10 @@ class MessageSuperseded(_CampaignEvent):
     reason: Literal["retry", "edited"]
 
 
-class DiceRollRequested(_CampaignEvent):
-    """A pending roll shown to players. Decision: `character_ids` must be active
-    party members; `formula` is dice notation kept as text ("1d20+5")."""
+class DiceRequestFields(BaseModel):
+    """A pending roll shown to players (command and event). Decision: `character_ids`
+    must be active party members; `formula` is dice notation kept as text ("1d20+5")."""
 
-    event_type: ClassVar[str] = "DiceRollRequested"
     request_id: Id
     character_ids: list[Id] = Field(min_length=1)
     roll_type: str = Field(min_length=1, max_length=50)
@@ -213,6 +250,12 @@ class DiceRollRequested(_CampaignEvent):
     ability: str | None = None
     dc: int | None = Field(default=None, ge=0, le=50)
     encounter_id: str | None = None
+
+
+class DiceRollRequested(_CampaignEvent, DiceRequestFields):
+    """A roll the players are asked for; pending until cleared."""
+
+    event_type: ClassVar[str] = "DiceRollRequested"
 
 
 class DiceRolled(_CampaignEvent):

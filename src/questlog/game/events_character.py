@@ -67,16 +67,12 @@ class _CharacterEvent(GameEvent):
     category: ClassVar[Category] = "character"
 
 
-class CharacterCreated(_CharacterEvent):
-    """The character instance at campaign start.
+class CharacterSheet(BaseModel):
+    """What a character is created with (command and event). Decisions:
+    race/subrace/class/subclass/background/alignment are content refs (name inside);
+    `spells_known` and `cantrips_known` are refs too."""
 
-    Decisions: race/subrace/class/subclass/background/alignment are content refs
-    (name inside); `hit_die` and `spell_slots_max` ("1".."9" → count) are stated
-    explicitly so the fold never needs the rules or content; `spells_known` and
-    `cantrips_known` are refs too.
-    """
-
-    event_type: ClassVar[str] = "CharacterCreated"
+    model_config = ConfigDict(populate_by_name=True)
     character_id: Id
     campaign_id: Id
     template_id: str | None = None
@@ -94,12 +90,20 @@ class CharacterCreated(_CharacterEvent):
     features: list[Feature] = Field(default_factory=list)
     spells_known: list[ContentRef] = Field(default_factory=list)
     cantrips_known: list[ContentRef] = Field(default_factory=list)
+    inventory: list[Item] = Field(default_factory=list)
+    gold: int = Field(default=0, ge=0)
+
+
+class CharacterCreated(_CharacterEvent, CharacterSheet):
+    """The character instance at campaign start. Decision: `hit_die` and
+    `spell_slots_max` ("1".."9" → count) are stated explicitly so the fold never needs
+    the rules or content."""
+
+    event_type: ClassVar[str] = "CharacterCreated"
     max_hp: int = Field(ge=1)
     current_hp: int = Field(ge=0)
     hit_die: int = Field(default=8, ge=4, le=12)
     spell_slots_max: dict[str, int] = Field(default_factory=dict)
-    inventory: list[Item] = Field(default_factory=list)
-    gold: int = Field(default=0, ge=0)
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, serialize_by_alias=True)
 
@@ -199,17 +203,10 @@ class DeathSaveRecorded(_CharacterEvent):
     result: Literal["ongoing", "stable", "dead", "revived"]
 
 
-class ItemAdded(_CharacterEvent):
+class ItemAdded(_CharacterEvent, Item):
     """Adding an `item_id` the character already holds increases its quantity."""
 
     event_type: ClassVar[str] = "ItemAdded"
-    item_id: Id
-    name: str = Field(min_length=1, max_length=200)
-    description: str = ""
-    quantity: int = Field(default=1, ge=1)
-    content_ref: ContentRef | None = None
-    value_gp: float | None = Field(default=None, ge=0)
-    rarity: str | None = None
     source: str = ""
 
 

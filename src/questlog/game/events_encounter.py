@@ -55,19 +55,25 @@ class CombatantSpec(BaseModel):
     conditions: list[ContentRef] = Field(default_factory=list, exclude_if=lambda v: not v)
 
 
-class _EncounterEvent(GameEvent):
-    category: ClassVar[Category] = "encounter"
+class EncounterSetup(BaseModel):
+    """Where and why a fight starts (command and event). Decision: `location` is the
+    place name as free text."""
 
-
-class EncounterStarted(_EncounterEvent):
-    """Decision: `location` is the place name as free text; combatant ids are unique
-    within the encounter (duplicates are refused, also among later joiners)."""
-
-    event_type: ClassVar[str] = "EncounterStarted"
     encounter_id: Id
     campaign_id: Id
     location: str = ""
     reason: str = ""
+
+
+class _EncounterEvent(GameEvent):
+    category: ClassVar[Category] = "encounter"
+
+
+class EncounterStarted(_EncounterEvent, EncounterSetup):
+    """Decision: combatant ids are unique within the encounter (duplicates are refused,
+    also among later joiners)."""
+
+    event_type: ClassVar[str] = "EncounterStarted"
     combatants: list[CombatantSpec] = Field(min_length=1)
 
 

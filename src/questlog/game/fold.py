@@ -13,8 +13,9 @@ from collections.abc import Callable, Iterable
 from typing import Any, Protocol, TypeVar
 
 from ..errors import PoisonEvent
-from .events_campaign import Narration, Place
-from .events_character import AbilityScores, Feature, Item, Purse
+from . import rules
+from .events_campaign import CampaignCreated, MessageAppended, Narration, Place
+from .events_character import AbilityScores, CharacterCreated, Feature, Item, Purse
 from .normalize import canonical_data
 from .refs import ContentRef
 from .state import (
@@ -62,20 +63,22 @@ def _ref(value: Any) -> ContentRef | None:
 # --- campaign ---------------------------------------------------------------------------
 
 def _campaign_created(s: CampaignState, d: D) -> None:
+    # Fields the payload leaves out take the event model's defaults (the one place for them).
+    e = CampaignCreated.model_construct(**d)
     s.exists = True
-    s.campaign_id = d["campaign_id"]
-    s.name = d["name"]
-    s.template_id = d.get("template_id")
-    s.goal = d.get("goal", "")
-    start = d.get("starting_location")
+    s.campaign_id = e.campaign_id
+    s.name = e.name
+    s.template_id = e.template_id
+    s.goal = e.goal
+    start = e.starting_location
     s.location = None if start is None else Place.model_validate(start)
-    s.difficulty = d.get("difficulty", "normal")
-    s.ruleset_id = d.get("ruleset_id", "")
-    s.lore_id = d.get("lore_id")
-    s.xp_system = d.get("xp_system", "xp")
-    s.house_rules = dict(d.get("house_rules") or {})
-    s.content_pack_priority = list(d.get("content_pack_priority") or [])
-    s.narration = Narration.model_validate(d.get("narration") or {})
+    s.difficulty = e.difficulty
+    s.ruleset_id = e.ruleset_id
+    s.lore_id = e.lore_id
+    s.xp_system = e.xp_system
+    s.house_rules = dict(e.house_rules or {})
+    s.content_pack_priority = list(e.content_pack_priority or [])
+    s.narration = Narration.model_validate(e.narration or {})
 
 
 def _settings_changed(s: CampaignState, d: D) -> None:
@@ -143,9 +146,16 @@ def _lore_recorded(s: CampaignState, d: D) -> None:
     s.lore_count += 1
 
 
+def message_of(d: D) -> MessageAppended:
+    """A chat message with the event model's defaults for what the payload leaves out
+    (the chat read model takes its rows from here too)."""
+    return MessageAppended.model_construct(**d)
+
+
 def _message_appended(s: CampaignState, d: D) -> None:
+    m = message_of(d)
     s.message_count += 1
-    s.recent_messages.append(MessageRef(message_id=d["message_id"], role=d["role"]))
+    s.recent_messages.append(MessageRef(message_id=m.message_id, role=m.role))
     if len(s.recent_messages) > RECENT_MESSAGES:
         del s.recent_messages[: len(s.recent_messages) - RECENT_MESSAGES]
 
@@ -172,27 +182,29 @@ def _dice_cleared(s: CampaignState, d: D) -> None:
 # --- character --------------------------------------------------------------------------
 
 def _character_created(s: CharacterState, d: D) -> None:
+    # Fields the payload leaves out take the event model's defaults (the one place for them).
+    e = CharacterCreated.model_construct(**d)
     s.exists = True
-    s.character_id = d["character_id"]
-    s.campaign_id = d["campaign_id"]
-    s.template_id = d.get("template_id")
-    s.name = d["name"]
-    for key in ("race", "subrace", "subclass", "background", "alignment"):
-        setattr(s, key, _ref(d.get(key)))
-    s.class_ = _ref(d.get("class"))
-    s.level = d.get("level", 1)
-    s.ability_scores = AbilityScores.model_validate(d.get("ability_scores") or {})
-    s.proficiencies = list(d.get("proficiencies") or [])
-    s.languages = list(d.get("languages") or [])
-    s.features = [Feature.model_validate(f) for f in d.get("features") or []]
-    s.spells_known = [ContentRef.model_validate(r) for r in d.get("spells_known") or []]
-    s.cantrips_known = [ContentRef.model_validate(r) for r in d.get("cantrips_known") or []]
-    s.max_hp = d["max_hp"]
-    s.current_hp = min(d["current_hp"], d["max_hp"])
-    s.hit_die = d.get("hit_die", 8)
-    s.spell_slots_max = dict(d.get("spell_slots_max") or {})
-    s.inventory = {i["item_id"]: Item.model_validate(i) for i in d.get("inventory") or []}
-    s.purse = Purse(gp=d.get("gold", 0))
+    s.character_id = e.character_id
+    s.campaign_id = e.campaign_id
+    s.template_id = e.template_id
+    s.name = e.name
+    for key in ("race", "subrace", "class_", "subclass", "background", "alignment"):
+        setattr(s, key, _ref(getattr(e, key)))
+    s.level = e.level
+    s.ability_scores = AbilityScores.model_validate(e.ability_scores or {})
+    s.proficiencies = list(e.proficiencies or [])
+    s.languages = list(e.languages or [])
+    s.features = [Feature.model_validate(f) for f in e.features or []]
+    s.spells_known = [ContentRef.model_validate(r) for r in e.spells_known or []]
+    s.cantrips_known = [ContentRef.model_validate(r) for r in e.cantrips_known or []]
+    s.max_hp = e.max_hp
+    s.current_hp = min(e.current_hp, e.max_hp)
+    s.hit_die = e.hit_die
+    s.spell_slots_max = dict(e.spell_slots_max or {})
+    items = [Item.model_validate(i) for i in e.inventory or []]   # raw: model_construct
+    s.inventory = {i.item_id: i for i in items}
+    s.purse = Purse(gp=e.gold)
 
 
 def _details_changed(s: CharacterState, d: D) -> None:
@@ -205,10 +217,13 @@ def _details_changed(s: CharacterState, d: D) -> None:
 
 
 def _damage_taken(s: CharacterState, d: D) -> None:
-    s.temp_hp = max(0, s.temp_hp - d.get("temp_hp_absorbed", 0))
+    absorbed = d.get("temp_hp_absorbed", 0)
+    s.temp_hp = max(0, s.temp_hp - absorbed)
     s.current_hp = d["hp_after"]
     if s.current_hp > 0:
         s.stable = False
+    elif rules.killed_outright(d["amount"] - absorbed - d["hp_before"], s.max_hp):
+        s.dead = True
 
 
 def _healing_received(s: CharacterState, d: D) -> None:

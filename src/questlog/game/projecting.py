@@ -1,17 +1,26 @@
 """Helpers the game's projectors share (in `projections/game_*.py`).
 
-`FoldingProjector` keeps one row per stream holding the aggregate's folded
-state (JSON, without the volatile position/time) plus the columns queries
-filter on; per batch it loads each touched stream's row once, folds the new
-events with the very fold the commands use, and writes the row back once.
-So a read model and its aggregate cannot disagree.
+Every game read model derives its rows from the very fold the commands use,
+so a read model and its aggregate cannot disagree:
+
+- `FoldingProjector` keeps one row per stream holding the aggregate's folded
+  state (JSON, without the volatile position/time) plus the columns queries
+  filter on; per batch it loads each touched stream's row once, folds the new
+  events, and writes the row back once.
+- `PartProjector` keeps one row per entry of one keyed part of a state (a
+  campaign's quests, NPCs or pending dice requests, a character's inventory).
+  A row holds exactly the entry's fields, so the projector loads the entries
+  an event names into an otherwise empty state, folds the event, and writes
+  back what the fold made of them (an entry the fold removed leaves the table).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ClassVar
+
+from pydantic import BaseModel
 
 from ..events import RecordedEvent
 from ..projection.projector import ProjectionContext, Projector
@@ -51,28 +60,115 @@ class FoldingProjector(Projector):
     def after(self, ctx: ProjectionContext, states: dict[str, Any]) -> None:
         """Hook for derived tables, called with every state touched by the batch."""
 
-    def apply(self, ctx: ProjectionContext, events: Sequence[RecordedEvent]) -> None:
-        t = ctx.table(self.table)
-        model = STATE_TYPES[self.category]
-        states: dict[str, Any] = {}
-        for event in events:
-            key = entity_id(event.stream_id)
-            state = states.get(key)
-            if state is None:
-                got = ctx.conn.execute(
-                    f"SELECT state, position, updated_at FROM {t} WHERE {self.key} = ?",
-                    (key,)).fetchone()
-                if got is None:
-                    state = model()
-                else:
-                    state = model.model_validate_json(got[0])
-                    state.position, state.updated_at = got[1], got[2]
-                states[key] = state
-            apply_event(state, self.category, event)
+    def load(self, ctx: ProjectionContext, states: dict[str, Any], key: str) -> Any:
+        """The state of stream `key` (from its row, or empty), cached in `states`."""
+        state = states.get(key)
+        if state is None:
+            model = STATE_TYPES[self.category]
+            got = ctx.conn.execute(
+                f"SELECT state, position, updated_at FROM {ctx.table(self.table)} "
+                f"WHERE {self.key} = ?", (key,)).fetchone()
+            if got is None:
+                state = model()
+            else:
+                state = model.model_validate_json(got[0])
+                state.position, state.updated_at = got[1], got[2]
+            states[key] = state
+        return state
+
+    def write(self, ctx: ProjectionContext, states: dict[str, Any],
+              row: Callable[[str, Any], tuple[Any, ...]] | None = None) -> None:
+        """One row per state; `row(key, state)` gives the columns (default: self.row)."""
         cols = (self.key, "state", "position", "updated_at", *self.columns)
         marks = ",".join("?" * len(cols))
         ctx.conn.executemany(
-            f"INSERT OR REPLACE INTO {t} ({', '.join(cols)}) VALUES ({marks})",
+            f"INSERT OR REPLACE INTO {ctx.table(self.table)} ({', '.join(cols)}) "
+            f"VALUES ({marks})",
             [(key, state.model_dump_json(exclude=VOLATILE), state.position, state.updated_at,
-              *self.row(state)) for key, state in states.items()])
+              *(row(key, state) if row else self.row(state)))
+             for key, state in states.items()])
+
+    def apply(self, ctx: ProjectionContext, events: Sequence[RecordedEvent]) -> None:
+        states: dict[str, Any] = {}
+        for event in events:
+            apply_event(self.load(ctx, states, entity_id(event.stream_id)), self.category,
+                        event)
+        self.write(ctx, states)
         self.after(ctx, states)
+
+
+class PartProjector(Projector):
+    """One row per (stream, entry) of the keyed part `part` of a `category` state."""
+
+    category: ClassVar[str] = "campaign"
+    owner_column: ClassVar[str] = "campaign_id"   # the stream's entity id
+    table: ClassVar[str]
+    part: ClassVar[str]                 # a dict attribute of the state: entry id -> model
+    model: ClassVar[type[BaseModel]]    # the model of one entry
+    id_column: ClassVar[str]            # the entry id's field (and column)
+    fields: ClassVar[tuple[str, ...]]   # the entry's other fields, one column each
+    json_fields: ClassVar[frozenset[str]] = frozenset()   # of them, those held as JSON
+    # stream version of the event that introduced the entry (None: no such column)
+    first_column: ClassVar[str | None] = None
+
+    def entry_ids(self, event: RecordedEvent) -> Iterable[str]:
+        """Ids of the entries `event` may change (loaded before it is folded)."""
+        raise NotImplementedError
+
+    def apply(self, ctx: ProjectionContext, events: Sequence[RecordedEvent]) -> None:
+        t = ctx.table(self.table)
+        first = (self.first_column,) if self.first_column else ()
+        cols = (self.owner_column, self.id_column, *self.fields, *first)
+        model = STATE_TYPES[self.category]
+        states: dict[str, Any] = {}
+        # (owner, entry) -> stream version that introduced it, for every touched entry
+        touched: dict[tuple[str, str], int] = {}
+        for event in events:
+            owner = entity_id(event.stream_id)
+            state = states.get(owner)
+            if state is None:
+                state = states[owner] = model()
+            ids = list(self.entry_ids(event))
+            for entry_id in ids:
+                if (owner, entry_id) not in touched:
+                    touched[owner, entry_id] = self._load(ctx, t, cols, owner, entry_id,
+                                                          getattr(state, self.part))
+            held = {entry_id for entry_id in ids if entry_id in getattr(state, self.part)}
+            apply_event(state, self.category, event)
+            entries = getattr(state, self.part)   # a fold may replace the whole part
+            for entry_id in ids:
+                if entry_id in entries and entry_id not in held:
+                    touched[owner, entry_id] = event.stream_version
+        gone, rows = [], []
+        for (owner, entry_id), version in touched.items():
+            entry = getattr(states[owner], self.part).get(entry_id)
+            if entry is None:
+                gone.append((owner, entry_id))
+            else:
+                rows.append((owner, entry_id, *self._columns(entry), *[version][:len(first)]))
+        ctx.conn.executemany(
+            f"DELETE FROM {t} WHERE {self.owner_column} = ? AND {self.id_column} = ?", gone)
+        ctx.conn.executemany(
+            f"INSERT OR REPLACE INTO {t} ({', '.join(cols)}) VALUES "
+            f"({','.join('?' * len(cols))})", rows)
+
+    def _load(self, ctx: ProjectionContext, t: str, cols: tuple[str, ...], owner: str,
+              entry_id: str, entries: dict[str, Any]) -> int:
+        """Put the entry's row (if any) into `entries`; returns its first version (0: none)."""
+        got = ctx.conn.execute(
+            f"SELECT {', '.join(cols)} FROM {t} "
+            f"WHERE {self.owner_column} = ? AND {self.id_column} = ?",
+            (owner, entry_id)).fetchone()
+        if got is None:
+            return 0
+        values = dict(zip(cols, got, strict=True))
+        entries[entry_id] = self.model.model_validate({
+            self.id_column: entry_id,
+            **{f: json.loads(values[f]) if f in self.json_fields and values[f] is not None
+               else values[f] for f in self.fields}})
+        return int(values[self.first_column]) if self.first_column else 0
+
+    def _columns(self, entry: BaseModel) -> tuple[Any, ...]:
+        values = entry.model_dump(mode="json", include=set(self.fields))
+        return tuple(dumps(values[f]) if f in self.json_fields and values[f] is not None
+                     else values[f] for f in self.fields)

@@ -13,6 +13,8 @@ from pydantic import BaseModel
 
 from .errors import InvalidCommand, UnknownEntity
 from .refs import ContentRef
+from .state import CharacterState, EncounterState
+from .views import encounter_view, pc_ids
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -301,30 +303,34 @@ class GameRepository:
                                  encounter_id=r[8]) for r in rows]
 
     def encounter_tracker(self, encounter_id: str) -> EncounterTracker:
-        head = self._rows(
-            "SELECT campaign_id, status, round, turn_index, current_combatant_id, outcome, "
-            "turn_order FROM rm_game_encounters WHERE encounter_id = ?", (encounter_id,))
+        """The tracker from the encounter's folded state and its player characters' states
+        (the party sheet), combined by the rule every view of an encounter uses."""
+        head = self._rows("SELECT state FROM rm_game_encounters WHERE encounter_id = ?",
+                          (encounter_id,))
         if not head:
             raise UnknownEntity(f"unknown encounter {encounter_id!r}")
-        h = head[0]
-        # Player characters: HP and conditions from their own streams (the party sheet).
-        rows = self._rows(
-            "SELECT c.combatant_id, c.kind, c.character_id, c.name, "
-            "coalesce(p.current_hp, c.hp), coalesce(p.max_hp, c.max_hp), "
-            "coalesce(p.temp_hp, 0), c.ac, c.initiative, c.initiative_modifier, "
-            "coalesce(p.conditions, c.conditions), "
-            "CASE WHEN p.character_id IS NULL THEN c.defeated ELSE p.dead END, "
-            "c.present, c.left_reason, c.turn_position, c.monster_ref "
-            "FROM rm_game_combatants c LEFT JOIN rm_game_party_sheet p "
-            "ON c.kind = 'pc' AND p.character_id = c.character_id "
-            "WHERE c.encounter_id = ? "
-            "ORDER BY c.turn_position IS NULL, c.turn_position, c.combatant_id", (encounter_id,))
+        encounter = EncounterState.model_validate_json(head[0][0])
+        ids = pc_ids(encounter)
+        sheets = self._rows(
+            f"SELECT character_id, state FROM rm_game_party_sheet "
+            f"WHERE character_id IN ({','.join('?' * len(ids))})", tuple(ids)) if ids else []
+        characters = {r[0]: CharacterState.model_validate_json(r[1]) for r in sheets}
+        view = encounter_view(encounter, characters)
+        order = {cid: i for i, cid in enumerate(view.turn_order)}
         combatants = [TrackedCombatant(
-            combatant_id=r[0], kind=r[1], character_id=r[2], name=r[3], hp=r[4], max_hp=r[5],
-            temp_hp=r[6], ac=r[7], initiative=r[8], initiative_modifier=r[9],
-            conditions=_j(r[10]), defeated=bool(r[11]), present=bool(r[12]),
-            left_reason=r[13], turn_position=r[14], monster_ref=_j(r[15])) for r in rows]
+            combatant_id=c.combatant_id, kind=c.kind, character_id=c.character_id, name=c.name,
+            hp=c.hp, max_hp=c.max_hp,
+            temp_hp=characters[c.character_id].temp_hp
+            if c.kind == "pc" and c.character_id in characters else 0,
+            ac=c.ac, initiative=c.initiative, initiative_modifier=c.initiative_modifier,
+            conditions=[r.index for r in c.conditions], defeated=c.defeated,
+            present=c.combatant_id not in view.left, left_reason=view.left.get(c.combatant_id),
+            turn_position=order.get(c.combatant_id), monster_ref=c.monster_ref)
+            for c in view.combatants.values()]
+        combatants.sort(key=lambda t: (t.turn_position is None, t.turn_position or 0,
+                                       t.combatant_id))
         return EncounterTracker(
-            encounter_id=encounter_id, campaign_id=h[0], status=h[1], round=h[2],
-            turn_index=h[3], current_combatant_id=h[4], outcome=h[5], turn_order=_j(h[6]),
-            combatants=combatants)
+            encounter_id=encounter_id, campaign_id=view.campaign_id, status=view.status,
+            round=view.round, turn_index=view.turn_index,
+            current_combatant_id=view.current_combatant_id, outcome=view.outcome,
+            turn_order=view.turn_order, combatants=combatants)

@@ -11,7 +11,13 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from .events_campaign import Narration, Place
+from .events_campaign import (
+    DEFAULT_DIFFICULTY,
+    DEFAULT_RULESET,
+    DEFAULT_XP_SYSTEM,
+    Narration,
+    Place,
+)
 from .events_character import AbilityScores, Feature, Item, Purse
 from .events_encounter import Attack
 from .refs import INCAPACITATING, ContentRef
@@ -81,10 +87,12 @@ class CampaignState(_State):
     template_id: str | None = None
     goal: str = ""
     location: Place | None = None
-    difficulty: str = "normal"
-    ruleset_id: str = ""
+    # Plain `str`, not the event's literals: a state must load whatever a tolerant fold
+    # made of recorded events; the defaults are the event model's.
+    difficulty: str = DEFAULT_DIFFICULTY
+    ruleset_id: str = DEFAULT_RULESET
     lore_id: str | None = None
-    xp_system: str = "xp"
+    xp_system: str = DEFAULT_XP_SYSTEM
     house_rules: dict[str, Any] = Field(default_factory=dict)
     content_pack_priority: list[str] = Field(default_factory=list)
     narration: Narration = Field(default_factory=Narration)
@@ -204,5 +212,6 @@ class EncounterState(_State):
         return [self.combatants[cid] for cid in self.turn_order]
 
 
-# 2: events are folded in their canonical form (normalize.py: variants, defaults).
-FOLD_VERSIONS: dict[str, int] = {"campaign": 2, "character": 2, "encounter": 2}
+# 2: events are folded in their canonical form (normalize.py: variants, defaults);
+# 3 (campaign, character): defaults from the event models, massive damage kills.
+FOLD_VERSIONS: dict[str, int] = {"campaign": 3, "character": 3, "encounter": 2}
