@@ -27,7 +27,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool, QueuePool
 
-from .errors import ConfigurationError, UnsafeSQLiteVersion
+from .errors import (
+    ConfigurationError,
+    StorageCorrupt,
+    StorageError,
+    StorageFull,
+    StorageIOError,
+    UnsafeSQLiteVersion,
+)
 from .settings import Settings
 
 DBAPIConnection = Any  # pysqlite3 / sqlite3 connection objects carry no type stubs
@@ -58,6 +65,38 @@ def load_dbapi() -> ModuleType:
         return importlib.import_module("pysqlite3.dbapi2")
     except ImportError:  # pragma: no cover - pysqlite3 is a hard dependency
         return importlib.import_module("sqlite3")
+
+
+# Primary result codes (https://sqlite.org/rescode.html) that mean the file, not the call,
+# is at fault. Extended codes carry the primary one in their low byte.
+_STORAGE_FAULTS: dict[int, type[StorageError]] = {
+    13: StorageFull,     # SQLITE_FULL
+    10: StorageIOError,  # SQLITE_IOERR (every SQLITE_IOERR_* extended code)
+    14: StorageIOError,  # SQLITE_CANTOPEN
+    15: StorageIOError,  # SQLITE_PROTOCOL
+    11: StorageCorrupt,  # SQLITE_CORRUPT
+    26: StorageCorrupt,  # SQLITE_NOTADB
+}
+
+
+def storage_error(exc: BaseException) -> StorageError | None:
+    """The typed StorageError for a driver error that is a storage fault, else None.
+
+    Decided by SQLite's result code (`sqlite_errorcode`, set by pysqlite3 and by the
+    stdlib driver since Python 3.11), never by the message's wording.
+    """
+    if isinstance(exc, StorageError):
+        return exc
+    code = getattr(exc, "sqlite_errorcode", None)
+    if not isinstance(code, int):
+        return None
+    kind = _STORAGE_FAULTS.get(code & 0xFF)
+    if kind is None:
+        return None
+    name = getattr(exc, "sqlite_errorname", None) or f"code {code}"
+    error = kind(f"storage fault ({name}): {exc}")
+    error.__cause__ = exc
+    return error
 
 
 @dataclass
