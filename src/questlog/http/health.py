@@ -32,14 +32,20 @@ class WriteFaults:
     def failed(self, exc: StorageError) -> None:
         with self._lock:
             self._reason = f"writes are failing: {exc}"
-            self._commits_then = self._store.writer.commits
+            self._commits_then = self._commits()
 
     def reason(self) -> str | None:
         """Why writes fail now, or None once the writer has committed since the fault."""
         with self._lock:
-            if self._reason is not None and self._store.writer.commits != self._commits_then:
+            if self._reason is not None and self._commits() != self._commits_then:
                 self._reason = None
             return self._reason
+
+    def _commits(self) -> int:
+        # Never start the writer from here (a start on a full disk fails again): -1 until
+        # it runs.
+        writer = self._store.ready_writer()
+        return -1 if writer is None else writer.commits
 
 
 def public_view(body: dict[str, Any]) -> dict[str, Any]:
