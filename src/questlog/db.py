@@ -83,20 +83,24 @@ def storage_error(exc: BaseException) -> StorageError | None:
     """The typed StorageError for a driver error that is a storage fault, else None.
 
     Decided by SQLite's result code (`sqlite_errorcode`, set by pysqlite3 and by the
-    stdlib driver since Python 3.11), never by the message's wording.
+    stdlib driver since Python 3.11), never by the message's wording; the exceptions
+    `exc` was raised from are looked at too.
     """
-    if isinstance(exc, StorageError):
-        return exc
-    code = getattr(exc, "sqlite_errorcode", None)
-    if not isinstance(code, int):
-        return None
-    kind = _STORAGE_FAULTS.get(code & 0xFF)
-    if kind is None:
-        return None
-    name = getattr(exc, "sqlite_errorname", None) or f"code {code}"
-    error = kind(f"storage fault ({name}): {exc}")
-    error.__cause__ = exc
-    return error
+    seen = 0
+    cause: BaseException | None = exc
+    while cause is not None and seen < 8:  # a projector's wrapped failure, say
+        if isinstance(cause, StorageError):
+            return cause
+        code = getattr(cause, "sqlite_errorcode", None)
+        kind = _STORAGE_FAULTS.get(code & 0xFF) if isinstance(code, int) else None
+        if kind is not None:
+            name = getattr(cause, "sqlite_errorname", None) or f"code {code}"
+            error = kind(f"storage fault ({name}): {cause}")
+            error.__cause__ = cause
+            return error
+        cause = cause.__cause__
+        seen += 1
+    return None
 
 
 @dataclass

@@ -244,9 +244,8 @@ class Writer:
         except BaseException as exc:
             self._tip.forget()
             log.exception("writer batch failed; %d call(s) rejected", len(batch))
-            err = exc if isinstance(exc, QuestlogError) else (
-                storage_error(exc)
-                or QuestlogError(f"write failed: {type(exc).__name__}: {exc}"))
+            err = storage_error(exc) or (exc if isinstance(exc, QuestlogError) else QuestlogError(
+                f"write failed: {type(exc).__name__}: {exc}"))
             for item in batch:
                 if not item.future.done():
                     item.future.set_exception(err)
@@ -456,9 +455,8 @@ class Writer:
                 state.head, state.head_hash = before.head, before.head_hash
                 state.versions, state.batch_ids = before.versions, before.batch_ids
                 # A full disk or a failing device is the server's fault, not the call's.
-                err = exc if isinstance(exc, QuestlogError) else (
-                    storage_error(exc)
-                    or InvalidEvent(f"append rejected: {type(exc).__name__}: {exc}"))
+                err = storage_error(exc) or (exc if isinstance(exc, QuestlogError) else InvalidEvent(
+                    f"append rejected: {type(exc).__name__}: {exc}"))
                 outcomes.append((request.future, False, err))
                 continue
             conn.execute("RELEASE one")

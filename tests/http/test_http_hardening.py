@@ -100,6 +100,11 @@ def test_unmapped_library_errors_are_server_faults() -> None:
     assert status_for(errors.InvalidEvent("bad")) == 400
     assert status_for(errors.UnknownProjector("nope")) == 404
     assert status_for(errors.WrongExpectedVersion("s-1", 0, 1)) == 409
+    from questlog.content.query import InvalidContentFilter
+    from questlog.search.api import InvalidSearchQuery
+
+    assert status_for(InvalidSearchQuery("search text is empty")) == 400
+    assert status_for(InvalidContentFilter("level=abc")) == 400
 
 
 def test_sqlite_faults_are_typed_by_their_result_code(tmp_path: Path) -> None:

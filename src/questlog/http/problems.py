@@ -30,6 +30,7 @@ STATUS_FOR: list[tuple[type[errors.QuestlogError], int]] = [
     (errors.UnknownProjector, 404),
     (errors.InvalidEvent, 400),
     (errors.ContentValidationError, 400),
+    (errors.ContentError, 400),  # a bad filter or pack the caller named
     (errors.DomainError, 400),
     # Server faults, named so the spec and the mapping say the same.
     (errors.StorageFull, 503),
@@ -59,9 +60,7 @@ def error_kind(exc: Exception) -> str:
 
 
 def status_for(exc: errors.QuestlogError) -> int:
-    if isinstance(exc, _not_found_errors()):
-        return 404
-    for cls, status in STATUS_FOR:
+    for cls, status in [*_optional_statuses(), *STATUS_FOR]:
         if isinstance(exc, cls):
             return status
     return 500
@@ -147,10 +146,19 @@ def body_errors(exc: ValidationError) -> list[dict[str, Any]]:
     return out
 
 
-def _not_found_errors() -> tuple[type[Exception], ...]:
-    """Domain errors that mean 'no such thing' (404), from modules that may be absent."""
+def _optional_statuses() -> list[tuple[type[errors.QuestlogError], int]]:
+    """Client errors of modules that may be absent (checked before STATUS_FOR)."""
+    out: list[tuple[type[errors.QuestlogError], int]] = []
     try:
         from ..game.errors import UnknownEntity
     except ImportError:
-        return ()
-    return (UnknownEntity,)
+        pass
+    else:
+        out.append((UnknownEntity, 404))  # a DomainError that means 'no such thing'
+    try:
+        from ..search.api import InvalidSearchQuery
+    except ImportError:
+        pass
+    else:
+        out.append((InvalidSearchQuery, 400))
+    return out
