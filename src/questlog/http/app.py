@@ -27,13 +27,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import errors
 from ..events import STREAM_ID_RE
 from ..settings import Settings
 from . import models
+from .bodies import parse_body
 from .encoding import (
     DEFAULT_PAGE_EVENTS,
     MAX_PAGE_BYTES,
@@ -50,7 +51,6 @@ from .problems import (
     READ_ERRORS,
     RETRY_AFTER_S,
     HTTPProblem,
-    body_errors,
     error_kind,
     problem_responses,
     retry_after,
@@ -263,10 +263,7 @@ def create_app(
         )
         async def append(request: Request, stream_id: Annotated[str, stream_path]) -> Response:
             check_write(bearer_token(request.headers.get("authorization")))
-            raw = await request.body()
-            # Parsing a body of up to max_body_bytes takes a while: not on the event loop,
-            # which must go on answering every other request meanwhile.
-            body = await run_in_threadpool(_parse_append_body, raw)
+            body = await parse_body(request, models.AppendRequest)
             # Every precondition before the append: a refusal must write nothing.
             if body.wait_replicated and replicator is None:
                 raise HTTPProblem(400, "not_replicating",
@@ -415,15 +412,17 @@ def create_app(
         return {"head_position": head, "projections": [as_json(s) for s in status]}
 
     app.include_router(models_router)
+    hand_parsed: list[type[BaseModel]] = [models.AppendRequest]
     if not _include_optional_router(app, "questlog.game.http", store, role):
-        from .game_routes import build_game_router
+        from .game_routes import GameCommandsRequest, build_game_router
 
         app.include_router(build_game_router(
             read_access=require_read, write_access=require_write,
             game=lambda: facade("game"), as_json=as_json, responses=problem_responses,
             writable=role == "write"))
+        hand_parsed.append(GameCommandsRequest)
 
-    _document_models(app, models.AppendRequest)
+    _document_models(app, *hand_parsed)
 
     # -- health -----------------------------------------------------------------------------
 
@@ -493,13 +492,6 @@ def _read_stream_lazily(store: "Store", stream_id: str, from_version: int | None
         version = batch[-1].stream_version + (-1 if backwards else 1)
         if version < 1:
             return
-
-
-def _parse_append_body(raw: bytes) -> models.AppendRequest:
-    try:
-        return models.AppendRequest.model_validate_json(raw)
-    except ValidationError as exc:
-        raise RequestValidationError(body_errors(exc)) from exc
 
 
 def _document_models(app: FastAPI, *extra: type[BaseModel]) -> None:
