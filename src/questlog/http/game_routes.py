@@ -17,6 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from .bodies import parse_body
 
 Category = Literal["campaign", "character", "encounter"]
+# The body is parsed by hand (bodies.py), so FastAPI does not add its 422 by itself.
+BODY_422 = {"description": "Validation Error", "content": {"application/json": {
+    "schema": {"$ref": "#/components/schemas/HTTPValidationError"}}}}
 
 
 class GameCommandsRequest(BaseModel):
@@ -49,7 +52,8 @@ def build_game_router(
     read_errors = responses(400, 401, 404, 501, 503)
 
     if writable:
-        @router.post("/commands", responses=responses(400, 401, 403, 409, 413, 429, 501, 503),
+        @router.post("/commands", responses={**responses(400, 401, 403, 409, 413, 429, 501, 503),
+                                             422: BODY_422},
                      summary="Apply game commands (one atomic multi-stream append)",
                      openapi_extra={"requestBody": {"required": True, "content": {
                          "application/json": {"schema": {
