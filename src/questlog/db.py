@@ -33,6 +33,10 @@ from .errors import (
     NotAStore,
     QuestlogError,
     ReadOnlyStore,
+    StorageCorrupt,
+    StorageError,
+    StorageFull,
+    StorageIOError,
     StoreUnavailable,
     UnsafeSQLiteVersion,
 )
@@ -66,6 +70,42 @@ def load_dbapi() -> ModuleType:
         return importlib.import_module("pysqlite3.dbapi2")
     except ImportError:  # pragma: no cover - pysqlite3 is a hard dependency
         return importlib.import_module("sqlite3")
+
+
+# Primary result codes (https://sqlite.org/rescode.html) that mean the file, not the call,
+# is at fault. Extended codes carry the primary one in their low byte.
+_STORAGE_FAULTS: dict[int, type[StorageError]] = {
+    13: StorageFull,     # SQLITE_FULL
+    10: StorageIOError,  # SQLITE_IOERR (every SQLITE_IOERR_* extended code)
+    14: StorageIOError,  # SQLITE_CANTOPEN
+    15: StorageIOError,  # SQLITE_PROTOCOL
+    11: StorageCorrupt,  # SQLITE_CORRUPT
+    26: StorageCorrupt,  # SQLITE_NOTADB
+}
+
+
+def storage_error(exc: BaseException) -> StorageError | None:
+    """The typed StorageError for a driver error that is a storage fault, else None.
+
+    Decided by SQLite's result code (`sqlite_errorcode`, set by pysqlite3 and by the
+    stdlib driver since Python 3.11), never by the message's wording; the exceptions
+    `exc` was raised from are looked at too.
+    """
+    seen = 0
+    cause: BaseException | None = exc
+    while cause is not None and seen < 8:  # a projector's wrapped failure, say
+        if isinstance(cause, StorageError):
+            return cause
+        code = getattr(cause, "sqlite_errorcode", None)
+        kind = _STORAGE_FAULTS.get(code & 0xFF) if isinstance(code, int) else None
+        if kind is not None:
+            name = getattr(cause, "sqlite_errorname", None) or f"code {code}"
+            error = kind(f"storage fault ({name}): {cause}")
+            error.__cause__ = cause
+            return error
+        cause = cause.__cause__
+        seen += 1
+    return None
 
 
 @dataclass

@@ -181,3 +181,29 @@ class DomainError(QuestlogError):
 
 class ReplicationError(QuestlogError):
     """Litestream is missing, failed, or the replica is unreachable or empty."""
+
+
+class StorageError(QuestlogError):
+    """The database file could not be written or read (disk full, I/O error, corruption).
+
+    A fault of the server, never of the caller; `retryable` says whether the same call may
+    succeed later without anyone repairing the file (space freed, device back).
+    """
+
+    retryable: bool = False
+
+
+class StorageFull(StorageError):
+    """SQLITE_FULL: the disk (or the database's size limit) is full."""
+
+    retryable = True
+
+
+class StorageIOError(StorageError):
+    """SQLITE_IOERR (and CANTOPEN, PROTOCOL): the operating system failed a read or write."""
+
+    retryable = True
+
+
+class StorageCorrupt(StorageError):
+    """SQLITE_CORRUPT or SQLITE_NOTADB: the file is damaged; retrying will not help."""

@@ -47,7 +47,7 @@ from typing import Any, Protocol
 
 from . import eventstore
 from .completion import Completion, resolve_all
-from .db import Database, DBAPIConnection
+from .db import Database, DBAPIConnection, storage_error
 from .errors import Backpressure, InvalidEvent, QuestlogError, WriterClosed
 from .events import AppendResult, RecordedEvent, utc_now
 from .planner import AppendCall, BatchState, LogTip, Plan, plan_calls
@@ -248,8 +248,8 @@ class Writer:
         except BaseException as exc:
             self._tip.forget()
             log.exception("writer batch failed; %d call(s) rejected", len(batch))
-            err = exc if isinstance(exc, QuestlogError) else QuestlogError(
-                f"write failed: {type(exc).__name__}: {exc}")
+            err = storage_error(exc) or (exc if isinstance(exc, QuestlogError) else QuestlogError(
+                f"write failed: {type(exc).__name__}: {exc}"))
             for item in batch:
                 if not item.future.done():
                     item.future.set_exception(err)
@@ -460,8 +460,9 @@ class Writer:
                 conn.execute("RELEASE one")
                 state.head, state.head_hash = before.head, before.head_hash
                 state.versions, state.batch_ids = before.versions, before.batch_ids
-                err = exc if isinstance(exc, QuestlogError) else InvalidEvent(
-                    f"append rejected: {type(exc).__name__}: {exc}")
+                # A full disk or a failing device is the server's fault, not the call's.
+                err = storage_error(exc) or (exc if isinstance(exc, QuestlogError) else InvalidEvent(
+                    f"append rejected: {type(exc).__name__}: {exc}"))
                 outcomes.append((request.future, False, err))
                 continue
             conn.execute("RELEASE one")

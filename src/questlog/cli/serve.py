@@ -3,6 +3,7 @@ questlog.http and questlog.replication."""
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import signal
 import sys
@@ -36,6 +37,16 @@ def _open_primary(obj: CliContext, *, replicating: bool) -> Any:
     return store
 
 
+def _is_loopback(host: str) -> bool:
+    """Whether `host` (an address or a name) only listens on this machine."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name other than localhost may resolve to anything
+
+
 def _wait_for_signal() -> None:
     stop = threading.Event()
 
@@ -55,6 +66,9 @@ def _wait_for_signal() -> None:
               help="Also replicate to this Litestream URL (file:///dir, s3://bucket/path, ...).")
 @click.option("--insecure-no-auth", is_flag=True,
               help="Accept writes without QUESTLOG_API_TOKEN (local development only).")
+@click.option("--insecure-no-auth-on-network", is_flag=True,
+              help="Allow --insecure-no-auth with a --host that is not loopback: anyone who "
+              "can reach the port may write.")
 @click.option("--min-position-timeout", default=5.0, show_default=True, type=float,
               help="How long ?min_position=N waits before answering 503.")
 @click.option("--projector-daemon/--no-projector-daemon", default=True, show_default=True,
@@ -64,12 +78,16 @@ def _wait_for_signal() -> None:
 @store_command
 @pass_cli
 def serve_cmd(obj: CliContext, host: str, port: int, replica: str | None,
-              insecure_no_auth: bool, min_position_timeout: float, projector_daemon: bool,
-              log_level: str) -> None:
+              insecure_no_auth: bool, insecure_no_auth_on_network: bool,
+              min_position_timeout: float, projector_daemon: bool, log_level: str) -> None:
     """Run the HTTP write node (appends and reads) for this store."""
     from ..http import create_app, run_server
     from ..replication import Replicator
 
+    if insecure_no_auth and not insecure_no_auth_on_network and not _is_loopback(host):
+        raise ConfigurationError(
+            f"--insecure-no-auth with --host {host} would let anyone on the network write; "
+            "use --host 127.0.0.1, set QUESTLOG_API_TOKEN, or add --insecure-no-auth-on-network")
     _setup_logging(log_level)
     store = _open_primary(obj, replicating=replica is not None)
     if store.settings.api_token is None and not insecure_no_auth:

@@ -16,6 +16,7 @@ import importlib
 import json
 import logging
 import time
+from collections.abc import Iterator
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -23,28 +24,44 @@ from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Security
 from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import errors
 from ..events import STREAM_ID_RE
 from ..settings import Settings
 from . import models
+from .bodies import parse_body
+from .encoding import (
+    DEFAULT_PAGE_EVENTS,
+    MAX_PAGE_BYTES,
+    MAX_PAGE_EVENTS,
+    READ_BATCH_EVENTS,
+    as_json,
+    encode,
+    json_response,
+    page_body,
+    paginate,
+)
+from .health import WriteFaults, public_view
 from .problems import (
     APPEND_UNPROCESSABLE,
     READ_ERRORS,
     RETRY_AFTER_S,
     HTTPProblem,
-    body_errors,
     error_kind,
     problem_responses,
+    retry_after,
     status_for,
+    validation_errors,
 )
 from .security import BodySizeLimit, bearer_token, token_matches
 
 if TYPE_CHECKING:
+    from ..events import RecordedEvent
     from ..replication.readnode import ReadNode
     from ..replication.replicator import Replicator
     from ..store import Store
@@ -65,8 +82,12 @@ def create_app(
     read_token: str | None = None,
     allow_unauthenticated_writes: bool = False,
     min_position_timeout_s: float = 5.0,
+    max_page_bytes: int = MAX_PAGE_BYTES,
 ) -> FastAPI:
-    """Build the app for one node. Tokens default to the settings (QUESTLOG_API_TOKEN, ...)."""
+    """Build the app for one node. Tokens default to the settings (QUESTLOG_API_TOKEN, ...).
+
+    With a read token set, `/docs`, `/redoc` and `/openapi.json` need it too.
+    """
     settings = settings or store.settings
     api_token = api_token if api_token is not None else settings.api_token
     read_token = read_token if read_token is not None else settings.read_token
@@ -75,15 +96,20 @@ def create_app(
     if role == "write" and store.read_only:
         raise errors.ConfigurationError("a write node needs a store opened for writing")
 
+    docs_guarded = read_token is not None  # served below, behind the read token
     app = FastAPI(
         title="questlog",
         version="1",
         description="Event-sourced game-state and content store. "
         f"This node's role: {role}.",
+        docs_url=None if docs_guarded else "/docs",
+        redoc_url=None if docs_guarded else "/redoc",
+        openapi_url=None if docs_guarded else "/openapi.json",
     )
     app.state.store = store
     app.state.role = role
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    write_faults = WriteFaults(store) if role == "write" else None
 
     @app.exception_handler(errors.QuestlogError)
     async def _library_error(_request: Request, exc: errors.QuestlogError) -> JSONResponse:
@@ -92,11 +118,19 @@ def create_app(
         headers: dict[str, str] = {}
         if isinstance(exc, errors.WrongExpectedVersion):
             body.update(stream_id=exc.stream_id, expected=exc.expected, actual=exc.actual)
-        if status in (429, 503):
+        if retry_after(exc, status):
             headers["Retry-After"] = str(RETRY_AFTER_S)
+        if isinstance(exc, errors.StorageError) and write_faults is not None:
+            write_faults.failed(exc)
         if status >= 500:
             log.warning("%s %s: %s", _request.method, _request.url.path, exc)
         return JSONResponse(jsonable_encoder(body), status_code=status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's 422 shape, but a rejected value is echoed only in part.
+        return JSONResponse({"detail": jsonable_encoder(validation_errors(exc.errors()))},
+                            status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -123,6 +157,18 @@ def create_app(
             return JSONResponse({"error": "replica_not_ready",
                                  "detail": f"the replica file is being restored: {exc}"},
                                 status_code=503, headers={"Retry-After": str(RETRY_AFTER_S)})
+    else:
+        from ..db import load_dbapi, storage_error
+
+        @app.exception_handler(load_dbapi().Error)
+        async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+            # A read that met a failing or damaged file: the server's fault, never a 4xx.
+            fault = storage_error(exc)
+            if fault is not None:
+                return await _library_error(request, fault)
+            log.error("%s %s: database error: %s", request.method, request.url.path, exc)
+            return JSONResponse({"error": "database_error", "detail": str(exc)},
+                                status_code=500)
 
     # -- access -----------------------------------------------------------------------------
 
@@ -133,19 +179,24 @@ def create_app(
 
     # Access checks are `async def`: FastAPI runs sync dependencies in its thread pool, one
     # hop per dependency per request (measured: 783 -> 1041 appends/s when removed).
-    async def require_read(
+    def may_read(presented: str | None) -> bool:
+        # The write token also reads: a writer may always read back what it wrote.
+        return read_token is None or token_matches(presented, read_token) or (
+            api_token is not None and token_matches(presented, api_token))
+
+    async def require_read_token(
         credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+    ) -> None:
+        if not may_read(credentials.credentials if credentials else None):
+            raise HTTPProblem(401, "unauthorized", "missing or wrong bearer token for reads",
+                              headers={"WWW-Authenticate": "Bearer"})
+
+    async def require_read(
+        _token: Annotated[None, Depends(require_read_token)],
         min_position: Annotated[int | None, Query(
             ge=0, le=2**62,
             description="Wait (bounded) until this node has applied this position.")] = None,
     ) -> None:
-        if read_token is not None:
-            presented = credentials.credentials if credentials else None
-            # The write token also reads: a writer may always read back what it wrote.
-            if not (token_matches(presented, read_token)
-                    or (api_token is not None and token_matches(presented, api_token))):
-                raise HTTPProblem(401, "unauthorized", "missing or wrong bearer token for reads",
-                                  headers={"WWW-Authenticate": "Bearer"})
         if read_node is not None and not read_node.ready:
             raise HTTPProblem(503, "replica_not_ready",
                               "this read node is restoring its replica; retry shortly",
@@ -200,8 +251,11 @@ def create_app(
         # the same pydantic model, and the OpenAPI spec still documents it (below).
         @events_router.post(
             "/streams/{stream_id}/events", response_model=models.AppendResponse,
-            responses={**problem_responses(400, 401, 403, 409, 413, 429, 503),
-                       422: APPEND_UNPROCESSABLE},
+            responses={**problem_responses(400, 401, 403, 409, 413, 429, 500, 503),
+                       422: APPEND_UNPROCESSABLE,
+                       202: {"model": models.AppendNotReplicatedResponse,
+                             "description": "wait_replicated: the events are committed here "
+                             "but the replica did not confirm them in time; do not resend."}},
             summary="Append events to a stream (atomic)",
             openapi_extra={
                 "requestBody": {"required": True, "content": {"application/json": {
@@ -211,18 +265,24 @@ def create_app(
         )
         async def append(request: Request, stream_id: Annotated[str, stream_path]) -> Response:
             check_write(bearer_token(request.headers.get("authorization")))
-            raw = await request.body()
-            try:
-                body = models.AppendRequest.model_validate_json(raw)
-            except ValidationError as exc:
-                raise RequestValidationError(body_errors(exc)) from exc
+            body = await parse_body(request, models.AppendRequest)
+            # Every precondition before the append: a refusal must write nothing.
+            if body.wait_replicated and replicator is None:
+                raise HTTPProblem(400, "not_replicating",
+                                  "wait_replicated asked of a write node without a replica; "
+                                  "nothing was written")
             result = await store.aio.append(stream_id, body.events, body.expected_version)
             replicated = False
             if body.wait_replicated:
-                if replicator is None:
-                    raise HTTPProblem(400, "not_replicating",
-                                      "wait_replicated asked of a write node without a replica")
-                await run_in_threadpool(replicator.wait_replicated, result.last_position)
+                assert replicator is not None
+                try:
+                    await run_in_threadpool(replicator.wait_replicated, result.last_position)
+                except errors.ReplicationError as exc:
+                    return json_response(encode(models.AppendNotReplicatedResponse(
+                        positions=result.positions, stream_version=result.stream_version,
+                        detail=f"committed (up to position {result.last_position}) but not "
+                        f"yet replicated: {exc}",
+                    ).model_dump()), status_code=202)
                 replicated = True
             return Response(json.dumps({"positions": result.positions,
                                         "stream_version": result.stream_version,
@@ -240,33 +300,47 @@ def create_app(
         ) -> models.AppendResponse:  # pragma: no cover - require_write always raises
             raise errors.ReadOnlyReplica("read-only replica")
 
-    @events_router.get("/streams/{stream_id}", response_model=models.EventsResponse,
-                       responses=READ_ERRORS, summary="Read one stream")
+    page_limit = Query(ge=1, le=MAX_PAGE_EVENTS, description="Most events in this page (a "
+                       f"page also stops at about {max_page_bytes} bytes of events).")
+
+    @events_router.get("/streams/{stream_id}", response_model=models.StreamResponse,
+                       responses=READ_ERRORS, summary="Read one stream (one page)")
     def read_stream(
         stream_id: Annotated[str, stream_path],
         _access: ReadAccess,
-        from_version: Annotated[int, Query(ge=1, le=2**62)] = 1,
-        limit: Annotated[int | None, Query(ge=1, le=100_000)] = None,
+        from_version: Annotated[int | None, Query(
+            ge=1, le=2**62, description="First version of the page (default: the first, or "
+            "the last when backwards).")] = None,
+        limit: Annotated[int, page_limit] = DEFAULT_PAGE_EVENTS,
         backwards: bool = False,
-    ) -> dict[str, Any]:
-        events = store.read_stream(stream_id, from_version=from_version, backwards=backwards,
-                                   limit=limit)
-        if not events and store.stream_version(stream_id) == 0:
+    ) -> Response:
+        # One more than the limit (is there a next page?), read lazily in short batches: the
+        # byte budget may stop the page early.
+        events = _read_stream_lazily(store, stream_id, from_version, backwards, limit + 1)
+        page = paginate(events, limit, max_page_bytes)
+        if page.last is None and store.stream_version(stream_id) == 0:
             raise HTTPProblem(404, "stream_not_found", f"stream {stream_id!r} has no events")
-        return {"events": [e.envelope() for e in events]}
+        following = None
+        if page.more and page.last is not None:
+            following = page.last.stream_version + (-1 if backwards else 1)
+        return json_response(page_body(page, "next_from_version", following or None))
 
     @events_router.get("/events", response_model=models.EventsResponse, responses=READ_ERRORS,
-                       summary="Read the global log from a position")
+                       summary="Read the global log from a position (one page)")
     def read_all(
         _access: ReadAccess,
         from_position: Annotated[int, Query(ge=0, le=2**62)] = 0,
-        limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+        limit: Annotated[int, page_limit] = DEFAULT_PAGE_EVENTS,
         type: Annotated[list[str] | None, Query(description="Only these event types.")] = None,
         category: Annotated[list[str] | None, Query(description="Only these categories.")] = None,
-    ) -> dict[str, Any]:
-        events = store.read_all(from_position, limit, types=type or None,
-                                categories=category or None)
-        return {"events": [e.envelope() for e in events]}
+    ) -> Response:
+        # Read lazily, one more than the limit: the byte budget may stop the page early.
+        events = store.read_all(from_position, limit + 1, types=type or None,
+                                categories=category or None,
+                                batch_size=min(limit + 1, READ_BATCH_EVENTS))
+        page = paginate(events, limit, max_page_bytes)
+        following = page.last.position + 1 if page.more and page.last is not None else None
+        return json_response(page_body(page, "next_from_position", following))
 
     app.include_router(events_router)
 
@@ -289,12 +363,12 @@ def create_app(
 
     content_errors = problem_responses(400, 401, 404, 501, 503)
 
-    @models_router.get("/content/{content_type}/{index}", responses=content_errors,
+    @models_router.get("/content/{content_type}/{index}", response_model=dict[str, Any],
+                       responses=content_errors,
                        summary="One content entry (the effective one across packs)")
-    def content_get(content_type: str, index: str, _access: ReadAccess) -> dict[str, Any]:
+    def content_get(content_type: str, index: str, _access: ReadAccess) -> Response:
         entry = call(facade("content").get, content_type, index)
-        result: dict[str, Any] = _as_json(entry)
-        return result
+        return json_response(encode(as_json(entry)))
 
     @models_router.get("/content/{content_type}", response_model=models.ContentListResponse,
                        responses=content_errors, summary="List content entries")
@@ -306,11 +380,11 @@ def create_app(
             "FIELD>=VALUE, a,b for any of (repeatable, AND-ed).")] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
-    ) -> dict[str, Any]:
+    ) -> Response:
         content = facade("content")
         filters = _parse_where(content, content_type, where or [])
         items = call(content.list, content_type, where=filters, limit=limit, offset=offset)
-        return {"items": [_as_json(i) for i in items]}
+        return json_response(encode({"items": [as_json(i) for i in items]}))
 
     @models_router.get("/search", response_model=models.SearchResponse,
                        responses=problem_responses(400, 401, 404, 501, 503),
@@ -326,7 +400,7 @@ def create_app(
         if mode is not None:
             kwargs["mode"] = mode
         hits = call(facade("search"), q, **kwargs)
-        return {"hits": [_as_json(h) for h in hits]}
+        return {"hits": [as_json(h) for h in hits]}
 
     @models_router.get("/projections", response_model=models.ProjectionsResponse,
                        responses=READ_ERRORS, summary="Projector checkpoints and lag")
@@ -337,29 +411,41 @@ def create_app(
         except (AttributeError, ImportError) as exc:
             raise HTTPProblem(501, "not_implemented", f"projection status unavailable: {exc}"
                               ) from exc
-        return {"head_position": head, "projections": [_as_json(s) for s in status]}
+        return {"head_position": head, "projections": [as_json(s) for s in status]}
 
     app.include_router(models_router)
+    hand_parsed: list[type[BaseModel]] = [models.AppendRequest]
     if not _include_optional_router(app, "questlog.game.http", store, role):
-        from .game_routes import build_game_router
+        from .game_routes import GameCommandsRequest, build_game_router
 
         app.include_router(build_game_router(
             read_access=require_read, write_access=require_write,
-            game=lambda: facade("game"), as_json=_as_json, responses=problem_responses,
+            game=lambda: facade("game"), as_json=as_json, responses=problem_responses,
             writable=role == "write"))
+        hand_parsed.append(GameCommandsRequest)
 
-    _document_models(app, models.AppendRequest)
+    _document_models(app, *hand_parsed)
 
     # -- health -----------------------------------------------------------------------------
 
     @app.get("/health", response_model=models.HealthResponse, tags=["ops"],
-             summary="Role, position and lag of this node (no token needed)")
-    def health() -> dict[str, Any]:
+             summary="Role, position and lag of this node (no token needed: without the "
+             "read token, when one is set, only status and position)")
+    def health(request: Request) -> Any:
+        body = node_health()
+        if not may_read(bearer_token(request.headers.get("authorization"))):
+            return JSONResponse(public_view(body))  # not filled up by the response model
+        return body
+
+    def node_health() -> dict[str, Any]:
         if read_node is not None:
             return read_node.health()
         position = store.head_position()
         body: dict[str, Any] = {"role": role, "status": "ok", "position": position,
                                 "commit_time": _commit_time(store, position)}
+        reason = write_faults.reason() if write_faults is not None else None
+        if reason is not None:
+            body.update(status="degraded", reason=reason)
         if replicator is not None:
             status = replicator.status()
             body["primary_position"] = status.replicated_position
@@ -370,9 +456,44 @@ def create_app(
             body["replication"] = status.as_dict()
             if status.pid is None or status.last_error:
                 body["status"] = "degraded"
+                body.setdefault("reason", status.last_error or "litestream is not running")
         return body
 
+    if docs_guarded:
+        @app.get("/openapi.json", include_in_schema=False)
+        async def openapi_spec(_token: Annotated[None, Depends(require_read_token)]
+                               ) -> JSONResponse:
+            return JSONResponse(app.openapi())
+
+        @app.get("/docs", include_in_schema=False)
+        async def swagger_docs(_token: Annotated[None, Depends(require_read_token)]
+                               ) -> HTMLResponse:
+            return get_swagger_ui_html(openapi_url="/openapi.json", title="questlog")
+
+        @app.get("/redoc", include_in_schema=False)
+        async def redoc_docs(_token: Annotated[None, Depends(require_read_token)]
+                             ) -> HTMLResponse:
+            return get_redoc_html(openapi_url="/openapi.json", title="questlog")
+
     return app
+
+
+def _read_stream_lazily(store: "Store", stream_id: str, from_version: int | None,
+                        backwards: bool, limit: int) -> Iterator["RecordedEvent"]:
+    """Up to `limit` events of a stream, read READ_BATCH_EVENTS at a time."""
+    version = from_version
+    remaining = limit
+    while remaining > 0:
+        take = min(READ_BATCH_EVENTS, remaining)
+        batch = store.read_stream(stream_id, from_version=version, backwards=backwards,
+                                  limit=take)
+        yield from batch
+        if len(batch) < take:
+            return
+        remaining -= take
+        version = batch[-1].stream_version + (-1 if backwards else 1)
+        if version < 1:
+            return
 
 
 def _document_models(app: FastAPI, *extra: type[BaseModel]) -> None:
@@ -425,14 +546,6 @@ def _parse_where(content: Any, content_type: str, items: list[str]) -> dict[str,
     except click.BadParameter as exc:
         raise HTTPProblem(400, "invalid_filter", exc.message) from exc
     return where
-
-
-def _as_json(value: Any) -> Any:
-    if hasattr(value, "model_dump"):
-        return value.model_dump(mode="json")
-    if hasattr(value, "as_dict"):
-        return jsonable_encoder(value.as_dict())
-    return jsonable_encoder(value)
 
 
 def _commit_time(store: "Store", position: int) -> str | None:

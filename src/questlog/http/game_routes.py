@@ -10,10 +10,16 @@ the command route is a write (token, 403 on a read node).
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
+from .bodies import parse_body
+
 Category = Literal["campaign", "character", "encounter"]
+# The body is parsed by hand (bodies.py), so FastAPI does not add its 422 by itself.
+BODY_422 = {"description": "Validation Error", "content": {"application/json": {
+    "schema": {"$ref": "#/components/schemas/HTTPValidationError"}}}}
 
 
 class GameCommandsRequest(BaseModel):
@@ -46,12 +52,18 @@ def build_game_router(
     read_errors = responses(400, 401, 404, 501, 503)
 
     if writable:
-        @router.post("/commands", responses=responses(400, 401, 403, 409, 413, 429, 501, 503),
-                     summary="Apply game commands (one atomic multi-stream append)")
-        def apply(body: GameCommandsRequest, _auth: Write) -> Any:
-            result = game().apply(body.commands, correlation_id=body.correlation_id,
-                                  causation_id=body.causation_id, actor=body.actor,
-                                  source=body.source)
+        @router.post("/commands", responses={**responses(400, 401, 403, 409, 413, 429, 501, 503),
+                                             422: BODY_422},
+                     summary="Apply game commands (one atomic multi-stream append)",
+                     openapi_extra={"requestBody": {"required": True, "content": {
+                         "application/json": {"schema": {
+                             "$ref": "#/components/schemas/GameCommandsRequest"}}}}})
+        async def apply(request: Request, _auth: Write) -> Any:
+            # Parsed off the event loop (see bodies.py), applied in the thread pool.
+            body = await parse_body(request, GameCommandsRequest)
+            result = await run_in_threadpool(
+                game().apply, body.commands, correlation_id=body.correlation_id,
+                causation_id=body.causation_id, actor=body.actor, source=body.source)
             return as_json(result)
     else:
         @router.post("/commands", responses=responses(403, 413),

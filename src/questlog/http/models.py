@@ -39,6 +39,19 @@ class AppendResponse(BaseModel):
     replicated: bool = False
 
 
+class AppendNotReplicatedResponse(BaseModel):
+    """202: the events ARE committed on this node, but the replica did not confirm them in
+    time. Do not append them again (they would be stored twice): they will reach the
+    replica when it catches up; `GET /health` shows its position."""
+
+    committed: Literal[True] = True
+    replicated: Literal[False] = False
+    positions: list[int]
+    stream_version: int
+    error: Literal["replication_timeout"] = "replication_timeout"
+    detail: str
+
+
 class EventEnvelope(BaseModel):
     """One recorded event, in the JSON-lines form of `events export`."""
 
@@ -55,7 +68,23 @@ class EventEnvelope(BaseModel):
 
 
 class EventsResponse(BaseModel):
+    """One page of the global log: at most `limit` events and about the byte budget."""
+
     events: list[EventEnvelope]
+    next_from_position: int | None = Field(
+        default=None,
+        description="Pass as from_position for the next page; null when this page reached "
+        "the end of the log (as of this read).")
+
+
+class StreamResponse(BaseModel):
+    """One page of a stream: at most `limit` events."""
+
+    events: list[EventEnvelope]
+    next_from_version: int | None = Field(
+        default=None,
+        description="Pass as from_version (same `backwards`) for the next page; null when "
+        "this page reached the end of the stream.")
 
 
 class ErrorResponse(BaseModel):
@@ -72,10 +101,15 @@ class ConflictResponse(ErrorResponse):
 
 
 class HealthResponse(BaseModel):
-    role: Literal["write", "read"]
+    """Without a token, when the server sets QUESTLOG_READ_TOKEN, only status and position."""
+
+    role: Literal["write", "read"] | None = None
     status: Literal["ok", "degraded", "starting"]
     position: int = Field(description="Highest event position this node serves.")
-    commit_time: str | None = Field(description="recorded_at of that event (UTC).")
+    reason: str | None = Field(
+        default=None, description="Why the status is degraded (e.g. writes fail: disk full).")
+    commit_time: str | None = Field(default=None,
+                                    description="recorded_at of that event (UTC).")
     primary_position: int | None = Field(
         default=None,
         description="Write node: the last position confirmed on the replica. Read node: the "

@@ -4,6 +4,8 @@ Every error answer has the same JSON body (`models.ErrorResponse`: error kind, d
 a 409 adds the stream and its expected and actual versions.
 """
 
+import reprlib
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -11,6 +13,8 @@ from pydantic import ValidationError
 from .. import errors
 from . import models
 
+# Client mistakes are listed one by one; anything else questlog raises is the server's
+# fault (500), so a new error class can never turn a server fault into a 4xx.
 STATUS_FOR: list[tuple[type[errors.QuestlogError], int]] = [
     (errors.ReadOnlyStore, 403),
     (errors.WrongExpectedVersion, 409),
@@ -28,7 +32,14 @@ STATUS_FOR: list[tuple[type[errors.QuestlogError], int]] = [
     (errors.PoisonEvent, 500),
     (errors.InvalidEvent, 400),
     (errors.ContentValidationError, 400),
+    (errors.ContentError, 400),  # a bad filter or pack the caller named
     (errors.DomainError, 400),
+    # Server faults, named so the spec and the mapping say the same.
+    (errors.StorageFull, 503),
+    (errors.StorageIOError, 503),
+    (errors.StorageCorrupt, 500),
+    (errors.ConfigurationError, 500),
+    (errors.ProjectionError, 500),
 ]
 RETRY_AFTER_S = 1
 
@@ -51,12 +62,17 @@ def error_kind(exc: Exception) -> str:
 
 
 def status_for(exc: errors.QuestlogError) -> int:
-    if isinstance(exc, _not_found_errors()):
-        return 404
-    for cls, status in STATUS_FOR:
+    for cls, status in [*_optional_statuses(), *STATUS_FOR]:
         if isinstance(exc, cls):
             return status
-    return 400
+    return 500
+
+
+def retry_after(exc: errors.QuestlogError, status: int) -> bool:
+    """Whether the answer should carry Retry-After: the same call may succeed later."""
+    if isinstance(exc, errors.StorageError):
+        return exc.retryable
+    return status in (429, 503)
 
 
 def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -67,9 +83,12 @@ def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
                  409: "Conflict: wrong expected version (expected and actual in the body).",
                  413: "Request body over QUESTLOG_MAX_BODY_BYTES.",
                  429: "Backpressure: the writer queue is full; retry after Retry-After.",
+                 500: "A server fault a retry will not mend (corrupt file, configuration "
+                      "problem, projector bug). Nothing was written.",
                  501: "The feature's module is not installed on this node yet.",
-                 503: "Replica not ready, min_position not reached, or a dependency is "
-                      "unavailable (see Retry-After)."}
+                 503: "Replica not ready, min_position not reached, storage full or failing "
+                      "(nothing was written), or a dependency is unavailable (see "
+                      "Retry-After)."}
     out: dict[int | str, dict[str, Any]] = {}
     for code in codes:
         model: type[models.ErrorResponse] = (
@@ -91,14 +110,47 @@ APPEND_UNPROCESSABLE: dict[str, Any] = {
 }
 
 
+MAX_ECHO_CHARS = 200  # of a rejected value, echoed back in a 422
+_PREVIEW = reprlib.Repr()  # keyword arguments need Python 3.12
+_PREVIEW.maxlevel, _PREVIEW.maxdict, _PREVIEW.maxlist, _PREVIEW.maxtuple = 3, 4, 4, 4
+_PREVIEW.maxstring = _PREVIEW.maxother = 60
+
+
+def bounded_input(value: Any) -> Any:
+    """A rejected value as a 422 echoes it: numbers, booleans and short strings as they
+    are; a long string cut; a list or object as a short preview text. Never the whole
+    input, so a 4 MB body does not come back as a 4 MB answer."""
+    if isinstance(value, bytes):
+        value = value[:MAX_ECHO_CHARS * 4].decode("utf-8", "replace")
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, str):
+        return value if len(value) <= MAX_ECHO_CHARS else value[:MAX_ECHO_CHARS] + "..."
+    preview = _PREVIEW.repr(value)  # bounded work, however big the value
+    return preview[:MAX_ECHO_CHARS] + ("..." if len(preview) > MAX_ECHO_CHARS else "")
+
+
+def validation_errors(errors_: Sequence[Any]) -> list[dict[str, Any]]:
+    """FastAPI's 422 items with every `input` bounded (see `bounded_input`)."""
+    out = []
+    for error in errors_:
+        item = dict(error)
+        if "input" in item:
+            item["input"] = bounded_input(item["input"])
+        if "ctx" in item:
+            item["ctx"] = {k: v if isinstance(v, int | float | str | bool | None) else str(v)
+                           for k, v in item["ctx"].items()}
+        out.append(item)
+    return out
+
+
 def body_errors(exc: ValidationError) -> list[dict[str, Any]]:
-    """pydantic's errors in FastAPI's 422 shape, every value JSON-safe (raw bytes included)."""
+    """pydantic's errors in FastAPI's 422 shape, every value JSON-safe and bounded."""
     out = []
     for error in exc.errors(include_url=False):
         item: dict[str, Any] = {"type": error["type"], "loc": ("body", *error["loc"]),
                                 "msg": error["msg"]}
-        raw = error.get("input")
-        item["input"] = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+        item["input"] = bounded_input(error.get("input"))
         if "ctx" in error:
             item["ctx"] = {k: v if isinstance(v, int | float | str | bool | None) else str(v)
                            for k, v in error["ctx"].items()}
@@ -106,10 +158,19 @@ def body_errors(exc: ValidationError) -> list[dict[str, Any]]:
     return out
 
 
-def _not_found_errors() -> tuple[type[Exception], ...]:
-    """Domain errors that mean 'no such thing' (404), from modules that may be absent."""
+def _optional_statuses() -> list[tuple[type[errors.QuestlogError], int]]:
+    """Client errors of modules that may be absent (checked before STATUS_FOR)."""
+    out: list[tuple[type[errors.QuestlogError], int]] = []
     try:
         from ..game.errors import UnknownEntity
     except ImportError:
-        return ()
-    return (UnknownEntity,)
+        pass
+    else:
+        out.append((UnknownEntity, 404))  # a DomainError that means 'no such thing'
+    try:
+        from ..search.api import InvalidSearchQuery
+    except ImportError:
+        pass
+    else:
+        out.append((InvalidSearchQuery, 400))
+    return out
