@@ -27,6 +27,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool, QueuePool
 
+from .checkpoint_guard import CheckpointGuard, WriterMarker
 from .errors import ConfigurationError, UnsafeSQLiteVersion
 from .settings import Settings
 
@@ -129,8 +130,13 @@ class Database:
         self.dbapi = load_dbapi()
         self.sqlite_version: str = self.dbapi.sqlite_version
         self.driver: str = self.dbapi.__name__.split(".")[0]
+        # Writers leave checkpoints to a Litestream that watches the file (checkpoint_guard).
+        self.checkpoint_guard = CheckpointGuard(self.path.resolve(),
+                                                litestream_always=settings.litestream_active)
+        self._writer_marker: WriterMarker | None = None
         if not read_only:
             self.check_safe_for_writing()
+            self._writer_marker = WriterMarker.try_acquire(self.path.resolve())
         self._reader = self._make_engine(read_only=True, pooled=not read_only)
         self._writer_engine: sa.Engine | None = None
         self._writer_proxies: list[Any] = []
@@ -177,8 +183,7 @@ class Database:
                 conn.execute("PRAGMA query_only=1")
             else:
                 conn.execute(f"PRAGMA synchronous={settings.durability}")
-                if settings.litestream_active:
-                    conn.execute("PRAGMA wal_autocheckpoint=0")
+                self.checkpoint_guard.apply(conn)
             return conn
 
         url = f"sqlite:///{path}"
@@ -232,6 +237,9 @@ class Database:
         self._writer_proxies.clear()
         if self._writer_engine is not None:
             self._writer_engine.dispose()
+        if self._writer_marker is not None:
+            self._writer_marker.release()
+            self._writer_marker = None
 
 
 def litestream_binary() -> str | None:
