@@ -2,10 +2,12 @@
 
 The documented split deployment: `questlog replicate --replica file://...` and
 `questlog serve` as two processes on the same file, plus `questlog read-node`
-following the replica. An appender posts one event at a time at ~5/s to the
-write node over HTTP; a poller reads the read node's `/events` and notes when
-each position becomes visible there. A busy-loop process per core runs all the
-while (the CPU hog), so Litestream, the writer and the follower compete for CPU.
+following the replica. An appender posts one event (2 KB of padding) at a time
+at ~5/s to the write node over HTTP, idling 2 s after every 25 appends so that a
+commit Litestream misses cannot hide behind the next one; a poller reads the read
+node's `/events` and notes when each position becomes visible there. A busy-loop
+process per core runs all the while (the CPU hog), so Litestream, the writer and
+the follower compete for CPU.
 
 Two configurations are measured in the same run, in alternating segments:
 - `documented`: exactly the documented commands, no extra environment;
@@ -180,7 +182,6 @@ class Segment:
 
     def run(self, seconds: float, rate: float) -> None:
         write_url, read_url = self.start()
-        stop_appending = threading.Event()
         stop_polling = threading.Event()
 
         def poll() -> None:
@@ -207,7 +208,7 @@ class Segment:
                 next_at = time.monotonic()
                 end_at = next_at + seconds
                 i = 0
-                while time.monotonic() < end_at and not stop_appending.is_set():
+                while time.monotonic() < end_at:
                     body = {"expected_version": "any",
                             "events": [{"type": "SoakTick", "data": {"i": i, "pad": "x" * self.pad}}]}
                     try:
@@ -301,6 +302,7 @@ def soak(duration_s: float, segment_s: float, rate: float, *, modes: tuple[str, 
         "rate_per_s": rate,
         "cpu_hog_processes": len(hogs),
         "target_max_lag_s": TARGET_MAX_LAG_S,
+        "segment_options": segment_options,
     }
     for mode in modes:
         result[mode] = summarize(done[mode])
@@ -326,9 +328,11 @@ def main() -> None:
                         help="start replicate before serve (default: serve first)")
     parser.add_argument("--projector-daemon", action="store_true",
                         help="run serve with its projector daemon")
-    parser.add_argument("--pause-every", type=int, default=0,
+    parser.add_argument("--pause-every", type=int, default=25,
                         help="idle for --pause seconds after this many appends (0: never)")
-    parser.add_argument("--pause", type=float, default=0.0)
+    parser.add_argument("--pause", type=float, default=2.0,
+                        help="seconds of idle (default 2: a commit that waits for the next "
+                        "one to be shipped shows as a lag of at least this)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args()
     modes = ("documented",) if args.no_reference else ("documented", "reference")

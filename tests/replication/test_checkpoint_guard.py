@@ -43,8 +43,9 @@ def _end(proc: subprocess.Popen[str], sig: int = signal.SIGTERM) -> tuple[str, s
 
 
 @contextlib.contextmanager
-def replicate(db: Path, replica: Path) -> Iterator[subprocess.Popen[str]]:
-    """`questlog replicate` as its own process, yielded once Litestream is up."""
+def replicate(db: Path, replica: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """`questlog replicate` as its own process, yielded with what it printed until
+    Litestream was up."""
     proc = subprocess.Popen([QUESTLOG, "--db", str(db), "replicate", "--replica",
                              f"file://{replica}"], env=_env(), text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -57,8 +58,7 @@ def replicate(db: Path, replica: Path) -> Iterator[subprocess.Popen[str]]:
                 break
         else:
             pytest.fail(f"replicate did not start: {''.join(lines)}")
-        proc.startup_lines = lines  # type: ignore[attr-defined]
-        yield proc
+        yield proc, "".join(lines)
     finally:
         _end(proc)
 
@@ -112,7 +112,7 @@ def test_a_killed_replicate_releases_its_lock(tmp_path: Path) -> None:
 def test_a_second_replicate_on_the_same_file_is_refused(tmp_path: Path) -> None:
     db = tmp_path / "two.db"
     Store.open(db, projectors=[]).close()
-    with replicate(db, tmp_path / "r1") as first:
+    with replicate(db, tmp_path / "r1") as (first, _):
         second = subprocess.run([QUESTLOG, "--db", str(db), "replicate", "--replica",
                                  f"file://{tmp_path / 'r2'}"], env=_env(), text=True,
                                 capture_output=True, timeout=60)
@@ -134,8 +134,8 @@ def test_replicate_warns_about_a_writer_outside_questlog(tmp_path: Path) -> None
     try:
         assert foreign.stdout is not None and foreign.stdout.readline().strip() == "open"
         assert [pid for pid, _ in unadvertised_writers(db)] == [foreign.pid]
-        with replicate(db, tmp_path / "replica") as proc:
-            startup = "".join(proc.startup_lines)  # type: ignore[attr-defined]
+        with replicate(db, tmp_path / "replica") as (_, startup):
+            pass
         warnings = [line for line in startup.splitlines() if "outside questlog" in line]
         assert len(warnings) == 1 and str(foreign.pid) in warnings[0], startup
     finally:
@@ -149,8 +149,8 @@ def test_replicate_is_quiet_beside_questlog_writers(tmp_path: Path) -> None:
     try:
         store.append("s", [NewEvent(type="Tick", data={})])
         assert unadvertised_writers(db) == []
-        with replicate(db, tmp_path / "replica") as proc:
-            startup = "".join(proc.startup_lines)  # type: ignore[attr-defined]
+        with replicate(db, tmp_path / "replica") as (_, startup):
+            pass
         assert "outside questlog" not in startup
     finally:
         store.close()

@@ -266,7 +266,7 @@ def test_replicate_command_runs_litestream_beside_a_writer(tmp_path: Path) -> No
 
     path = tmp_path / "sidecar.db"
     replica = f"file://{tmp_path / 'sidecar-replica'}"
-    writer = Store.open(path, settings=Settings(db=path, litestream_active=True))
+    writer = Store.open(path, settings=Settings(db=path))
     questlog = str(Path(sys.executable).parent / "questlog")
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUESTLOG_")}
     proc = subprocess.Popen([questlog, "--db", str(path), "--json", "replicate", "--replica",

@@ -16,7 +16,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
-from replication_soak import TARGET_MAX_LAG_S, Segment, start_cpu_hog, summarize  # noqa: E402
+from replication_soak import TARGET_MAX_LAG_S, Segment, start_cpu_hog, summarize
 
 # ~50 WAL pages per event: the 40 events of the run pass SQLite's 1000-page autocheckpoint
 # twice, so a write node that still checkpoints does so inside the window.
