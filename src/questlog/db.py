@@ -28,6 +28,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool, QueuePool
 
+from .checkpoint_guard import CheckpointGuard, WriterMarker
 from .errors import (
     ConfigurationError,
     NotAStore,
@@ -182,8 +183,13 @@ class Database:
         # create the -shm index a WAL database otherwise needs even to be read.
         self.immutable = read_only and not os.access(self.path.parent, os.W_OK) and not any(
             Path(f"{self.path}{suffix}").exists() for suffix in ("-wal", "-shm"))
+        # Writers leave checkpoints to a Litestream that watches the file (checkpoint_guard).
+        self.checkpoint_guard = CheckpointGuard(self.path.resolve(),
+                                                litestream_always=settings.litestream_active)
+        self._writer_marker: WriterMarker | None = None
         if not read_only:
             self.check_safe_for_writing()
+            self._writer_marker = WriterMarker.try_acquire(self.path.resolve())
         self._reader = self._make_engine(read_only=True, pooled=not read_only)
         self._writer_engine: sa.Engine | None = None
         self._writer_proxies: list[Any] = []
@@ -231,8 +237,7 @@ class Database:
                 conn.execute("PRAGMA query_only=1")
             else:
                 conn.execute(f"PRAGMA synchronous={settings.durability}")
-                if settings.litestream_active:
-                    conn.execute("PRAGMA wal_autocheckpoint=0")
+                self.checkpoint_guard.apply(conn)
             return conn
 
         url = f"sqlite:///{path}"
@@ -288,6 +293,9 @@ class Database:
         self._writer_proxies.clear()
         if self._writer_engine is not None:
             self._writer_engine.dispose()
+        if self._writer_marker is not None:
+            self._writer_marker.release()
+            self._writer_marker = None
 
 
 def is_corruption(exc: BaseException) -> bool:

@@ -46,7 +46,8 @@ class Settings(BaseSettings):
     )
     litestream_active: bool = Field(
         default=False,
-        description="Litestream replicates this file: the writer leaves checkpoints to it.",
+        description="Always leave checkpoints to Litestream, even with no questlog replicate "
+        "lock beside the file (for a Litestream run outside questlog).",
     )
     projections_rebuild: RebuildPolicy = Field(
         default="auto", description="Rebuild projectors whose version changed when the store opens."

@@ -242,6 +242,8 @@ class Writer:
 
     def _process(self, conn: DBAPIConnection, batch: list[AppendRequest | WriteJob]) -> None:
         try:
+            # Asked before every commit: a `questlog replicate` may have started since the last.
+            self._db.checkpoint_guard.apply(conn)
             outcomes = self._single_statement(conn, batch)
             if outcomes is None:
                 outcomes = self._transactions(conn, batch)

@@ -105,15 +105,6 @@ def test_missing_binary_is_a_clear_error(primary: Store, tmp_path: Path) -> None
         restore(f"file://{tmp_path / 'r'}", tmp_path / "x.db", binary=str(tmp_path / "nope"))
 
 
-def test_store_must_leave_checkpoints_to_litestream(tmp_path: Path) -> None:
-    store = Store.open(tmp_path / "plain.db")
-    try:
-        with pytest.raises(ReplicationError, match="litestream_active"):
-            Replicator.for_store(store, f"file://{tmp_path / 'r'}")
-    finally:
-        store.close()
-
-
 def test_empty_or_missing_replica_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     for url in (f"file://{tmp_path / 'empty'}", f"file://{tmp_path / 'missing'}"):
@@ -275,7 +266,7 @@ def test_replicate_command_runs_litestream_beside_a_writer(tmp_path: Path) -> No
 
     path = tmp_path / "sidecar.db"
     replica = f"file://{tmp_path / 'sidecar-replica'}"
-    writer = Store.open(path, settings=Settings(db=path, litestream_active=True))
+    writer = Store.open(path, settings=Settings(db=path))
     questlog = str(Path(sys.executable).parent / "questlog")
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUESTLOG_")}
     proc = subprocess.Popen([questlog, "--db", str(path), "--json", "replicate", "--replica",

@@ -150,7 +150,8 @@ def read_node_cmd(replica: str, data_dir: Path, host: str, port: int, primary: s
 def replicate_cmd(obj: CliContext, replica: str, log_level: str) -> None:
     """Run Litestream for this store until interrupted (supervised, restarted on crash).
 
-    The processes that write to the store must run with QUESTLOG_LITESTREAM_ACTIVE=1.
+    While it runs, questlog writers on the same file leave checkpoints to Litestream
+    by themselves (it holds DB-replicate.lock); it warns about other writing processes.
     """
     from ..replication import Replicator
 

@@ -35,6 +35,9 @@ class LitestreamOptions(BaseSettings):
     busy_timeout_s: float = Field(default=5.0, ge=1,
                                   description="Litestream's SQLite busy timeout.")
     checkpoint_interval_s: float = Field(default=60.0, gt=0)
+    min_checkpoint_page_count: int = Field(
+        default=1000, ge=1,
+        description="WAL pages after which Litestream runs a PASSIVE checkpoint (its default).")
     l0_retention_s: float = Field(
         default=3600.0, ge=0,
         description="Keep level-0 files this long: bounds follower downtime (#1515) and "
@@ -106,6 +109,7 @@ def render_config(
         f"  - path: {_q(str(db_path.resolve()))}",
         f"    monitor-interval: {go_duration(o.monitor_interval_s)}",
         f"    checkpoint-interval: {go_duration(o.checkpoint_interval_s)}",
+        f"    min-checkpoint-page-count: {o.min_checkpoint_page_count}",
         f"    busy-timeout: {go_duration(o.busy_timeout_s)}",
         "    replica:",
         f"      url: {_q(normalize_replica_url(replica_url))}",

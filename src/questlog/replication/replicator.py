@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..checkpoint_guard import ReplicationLock, replicate_lock_path, unadvertised_writers
 from ..errors import ReplicationError
 from .binary import find_binary
 from .control import ControlClient, SyncResult
@@ -107,23 +108,16 @@ class Replicator:
         self._last_error: str | None = None
         self._stop = threading.Event()
         self._tracker: threading.Thread | None = None
+        self._lock: ReplicationLock | None = None
 
     @classmethod
     def for_store(cls, store: Store, replica_url: str, *,
                   options: LitestreamOptions | None = None, **kwargs: Any) -> Replicator:
         """A replicator for an open store, whose positions it tracks.
 
-        A store opened for writing must leave checkpoints to Litestream
-        (`litestream_active`). A read-only store (the `questlog replicate`
-        sidecar) only supplies positions; the writing processes must then run
-        with QUESTLOG_LITESTREAM_ACTIVE=1 themselves.
+        Every questlog writer on the file, this store's included, stops
+        checkpointing once `start` holds the replicate lock (checkpoint_guard).
         """
-        if not store.read_only and not store.settings.litestream_active:
-            raise ReplicationError(
-                "the store was not opened with litestream_active=True "
-                "(QUESTLOG_LITESTREAM_ACTIVE=1): "
-                "its writer would checkpoint behind Litestream's back"
-            )
 
         def commit_time(position: int) -> str | None:
             for event in store.read_all(from_position=position, limit=1):
@@ -164,26 +158,27 @@ class Replicator:
         binary = find_binary(self.options.binary)
         if not self.db_path.exists():
             raise ReplicationError(f"database {self.db_path} does not exist")
-        # A private directory keeps the socket path short (unix sockets allow ~107 bytes).
-        _remove_stale_workdirs()
-        self._workdir = Path(tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-"))
-        if self._socket_path is None:
-            self._socket_path = self._workdir / "litestream.sock"
-        config_path = self._workdir / "litestream.yml"
-        config_path.write_text(render_config(self.db_path, self.replica_url, self._socket_path,
-                                             self.options))
-        self._client = ControlClient(self._socket_path, timeout=self.options.sync_timeout_s)
-        socket_path = self._socket_path
-
-        def clear_socket() -> None:
-            socket_path.unlink(missing_ok=True)  # a dead daemon's socket refuses the next bind
-
-        self._process = SupervisedProcess(
-            "litestream-replicate",
-            lambda: [binary, "replicate", "-config", str(config_path)],
-            logger=litestream_log, before_start=clear_socket,
-        )
+        self._take_lock()
         try:
+            # A private directory keeps the socket path short (unix sockets allow ~107 bytes).
+            _remove_stale_workdirs()
+            self._workdir = Path(tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-"))
+            if self._socket_path is None:
+                self._socket_path = self._workdir / "litestream.sock"
+            config_path = self._workdir / "litestream.yml"
+            config_path.write_text(render_config(self.db_path, self.replica_url, self._socket_path,
+                                                 self.options))
+            self._client = ControlClient(self._socket_path, timeout=self.options.sync_timeout_s)
+            socket_path = self._socket_path
+
+            def clear_socket() -> None:
+                socket_path.unlink(missing_ok=True)  # a dead daemon's socket refuses the next bind
+
+            self._process = SupervisedProcess(
+                "litestream-replicate",
+                lambda: [binary, "replicate", "-config", str(config_path)],
+                logger=litestream_log, before_start=clear_socket,
+            )
             self._process.start(timeout=timeout)
             self._wait_socket(timeout)
             if initial_sync:
@@ -237,6 +232,29 @@ class Replicator:
         if self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)
             self._workdir = None
+        if self._lock is not None:
+            self._lock.release()  # writers may checkpoint again
+            self._lock = None
+
+    def _take_lock(self) -> None:
+        """Announce Litestream before it starts, so writers stop checkpointing first, and
+        warn about processes that write the file without following that rule."""
+        try:
+            self._lock = ReplicationLock(self.db_path)
+        except BlockingIOError:
+            raise ReplicationError(
+                f"{self.db_path} is already replicated by another process "
+                f"(pid {ReplicationLock.holder(self.db_path)}); stop it first"
+            ) from None
+        except OSError as exc:
+            raise ReplicationError(
+                f"cannot create {replicate_lock_path(self.db_path)}: {exc}") from exc
+        others = unadvertised_writers(self.db_path)
+        if others:
+            names = ", ".join(f"{pid} ({name})" for pid, name in others)
+            log.warning("process %s has %s open for writing outside questlog: its checkpoints "
+                        "can stall replication; stop it or write through questlog",
+                        names, self.db_path)
 
     def __enter__(self) -> Replicator:
         return self if self._process is not None else self.start()
