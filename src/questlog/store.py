@@ -139,15 +139,19 @@ class Store:
 
     def append(self, stream_id: str, events: Sequence[EventLike],
                expected_version: ExpectedVersion = ANY, *,
-               timeout: float | None = None) -> AppendResult:
-        """Append events to one stream atomically; returns after the commit is durable."""
-        call = make_call(stream_id, events, expected_version)
+               timeout: float | None = None, validate: bool = True) -> AppendResult:
+        """Append events to one stream atomically; returns after the commit is durable.
+
+        `validate=False` trusts the events as recorded facts (replay): an inline projector
+        that cannot apply one parks instead of failing the call.
+        """
+        call = make_call(stream_id, events, expected_version, validate=validate)
         return self._write_ready().append([call], timeout)[0]
 
     def append_many(self, calls: Sequence[tuple[str, Sequence[EventLike], ExpectedVersion]], *,
-                    timeout: float | None = None) -> list[AppendResult]:
+                    timeout: float | None = None, validate: bool = True) -> list[AppendResult]:
         """Append to several streams in one atomic call: every check passes or nothing is written."""
-        encoded = [make_call(s, evs, exp) for s, evs, exp in calls]
+        encoded = [make_call(s, evs, exp, validate=validate) for s, evs, exp in calls]
         return self._write_ready().append(encoded, timeout)
 
     def write(self, fn: Callable[[DBAPIConnection], T], timeout: float | None = None) -> T:
