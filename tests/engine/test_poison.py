@@ -12,12 +12,12 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from questlog.projections.event_counts import EventTypeCounts
+from questlog.projections.stream_catalog import StreamCatalog
 
 from questlog import NewEvent, Store
 from questlog.cli import main
 from questlog.errors import ProjectionError
-from questlog.projections.event_counts import EventTypeCounts
-from questlog.projections.stream_catalog import StreamCatalog
 
 
 def _helpers() -> ModuleType:
@@ -184,6 +184,14 @@ def test_validated_append_fails_but_recorded_facts_park(tmp_path: Path) -> None:
             assert conn.execute(
                 "SELECT stream_id, total FROM rm_tally ORDER BY 1").fetchall() == [
                 ("score-1", 7), ("score-2", 5)]
+        # A rebuild of every model at once honours the skip; a new poison parks it again.
+        store.append("score-2", [NewEvent(type="Scored", data={"amount": None})], validate=False)
+        store.projections.rebuild()
+        status = {r["name"]: r for r in store.projections.status()}
+        assert (status["tally"]["state"], status["tally"]["error_position"]) == ("parked", 8)
+        assert status["stream_catalog"]["position"] == status["event_counts"]["position"] == 8
+        with store.read() as conn:
+            assert conn.execute("SELECT sum(total) FROM rm_tally").fetchone() == (12,)
 
 
 def test_replay_check_reports_every_problem_and_writes_nothing(tmp_path: Path,

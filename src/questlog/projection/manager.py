@@ -130,9 +130,11 @@ class ProjectionManager:
         with self.store.read() as conn:
             cp = read_checkpoints(conn).get(p.name)
             head = eventstore.head_position(conn)
-            skipped = poison.skipped_positions(conn, p.name)
+            busy = cp is not None and cp.version == p.version and cp.position < head
+            skipped = poison.skipped_positions(conn, p.name) if busy else frozenset()
         if cp is None or cp.version != p.version:
             return False, cp.position if cp else 0, head
+        # A parked projector goes on only once its poison event is recorded as skipped.
         if cp.state == "parked" and cp.error_position not in skipped:
             return False, cp.position, head
         if cp.position >= head:
@@ -305,6 +307,7 @@ class ProjectionManager:
         with self.store.read() as conn:
             cp = read_checkpoints(conn).get(p.name)
             found = eventstore.read_all(conn, from_position=position, to_position=position)
+            skipped = poison.skipped_positions(conn, p.name)
         if not found:
             raise ProjectionError(f"no event at position {position}", projector=p.name,
                                   position=position)
@@ -318,6 +321,9 @@ class ProjectionManager:
             raise ProjectionError(
                 f"projector {p.name!r} has already applied position {position} "
                 f"(it is at {cp.position})", projector=p.name, position=position)
+        if position in skipped:
+            raise ProjectionError(f"projector {p.name!r} already skips position {position}",
+                                  projector=p.name, position=position)
         data: dict[str, Any] = {"projector": p.name, "position": position,
                                 "event_id": event.event_id, "event_type": event.type}
         if reason:

@@ -96,7 +96,7 @@ def park(conn: DBAPIConnection, poison: Poison) -> None:
         "UPDATE projector_checkpoints SET position = ?, state = 'parked', "
         "failures = failures + 1, last_error = ?, error_position = ?, updated_at = ? "
         "WHERE name = ?",
-        (poison.position - 1, poison.describe(), poison.position, utc_now(), poison.projector))
+        (poison.position - 1, poison.reason, poison.position, utc_now(), poison.projector))
 
 
 def skipped_positions(conn: DBAPIConnection, projector: str) -> frozenset[int]:
