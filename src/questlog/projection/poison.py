@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from ..db import DBAPIConnection
 from ..errors import ProjectionError
@@ -26,6 +26,7 @@ from ..events import utc_now
 from .checkpoints import position_of
 from .projector import ProjectionContext, Projector
 
+T = TypeVar("T")
 SKIP_EVENT_TYPE = "ProjectorEventSkipped"
 SKIP_STREAM_PREFIX = "projector-"  # stream ids allow no '$'; category "projector"
 
@@ -53,9 +54,14 @@ def _type_of(item: Any) -> str:
     return str(item[4]) if isinstance(item, tuple) else str(item.type)
 
 
+REASON_LIMIT = 300  # characters of the error kept in the checkpoint
+
+
 def _reason(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+    """The error on one line (a pydantic error names the field on its second line)."""
+    text = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+    reason = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return reason if len(reason) <= REASON_LIMIT else reason[:REASON_LIMIT - 1] + "…"
 
 
 def apply_isolating(conn: DBAPIConnection, p: Projector, ctx: ProjectionContext,
@@ -108,9 +114,9 @@ def skipped_positions(conn: DBAPIConnection, projector: str) -> frozenset[int]:
     return frozenset(int(r[0]) for r in rows)
 
 
-def without_skipped(items: Sequence[Any], skipped: frozenset[int]) -> list[Any]:
+def without_skipped(items: list[T], skipped: frozenset[int]) -> list[T]:
     if not skipped:
-        return list(items)
+        return items
     return [i for i in items if position_of(i) not in skipped]
 
 
