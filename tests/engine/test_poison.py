@@ -6,6 +6,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
+import threading
+import time
 import uuid
 from pathlib import Path
 from types import ModuleType
@@ -215,6 +217,9 @@ def test_replay_check_reports_every_problem_and_writes_nothing(tmp_path: Path,
                     "data": [], "metadata": "x"}),                          # 8
         "",
         valid_game_line,                                                    # 10 fine
+        json.dumps({"event_id": str(uuid.uuid4()), "stream_id": "character-ann",
+                    "type": "DamageTaken", "schema_version": 99,
+                    "data": {"amount": 1, "hp_before": 4, "hp_after": 3}}),  # 11
     ]
     log = tmp_path / "foreign.jsonl"
     log.write_text("\n".join(lines) + "\n")
@@ -231,23 +236,69 @@ def test_replay_check_reports_every_problem_and_writes_nothing(tmp_path: Path,
         (6, "duplicate_event_id", "event_id"),
         (7, "invalid_payload", "data.amount"), (7, "invalid_payload", "data.hp_before"),
         (8, "bad_envelope", "event_id"), (8, "bad_envelope", "data"),
-        (8, "bad_envelope", "metadata"),
+        (8, "bad_envelope", "metadata"), (11, "invalid_payload", "schema_version"),
     }
     by_line = {(p["line"], p["field"]): p for p in report["problems"]}
     assert by_line[(7, "data.amount")]["type"] == "DamageTaken"
     assert '"lots"' in by_line[(7, "data.amount")]["found"]
     assert "also on line 1" in by_line[(6, "event_id")]["found"]
     assert report["summary"] == {"bad_envelope": 3, "bad_stream_id": 1, "bad_type": 1,
-                                 "duplicate_event_id": 1, "invalid_payload": 2,
+                                 "duplicate_event_id": 1, "invalid_payload": 3,
                                  "missing_field": 2, "unparsable": 2}
-    assert (report["lines"], report["bad_lines"]) == (9, 7)
+    assert (report["lines"], report["bad_lines"]) == (10, 8)
 
     code, text, _ = cli("replay", "--check", str(log))
     assert code == 4
     assert "line 7: DamageTaken data.amount: " in text
-    assert text.strip().splitlines()[-1].startswith("12 problem(s) on 7 of 9 line(s)")
+    assert text.strip().splitlines()[-1].startswith("13 problem(s) on 8 of 10 line(s)")
 
     clean = tmp_path / "clean.jsonl"
     clean.write_text("\n".join([good, valid_game_line]) + "\n")
     code, text, _ = cli("replay", "--check", str(clean))
     assert code == 0 and text.startswith("0 problem(s)")
+
+
+def test_one_batch_mixing_commands_and_recorded_facts(tmp_path: Path) -> None:
+    """A validated call and a trusted call with poison events in the same writer batch:
+    the validated one fails alone, the trusted one is stored and parks the projector."""
+    with Store.open(tmp_path / "m.db", projectors=_projectors()) as store:
+        store.append("score-0", [NewEvent(type="Scored", data={"amount": 1})])
+        gate, started = threading.Event(), threading.Event()
+
+        def hold(conn: object) -> None:
+            started.set()
+            gate.wait(10)
+
+        commits = store.writer.commits
+        holder = threading.Thread(target=store.write, args=(hold,))
+        holder.start()
+        started.wait(5)
+        results: dict[str, object] = {}
+
+        def call(stream: str, amount: object, validate: bool) -> None:
+            try:
+                results[stream] = store.append(
+                    stream, [NewEvent(type="Scored", data={"amount": amount})],
+                    validate=validate)
+            except Exception as exc:
+                results[stream] = exc
+
+        callers = [threading.Thread(target=call, args=args) for args in (
+            ("score-1", "bad", True), ("score-2", 2, True), ("score-3", "bad", False),
+            ("score-4", 4, False))]
+        for c in callers:
+            c.start()
+            time.sleep(0.05)  # queued in this order behind the holder: one batch
+        gate.set()
+        for c in [*callers, holder]:
+            c.join(10)
+        assert store.writer.commits == commits + 2  # the holder's batch, then all four calls
+        assert isinstance(results["score-1"], ProjectionError)
+        assert [e.stream_id for e in store.read_all()] == [
+            "score-0", "score-2", "score-3", "score-4"]
+        tally = {r["name"]: r for r in store.projections.status()}["tally"]
+        poison_at = store.read_stream("score-3")[0].position
+        assert (tally["state"], tally["error_position"]) == ("parked", poison_at)
+        with store.read() as conn:
+            assert conn.execute("SELECT stream_id FROM rm_tally ORDER BY 1").fetchall() == [
+                ("score-0",), ("score-2",)]
