@@ -87,6 +87,9 @@ class AppendCall:
     # Derived in the producer's thread, so the writer does not spend its time on them.
     category: str
     ids_given: bool
+    # False for recorded facts (replay): an inline projector that cannot apply them parks
+    # instead of failing the call (docs/internals.md, "Poison events").
+    validate: bool = True
 
 
 def make_call(stream_id: str, events: Sequence[NewEvent | dict[str, Any]],
@@ -113,7 +116,7 @@ def make_call(stream_id: str, events: Sequence[NewEvent | dict[str, Any]],
         for event in encoded:
             check_append(stream_id, category, event.type, event.schema_version, event.data)
     return AppendCall(stream_id, expected, encoded, category,
-                      any(e.id_given for e in encoded))
+                      any(e.id_given for e in encoded), validate)
 
 
 @dataclass(slots=True)
@@ -136,6 +139,7 @@ class Plan:
     rows: list[tuple[Any, ...]]
     recorded: list[RecordedEvent]
     results: list[AppendResult]
+    trusted: bool = False  # every call is a recorded fact (validate=False)
 
 
 def plan_calls(calls: Sequence[AppendCall], state: BatchState,
@@ -193,7 +197,7 @@ def plan_calls(calls: Sequence[AppendCall], state: BatchState,
     state.head, state.head_hash = head, head_hash
     state.versions.update(new_versions)
     state.batch_ids.update(new_ids)
-    return Plan(rows, recorded, results)
+    return Plan(rows, recorded, results, not any(c.validate for c in calls))
 
 
 def _stored_retry(call: AppendCall, existing: dict[str, eventstore.StoredEventKey],

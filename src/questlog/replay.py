@@ -2,7 +2,8 @@
 
 Lines need only `event_id`, `stream_id`, `type` and `data` (schema version 1,
 empty metadata); lines whose event id is stored already are skipped, so
-replaying a log twice changes nothing.
+replaying a log twice changes nothing. `read_line` is the one definition of a
+valid line, shared with `replay --check` (replay_check.py).
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
+
 from . import jsonlimits
 from .errors import DigestMismatch, InvalidEvent
-from .events import ANY, NewEvent
+from .events import ANY, NewEvent, validate_stream_id
 
 if TYPE_CHECKING:
     from .store import Store
@@ -29,25 +32,71 @@ class ReplayReport:
     skipped: int
 
 
-def parse_line(line: str, number: int) -> tuple[str, NewEvent]:
+REQUIRED_FIELDS = ("event_id", "stream_id", "type", "data")
+
+
+@dataclass(frozen=True)
+class LineProblem:
+    """One thing wrong with one line of a JSON-lines log."""
+
+    kind: str  # unparsable | missing_field | bad_stream_id | bad_type | bad_envelope
+    field: str
+    found: str
+
+
+def show(value: Any, limit: int = 60) -> str:
+    """A short rendering of what was found, for one-line messages."""
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def read_line(text: str) -> tuple[dict[str, Any] | None, tuple[str, NewEvent] | None,
+                                  list[LineProblem]]:
+    """Parse one line: (the JSON object, (stream id, event) when valid, every problem).
+
+    The one place that decides what a valid line is, for `replay` and `replay --check`.
+    """
     try:
-        obj = jsonlimits.loads(line)
+        obj = jsonlimits.loads(text)
     except json.JSONDecodeError as exc:
-        raise InvalidEvent(f"line {number}: not valid JSON ({exc.msg})") from None
+        return None, None, [LineProblem("unparsable", "line", f"not valid JSON ({exc.msg})")]
     except ValueError as exc:  # a number or nesting JSON cannot carry
-        raise InvalidEvent(f"line {number}: {exc}") from None
+        return None, None, [LineProblem("unparsable", "line", str(exc))]
     if not isinstance(obj, dict):
-        raise InvalidEvent(f"line {number}: expected a JSON object")
-    missing = [k for k in ("event_id", "stream_id", "type", "data") if k not in obj]
-    if missing:
-        raise InvalidEvent(f"line {number}: missing {', '.join(missing)}")
+        return None, None, [LineProblem("unparsable", "line",
+                                        f"a JSON {type(obj).__name__}, not an object")]
+    problems = [LineProblem("missing_field", k, "absent") for k in REQUIRED_FIELDS
+                if k not in obj]
+    stream = obj.get("stream_id")
+    if "stream_id" in obj:
+        try:
+            validate_stream_id(stream)  # type: ignore[arg-type]  # refuses non-strings too
+        except ValueError:
+            problems.append(LineProblem("bad_stream_id", "stream_id", show(stream)))
+    fields = {k: obj[k] for k in ("event_id", "type", "data") if k in obj}
+    fields["metadata"] = obj.get("metadata") or {}
+    fields["schema_version"] = obj.get("schema_version") or 1
     try:
-        event = NewEvent(event_id=obj["event_id"], type=obj["type"], data=obj["data"],
-                         metadata=obj.get("metadata") or {},
-                         schema_version=obj.get("schema_version") or 1)
-    except ValueError as exc:
-        raise InvalidEvent(f"line {number}: {exc}") from None
-    return str(obj["stream_id"]), event
+        event = NewEvent.model_validate(fields)
+    except ValidationError as exc:
+        for err in exc.errors():
+            name = ".".join(str(p) for p in err["loc"]) or "event"
+            kind = "bad_type" if name == "type" else "bad_envelope"
+            problems.append(LineProblem(
+                kind, name, f"{err['msg'].rstrip('.')}; found {show(err.get('input'))}"))
+        return obj, None, problems
+    if problems:
+        return obj, None, problems
+    return obj, (str(stream), event), []
+
+
+def parse_line(line: str, number: int) -> tuple[str, NewEvent]:
+    """The stream id and event of one line; InvalidEvent names every problem of it."""
+    _, parsed, problems = read_line(line)
+    if parsed is None:
+        raise InvalidEvent(f"line {number}: " + "; ".join(
+            f"{p.field}: {p.found}" for p in problems))
+    return parsed
 
 
 def _read(path: Path) -> Iterator[tuple[int, int, str, NewEvent]]:
@@ -64,7 +113,11 @@ def _read(path: Path) -> Iterator[tuple[int, int, str, NewEvent]]:
 
 def replay_file(store: Store, path: Path,
                 progress: Callable[[int], None] | None = None) -> ReplayReport:
-    """Append the log's events in file order, skipping ids already stored."""
+    """Append the log's events in file order, skipping ids already stored.
+
+    The events are recorded facts (`validate=False`): an inline projector that cannot
+    apply one parks, and the event is stored all the same.
+    """
     appended = skipped = 0
     batch: list[tuple[str, NewEvent]] = []
     size = 0

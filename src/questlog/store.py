@@ -214,7 +214,8 @@ class Store:
         """Append events to one stream atomically; returns after the commit is durable.
 
         `validate`: known game event types on game streams must fit their models
-        (InvalidEventPayload otherwise); False trusts them as recorded facts (replay).
+        (InvalidEventPayload otherwise); False trusts them as recorded facts (replay): an
+        inline projector that cannot apply one parks instead of failing the call.
         """
         call = make_call(stream_id, events, expected_version, validate=validate,
                          max_depth=self.settings.max_json_depth)

@@ -76,7 +76,8 @@ class WriterHooks(Protocol):
         ...
 
     def before_batch(self, conn: DBAPIConnection, head_position: int) -> None: ...
-    def project(self, conn: DBAPIConnection, events: list[RecordedEvent]) -> None: ...
+    def project(self, conn: DBAPIConnection, events: list[RecordedEvent],
+                trusted: bool = False) -> None: ...
     def after_batch(self, conn: DBAPIConnection, head_position: int) -> None: ...
 
 
@@ -86,7 +87,8 @@ class _NoHooks:
     def before_batch(self, conn: DBAPIConnection, head_position: int) -> None:
         pass
 
-    def project(self, conn: DBAPIConnection, events: list[RecordedEvent]) -> None:
+    def project(self, conn: DBAPIConnection, events: list[RecordedEvent],
+                trusted: bool = False) -> None:
         pass
 
     def after_batch(self, conn: DBAPIConnection, head_position: int) -> None:
@@ -474,4 +476,7 @@ class Writer:
         rows = [r for p in plans for r in p.rows]
         if rows:
             _insert_rows(conn, rows)
-            self.hooks.project(conn, [e for p in plans for e in p.recorded])
+            # Recorded facts (every plan trusted) park a failing projector instead of
+            # failing the call; a mixed batch that fails is redone call by call.
+            self.hooks.project(conn, [e for p in plans for e in p.recorded],
+                               trusted=all(p.trusted for p in plans))

@@ -61,3 +61,25 @@ class CounterV2(Projector):
             f"INSERT INTO {ctx.table('rm_counter')} VALUES (?, 1, ?) "
             "ON CONFLICT(stream_id) DO UPDATE SET n = n + 1, last_type = excluded.last_type",
             [(e.stream_id, e.type) for e in events])
+
+
+class Tally(Projector):
+    """Inline; sums the integer `amount` of `Scored` events per stream. An amount that is
+    not an integer is an event it genuinely cannot apply."""
+
+    name = "tally"
+    version = 1
+    mode = "inline"
+    event_types = frozenset({"Scored"})
+    tables = (Table("rm_tally",
+                    "stream_id TEXT PRIMARY KEY, total INTEGER NOT NULL, events INTEGER NOT NULL"),)
+
+    def apply(self, ctx: ProjectionContext, events: Sequence[RecordedEvent]) -> None:
+        for e in events:
+            amount = e.data["amount"]
+            if not isinstance(amount, int):
+                raise TypeError(f"amount must be an integer, got {amount!r}")
+            ctx.conn.execute(
+                f"INSERT INTO {ctx.table('rm_tally')} VALUES (?, ?, 1) ON CONFLICT(stream_id) "
+                "DO UPDATE SET total = total + excluded.total, events = events + 1",
+                (e.stream_id, amount))

@@ -152,17 +152,29 @@ def export_cmd(cli: CliContext, from_position: int) -> None:
         out.write("\n")
 
 
-@click.command("replay")
+@click.command("replay", epilog=(
+    "Exit codes: 0 done; 1 an error (one line on stderr); 3 done, but projectors are "
+    "parked on events they cannot apply (named on stderr; see `projections status` and "
+    "`projections skip`); 4 --check found problems."))
 @click.argument("log_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--check", is_flag=True,
+              help="Only read LOG_FILE and print every problem in it (no store is opened).")
 @click.option("--expect", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help="JSON file of expected digests; exit non-zero on a difference.")
 @click.option("--write-digests", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the digests to this JSON file.")
 @store_command
 @pass_cli
-def replay_cmd(cli: CliContext, log_file: Path, expect: Path | None,
+def replay_cmd(cli: CliContext, log_file: Path, check: bool, expect: Path | None,
                write_digests: Path | None) -> None:
-    """Audit replay: append a recorded log, run projections to the head, print digests."""
+    """Audit replay: append a recorded log, run projections to the head, print digests.
+
+    A projector that cannot apply a recorded event parks; the events are stored and
+    every other projector reaches the head.
+    """
+    if check:
+        _check_log(cli, log_file)
+        return
     from ..replay import compare_digests, replay_file
 
     store = cli.open_store(create=True)
@@ -175,14 +187,31 @@ def replay_cmd(cli: CliContext, log_file: Path, expect: Path | None,
     digests = store.projections.hashes()
     if write_digests is not None:
         write_digests.write_text(json.dumps(digests, indent=2, sort_keys=True) + "\n")
-    result = {"appended": report.appended, "skipped": report.skipped, "digests": digests}
+    parked = store.projections.parked()
+    result = {"appended": report.appended, "skipped": report.skipped, "digests": digests,
+              "parked": parked}
     if cli.json:
         cli.emit(result)
     else:
         click.echo(f"appended {report.appended} event(s), skipped {report.skipped} already stored")
         for name, value in sorted(digests.items()):
             click.echo(f"{name:>24}  {value}")
+    store.projections.raise_if_parked()
     if expect is not None:
         compare_digests(digests, json.loads(expect.read_text()))
         if not cli.json:
             click.echo(f"digests match {expect}")
+
+
+def _check_log(cli: CliContext, log_file: Path) -> None:
+    from ..replay_check import LogCheckFailed, check_file
+
+    report = check_file(log_file)
+    if cli.json:
+        cli.emit(report.to_dict())
+    else:
+        for problem in report.problems:
+            click.echo(problem.describe())
+        click.echo(report.headline())
+    if report.problems:
+        raise LogCheckFailed(report.headline())

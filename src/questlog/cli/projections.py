@@ -1,4 +1,4 @@
-"""Projections from the command line: status, run, rebuild, hash, unpark."""
+"""Projections from the command line: status, run, rebuild, hash, unpark, skip."""
 
 from __future__ import annotations
 
@@ -56,11 +56,17 @@ def status_cmd(cli: CliContext) -> None:
         line = (f"{r['name']:<22} {r['mode']:<7} {r['version']:>3} {r['position']:>9} "
                 f"{r['lag']:>7} {r['lag_seconds']:>7}  {r['state']}")
         if r["last_error"]:
-            line += f"  (error at {r['error_position']}: {r['last_error']})"
+            line += (f"  (error at {r['error_position']}"
+                     + (f" {r['error_type']}" if r["error_type"] else "")
+                     + f": {r['last_error']})")
         click.echo(line)
 
 
-@projections_group.command("rebuild")
+_PARKED_EXIT = ("Exit codes: 0 done; 1 an error; 3 done for every other projector, but "
+                "these are parked on an event they cannot apply (named on stderr).")
+
+
+@projections_group.command("rebuild", epilog=_PARKED_EXIT)
 @click.argument("names", nargs=-1)
 @store_command
 @pass_cli
@@ -80,6 +86,7 @@ def rebuild_cmd(cli: CliContext, names: tuple[str, ...]) -> None:
     except KeyboardInterrupt:
         raise _rebuild_interrupted(cli, chosen, before) from None
     cli.emit({"rebuilt": chosen}, f"rebuilt {', '.join(chosen)}")
+    manager.raise_if_parked(chosen)
 
 
 def _checkpoints(store: Store) -> dict[str, Checkpoint]:
@@ -113,7 +120,7 @@ def _rebuild_interrupted(cli: CliContext, chosen: list[str],
     return Interrupted(f"interrupted: {'; '.join(parts)}", code, account.committed)
 
 
-@projections_group.command("run")
+@projections_group.command("run", epilog=_PARKED_EXIT)
 @click.option("--once", is_flag=True, help="Catch up to the head and exit.")
 @click.argument("names", nargs=-1)
 @store_command
@@ -126,6 +133,7 @@ def run_cmd(cli: CliContext, once: bool, names: tuple[str, ...]) -> None:
         done = store.projections.catch_up(list(names) or None, progress=update)  # type: ignore[arg-type]
     if once:
         cli.emit(done, "\n".join(f"{k}: {v}" for k, v in sorted(done.items())))
+        store.projections.raise_if_parked(list(names) or None)
         return
     store.projections.start()
     click.echo("projection daemon running; Ctrl-C to stop", err=True)
@@ -171,7 +179,30 @@ def hash_cmd(cli: CliContext, catch_up: bool, no_catch_up: bool) -> None:
 @store_command
 @pass_cli
 def unpark_cmd(cli: CliContext, names: tuple[str, ...]) -> None:
-    """Let parked projectors try again."""
+    """Let parked projectors try again from where they stopped (e.g. after a code fix).
+
+    Not recorded in the log: a projector that still cannot apply the event parks
+    again at once. To step over the event on purpose, use `projections skip`.
+    """
     store = cli.open_store(create=False)
     store.projections.unpark(list(names))
     cli.emit({"unparked": list(names)}, f"unparked {', '.join(names)}")
+
+
+@projections_group.command("skip", epilog=_PARKED_EXIT)
+@click.argument("name")
+@click.argument("position", type=click.IntRange(min=1))
+@click.option("--reason", default=None, help="Why, kept in the recorded skip event.")
+@store_command
+@pass_cli
+def skip_cmd(cli: CliContext, name: str, position: int, reason: str | None) -> None:
+    """Let projector NAME step over the event at POSITION and go on.
+
+    The decision is appended to the log (a ProjectorEventSkipped event on the stream
+    projector-NAME), so a replay of this log skips the same event.
+    """
+    store = cli.open_store(create=False)
+    row = store.projections.skip(name, position, reason)
+    cli.emit(row, f"{name} skipped position {position}; now at {row['position']} "
+                  f"of {row['head']} ({row['state']})")
+    store.projections.raise_if_parked([name])

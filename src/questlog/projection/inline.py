@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from .. import eventstore
 from ..db import DBAPIConnection
 from ..events import RecordedEvent, utc_now
+from . import poison
 from .checkpoints import live_tables, read_checkpoints, wrap_failure
 from .projector import ProjectionContext, Projector
 
@@ -42,11 +43,14 @@ class InlineHooks:
                     continue
                 missed = [e for e in eventstore.read_all(conn, from_position=cp.position + 1,
                                                          payload=p.payload) if p.handles(e)]
-                if missed:
-                    try:
-                        p.apply(ProjectionContext(conn, live_tables(p)), missed)
-                    except Exception as exc:
-                        raise wrap_failure(p, missed, exc) from exc
+                # These are stored events: one it cannot apply parks the projector and
+                # never fails the appends of this batch.
+                found = poison.apply_isolating(
+                    conn, p, ProjectionContext(conn, live_tables(p)),
+                    poison.without_skipped(missed, poison.skipped_positions(conn, p.name)))
+                if found is not None:
+                    poison.park(conn, found)
+                    continue
                 # Move the checkpoint now, so a catch-up job in this batch cannot re-apply.
                 conn.execute("UPDATE projector_checkpoints SET position = ? WHERE name = ?",
                              (head_position, p.name))
@@ -55,13 +59,26 @@ class InlineHooks:
         self._live = live
         self._start_head = head_position
 
-    def project(self, conn: DBAPIConnection, events: list[RecordedEvent]) -> None:
-        for p in self._live:
+    def project(self, conn: DBAPIConnection, events: list[RecordedEvent],
+                trusted: bool = False) -> None:
+        """Apply the events being appended. An event a projector cannot apply fails its
+        call, unless the events are trusted recorded facts (replay, validate=False): then
+        they are stored and that projector alone parks just before the poison event."""
+        for p in list(self._live):
             handled = [e for e in events if p.handles(e)]
             if not handled:
                 continue
+            ctx = ProjectionContext(conn, live_tables(p))
+            if trusted:
+                found = poison.apply_isolating(conn, p, ctx, handled)
+                if found is not None:
+                    poison.park(conn, found)
+                    # If the call is rolled back after all, the projector's checkpoint
+                    # stays behind the head and the next batch closes that gap.
+                    self._live.remove(p)
+                continue
             try:
-                p.apply(ProjectionContext(conn, live_tables(p)), handled)
+                p.apply(ctx, handled)
             except Exception as exc:
                 # Point at the first event of the failing call's events for the message.
                 raise wrap_failure(p, handled, exc) from exc

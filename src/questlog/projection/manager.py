@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 from .. import eventstore
 from ..db import DBAPIConnection
 from ..errors import ProjectionError
-from ..events import RecordedEvent, utc_now
-from . import digest
+from ..events import NewEvent, RecordedEvent, utc_now
+from . import digest, poison
 from .checkpoints import (
     Progress,
     live_tables,
@@ -109,7 +109,11 @@ class ProjectionManager:
 
     def catch_up(self, names: list[str] | None = None, progress: Progress | None = None,
                  raise_on_error: bool = True) -> dict[str, int]:
-        """Run projectors to the head now, in batches through the writer; returns positions."""
+        """Run projectors to the head now, in batches through the writer; returns positions.
+
+        A projector that cannot apply an event parks just before it and the others go
+        on (see `parked()`); `raise_on_error` raises other failures (of `prepare`).
+        """
         done: dict[str, int] = {}
         for p in select(self.projectors, names):
             while True:
@@ -126,12 +130,18 @@ class ProjectionManager:
         with self.store.read() as conn:
             cp = read_checkpoints(conn).get(p.name)
             head = eventstore.head_position(conn)
-        if cp is None or cp.state == "parked" or cp.version != p.version:
+            busy = cp is not None and cp.version == p.version and cp.position < head
+            skipped = poison.skipped_positions(conn, p.name) if busy else frozenset()
+        if cp is None or cp.version != p.version:
             return False, cp.position if cp else 0, head
+        # A parked projector goes on only once its poison event is recorded as skipped.
+        if cp.state == "parked" and cp.error_position not in skipped:
+            return False, cp.position, head
         if cp.position >= head:
             return False, cp.position, head
         batch = self.store.settings.projection_batch_size
         events, covered = self._events_after(p, cp.position, batch)
+        events = poison.without_skipped(events, skipped)
         try:
             prepared = p.prepare(self.store, events) if events else None
             applied = self.store.write(
@@ -142,18 +152,27 @@ class ProjectionManager:
             if raise_on_error:
                 raise err from exc
             return False, cp.position, head
+        if isinstance(applied, poison.Poison):
+            log.warning("%s; the projector is parked", applied.describe())
+            return False, applied.position - 1, head
         return applied, covered if applied else cp.position, head
 
     def _apply_batch(self, conn: DBAPIConnection, p: Projector, expected: int, covered: int,
-                     events: Sequence[RecordedEvent], prepared: Any) -> bool:
+                     events: Sequence[RecordedEvent], prepared: Any) -> bool | poison.Poison:
         row = conn.execute("SELECT position, version FROM projector_checkpoints WHERE name = ?",
                            (p.name,)).fetchone()
         if row is None or row[0] != expected or row[1] != p.version:
             return False  # someone else moved it: read again
-        if events:
-            p.apply(ProjectionContext(conn, live_tables(p), prepared=prepared), events)
+        found = poison.apply_isolating(
+            conn, p, ProjectionContext(conn, live_tables(p), prepared=prepared), events)
+        if found is not None:
+            poison.park(conn, found)
+            return found
+        # Moving on from a parked state (a skip) clears the error it was parked with.
         conn.execute(
             "UPDATE projector_checkpoints SET position = ?, updated_at = ?, failures = 0, "
+            "last_error = CASE WHEN state = 'parked' THEN NULL ELSE last_error END, "
+            "error_position = CASE WHEN state = 'parked' THEN NULL ELSE error_position END, "
             "state = CASE WHEN state = 'parked' THEN 'live' ELSE state END WHERE name = ?",
             (covered, utc_now(), p.name))
         return True
@@ -246,6 +265,11 @@ class ProjectionManager:
                         then = datetime.strptime(first[0], "%Y-%m-%dT%H:%M:%S.%fZ").replace(
                             tzinfo=UTC)
                         lag_seconds = max(0.0, (datetime.now(UTC) - then).total_seconds())
+                error_type = None
+                if cp is not None and cp.error_position is not None:
+                    found = conn.execute("SELECT type FROM events WHERE position = ?",
+                                         (cp.error_position,)).fetchone()
+                    error_type = found[0] if found else None
                 state = cp.state if cp else "new"
                 if cp is not None and cp.version != p.version and state == "live":
                     state = "stale"
@@ -257,9 +281,58 @@ class ProjectionManager:
                     "failures": cp.failures if cp else 0,
                     "last_error": cp.last_error if cp else None,
                     "error_position": cp.error_position if cp else None,
+                    "error_type": error_type,
                     "rebuild_position": cp.rebuild_position if cp else None,
                 })
         return rows
+
+    def parked(self, names: list[str] | None = None) -> list[dict[str, Any]]:
+        """Status rows of the parked projectors among `names` (default: all)."""
+        chosen = {p.name for p in select(self.projectors, names)}
+        return [r for r in self.status() if r["state"] == "parked" and r["name"] in chosen]
+
+    def raise_if_parked(self, names: list[str] | None = None) -> None:
+        """Raise ProjectorsParked (exit code 3) naming each parked projector and position."""
+        parked = self.parked(names)
+        if parked:
+            raise poison.ProjectorsParked(parked)
+
+    def skip(self, name: str, position: int, reason: str | None = None) -> dict[str, Any]:
+        """Record that projector `name` steps over the event at `position`, then catch it up.
+
+        The decision is an event (`ProjectorEventSkipped` on `projector-<name>`), so a
+        replay of this log makes it too. Returns the projector's status row afterwards.
+        """
+        (p,) = select(self.projectors, [name])
+        with self.store.read() as conn:
+            cp = read_checkpoints(conn).get(p.name)
+            found = eventstore.read_all(conn, from_position=position, to_position=position)
+            skipped = poison.skipped_positions(conn, p.name)
+        if not found:
+            raise ProjectionError(f"no event at position {position}", projector=p.name,
+                                  position=position)
+        event = found[0]
+        if not p.handles(event):
+            raise ProjectionError(
+                f"projector {p.name!r} does not handle the event at position {position} "
+                f"({event.type} on {event.stream_id}): nothing to skip",
+                projector=p.name, position=position)
+        if cp is not None and cp.position >= position and cp.version == p.version:
+            raise ProjectionError(
+                f"projector {p.name!r} has already applied position {position} "
+                f"(it is at {cp.position})", projector=p.name, position=position)
+        if position in skipped:
+            raise ProjectionError(f"projector {p.name!r} already skips position {position}",
+                                  projector=p.name, position=position)
+        data: dict[str, Any] = {"projector": p.name, "position": position,
+                                "event_id": event.event_id, "event_type": event.type}
+        if reason:
+            data["reason"] = reason
+        self.store.append(poison.skip_stream(p.name),
+                          [NewEvent(type=poison.SKIP_EVENT_TYPE, data=data)])
+        self.catch_up([p.name], raise_on_error=False)
+        (row,) = [r for r in self.status() if r["name"] == p.name]
+        return row
 
     def hashes(self, names: list[str] | None = None) -> dict[str, str]:
         """A digest per read model over its rows in canonical order."""

@@ -27,8 +27,8 @@ from .checkpoints import (
     read_items,
     shadow_tables,
     table_exists,
-    wrap_failure,
 )
+from .poison import Poison, apply_isolating, park, skipped_positions, without_skipped
 from .projector import ProjectionContext, Projector
 
 if TYPE_CHECKING:
@@ -40,6 +40,11 @@ log = logging.getLogger("questlog.projections")
 class Rebuilder:
     def __init__(self, store: Store) -> None:
         self.store = store
+        # Per projector of the running group: the skips recorded in the log, and the
+        # poison event that stopped its shadow (touched only by jobs on the writer
+        # thread, which run in order, and read after they finish).
+        self._skipped: dict[str, frozenset[int]] = {}
+        self._stopped: dict[str, Poison] = {}
 
     def rebuild(self, chosen: Sequence[Projector], progress: Progress | None = None) -> None:
         """Rebuild into shadow tables from position 0, then swap them in in one transaction.
@@ -58,6 +63,9 @@ class Rebuilder:
         rows = chosen[0].row_mode()
         starts: dict[str, tuple[str, int]] = self.store.write(
             lambda conn: {p.name: self._begin_rebuild(conn, p) for p in chosen})
+        with self.store.read() as conn:
+            self._skipped = {p.name: skipped_positions(conn, p.name) for p in chosen}
+        self._stopped = {}
         payload = any(p.payload for p in chosen)
         batch = self.store.settings.projection_rebuild_batch_size
         positions = {p.name: starts[p.name][1] for p in chosen}
@@ -110,6 +118,9 @@ class Rebuilder:
         if progress is not None:
             progress(swapped, swapped)
         log.info("rebuilt %s to position %d", ", ".join(p.name for p in chosen), swapped)
+        for found in self._stopped.values():
+            log.warning("%s; swapped in parked at position %d", found.describe(),
+                        found.position - 1)
 
     def _swap(self, conn: DBAPIConnection, chosen: Sequence[Projector],
               starts: dict[str, tuple[str, int]], positions: dict[str, int], position: int,
@@ -138,6 +149,10 @@ class Rebuilder:
                 "error_position = NULL, rebuild_version = NULL, rebuild_position = NULL, "
                 "rebuild_suffix = NULL, rebuild_started_at = NULL WHERE name = ?",
                 (p.version, p.mode, head, now, p.name))
+            stopped = self._stopped.get(p.name)
+            if stopped is not None:
+                # The rest is swapped in: the model is whole up to the poison event.
+                park(conn, stopped)
             p.on_swap(conn)
         return head
 
@@ -149,13 +164,16 @@ class Rebuilder:
         for p in chosen:
             start = positions[p.name]
             rows = p.row_mode()
-            if p.event_types is None and p.categories is None and (
+            if p.name in self._stopped:
+                handled = []
+            elif p.event_types is None and p.categories is None and (
                     not events or position_of(events[0]) > start):
                 handled = list(events)  # handles everything: skip the per-event filter
             elif rows:
                 handled = [r for r in events if r[0] > start and p.handles_row(r)]
             else:
                 handled = [e for e in events if e.position > start and p.handles(e)]
+            handled = without_skipped(handled, self._skipped.get(p.name, frozenset()))
             prepared = p.prepare(self.store, handled) if handled and not rows else None
             work.append((p, handled, prepared))
         return work
@@ -189,6 +207,8 @@ class Rebuilder:
 
     def _rebuild_apply(self, conn: DBAPIConnection, p: Projector, suffix: str, expected: int,
                        covered: int, events: Sequence[Any], prepared: Any) -> None:
+        if p.name in self._stopped:
+            return  # its shadow ends before a poison event: nothing after it applies
         row = conn.execute(
             "SELECT rebuild_suffix, rebuild_position FROM projector_checkpoints WHERE name = ?",
             (p.name,)).fetchone()
@@ -198,12 +218,9 @@ class Rebuilder:
         if events:
             ctx = ProjectionContext(conn, shadow_tables(p, suffix), prepared=prepared,
                                     rebuilding=True)
-            try:
-                if p.row_mode():
-                    p.apply_rows(ctx, events)
-                else:
-                    p.apply(ctx, events)
-            except Exception as exc:
-                raise wrap_failure(p, events, exc) from exc
+            found = apply_isolating(conn, p, ctx, events)
+            if found is not None:
+                self._stopped[p.name] = found
+                covered = found.position - 1
         conn.execute("UPDATE projector_checkpoints SET rebuild_position = ? WHERE name = ?",
                      (covered, p.name))

@@ -1,0 +1,137 @@
+"""Poison events: the one recorded event a projector cannot apply parks that projector alone.
+
+Every path that applies events (inline hooks, catch-up, rebuilds) applies a batch
+in a savepoint; when the projector raises, the batch is rolled back and applied
+again event by event until the one that fails. The events before it take effect,
+the projector's checkpoint stops just before it, and the checkpoint records the
+position, the type and the reason (`projections status`). Every other projector
+goes on.
+
+An operator steps over a poison event with `questlog projections skip NAME POSITION`,
+which appends a `ProjectorEventSkipped` event to the stream `projector-<NAME>`:
+the decision is part of the log, so a replay of the log makes the same one. Skips
+name the event by its id (stable across stores; positions are not), and every
+path that applies events leaves skipped events out for that projector.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from ..db import DBAPIConnection
+from ..errors import ProjectionError
+from ..events import utc_now
+from .checkpoints import position_of
+from .projector import ProjectionContext, Projector
+
+T = TypeVar("T")
+SKIP_EVENT_TYPE = "ProjectorEventSkipped"
+SKIP_STREAM_PREFIX = "projector-"  # stream ids allow no '$'; category "projector"
+
+
+def skip_stream(projector: str) -> str:
+    """The stream that records the operator's skips for one projector."""
+    return f"{SKIP_STREAM_PREFIX}{projector}"
+
+
+@dataclass(frozen=True)
+class Poison:
+    """The event a projector could not apply."""
+
+    projector: str
+    position: int
+    event_type: str
+    reason: str
+
+    def describe(self) -> str:
+        return (f"projector {self.projector!r} cannot apply event {self.position} "
+                f"({self.event_type}): {self.reason}")
+
+
+def _type_of(item: Any) -> str:
+    return str(item[4]) if isinstance(item, tuple) else str(item.type)
+
+
+REASON_LIMIT = 300  # characters of the error kept in the checkpoint
+
+
+def _reason(exc: Exception) -> str:
+    """The error on one line (a pydantic error names the field on its second line)."""
+    text = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+    reason = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return reason if len(reason) <= REASON_LIMIT else reason[:REASON_LIMIT - 1] + "…"
+
+
+def apply_isolating(conn: DBAPIConnection, p: Projector, ctx: ProjectionContext,
+                    items: Sequence[Any]) -> Poison | None:
+    """Apply events (or envelope rows) to `p`; on failure apply those before the first one
+    `p` cannot apply and return it (its rows and everything after it are not applied)."""
+    if not items:
+        return None
+    apply: Callable[[ProjectionContext, Sequence[Any]], None] = (
+        p.apply_rows if isinstance(items[0], tuple) else p.apply)
+    conn.execute("SAVEPOINT projector_batch")
+    try:
+        apply(ctx, items)
+    except Exception:
+        conn.execute("ROLLBACK TO projector_batch")
+        conn.execute("RELEASE projector_batch")
+    else:
+        conn.execute("RELEASE projector_batch")
+        return None
+    # Only a failing batch pays for one savepoint per event.
+    for item in items:
+        conn.execute("SAVEPOINT projector_event")
+        try:
+            apply(ctx, [item])
+        except Exception as exc:
+            conn.execute("ROLLBACK TO projector_event")
+            conn.execute("RELEASE projector_event")
+            return Poison(p.name, position_of(item), _type_of(item), _reason(exc))
+        conn.execute("RELEASE projector_event")
+    # The batch failed but no event alone does: not a poison event (e.g. a fault of the
+    # batch as a whole). Everything is applied now, one by one, which is just as right.
+    return None
+
+
+def park(conn: DBAPIConnection, poison: Poison) -> None:
+    """Stop the projector just before the poison event and say why (same transaction)."""
+    conn.execute(
+        "UPDATE projector_checkpoints SET position = ?, state = 'parked', "
+        "failures = failures + 1, last_error = ?, error_position = ?, updated_at = ? "
+        "WHERE name = ?",
+        (poison.position - 1, poison.reason, poison.position, utc_now(), poison.projector))
+
+
+def skipped_positions(conn: DBAPIConnection, projector: str) -> frozenset[int]:
+    """Positions, in this store, of the events recorded as skipped for `projector`."""
+    rows = conn.execute(
+        "SELECT e.position FROM events s JOIN events e "
+        "ON e.event_id = json_extract(s.data, '$.event_id') "
+        "WHERE s.stream_id = ? AND s.type = ?", (skip_stream(projector), SKIP_EVENT_TYPE))
+    return frozenset(int(r[0]) for r in rows)
+
+
+def without_skipped(items: list[T], skipped: frozenset[int]) -> list[T]:
+    if not skipped:
+        return items
+    return [i for i in items if position_of(i) not in skipped]
+
+
+class ProjectorsParked(ProjectionError):
+    """Work finished for every other projector, but these are parked on poison events."""
+
+    exit_code = 3
+
+    def __init__(self, parked: list[dict[str, Any]]) -> None:
+        self.parked = parked
+        names = "; ".join(
+            f"{r['name']} at position {r['error_position']}"
+            + (f" ({r['error_type']})" if r.get("error_type") else "") for r in parked)
+        super().__init__(
+            f"{len(parked)} projector(s) parked on an event they cannot apply: {names} "
+            "(see `questlog projections status`; `projections skip NAME POSITION` steps over it)",
+            projector=parked[0]["name"] if parked else None,
+            position=parked[0]["error_position"] if parked else None)
