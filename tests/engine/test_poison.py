@@ -83,7 +83,7 @@ def _status(cli: Any, db: Path) -> dict[str, dict[str, Any]]:
 
 
 def _hashes(cli: Any, db: Path) -> dict[str, str]:
-    code, out, err = cli("--db", str(db), "--json", "projections", "hash")
+    code, out, err = cli("--db", str(db), "--json", "projections", "hash", "--catch-up")
     assert code == 0, err
     return dict(json.loads(out))
 
