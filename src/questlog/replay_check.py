@@ -19,18 +19,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .errors import QuestlogError
+from .errors import LogCheckFailed as LogCheckFailed  # re-exported: it moved to errors
 from .events import category_of
 from .replay import read_line, show
 
 # Streams whose known event types are game events (questlog.game's aggregates).
 GAME_CATEGORIES = frozenset({"campaign", "character", "encounter"})
-
-
-class LogCheckFailed(QuestlogError):
-    """`replay --check` found problems in the log (exit code 4)."""
-
-    exit_code = 4
 
 
 @dataclass(frozen=True)
