@@ -205,8 +205,9 @@ def replay_cmd(cli: CliContext, log_file: Path, check: bool, expect: Path | None
 
 def _check_log(cli: CliContext, log_file: Path) -> None:
     from ..replay_check import LogCheckFailed, check_file
+    from ..settings import load_settings
 
-    report = check_file(log_file)
+    report = check_file(log_file, load_settings().max_json_depth)
     if cli.json:
         cli.emit(report.to_dict())
     else:
