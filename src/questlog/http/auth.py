@@ -36,7 +36,7 @@ def _presented(credentials: HTTPAuthorizationCredentials | None) -> str | None:
     return credentials.credentials if credentials else None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False)  # hashed by identity (dependency cache)
 class Access:
     """The access rules of one node. The dependencies are `async def`: FastAPI runs sync
     dependencies in its thread pool, one hop per dependency per request (measured: 783 ->

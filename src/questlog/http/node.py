@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 Role = Literal["write", "read"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Node:
     """One node. A read node serves its follower's file through `store` (read-only)."""
 
