@@ -196,6 +196,7 @@ def test_openapi_documents_routes_and_bearer_auth(client: TestClient) -> None:
     assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     post = spec["paths"]["/streams/{stream_id}/events"]["post"]
     assert {"401", "409", "413", "429"} <= set(post["responses"])
+    assert client.get("/docs").status_code == 200 and client.get("/redoc").status_code == 200
 
 
 def test_game_commands_and_read_models_over_http(client: TestClient, store: Store) -> None:
