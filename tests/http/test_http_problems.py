@@ -124,6 +124,27 @@ def test_read_node_refusal_and_unexpected_faults_are_problem_details(
         primary.close()
 
 
+def test_a_replica_file_replaced_under_a_read_is_503_problem_details(tmp_path: Path) -> None:
+    """What a read node answers while its follower rewrites the file (here: the file is
+    no database at all for a moment): retry later, in the one error shape."""
+    path = tmp_path / "replica.db"
+    primary = Store.open(path, settings=Settings(db=path))
+    primary.append("campaign-1", [{"type": "A", "data": {}}])
+    primary.close()
+    replica = Store.open(path, settings=Settings(db=path), read_only=True)
+    try:
+        client = TestClient(create_app(replica, "read"))
+        assert client.get("/events").status_code == 200
+        for leftover in tmp_path.glob("replica.db-*"):
+            leftover.unlink()
+        path.write_bytes(b"not a database " * 500)
+        resp = client.get("/events")
+        body = assert_problem(resp, 503, "replica_not_ready")
+        assert "being restored" in body["detail"] and resp.headers["retry-after"] == "1"
+    finally:
+        replica.close()
+
+
 def test_the_spec_documents_problem_details_for_every_error(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     schemas = spec["components"]["schemas"]
