@@ -167,6 +167,12 @@ class UnknownContentType(ContentError):
     """A content type or filter field that does not exist."""
 
 
+class UnknownFilterField(UnknownContentType):
+    """A filter or sort field the content type does not have (the message lists the known
+    ones). An UnknownContentType for callers that catch that; HTTP answers 422, since the
+    type itself exists."""
+
+
 class VectorSearchUnavailable(QuestlogError):
     """Search was asked for but the index or the model is not available."""
 

@@ -1,8 +1,7 @@
 """Game routes: commands (`POST /game/commands`) and the game read models.
 
-They call `store.game` (questlog.game.api.GameAPI) at request time; while that
-module is absent the routes answer 501. Read routes serve on read nodes too;
-the command route is a write (token, 403 on a read node).
+They call `store.game` (questlog.game.api.GameAPI) at request time. Read routes
+serve on read nodes too; the command route is a write (token, 403 on a read node).
 """
 
 # No `from __future__ import annotations`: FastAPI resolves the Annotated dependencies.
@@ -49,10 +48,10 @@ def build_game_router(
     router = APIRouter(prefix="/game", tags=["game"])
     Read = Annotated[None, Depends(read_access)]
     Write = Annotated[None, Depends(write_access)]
-    read_errors = responses(400, 401, 404, 501, 503)
+    read_errors = responses(400, 401, 404, 503)
 
     if writable:
-        @router.post("/commands", responses={**responses(400, 401, 403, 409, 413, 429, 501, 503),
+        @router.post("/commands", responses={**responses(400, 401, 403, 409, 413, 429, 503),
                                              422: BODY_422},
                      summary="Apply game commands (one atomic multi-stream append)",
                      openapi_extra={"requestBody": {"required": True, "content": {
