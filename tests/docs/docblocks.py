@@ -40,7 +40,7 @@ RUNNERS = {"python": "python", "py": "python", "bash": "shell", "sh": "shell",
 BLOCK_TIMEOUT_S = 90.0
 _FENCE = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|~{3,})\s*(?P<info>[^`]*)$")
 _MARKER = re.compile(r"^\s*<!--\s*not-run:(?P<reason>.*?)-->\s*$")
-_ANY_MARKER = re.compile(r"<!--\s*not-run\b")
+_ANY_MARKER = re.compile(r"^\s*<!--\s*not-run\b")   # a marker's start (not one quoted in text)
 RESULT_PREFIX = "\x00docblock-result "
 
 
