@@ -35,6 +35,7 @@ from ..events import STREAM_ID_RE
 from ..settings import Settings
 from . import models
 from .bodies import parse_body
+from .docs_assets import serve_docs_offline
 from .encoding import (
     DEFAULT_PAGE_EVENTS,
     MAX_PAGE_BYTES,
@@ -475,6 +476,7 @@ def create_app(
                              ) -> HTMLResponse:
             return get_redoc_html(openapi_url="/openapi.json", title="questlog")
 
+    serve_docs_offline(app, require_read_token if docs_guarded else None)  # no CDN: offline
     return app
 
 
