@@ -54,6 +54,11 @@ class WrongExpectedVersion(QuestlogError):
         )
 
 
+class StreamNotFound(QuestlogError):
+    """A stream that was asked for by name has no events (reading it; appending creates it).
+    HTTP answers 404 `stream_not_found`, the CLI exit 1."""
+
+
 class DuplicateEventId(QuestlogError):
     """An event id is already stored with a different payload or in another call."""
 

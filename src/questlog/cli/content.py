@@ -63,7 +63,8 @@ def content_group() -> None:
 
 @content_group.command("import")
 @click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
-@click.option("--pack", "pack", default=None, help="Pack name (default: the manifest's name).")
+@click.option("--pack", "pack", default=None,
+              help="Pack name (default: the manifest's name, else the directory's).")
 @click.option("--priority", type=int, default=None,
               help="Higher priority packs override lower ones (default: manifest, else 0).")
 @click.option("--edition", default=None, help="Edition of the data (default: manifest, else 2014).")

@@ -66,13 +66,9 @@ def _show_text(category: str, state: Any) -> str:
 def show_cmd(cli: CliContext, category: str, entity_id: str, at_position: int | None,
              at_version: int | None, at_time: str | None) -> None:
     """Fold a campaign, character or encounter stream (time travel with --at*)."""
-    from ..game.errors import UnknownEntity
-
     store = cli.open_store(read_only=True)
     state = store.game.state(category, entity_id, position=at_position, version=at_version,
                              timestamp=at_time)
-    if not state.exists and store.stream_version(f"{category}-{entity_id}") == 0:
-        raise UnknownEntity(f"unknown {category} {entity_id!r}")
     cli.emit(state.model_dump(mode="json"), _show_text(category, state))
 
 

@@ -22,6 +22,7 @@ from ..settings import Settings
 from . import models
 from .auth import Access
 from .content_routes import build_content_router
+from .docs_assets import serve_docs_offline
 from .docs_routes import build_docs_router, complete_openapi
 from .encoding import MAX_PAGE_BYTES, as_json
 from .errors import install_error_handlers
@@ -93,5 +94,6 @@ def create_app(
         writable=node.writable))
     app.include_router(build_ops_router(node, access))
     app.include_router(build_docs_router(app, access))
+    serve_docs_offline(app, access.require_read_token)  # /docs, /redoc: no CDN, work offline
     complete_openapi(app, hand_parsed=[models.AppendRequest, GameCommandsRequest])
     return app

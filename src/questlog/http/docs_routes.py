@@ -1,4 +1,5 @@
-"""The API's own description: `/openapi.json`, Swagger UI at `/docs`, ReDoc at `/redoc`.
+"""The API's own description: `/openapi.json` (Swagger UI at `/docs` and ReDoc at `/redoc`
+are served from local assets by `docs_assets`).
 
 All three are behind the read token when the server sets one (open otherwise). The
 spec is FastAPI's, completed with what FastAPI cannot see: the models of bodies
@@ -11,8 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI
-from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from .auth import Access
@@ -28,14 +28,6 @@ def build_docs_router(app: FastAPI, access: Access) -> APIRouter:
     @router.get(OPENAPI_URL)
     async def openapi_spec() -> JSONResponse:
         return JSONResponse(app.openapi())
-
-    @router.get("/docs")
-    async def swagger_docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url=OPENAPI_URL, title="questlog")
-
-    @router.get("/redoc")
-    async def redoc_docs() -> HTMLResponse:
-        return get_redoc_html(openapi_url=OPENAPI_URL, title="questlog")
 
     return router
 

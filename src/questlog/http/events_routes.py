@@ -118,7 +118,7 @@ def build_events_router(node: Node, access: Access) -> APIRouter:
         events = _read_stream_lazily(store, stream_id, from_version, backwards, limit + 1)
         page = paginate(events, limit, max_page_bytes)
         if page.last is None and store.stream_version(stream_id) == 0:
-            raise HTTPProblem(404, "stream_not_found", f"stream {stream_id!r} has no events")
+            raise errors.StreamNotFound(f"stream {stream_id!r} has no events")
         following = None
         if page.more and page.last is not None:
             following = page.last.stream_version + (-1 if backwards else 1)

@@ -31,6 +31,7 @@ STATUS_FOR: list[tuple[type[errors.QuestlogError], int]] = [
     (errors.ReplicationError, 503),
     (errors.StoreNotInitialized, 503),
     (errors.VectorSearchUnavailable, 503),
+    (errors.StreamNotFound, 404),
     (errors.ContentNotFound, 404),
     (errors.ContentPackNotFound, 404),
     (errors.UnknownFilterField, 422),  # the type exists; the request names no such field

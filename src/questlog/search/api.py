@@ -146,6 +146,7 @@ class SearchAPI:
             raise InvalidSearchQuery(f"k must be an integer from 1 to {MAX_K}, got {k!r}")
         type_t = _as_tuple(types, "types")
         pack_t = _as_tuple(packs, "packs")
+        self.store.content.check_filters(type_t or (), pack_t or ())
         filters = vectors.Filters(types=type_t, packs=pack_t,
                                   id_sql=self._where_sql(type_t, pack_t, where))
         fetch = 3 * k + 10  # chunks per signal: several chunks can belong to one entity
