@@ -14,6 +14,7 @@ order of `tests/game/test_command_catalog.py`.
 
 from __future__ import annotations
 
+import difflib
 from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import (
@@ -44,7 +45,12 @@ from .events_encounter import CombatantSpec, EncounterSetup
 from .refs import ConditionRef, Id, SpellRef, SubclassRef
 
 
-def _with_example(schema: JsonDict, model: type[BaseModel]) -> None:
+def _document_command(schema: JsonDict, model: type[BaseModel]) -> None:
+    """`kind` is required in JSON (it has a default only for Python callers), and the
+    model's example goes into its schema."""
+    required = schema.setdefault("required", [])
+    if isinstance(required, list) and "kind" not in required:
+        required.insert(0, "kind")
     example = getattr(model, "example", None)
     if example is not None:
         schema["examples"] = [{"kind": model.model_fields["kind"].default, **example}]
@@ -56,7 +62,7 @@ class _Command(BaseModel):
     `example` (without `kind`) is shown by `game commands` and in every schema."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True,
-                              json_schema_extra=_with_example)
+                              json_schema_extra=_document_command)
     example: ClassVar[dict[str, Any]]
 
 
@@ -85,10 +91,10 @@ class CreateCampaign(_Command, CampaignSetup):
     """Create a campaign stream. `starting_location` is a place object or just its name."""
 
     kind: Literal["create_campaign"] = "create_campaign"
-    example = {'campaign_id': 'sunken-lantern',
-               'name': 'The Sunken Lantern',
-               'goal': 'Relight the drowned lighthouse',
-               'starting_location': 'Saltmarsh Quay'}
+    example = {
+        "campaign_id": "sunken-lantern", "name": "The Sunken Lantern",
+        "goal": "Relight the drowned lighthouse", "starting_location": "Saltmarsh Quay",
+    }
     starting_location: PlaceInput   # a new campaign starts somewhere
 
 
@@ -96,7 +102,7 @@ class ChangeCampaignSettings(_Command, SettingsChange):
     """Change campaign settings; fields left out (or null) stay as they are."""
 
     kind: Literal["change_campaign_settings"] = "change_campaign_settings"
-    example = {'campaign_id': 'sunken-lantern', 'difficulty': 'hard', 'narration_enabled': True}
+    example = {"campaign_id": "sunken-lantern", "difficulty": "hard", "narration_enabled": True}
     campaign_id: Id
 
 
@@ -108,25 +114,15 @@ class CreateCharacter(_Command, CharacterSheet):
     """
 
     kind: Literal["create_character"] = "create_character"
-    example = {'character_id': 'mira',
-               'campaign_id': 'sunken-lantern',
-               'name': 'Mira Tallow',
-               'race': 'Human',
-               'class': {'name': 'Lamplighter', 'homebrew': True},
-               'hit_die': 8,
-               'ability_scores': {'str': 10,
-                                  'dex': 14,
-                                  'con': 12,
-                                  'int': 15,
-                                  'wis': 13,
-                                  'cha': 8},
-               'spell_slots_max': {'1': 2},
-               'spells_known': ['lantern-ward'],
-               'cantrips_known': ['Whispering Chalk'],
-               'inventory': [{'item_id': 'tide-hook',
-                              'name': 'Tide Hook',
-                              'content_ref': 'tide-hook'}],
-               'gold': 12}
+    example = {
+        "character_id": "mira", "campaign_id": "sunken-lantern", "name": "Mira Tallow",
+        "class": {"name": "Lamplighter", "homebrew": True}, "hit_die": 8,
+        "ability_scores": {"str": 10, "dex": 14, "con": 12, "int": 15, "wis": 13, "cha": 8},
+        "spell_slots_max": {"1": 2}, "spells_known": ["lantern-ward"],
+        "cantrips_known": ["Whispering Chalk"],
+        "inventory": [{"item_id": "tide-hook", "name": "Tide Hook", "content_ref": "tide-hook"}],
+        "gold": 12,
+    }
     max_hp: int | None = Field(default=None, ge=1)
     hit_die: int | None = Field(default=None, ge=4, le=12)
     spell_slots_max: dict[str, int] | None = None
@@ -136,7 +132,7 @@ class LeaveParty(_Command):
     """A character leaves the active party (its stream and history stay)."""
 
     kind: Literal["leave_party"] = "leave_party"
-    example = {'campaign_id': 'sunken-lantern', 'character_id': 'mira', 'reason': 'retired'}
+    example = {"campaign_id": "sunken-lantern", "character_id": "mira", "reason": "retired"}
     campaign_id: Id
     character_id: Id
     reason: str = "left"
@@ -146,7 +142,7 @@ class StartSession(_Command):
     """Start the next play session (numbered by the campaign); one may run at a time."""
 
     kind: Literal["start_session"] = "start_session"
-    example = {'campaign_id': 'sunken-lantern', 'started_at': '2026-12-01T19:00:00Z'}
+    example = {"campaign_id": "sunken-lantern", "started_at": "2026-12-01T19:00:00Z"}
     campaign_id: Id
     started_at: str
 
@@ -155,8 +151,10 @@ class EndSession(_Command):
     """End the running session, with an optional summary."""
 
     kind: Literal["end_session"] = "end_session"
-    example = {'campaign_id': 'sunken-lantern',
-               'summary': 'The hounds are beaten; the lantern still sleeps.'}
+    example = {
+        "campaign_id": "sunken-lantern",
+        "summary": "The hounds are beaten; the lantern still sleeps.",
+    }
     campaign_id: Id
     summary: str | None = None
 
@@ -165,9 +163,10 @@ class ChangeLocation(_Command):
     """Move the party to a new place (the same place again is a no-op)."""
 
     kind: Literal["change_location"] = "change_location"
-    example = {'campaign_id': 'sunken-lantern',
-               'name': 'The Drowned Chapel',
-               'description': 'Pews under a foot of seawater.'}
+    example = {
+        "campaign_id": "sunken-lantern", "name": "The Drowned Chapel",
+        "description": "Pews under a foot of seawater.",
+    }
     campaign_id: Id
     name: str = Field(min_length=1, max_length=200)
     description: str = ""
@@ -177,12 +176,11 @@ class RecordNpc(_Command, NpcFields):
     """Introduce an NPC (name required the first time) or change its given fields."""
 
     kind: Literal["record_npc"] = "record_npc"
-    example = {'campaign_id': 'sunken-lantern',
-               'npc_id': 'old-wick',
-               'name': 'Old Wick',
-               'description': 'The last lamplighter of the quay',
-               'attitude': 'friendly',
-               'last_location': 'Saltmarsh Quay'}
+    example = {
+        "campaign_id": "sunken-lantern", "npc_id": "old-wick", "name": "Old Wick",
+        "description": "The last lamplighter of the quay", "attitude": "friendly",
+        "last_location": "Saltmarsh Quay",
+    }
     campaign_id: Id
 
 
@@ -190,10 +188,10 @@ class AddQuest(_Command, QuestFields):
     """Add a quest to the campaign's quest log (`quest_id` unique per campaign)."""
 
     kind: Literal["add_quest"] = "add_quest"
-    example = {'campaign_id': 'sunken-lantern',
-               'quest_id': 'relight',
-               'title': 'Relight the lantern',
-               'description': 'Find oil, wick and flame for the drowned lighthouse.'}
+    example = {
+        "campaign_id": "sunken-lantern", "quest_id": "relight", "title": "Relight the lantern",
+        "description": "Find oil, wick and flame for the drowned lighthouse.",
+    }
     campaign_id: Id
 
 
@@ -201,11 +199,10 @@ class UpdateQuest(_Command, QuestChange):
     """Change a quest's status, progress, description or rewards (given fields only)."""
 
     kind: Literal["update_quest"] = "update_quest"
-    example = {'campaign_id': 'sunken-lantern',
-               'quest_id': 'relight',
-               'objectives_completed': 1,
-               'objectives_total': 3,
-               'rewards': {'xp': 300, 'gold': 50}}
+    example = {
+        "campaign_id": "sunken-lantern", "quest_id": "relight", "objectives_completed": 1,
+        "objectives_total": 3, "rewards": {"xp": 300, "gold": 50},
+    }
     campaign_id: Id
     status: QuestStatus | None = None
 
@@ -214,10 +211,11 @@ class RecordLore(_Command):
     """Record world lore or an event summary, with keywords for search."""
 
     kind: Literal["record_lore"] = "record_lore"
-    example = {'campaign_id': 'sunken-lantern',
-               'lore_kind': 'world_lore',
-               'text': 'The lantern went dark the night the choir drowned.',
-               'keywords': ['lantern', 'choir']}
+    example = {
+        "campaign_id": "sunken-lantern", "lore_kind": "world_lore",
+        "text": "The lantern went dark the night the choir drowned.",
+        "keywords": ["lantern", "choir"],
+    }
     campaign_id: Id
     lore_kind: Literal["world_lore", "event_summary"]
     text: str = Field(min_length=1)
@@ -228,10 +226,10 @@ class AppendMessage(_Command, MessageFields):
     """Append one chat message (player, game master or system) to the campaign's history."""
 
     kind: Literal["append_message"] = "append_message"
-    example = {'campaign_id': 'sunken-lantern',
-               'message_id': 'msg-1',
-               'role': 'assistant',
-               'content': 'Seawater laps at the chapel steps.'}
+    example = {
+        "campaign_id": "sunken-lantern", "message_id": "msg-1", "role": "assistant",
+        "content": "Seawater laps at the chapel steps.",
+    }
     campaign_id: Id
 
 
@@ -239,7 +237,7 @@ class SupersedeMessage(_Command):
     """Hide a recent message from the chat (a retried or edited response); the log keeps it."""
 
     kind: Literal["supersede_message"] = "supersede_message"
-    example = {'campaign_id': 'sunken-lantern', 'message_id': 'msg-1', 'reason': 'edited'}
+    example = {"campaign_id": "sunken-lantern", "message_id": "msg-1", "reason": "edited"}
     campaign_id: Id
     message_id: Id
     reason: Literal["retry", "edited"] = "retry"
@@ -249,14 +247,11 @@ class RequestDiceRoll(_Command, DiceRequestFields):
     """Ask party members for a roll; it stays pending until recorded or cleared."""
 
     kind: Literal["request_dice_roll"] = "request_dice_roll"
-    example = {'campaign_id': 'sunken-lantern',
-               'request_id': 'req-1',
-               'character_ids': ['mira'],
-               'roll_type': 'skill_check',
-               'formula': '1d20+3',
-               'skill': 'perception',
-               'dc': 12,
-               'reason': 'Something moves under the water'}
+    example = {
+        "campaign_id": "sunken-lantern", "request_id": "req-1", "character_ids": ["mira"],
+        "roll_type": "skill_check", "formula": "1d20+3", "skill": "perception", "dc": 12,
+        "reason": "Something moves under the water",
+    }
     campaign_id: Id
     encounter_id: Id | None = None   # a command names an encounter by its id
 
@@ -265,15 +260,11 @@ class RecordDiceRoll(_Command):
     """Record a dice roll made; if it answers a pending request, that request is fulfilled."""
 
     kind: Literal["record_dice_roll"] = "record_dice_roll"
-    example = {'campaign_id': 'sunken-lantern',
-               'request_id': 'req-1',
-               'roller_id': 'mira',
-               'roller_kind': 'pc',
-               'roll_type': 'skill_check',
-               'formula': '1d20+3',
-               'rolls': [11],
-               'modifier': 3,
-               'dc': 12}
+    example = {
+        "campaign_id": "sunken-lantern", "request_id": "req-1", "roller_id": "mira",
+        "roller_kind": "pc", "roll_type": "skill_check", "formula": "1d20+3", "rolls": [11],
+        "modifier": 3, "dc": 12,
+    }
     campaign_id: Id
     request_id: Id | None = None
     roller_id: str
@@ -290,7 +281,7 @@ class ClearDiceRequests(_Command):
     """Drop pending dice requests (ids that are not pending are ignored)."""
 
     kind: Literal["clear_dice_requests"] = "clear_dice_requests"
-    example = {'campaign_id': 'sunken-lantern', 'request_ids': ['req-1'], 'reason': 'superseded'}
+    example = {"campaign_id": "sunken-lantern", "request_ids": ["req-1"], "reason": "superseded"}
     campaign_id: Id
     request_ids: list[Id] = Field(min_length=1)
     reason: Literal["fulfilled", "superseded"] = "superseded"
@@ -302,10 +293,11 @@ class ChangeCharacterDetails(_Command):
     """Change a character's name, notes or appearance; merge relationships; add achievements."""
 
     kind: Literal["change_character_details"] = "change_character_details"
-    example = {'character_id': 'mira',
-               'notes': "Keeps the harbour's lamp-oil accounts",
-               'relationships': {'old-wick': 'owes her a favour'},
-               'achievements_added': ['Found the drowned chapel']}
+    example = {
+        "character_id": "mira", "notes": "Keeps the harbour's lamp-oil accounts",
+        "relationships": {"old-wick": "owes her a favour"},
+        "achievements_added": ["Found the drowned chapel"],
+    }
     character_id: Id
     name: str | None = None
     notes: str | None = None
@@ -320,10 +312,11 @@ class DealDamage(_Command):
     A player character dropping to 0 falls unconscious; a monster or NPC at 0 is defeated."""
 
     kind: Literal["deal_damage"] = "deal_damage"
-    example = {'target': {'encounter_id': 'quay-ambush', 'combatant_id': 'hound-1'},
-               'amount': 26,
-               'damage_type': 'piercing',
-               'source': {'attacker_id': 'mira', 'weapon_or_spell': 'Tide Hook'}}
+    example = {
+        "target": {"encounter_id": "quay-ambush", "combatant_id": "hound-1"}, "amount": 26,
+        "damage_type": "piercing",
+        "source": {"attacker_id": "mira", "weapon_or_spell": "Tide Hook"},
+    }
     target: Target
     amount: int = Field(ge=0)
     damage_type: str | None = None
@@ -335,9 +328,10 @@ class Heal(_Command):
     """Heal a character or a combatant (up to its HP maximum)."""
 
     kind: Literal["heal"] = "heal"
-    example = {'target': {'character_id': 'mira'},
-               'amount': 7,
-               'source': {'description': 'a potion of healing'}}
+    example = {
+        "target": {"character_id": "mira"}, "amount": 7,
+        "source": {"description": "a potion of healing"},
+    }
     target: Target
     amount: int = Field(ge=0)
     source: Source = Field(default_factory=Source)
@@ -347,7 +341,7 @@ class SetTemporaryHitPoints(_Command):
     """Give temporary HP: they do not stack (the higher amount stays); 0 clears them."""
 
     kind: Literal["set_temporary_hit_points"] = "set_temporary_hit_points"
-    example = {'character_id': 'mira', 'amount': 5, 'source': {'weapon_or_spell': 'Lantern Ward'}}
+    example = {"character_id": "mira", "amount": 5, "source": {"weapon_or_spell": "Lantern Ward"}}
     character_id: Id
     amount: int = Field(ge=0)
     source: Source = Field(default_factory=Source)
@@ -360,9 +354,11 @@ class ApplyCondition(_Command):
     a ref object; invented conditions are refs with `"homebrew": true`."""
 
     kind: Literal["apply_condition"] = "apply_condition"
-    example = {'target': {'encounter_id': 'quay-ambush', 'combatant_id': 'wisp-1'},
-               'condition': {'name': 'Drenched', 'homebrew': True},
-               'duration': 'until the end of its next turn'}
+    example = {
+        "target": {"encounter_id": "quay-ambush", "combatant_id": "wisp-1"},
+        "condition": {"name": "Drenched", "homebrew": True},
+        "duration": "until the end of its next turn",
+    }
     target: Target
     condition: ConditionRef
     duration: str | None = None
@@ -376,9 +372,10 @@ class RemoveCondition(_Command):
     `apply_condition`."""
 
     kind: Literal["remove_condition"] = "remove_condition"
-    example = {'target': {'encounter_id': 'quay-ambush', 'combatant_id': 'wisp-1'},
-               'condition': 'drenched',
-               'reason': 'dried off'}
+    example = {
+        "target": {"encounter_id": "quay-ambush", "combatant_id": "wisp-1"},
+        "condition": "drenched", "reason": "dried off",
+    }
     target: Target
     condition: ConditionRef
     reason: str = ""
@@ -388,7 +385,7 @@ class ChangeExhaustion(_Command):
     """Raise or lower a character's exhaustion level (0..6; 6 is death)."""
 
     kind: Literal["change_exhaustion"] = "change_exhaustion"
-    example = {'character_id': 'mira', 'delta': 1, 'reason': 'a night without sleep'}
+    example = {"character_id": "mira", "delta": 1, "reason": "a night without sleep"}
     character_id: Id
     delta: int = Field(ge=-6, le=6)
     reason: str = ""
@@ -400,7 +397,7 @@ class RecordDeathSave(_Command):
     `roll` is the d20 face: 1 = two failures, 2-9 failure, 10-19 success, 20 = back at 1 HP."""
 
     kind: Literal["record_death_save"] = "record_death_save"
-    example = {'character_id': 'mira', 'roll': 20}
+    example = {"character_id": "mira", "roll": 20}
     character_id: Id
     roll: int = Field(ge=1, le=20)
 
@@ -409,11 +406,11 @@ class AddItem(_Command, Item):
     """Add an item to a character's inventory (the same `item_id` again adds to its quantity)."""
 
     kind: Literal["add_item"] = "add_item"
-    example = {'character_id': 'mira',
-               'item_id': 'ring-of-still-water',
-               'name': 'Ring of Still Water',
-               'content_ref': {'type': 'magic-items', 'index': 'ring-of-still-water'},
-               'source': 'found in the chapel'}
+    example = {
+        "character_id": "mira", "item_id": "ring-of-still-water", "name": "Ring of Still Water",
+        "content_ref": {"type": "magic-items", "index": "ring-of-still-water"},
+        "source": "found in the chapel",
+    }
     character_id: Id
     source: str = ""
 
@@ -422,7 +419,7 @@ class RemoveItem(_Command):
     """Remove items a character holds; with `to_character_id` they are given to that character."""
 
     kind: Literal["remove_item"] = "remove_item"
-    example = {'character_id': 'mira', 'item_id': 'tide-hook', 'quantity': 1, 'reason': 'sold'}
+    example = {"character_id": "mira", "item_id": "tide-hook", "quantity": 1, "reason": "sold"}
     character_id: Id
     item_id: Id
     quantity: int = Field(default=1, ge=1)
@@ -434,9 +431,7 @@ class ChangeCurrency(_Command):
     """Add or spend coins per denomination (a purse cannot go below 0 of a coin)."""
 
     kind: Literal["change_currency"] = "change_currency"
-    example = {'character_id': 'mira',
-               'delta': {'gp': 15, 'sp': 5},
-               'reason': 'sold the tide hook'}
+    example = {"character_id": "mira", "delta": {"gp": 15, "sp": 5}, "reason": "sold the tide hook"}
     character_id: Id
     delta: dict[Coin, int]
     reason: str = ""
@@ -447,7 +442,7 @@ class ExpendSpellSlot(_Command):
     """Spend a spell slot of a level (refused when none is left)."""
 
     kind: Literal["expend_spell_slot"] = "expend_spell_slot"
-    example = {'character_id': 'mira', 'slot_level': 1, 'spell': 'Lantern Ward'}
+    example = {"character_id": "mira", "slot_level": 1, "spell": "Lantern Ward"}
     character_id: Id
     slot_level: int = Field(ge=1, le=9)
     spell: SpellRef | None = None
@@ -460,7 +455,7 @@ class TakeRest(_Command):
     Long rest: HP to max, all slots, half the hit dice, one exhaustion level."""
 
     kind: Literal["take_rest"] = "take_rest"
-    example = {'character_id': 'mira', 'rest_type': 'long'}
+    example = {"character_id": "mira", "rest_type": "long"}
     character_id: Id
     rest_type: Literal["short", "long"]
     hit_dice_spent: int = Field(default=0, ge=0)
@@ -471,7 +466,7 @@ class GainExperience(_Command):
     """Award experience points to a character."""
 
     kind: Literal["gain_experience"] = "gain_experience"
-    example = {'character_id': 'mira', 'amount': 300, 'source': 'quest'}
+    example = {"character_id": "mira", "amount": 300, "source": "quest"}
     character_id: Id
     amount: int = Field(ge=0)
     source: Literal["encounter", "quest", "milestone", "other"] = "other"
@@ -483,12 +478,15 @@ class LevelUp(_Command):
     `hp_gained` defaults to the fixed value (half the hit die + 1 + CON modifier)."""
 
     kind: Literal["level_up"] = "level_up"
-    example = {'character_id': 'mira',
-               'hp_gained': 5,
-               'features_gained': [{'name': 'Lantern Sense',
-                                    'description': 'You see through magical darkness within 10 '
-                                                   'feet.',
-                                    'level': 2}]}
+    example = {
+        "character_id": "mira", "hp_gained": 5,
+        "features_gained": [
+            {
+                "name": "Lantern Sense",
+                "description": "You see through magical darkness within 10 feet.", "level": 2,
+            },
+        ],
+    }
     character_id: Id
     hp_gained: int | None = Field(default=None, ge=1)
     features_gained: list[Feature] = Field(default_factory=list)
@@ -522,18 +520,20 @@ class StartEncounter(_Command, EncounterSetup):
     `monster_ref` or stated stats). Initiative is rolled per combatant afterwards."""
 
     kind: Literal["start_encounter"] = "start_encounter"
-    example = {'encounter_id': 'quay-ambush',
-               'campaign_id': 'sunken-lantern',
-               'location': 'Saltmarsh Quay',
-               'reason': 'Hounds from the tide caves',
-               'combatants': [{'combatant_id': 'mira',
-                               'kind': 'pc',
-                               'character_id': 'mira',
-                               'name': 'Mira Tallow'},
-                              {'combatant_id': 'hound-1',
-                               'kind': 'monster',
-                               'name': 'Brine Hound',
-                               'monster_ref': 'brine-hound'}]}
+    example = {
+        "encounter_id": "quay-ambush", "campaign_id": "sunken-lantern",
+        "location": "Saltmarsh Quay", "reason": "Hounds from the tide caves",
+        "combatants": [
+            {
+                "combatant_id": "mira", "kind": "pc", "character_id": "mira",
+                "name": "Mira Tallow",
+            },
+            {
+                "combatant_id": "hound-1", "kind": "monster", "name": "Brine Hound",
+                "monster_ref": "brine-hound",
+            },
+        ],
+    }
     combatants: list[CombatantInput] = Field(min_length=1)
 
 
@@ -541,13 +541,13 @@ class AddCombatant(_Command):
     """Add a combatant to a running encounter (reinforcements, summons)."""
 
     kind: Literal["add_combatant"] = "add_combatant"
-    example = {'encounter_id': 'quay-ambush',
-               'reason': 'summoned',
-               'combatant': {'combatant_id': 'wisp-1',
-                             'kind': 'monster',
-                             'name': 'Lantern Wisp',
-                             'monster_ref': {'type': 'monsters', 'index': 'lantern-wisp'},
-                             'hp': 5}}
+    example = {
+        "encounter_id": "quay-ambush", "reason": "summoned",
+        "combatant": {
+            "combatant_id": "wisp-1", "kind": "monster", "name": "Lantern Wisp",
+            "monster_ref": {"type": "monsters", "index": "lantern-wisp"}, "hp": 5,
+        },
+    }
     encounter_id: Id
     combatant: CombatantInput
     reason: Literal["reinforcement", "summoned", "joined"] = "reinforcement"
@@ -557,7 +557,7 @@ class RollInitiative(_Command):
     """Record a combatant's initiative roll (`modifier` defaults to its initiative modifier)."""
 
     kind: Literal["roll_initiative"] = "roll_initiative"
-    example = {'encounter_id': 'quay-ambush', 'combatant_id': 'mira', 'roll': 14, 'modifier': 2}
+    example = {"encounter_id": "quay-ambush", "combatant_id": "mira", "roll": 14, "modifier": 2}
     encounter_id: Id
     combatant_id: Id
     roll: int = Field(ge=1, le=20)
@@ -568,7 +568,7 @@ class AdvanceTurn(_Command):
     """Pass the turn to the next combatant that can act (the first call starts round 1)."""
 
     kind: Literal["advance_turn"] = "advance_turn"
-    example = {'encounter_id': 'quay-ambush'}
+    example = {"encounter_id": "quay-ambush"}
     encounter_id: Id
 
 
@@ -576,7 +576,7 @@ class RemoveCombatant(_Command):
     """Take a combatant out of the turn order (fled, dismissed, ...)."""
 
     kind: Literal["remove_combatant"] = "remove_combatant"
-    example = {'encounter_id': 'quay-ambush', 'combatant_id': 'wisp-1', 'reason': 'fled'}
+    example = {"encounter_id": "quay-ambush", "combatant_id": "wisp-1", "reason": "fled"}
     encounter_id: Id
     combatant_id: Id
     reason: Literal["defeated", "fled", "narrative", "dismissed"] = "narrative"
@@ -589,10 +589,10 @@ class EndEncounter(_Command):
     `xp_awarded` is split evenly (rounded down) among the PCs still in the roster."""
 
     kind: Literal["end_encounter"] = "end_encounter"
-    example = {'encounter_id': 'quay-ambush',
-               'outcome': 'victory',
-               'xp_awarded': 100,
-               'summary': 'The hound fell; the wisp fled over the water.'}
+    example = {
+        "encounter_id": "quay-ambush", "outcome": "victory", "xp_awarded": 100,
+        "summary": "The hound fell; the wisp fled over the water.",
+    }
     encounter_id: Id
     outcome: Literal["victory", "retreat", "defeat", "narrative"] = "victory"
     xp_awarded: int | None = Field(default=None, ge=0)
@@ -621,11 +621,25 @@ def parse_command(value: Any) -> Command:
     """A typed command from a command model or a JSON object; InvalidCommand names the fields."""
     if isinstance(value, BaseModel) and hasattr(value, "kind"):
         return value  # type: ignore[return-value]
+    given = value.get("kind") if isinstance(value, dict) else None
+    if isinstance(value, dict) and not (isinstance(given, str) and given in COMMAND_MODELS):
+        problem = "has no \"kind\"" if given is None else f"has an unknown kind {given!r}"
+        close = difflib.get_close_matches(given, COMMAND_MODELS, n=1) \
+            if isinstance(given, str) else []
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise InvalidCommand(f"the command {problem} ({hint}`questlog game commands` lists "
+                             f"the {len(COMMAND_MODELS)} kinds)")
     try:
         return _ADAPTER.validate_python(value)
     except ValidationError as exc:
         kind = value.get("kind") if isinstance(value, dict) else type(value).__name__
-        details = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'command'}: {e['msg']}"
-            for e in exc.errors()[:5])
+        details = "; ".join(f"{_field_path(e['loc'], kind)}: {e['msg']}"
+                            for e in exc.errors()[:5])
         raise InvalidCommand(f"invalid command {kind!r}: {details}") from exc
+
+
+def _field_path(loc: tuple[int | str, ...], kind: Any) -> str:
+    """'target.character_id' for a field of the command (pydantic puts the kind first)."""
+    if loc and loc[0] == kind:
+        loc = loc[1:]
+    return ".".join(str(p) for p in loc) or "command"
