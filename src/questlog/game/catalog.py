@@ -65,7 +65,7 @@ def kind_json_schema(kind: str) -> dict[str, Any]:
 def tool_input_schema(kind: str) -> dict[str, Any]:
     """The arguments of the tool for `kind`: the command without its `kind` (the tool's
     name says it), its example likewise."""
-    schema = model_of(kind).model_json_schema()
+    schema: dict[str, Any] = model_of(kind).model_json_schema()
     schema["properties"].pop("kind", None)
     schema["required"] = [name for name in schema.get("required", []) if name != "kind"]
     if not schema["required"]:

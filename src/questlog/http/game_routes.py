@@ -2,8 +2,9 @@
 
 They call `store.game` (questlog.game.api.GameAPI) at request time. The request body
 of `POST /game/commands` is typed by the command models themselves (a discriminated
-union on `kind`), so the spec shows every command and a bad one is a 422 naming it. Read routes serve on read nodes too;
-the command route is a write (token, 403 on a read node).
+union on `kind`), so the spec shows every command and a bad one is a 422 naming it.
+Read routes serve on read nodes too; the command route is a write (token, 403 on a read
+node).
 """
 
 # No `from __future__ import annotations`: FastAPI resolves the Annotated dependencies.
