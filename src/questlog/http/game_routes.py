@@ -58,7 +58,8 @@ def build_game_router(
     read_errors = responses(400, 401, 404, 501, 503)
 
     if writable:
-        @router.post("/commands", responses={**responses(400, 401, 403, 409, 413, 429, 501, 503),
+        @router.post("/commands", responses={**responses(400, 401, 403, 404, 409, 413, 429, 501,
+                                                           503),
                                              422: BODY_422},
                      summary="Apply game commands (one atomic multi-stream append)",
                      openapi_extra={"requestBody": {"required": True, "content": {
