@@ -123,9 +123,12 @@ class CreateCharacter(_Command, CharacterSheet):
         "inventory": [{"item_id": "tide-hook", "name": "Tide Hook", "content_ref": "tide-hook"}],
         "gold": 12,
     }
-    max_hp: int | None = Field(default=None, ge=1)
-    hit_die: int | None = Field(default=None, ge=4, le=12)
-    spell_slots_max: dict[str, int] | None = None
+    max_hp: int | None = Field(default=None, ge=1, description=(
+        "default: hit die + CON modifier, plus the fixed gain per level above 1"))
+    hit_die: int | None = Field(default=None, ge=4, le=12, description=(
+        "faces of the hit die; default: the SRD class's (8 for others)"))
+    spell_slots_max: dict[str, int] | None = Field(default=None, description=(
+        "slot level (\"1\"..\"9\") -> slots; default: the SRD class table at this level"))
 
 
 class LeaveParty(_Command):
@@ -144,7 +147,7 @@ class StartSession(_Command):
     kind: Literal["start_session"] = "start_session"
     example = {"campaign_id": "sunken-lantern", "started_at": "2026-12-01T19:00:00Z"}
     campaign_id: Id
-    started_at: str
+    started_at: str = Field(description="the game server's wall-clock time, ISO 8601")
 
 
 class EndSession(_Command):
@@ -204,7 +207,7 @@ class UpdateQuest(_Command, QuestChange):
         "objectives_total": 3, "rewards": {"xp": 300, "gold": 50},
     }
     campaign_id: Id
-    status: QuestStatus | None = None
+    status: QuestStatus | None = Field(default=None, description="the new status")
 
 
 class RecordLore(_Command):
@@ -271,9 +274,9 @@ class RecordDiceRoll(_Command):
     roller_kind: Literal["pc", "npc"]
     roll_type: str
     formula: str
-    rolls: list[int] = Field(default_factory=list)
-    modifier: int = 0
-    dc: int | None = None
+    rolls: list[int] = Field(default_factory=list, description="the die faces rolled")
+    modifier: int = Field(default=0, description="added to the faces: total = sum + modifier")
+    dc: int | None = Field(default=None, description="success when total >= dc")
     purpose: str = ""
 
 
@@ -318,10 +321,11 @@ class DealDamage(_Command):
         "source": {"attacker_id": "mira", "weapon_or_spell": "Tide Hook"},
     }
     target: Target
-    amount: int = Field(ge=0)
+    amount: int = Field(ge=0, description="damage dealt, before temporary HP absorb it")
     damage_type: str | None = None
     source: Source = Field(default_factory=Source)
-    critical: bool = False
+    critical: bool = Field(default=False, description=(
+        "a critical hit: two failed death saves on a character at 0 HP"))
 
 
 class Heal(_Command):
@@ -333,7 +337,7 @@ class Heal(_Command):
         "source": {"description": "a potion of healing"},
     }
     target: Target
-    amount: int = Field(ge=0)
+    amount: int = Field(ge=0, description="HP healed (beyond the maximum is lost)")
     source: Source = Field(default_factory=Source)
 
 
@@ -361,8 +365,9 @@ class ApplyCondition(_Command):
     }
     target: Target
     condition: ConditionRef
-    duration: str | None = None
-    save_ability: str | None = None
+    duration: str | None = Field(default=None, description="free text (\"1 minute\")")
+    save_ability: str | None = Field(default=None, description="ability of the saving "
+                                        "throw that ends it (with save_dc)")
     save_dc: int | None = Field(default=None, ge=0, le=50)
     source: str | None = None
 
@@ -387,7 +392,7 @@ class ChangeExhaustion(_Command):
     kind: Literal["change_exhaustion"] = "change_exhaustion"
     example = {"character_id": "mira", "delta": 1, "reason": "a night without sleep"}
     character_id: Id
-    delta: int = Field(ge=-6, le=6)
+    delta: int = Field(ge=-6, le=6, description="levels to add (negative: remove)")
     reason: str = ""
 
 
@@ -424,7 +429,8 @@ class RemoveItem(_Command):
     item_id: Id
     quantity: int = Field(default=1, ge=1)
     reason: Literal["used", "sold", "dropped", "given", "destroyed"] = "used"
-    to_character_id: Id | None = None
+    to_character_id: Id | None = Field(default=None, description=(
+        "give the items to this character (reason becomes \"given\")"))
 
 
 class ChangeCurrency(_Command):
@@ -433,7 +439,7 @@ class ChangeCurrency(_Command):
     kind: Literal["change_currency"] = "change_currency"
     example = {"character_id": "mira", "delta": {"gp": 15, "sp": 5}, "reason": "sold the tide hook"}
     character_id: Id
-    delta: dict[Coin, int]
+    delta: dict[Coin, int] = Field(description="coins per denomination; negative to spend")
     reason: str = ""
     source: str = ""
 
@@ -458,8 +464,9 @@ class TakeRest(_Command):
     example = {"character_id": "mira", "rest_type": "long"}
     character_id: Id
     rest_type: Literal["short", "long"]
-    hit_dice_spent: int = Field(default=0, ge=0)
-    hp_rolled: int = Field(default=0, ge=0)
+    hit_dice_spent: int = Field(default=0, ge=0, description="short rest: hit dice spent")
+    hp_rolled: int = Field(default=0, ge=0, description=(
+        "short rest: HP the spent dice rolled (with CON), healed up to the maximum"))
 
 
 class GainExperience(_Command):
@@ -501,7 +508,8 @@ class CombatantInput(CombatantSpec):
     attacks, resistances and immunities from it (stated values win); every other
     combatant must state `hp` and `max_hp`."""
 
-    hp: int | None = Field(default=None, ge=0)  # type: ignore[assignment]
+    hp: int | None = Field(default=None, ge=0, description=(  # type: ignore[assignment]
+        "a pc: copied from its character; a monster_ref: from the stat block"))
     max_hp: int | None = Field(default=None, ge=1)  # type: ignore[assignment]
 
     @model_validator(mode="after")
@@ -561,7 +569,8 @@ class RollInitiative(_Command):
     encounter_id: Id
     combatant_id: Id
     roll: int = Field(ge=1, le=20)
-    modifier: int | None = None
+    modifier: int | None = Field(default=None, description=(
+        "default: the combatant's initiative modifier"))
 
 
 class AdvanceTurn(_Command):
@@ -595,7 +604,8 @@ class EndEncounter(_Command):
     }
     encounter_id: Id
     outcome: Literal["victory", "retreat", "defeat", "narrative"] = "victory"
-    xp_awarded: int | None = Field(default=None, ge=0)
+    xp_awarded: int | None = Field(default=None, ge=0, description=(
+        "XP split evenly among the PCs still in the roster"))
     summary: str | None = None
 
 
