@@ -4,6 +4,7 @@ the exported schema agrees with the models on real and broken commands."""
 
 from __future__ import annotations
 
+import ast
 import copy
 import importlib.util
 import json
@@ -184,6 +185,38 @@ def test_the_schema_accepts_every_command_of_the_fixture_session(
         assert not errors, (command, [e.message for e in errors])
         kind_schema = catalog.kind_json_schema(command["kind"])
         jsonschema.validate(command, kind_schema, cls=jsonschema.Draft202012Validator)
+
+
+def _command_literals() -> list[tuple[str, dict[str, Any]]]:
+    """Every command written as a literal in the test suite (valid and invalid ones)."""
+    found = []
+    for path in sorted((REPO / "tests").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Dict):
+                continue
+            try:
+                value = ast.literal_eval(node)
+            except ValueError:
+                continue   # not all literal (names, calls)
+            if isinstance(value, dict) and value.get("kind") in COMMAND_MODELS:
+                found.append((f"{path.relative_to(REPO)}:{node.lineno}", value))
+    return found
+
+
+def test_the_schema_and_the_models_agree_on_every_command_literal_of_the_tests(
+        command_validator: jsonschema.Draft202012Validator) -> None:
+    literals = _command_literals()
+    assert len(literals) > 50
+    verdicts = []
+    for where, command in literals:
+        try:
+            parse_command(command)
+            accepted = True
+        except InvalidCommand:
+            accepted = False
+        assert command_validator.is_valid(command) == accepted, (where, command)
+        verdicts.append(accepted)
+    assert any(verdicts) and not all(verdicts)   # both kinds are there
 
 
 def _broken(kind: str) -> Iterator[tuple[str, dict[str, Any]]]:

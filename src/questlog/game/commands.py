@@ -73,7 +73,12 @@ class Target(BaseModel):
     A combatant that is a player character routes to its character stream.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    # The rule of `_one_target`, for JSON Schema readers (null counts as absent).
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"anyOf": [
+        {"required": ["character_id"], "properties": {"character_id": {"type": "string"}}},
+        {"required": ["encounter_id", "combatant_id"],
+         "properties": {"encounter_id": {"type": "string"},
+                        "combatant_id": {"type": "string"}}}]})
     character_id: Id | None = None
     encounter_id: Id | None = None
     combatant_id: Id | None = None
@@ -507,6 +512,19 @@ class CombatantInput(CombatantSpec):
     copied from its character); a `monster_ref` to a content entry fills AC, HP, stats,
     attacks, resistances and immunities from it (stated values win); every other
     combatant must state `hp` and `max_hp`."""
+
+    # The rules of `_hp_for_non_pc`, for JSON Schema readers (null counts as absent).
+    model_config = ConfigDict(json_schema_extra={"allOf": [
+        {"if": {"required": ["kind"], "properties": {"kind": {"const": "pc"}}},
+         "then": {"required": ["character_id"],
+                  "properties": {"character_id": {"type": "string"}}}},
+        {"if": {"required": ["kind"], "properties": {"kind": {"enum": ["monster", "npc"]}},
+                "not": {"required": ["monster_ref"], "properties": {"monster_ref": {"anyOf": [
+                    {"type": "string"},
+                    {"type": "object", "properties": {"homebrew": {"const": False}}}]}}}},
+         "then": {"required": ["hp", "max_hp"],
+                  "properties": {"hp": {"type": "integer"}, "max_hp": {"type": "integer"}}}},
+    ]})
 
     hp: int | None = Field(default=None, ge=0, description=(  # type: ignore[assignment]
         "a pc: copied from its character; a monster_ref: from the stat block"))
