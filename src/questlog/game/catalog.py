@@ -165,7 +165,8 @@ def type_text(prop: dict[str, Any], defs: dict[str, Any]) -> str:
         options = [o for o in prop["anyOf"] if o.get("type") != "null"]
         texts = [type_text(o, defs) for o in options]
         if any(o.get("$ref", "").endswith("/RefObject") for o in options):
-            texts = ["reference (index, name or {type, index} object)"]
+            text = next((o["description"] for o in options if o.get("description")), "")
+            texts = [f"reference ({text + ', ' if text else ''}or a {{type, index}} object)"]
         nullable = len(options) < len(prop["anyOf"])
         return " | ".join(texts) + (" | null" if nullable else "")
     if "const" in prop:

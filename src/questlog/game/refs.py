@@ -128,14 +128,12 @@ class RefObject(BaseModel):
     url: str | None = Field(default=None, description="ignored (5e-database's link)")
 
 
-RefText = Annotated[str, StringConstraints(min_length=1, max_length=200), Field(
-    description="a bare index ('hill-dwarf') or a name ('Hill Dwarf')")]
-
-
 def ref_of(type_: str) -> BeforeValidator:
     """Metadata of a reference field of `type_`: accepts a bare index, a name or an object."""
     coerce: Callable[[Any], Any] = lambda value: coerce_ref(value, type_)  # noqa: E731
-    return BeforeValidator(coerce, json_schema_input_type=RefText | RefObject)
+    text = Annotated[str, StringConstraints(min_length=1, max_length=200), Field(
+        description=f"a {type_} index or name")]
+    return BeforeValidator(coerce, json_schema_input_type=text | RefObject)
 
 
 RaceRef = Annotated[ContentRef, ref_of("races")]
