@@ -217,7 +217,7 @@ def test_game_commands_and_read_models_over_http(client: TestClient, store: Stor
     assert state.status_code == 200
     assert client.get("/game/campaigns/nope").status_code == 404
     bad = {"commands": [{"kind": "no_such_command"}]}
-    assert client.post("/game/commands", json=bad, headers=WRITE).status_code == 400
+    assert client.post("/game/commands", json=bad, headers=WRITE).status_code == 422
     assert store.head_position() == head
 
 
