@@ -22,17 +22,18 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..content.columns import ENTITIES_TABLE, PACK_ENTRIES_TABLE
 from ..db import DBAPIConnection
 from ..events import RecordedEvent
-from . import cache, vectors
+from ..sqlite.schema import table_exists
+from ..storage.keywords import KeywordRow
+from ..storage.vectors import VectorRow
+from . import indexes
 from .texts import Chunk, entry_chunks, entry_name
 
-CHUNKS_TABLE = vectors.CHUNKS_TABLE
+CHUNKS_TABLE = "search_chunks"
 FTS_TABLE = "search_fts"
 STATE_TABLE = "search_state"
-
-ENTITIES_TABLE = "content_entities"        # the content helper's effective entries
-PACK_ENTRIES_TABLE = "content_pack_entries"  # every pack's entries
 
 CHUNKS_COLUMNS = (
     "id INTEGER PRIMARY KEY, type TEXT NOT NULL, idx TEXT NOT NULL, chunk_no INTEGER NOT NULL, "
@@ -64,7 +65,7 @@ class IndexState:
 
 def read_state(conn: DBAPIConnection, state_table: str = STATE_TABLE) -> IndexState | None:
     """None when the index has never been written."""
-    if not vectors.table_exists(conn, state_table):
+    if not table_exists(conn, state_table):
         return None
     values = dict(conn.execute(f"SELECT key, value FROM {state_table}").fetchall())
     if "token" not in values:
@@ -98,10 +99,10 @@ def affected_keys(conn: DBAPIConnection, events: Sequence[RecordedEvent],
     for pack in sorted(packs):
         # Keys the pack has now (priority changes), and keys indexed from it so far
         # (a removed pack's entries: the next pack's entry may now be effective).
-        if vectors.table_exists(conn, PACK_ENTRIES_TABLE):
+        if table_exists(conn, PACK_ENTRIES_TABLE):
             keys.update((str(t), str(i)) for t, i in conn.execute(
                 f"SELECT type, idx FROM {PACK_ENTRIES_TABLE} WHERE pack = ?", (pack,)))
-        if vectors.table_exists(conn, chunks_table):
+        if table_exists(conn, chunks_table):
             keys.update((str(t), str(i)) for t, i in conn.execute(
                 f"SELECT DISTINCT type, idx FROM {chunks_table} WHERE pack = ?", (pack,)))
     return keys
@@ -117,14 +118,14 @@ class Effective:
 def effective_chunks(conn: DBAPIConnection, keys: Iterable[Key]) -> dict[Key, Effective]:
     """The chunks of each key's current effective entry (keys with none are absent)."""
     out: dict[Key, Effective] = {}
-    if not vectors.table_exists(conn, ENTITIES_TABLE):
+    if not table_exists(conn, ENTITIES_TABLE):
         return out
     by_type: dict[str, list[str]] = {}
     for type_name, index in sorted(set(keys)):
         by_type.setdefault(type_name, []).append(index)
-    for type_name, indexes in by_type.items():
-        for start in range(0, len(indexes), 400):
-            part = indexes[start:start + 400]
+    for type_name, entry_indexes in by_type.items():
+        for start in range(0, len(entry_indexes), 400):
+            part = entry_indexes[start:start + 400]
             marks = ", ".join("?" * len(part))
             for idx, pack, data_json in conn.execute(
                     f"SELECT idx, pack, data FROM {ENTITIES_TABLE} WHERE type = ? "
@@ -138,7 +139,7 @@ def effective_chunks(conn: DBAPIConnection, keys: Iterable[Key]) -> dict[Key, Ef
 
 def missing_texts(conn: DBAPIConnection, chunks_table: str = CHUNKS_TABLE) -> dict[str, str]:
     """Chunks written before their vector was available ({hash: text})."""
-    if not vectors.table_exists(conn, chunks_table):
+    if not table_exists(conn, chunks_table):
         return {}
     return {str(h): str(t) for h, t in conn.execute(
         f"SELECT text_hash, text FROM {chunks_table} WHERE embedding IS NULL")}
@@ -156,9 +157,12 @@ class Tables:
 def apply_keys(conn: DBAPIConnection, tables: Tables, keys: set[Key], model_id: str, dim: int,
                prepared: Mapping[str, bytes], *, rebuilding: bool) -> None:
     """Make the chunks of `keys` match their effective entries (inside the writer's txn)."""
-    mirror = not rebuilding and vectors.has_vec(conn)
+    # The vector index kept beside the chunks (vec0) follows them in this transaction,
+    # except in a rebuild's shadow tables: it is refilled after the swap.
+    mirror = None if rebuilding else indexes.maintained_index(conn, CHUNKS_TABLE)
     state = read_state(conn, tables.state)
-    mirror_ok = mirror and state is not None and vectors.mirror_token(conn) == state.token
+    mirror_ok = mirror is not None and state is not None and mirror.in_sync(conn, state.token)
+    keywords = indexes.keyword_index(tables.fts, tables.chunks)
 
     effective = effective_chunks(conn, keys)
     existing: dict[int, tuple[str, str]] = {}  # id -> (text_hash, pack) for rows with a vector
@@ -184,54 +188,53 @@ def apply_keys(conn: DBAPIConnection, tables: Tables, keys: set[Key], model_id: 
     removed = [cid for cid in existing if cid not in wanted]
     hashes = {wanted[c][0].text_hash for c in changed} | set(null_rows.values())
     blobs = dict(prepared)
-    blobs.update(cache.lookup(conn, model_id, (h for h in hashes if h not in blobs)))
+    blobs.update(indexes.embedding_cache().lookup(conn, model_id,
+                                                  (h for h in hashes if h not in blobs)))
 
     drop = sorted(set(removed) | changed)
     conn.executemany(f"DELETE FROM {tables.chunks} WHERE id = ?", [(c,) for c in drop])
-    conn.executemany(f"DELETE FROM {tables.fts} WHERE rowid = ?", [(c,) for c in drop])
+    keywords.delete(conn, drop)
     rows = []
     fts_rows = []
     for cid in sorted(changed):
         chunk, pack, name = wanted[cid]
         rows.append((cid, chunk.type, chunk.index, chunk.chunk_no, pack, name, chunk.text,
                      chunk.text_hash, blobs.get(chunk.text_hash)))
-        fts_rows.append((cid, name, chunk.text))
+        fts_rows.append(KeywordRow(cid, name, chunk.text))
     conn.executemany(
         f"INSERT INTO {tables.chunks} (id, type, idx, chunk_no, pack, name, text, text_hash, "
         "embedding) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-    conn.executemany(f"INSERT INTO {tables.fts} (rowid, name, text) VALUES (?, ?, ?)", fts_rows)
+    keywords.upsert(conn, fts_rows)
     filled = [(blobs[h], cid) for cid, h in null_rows.items()
               if cid not in drop and h in blobs]
     conn.executemany(f"UPDATE {tables.chunks} SET embedding = ? WHERE id = ?", filled)
 
     token = uuid.uuid4().hex
     _write_state(conn, tables.state, tables.chunks, token, model_id, dim)
-    if mirror_ok:
-        vectors.mirror_delete(conn, drop)
+    if mirror is not None and mirror_ok:
+        mirror.delete(conn, drop)
         new_ids = [cid for cid, *_ in rows if blobs.get(wanted[cid][0].text_hash) is not None]
         new_ids += [cid for _, cid in filled]
         if new_ids:
             fetch = conn.execute(
                 f"SELECT id, type, pack, embedding FROM {tables.chunks} WHERE id IN "
                 f"(SELECT value FROM json_each(?))", (json.dumps(new_ids),)).fetchall()
-            vectors.mirror_insert(conn, [(int(i), str(t), str(p), bytes(b))
-                                         for i, t, p, b in fetch])
-        vectors.set_mirror_token(conn, token, dim)
-    elif mirror:
-        vectors.resync_mirror(conn, tables.chunks, token, dim)
+            mirror.upsert(conn, [VectorRow(int(i), str(t), str(p), bytes(b))
+                                 for i, t, p, b in fetch])
+        mirror.mark_synced(conn, token, dim)
+    elif mirror is not None:
+        mirror.resync(conn, token, dim)
 
 
 def sync_mirror(conn: DBAPIConnection) -> bool:
-    """Bring the vec0 mirror in line with the live chunks (False: sqlite-vec not loaded)."""
-    if not vectors.has_vec(conn):
+    """Bring the vector index kept beside the chunks in line with the live chunks
+    (False: no such index on this connection, or no index state yet)."""
+    mirror = indexes.maintained_index(conn, CHUNKS_TABLE)
+    if mirror is None:
         return False
     state = read_state(conn)
     if state is None:
         return False
-    if vectors.mirror_token(conn) != state.token:
-        vectors.resync_mirror(conn, CHUNKS_TABLE, state.token, state.dim)
+    if not mirror.in_sync(conn, state.token):
+        mirror.resync(conn, state.token, state.dim)
     return True
-
-
-def ensure_cache_table(conn: DBAPIConnection) -> None:
-    cache.ensure_table(conn)
