@@ -32,7 +32,7 @@ from ..storage.vectors import EntryFilter, Filters, Generation
 from . import indexes
 from .backend import BackendChoice, choose_backend
 from .embedder import Embedder, default_embedder
-from .index import CHUNKS_TABLE, FTS_TABLE, IndexState, read_state, sync_mirror
+from .index import CHUNKS_TABLE, FTS_TABLE, STATE_TABLE, IndexState, read_state, sync_mirror
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -94,6 +94,7 @@ class SearchAPI:
         self._numpy = indexes.exact_index(CHUNKS_TABLE)
         self._vec0 = indexes.approximate_index(CHUNKS_TABLE, tune_reads=not store.read_only)
         self._keywords = indexes.keyword_index(FTS_TABLE, CHUNKS_TABLE)
+        self._chunks = indexes.search_chunks(CHUNKS_TABLE, STATE_TABLE)
         self._lock = threading.Lock()
 
     @property
@@ -202,16 +203,8 @@ class SearchAPI:
         ids = sorted({cid for cid, _ in vector} | {cid for cid, _ in keyword})
         if not ids:
             return []
-        meta: dict[int, tuple[str, str, str, str, int, str]] = {}
-        with self.store.read() as conn:
-            for start in range(0, len(ids), 500):
-                part = ids[start:start + 500]
-                marks = ", ".join("?" * len(part))
-                for row in conn.execute(
-                        f"SELECT id, type, idx, name, pack, chunk_no, text FROM {CHUNKS_TABLE} "
-                        f"WHERE id IN ({marks})", part):
-                    meta[int(row[0])] = (str(row[1]), str(row[2]), str(row[3]), str(row[4]),
-                                         int(row[5]), str(row[6]))
+        with self.store.read() as session:
+            meta = self._chunks.describe(session, ids)
 
         def per_entity(ranked: list[tuple[int, float]]) -> dict[tuple[str, str], tuple[int, int, float]]:
             out: dict[tuple[str, str], tuple[int, int, float]] = {}

@@ -1,8 +1,8 @@
 """Which implementation of each search port a store uses (the one place they are built).
 
 Until the backend exposes its search ports (`SQLiteBackend.vectors`, ...),
-the SQLite implementations are built here; search code gets its vector
-index, keyword index and embedding cache from these functions only.
+the SQLite implementations are built here; search code gets its chunks,
+vector indexes, keyword index and embedding cache from these functions only.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from functools import lru_cache
 
 from ..storage.embeddings import EmbeddingCache
 from ..storage.keywords import KeywordIndex
+from ..storage.search_chunks import SearchChunks
 from ..storage.session import Session
 from ..storage.vectors import VectorIndex
 
@@ -19,6 +20,13 @@ def embedding_cache() -> EmbeddingCache:
     from ..sqlite.embeddings import SQLiteEmbeddingCache
 
     return SQLiteEmbeddingCache()
+
+
+def search_chunks(chunks_table: str, state_table: str) -> SearchChunks:
+    """The search index's chunks and state in these (live or rebuild shadow) tables."""
+    from ..sqlite.search_chunks import SQLiteSearchChunks
+
+    return SQLiteSearchChunks(chunks_table, state_table)
 
 
 def keyword_index(fts_table: str, chunks_table: str) -> KeywordIndex:
