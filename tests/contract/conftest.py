@@ -7,9 +7,10 @@ modules, so the same test runs on each backend.
 
 How to write a contract test
 ----------------------------
-Take the `backend` fixture (a `contract_backends.BackendUnderTest`). It is parametrized over every backend that is
-available here (only those: nothing is listed just to be skipped), and each
-test gets a fresh, empty store location on it::
+Take the `backend` fixture (a `contract_backends.BackendUnderTest`). It is
+parametrized over every backend that is available here (only those: nothing is
+listed just to be skipped), and each test gets a fresh, empty store location
+on it::
 
     def test_something(backend: BackendUnderTest) -> None:
         with backend.open_store(projectors=[]) as store:   # Store.open(location, **kw)
