@@ -157,9 +157,9 @@ def test_rebuild_under_appends_keeps_the_inline_model_current(
     it covers the head committed before the read and equals the fold of the log up to the
     last position it holds. Afterwards both models equal the log's fold."""
     projectors = cp.both()
-    settings = Settings(projection_rebuild_batch_size=60, projection_batch_size=60)
+    settings = Settings(projection_rebuild_batch_size=25, projection_batch_size=25)
     with backend.open_store(projectors=projectors, settings=settings) as store:
-        for n in range(30):
+        for n in range(100):
             store.append(f"s-{n % 11}", events(1 + n % 4))
         store.projections.catch_up()
         observed: list[tuple[int, cp.Model]] = []  # (head before the read, model)
@@ -186,7 +186,7 @@ def test_rebuild_under_appends_keeps_the_inline_model_current(
                 failures.append(exc)
 
         for p in projectors:
-            p.delay_s = 0.01
+            p.delay_s = 0.02
         threads = [threading.Thread(target=appender), threading.Thread(target=reader)]
         for t in threads:
             t.start()
@@ -200,8 +200,8 @@ def test_rebuild_under_appends_keeps_the_inline_model_current(
                 p.delay_s = 0.0
         assert not failures, failures
         log = list(store.read_all())
-        assert any(e.type == "Late" for e in log), "nothing was appended during the rebuild"
-        assert len(observed) >= 5
+        assert sum(e.type == "Late" for e in log) >= 5, "few appends during the rebuild"
+        assert len(observed) >= 20
         _check_prefix_models(log, observed)
         assert_models_match_the_log(store, projectors)
 
