@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+import sqlalchemy as sa
 from contract_backends import BackendUnderTest
 
 from questlog import (
@@ -289,3 +290,26 @@ def test_verify_and_head_on_an_empty_and_a_filled_log(backend: BackendUnderTest)
         assert store.head_position() == 20
         assert store.append("camp-0", [ev()], expected_version=5).positions == [21]
         assert store.verify().ok
+
+
+_EVENTS = sa.table("events", sa.column("position"), sa.column("data"))
+_TAMPER = {
+    "update": sa.update(_EVENTS).where(_EVENTS.c.position == sa.bindparam("p"))
+                .values(data='{"n": 2}'),
+    "delete": sa.delete(_EVENTS).where(_EVENTS.c.position == sa.bindparam("p")),
+}
+
+
+@pytest.mark.parametrize("how", sorted(_TAMPER))
+def test_the_log_refuses_updates_and_deletes_even_from_a_write_job(
+        store: Store, how: str) -> None:
+    """Events are never updated or deleted: the backend itself refuses it (the `events`
+    table of DESIGN.md), so a bug in a write job cannot rewrite history."""
+    store.append("s-1", [ev(n=1), ev(n=2)])
+    before = snapshot(store)
+    # The error's type is the backend's to choose until the neutral storage errors land.
+    with pytest.raises(Exception):  # noqa: B017
+        store.write(lambda session: session.execute(_TAMPER[how], {"p": 1}))
+    assert snapshot(store) == before
+    assert store.verify().ok
+    assert store.append("s-1", [ev()]).positions == [3]
