@@ -131,9 +131,10 @@ def test_32_threads_append_gapless_while_readers_poll(backend: BackendUnderTest)
 APPENDER = """
 import random, threading, time
 from questlog import NewEvent
-name, threads_n, calls, start = args[0], int(args[1]), int(args[2]), float(args[3])
+name, threads_n, calls, go = args[0], int(args[1]), int(args[2]), args[3]
 store = open_store(projectors=[])
-store.head_position()
+store.write(lambda session: None)  # the writer runs
+print("ready", flush=True)
 lock = threading.Lock()
 def work(n):
     rng = random.Random(f"{name}-{n}")
@@ -143,7 +144,8 @@ def work(n):
                                   for k in range(rng.randint(1, 3))])
         with lock:
             print(json.dumps([stream, r.positions, r.stream_version]), flush=True)
-time.sleep(max(0.0, start - time.time()))
+while not os.path.exists(go):  # start together, once the readers poll too
+    time.sleep(0.005)
 threads = [threading.Thread(target=work, args=(n,)) for n in range(threads_n)]
 for t in threads: t.start()
 for t in threads: t.join()
@@ -170,11 +172,12 @@ def test_4_processes_append_gapless_while_readers_poll(backend: BackendUnderTest
                                                        tmp_path: Path) -> None:
     procs_n, threads_n, calls = 4, 4, 30
     backend.open_store(projectors=[]).close()  # the schema exists before they race
-    start = time.time() + 4  # every child has imported questlog and opened the store
+    go, stop_file = tmp_path / "go", tmp_path / "stop-polling"
     streams = f"STREAMS = {STREAMS!r}\n"
     writers = [backend.spawn_writer_process(streams + APPENDER, f"p{n}", str(threads_n),
-                                            str(calls), str(start))
+                                            str(calls), str(go))
                for n in range(procs_n)]
+    poller = backend.spawn_writer_process(POLLER, str(stop_file), "200")
     store = backend.open_store(projectors=[])
     done = threading.Event()
     polled: list[Snapshot] = []
@@ -187,13 +190,16 @@ def test_4_processes_append_gapless_while_readers_poll(backend: BackendUnderTest
             failures.append(exc)
 
     thread = threading.Thread(target=reader)
-    thread.start()
-    stop_file = tmp_path / "stop-polling"  # made once every writer has exited
-    poller = backend.spawn_writer_process(POLLER, str(stop_file), "200")
     try:
+        for p in writers:
+            assert p.stdout is not None and p.stdout.readline() == "ready\n", p.stderr
+        assert poller.stdout is not None
+        first_poll = poller.stdout.readline()  # the child poller is polling
+        thread.start()
+        go.touch()
         outputs = [p.communicate(timeout=240) for p in writers]
         done.set()
-        stop_file.touch()
+        stop_file.touch()  # every writer has exited
         thread.join()
         poller_out, poller_err = poller.communicate(timeout=60)
         for p, (_out, err) in zip(writers, outputs, strict=True):
@@ -206,10 +212,13 @@ def test_4_processes_append_gapless_while_readers_poll(backend: BackendUnderTest
         assert not failures, failures
         check_log(store, results, total)  # type: ignore[arg-type]
         assert check_snapshots(polled, total) >= 3
-        child = [tuple(json.loads(line)) for line in poller_out.split("\n") if line]
+        child = [tuple(json.loads(line)) for line in (first_poll + poller_out).split("\n")
+                 if line]
         assert check_snapshots(child, total) >= 3  # type: ignore[arg-type]
     finally:
         done.set()
+        if thread.is_alive():
+            thread.join()
         for p in [*writers, poller]:
             if p.poll() is None:
                 p.kill()
