@@ -16,6 +16,7 @@ from questlog import (
     STREAM_EXISTS,
     DuplicateEventId,
     NewEvent,
+    QuestlogError,
     RecordedEvent,
     Store,
     WrongExpectedVersion,
@@ -147,7 +148,12 @@ def test_an_id_repeated_inside_one_call_is_refused(store: Store) -> None:
     with pytest.raises(DuplicateEventId):
         store.append("s-1", [NewEvent(type="A", event_id=event_id),
                              NewEvent(type="A", event_id=event_id)])
+    # The same event object twice (its id chosen by NewEvent) is refused too.
+    same = NewEvent(type="A")
+    with pytest.raises(QuestlogError):
+        store.append("s-1", [same, same])
     assert store.head_position() == 0
+    assert store.append("s-1", [same]).positions == [1]
 
 
 def test_a_call_mixing_a_stored_id_with_new_events_is_refused(store: Store) -> None:

@@ -195,6 +195,33 @@ class LogMachine(RuleBasedStateMachine):
         results = self.store.append_many(calls)
         assert results == [self.record(stream, events) for stream, events, _ in calls]
 
+    @rule(stream=STREAMS, from_version=st.none() | st.integers(1, 8), backwards=st.booleans(),
+          limit=st.none() | st.integers(0, 4))
+    def read_stream(self, stream: str, from_version: int | None, backwards: bool,
+                    limit: int | None) -> None:
+        events = [e for e in self.log if e.stream_id == stream]
+        if backwards:
+            events = [e for e in reversed(events)
+                      if from_version is None or e.stream_version <= from_version]
+        else:
+            events = [e for e in events if from_version is None or e.stream_version >= from_version]
+        got = self.store.read_stream(stream, from_version=from_version, backwards=backwards,
+                                     limit=limit)
+        assert [e.event_id for e in got] == [e.event_id for e in events[:limit]]
+
+    @rule(from_position=st.integers(0, 30), limit=st.none() | st.integers(0, 5),
+          types=st.none() | st.lists(TYPES, min_size=1, max_size=2),
+          categories=st.none() | st.lists(st.sampled_from(["alpha", "beta", "gamma"]),
+                                          min_size=1, max_size=2))
+    def read_all(self, from_position: int, limit: int | None, types: list[str] | None,
+                 categories: list[str] | None) -> None:
+        wanted = [e.event_id for e in self.log if e.position >= from_position
+                  and (types is None or e.type in types)
+                  and (categories is None or e.stream_id.split("-")[0] in categories)]
+        got = self.store.read_all(from_position, limit, types=types, categories=categories,
+                                  batch_size=3)
+        assert [e.event_id for e in got] == wanted[:limit]
+
     @rule()
     def catch_up_async(self) -> None:
         self.store.projections.catch_up(["contract_async"])
