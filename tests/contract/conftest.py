@@ -23,7 +23,20 @@ whose globals already hold `open_store(**kw)` (the same store as the
 fixture's), `projectors` (tests/contract/projectors.py) and `args` (the
 strings passed), so a multi-process test never names a backend.
 Read models are read with `store.read()` and SQLAlchemy Core statements
-(projectors.py shows how), so the query compiles for each dialect.
+(projectors.py shows how), so the query compiles for each dialect. The
+child's globals also hold `json`, `os` and `sys`.
+
+Helper modules of this directory are imported as `contract_projectors`
+(projectors.py) and `contract_backends` (backends.py): tests run under
+`--import-mode=importlib`, so conftest loads them under those names.
+
+Tests of one port (checkpoints, read models, vectors, keywords: one module
+each, `test_<port>.py`) open a store the same way and reach the port through
+the store's backend object once the engine package exposes it (storage-log's
+`SQLiteBackend` has one attribute per port), running its methods inside
+`store.write(fn)` (the writer's session) or `store.read()`. Compare results
+with a plain-Python reference computed in the test (as `projectors.fold`
+does for the log), never with numbers copied from a run.
 
 Backends
 --------
