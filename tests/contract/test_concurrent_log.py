@@ -224,3 +224,35 @@ def test_4_processes_append_gapless_while_readers_poll(backend: BackendUnderTest
                 p.kill()
                 p.wait()
         store.close()
+
+
+def test_a_subscriber_gets_every_event_once_in_order_while_threads_append(
+        backend: BackendUnderTest) -> None:
+    threads_n, calls = 8, 15
+    with backend.open_store(projectors=[]) as store:
+        store.append("camp-0", [NewEvent(type="Before")])
+        stop = threading.Event()
+        received: list[int] = []
+        expected_total = 1 + threads_n * calls
+
+        def subscriber() -> None:
+            for event in store.subscribe(1, poll_interval=0.005, stop=stop):
+                received.append(event.position)
+                if len(received) == expected_total:
+                    stop.set()
+
+        def writer(n: int) -> None:
+            for i in range(calls):
+                store.append(STREAMS[(n + i) % len(STREAMS)], [NewEvent(type="Tick")])
+
+        follower = threading.Thread(target=subscriber)
+        follower.start()
+        writers = [threading.Thread(target=writer, args=(n,)) for n in range(threads_n)]
+        for t in writers:
+            t.start()
+        for t in writers:
+            t.join()
+        follower.join(timeout=60)
+        stop.set()
+        assert not follower.is_alive()
+        assert received == list(range(1, expected_total + 1))

@@ -21,6 +21,7 @@ from questlog import (
     Store,
     WrongExpectedVersion,
 )
+from questlog.errors import ReadOnlyStore
 
 
 @pytest.fixture
@@ -319,3 +320,19 @@ def test_the_log_refuses_updates_and_deletes_even_from_a_write_job(
     assert snapshot(store) == before
     assert store.verify().ok
     assert store.append("s-1", [ev()]).positions == [3]
+
+
+def test_a_read_only_store_reads_the_log_and_refuses_writes(
+        backend: BackendUnderTest) -> None:
+    with backend.open_store(projectors=[]) as store:
+        _fill(store)
+        expected = snapshot(store)
+        with backend.open_store(projectors=[], read_only=True) as reader:
+            assert snapshot(reader) == expected
+            assert reader.head_position() == 20
+            with pytest.raises(ReadOnlyStore):
+                reader.append("camp-0", [ev()])
+            # It follows the writer's commits.
+            store.append("camp-9", [ev()])
+            assert reader.head_position() == 21
+            assert [e.stream_id for e in reader.read_all(from_position=21)] == ["camp-9"]
