@@ -41,9 +41,12 @@ does for the log), never with numbers copied from a run.
 Backends
 --------
 - `sqlite`: a store file in the test's tmp_path (always available).
-- `postgresql`: listed only when `QUESTLOG_TEST_POSTGRES_URL` names a server
-  (e.g. one pgserver started for the session); each store is a fresh
-  database on it, dropped after the test. Issue 12 makes this green.
+- `postgresql`: listed only when `QUESTLOG_TEST_POSTGRES_URL` names a server;
+  each store is a fresh database on it, dropped after the test. Issue 12
+  makes this green. The parameters are fixed at collection, so code that
+  starts a throwaway server (pgserver) must set the variable before then,
+  e.g. in a `pytest_configure` hook, and stop the server in
+  `pytest_unconfigure`.
 To add a backend, add a factory to `BACKENDS` in backends.py and the
 condition under which it is available to `available_backends()`.
 """
