@@ -84,7 +84,10 @@ class _PostgresStores:
         import sqlalchemy as sa
 
         self.server_url = sa.make_url(os.environ[POSTGRES_URL_ENV])
-        self.engine = sa.create_engine(self.server_url, isolation_level="AUTOCOMMIT")
+        admin_url = self.server_url
+        if admin_url.drivername == "postgresql":  # SQLAlchemy would pick psycopg2
+            admin_url = admin_url.set(drivername="postgresql+psycopg")
+        self.engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
         self.databases: list[str] = []
 
     def fresh(self) -> BackendUnderTest:

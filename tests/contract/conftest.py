@@ -23,14 +23,30 @@ whose globals already hold `open_store(**kw)` (the same store as the
 fixture's), `projectors` (tests/contract/projectors.py) and `args` (the
 strings passed), so a multi-process test never names a backend.
 Read models are read with `store.read()` and SQLAlchemy Core statements
-(projectors.py shows how), so the query compiles for each dialect.
+(projectors.py shows how), so the query compiles for each dialect. The
+child's globals also hold `json`, `os` and `sys`.
+
+Helper modules of this directory are imported as `contract_projectors`
+(projectors.py) and `contract_backends` (backends.py): tests run under
+`--import-mode=importlib`, so conftest loads them under those names.
+
+Tests of one port (checkpoints, read models, vectors, keywords: one module
+each, `test_<port>.py`) open a store the same way and reach the port through
+the store's backend object once the engine package exposes it (storage-log's
+`SQLiteBackend` has one attribute per port), running its methods inside
+`store.write(fn)` (the writer's session) or `store.read()`. Compare results
+with a plain-Python reference computed in the test (as `projectors.fold`
+does for the log), never with numbers copied from a run.
 
 Backends
 --------
 - `sqlite`: a store file in the test's tmp_path (always available).
-- `postgresql`: listed only when `QUESTLOG_TEST_POSTGRES_URL` names a server
-  (e.g. one pgserver started for the session); each store is a fresh
-  database on it, dropped after the test. Issue 12 makes this green.
+- `postgresql`: listed only when `QUESTLOG_TEST_POSTGRES_URL` names a server;
+  each store is a fresh database on it, dropped after the test. Issue 12
+  makes this green. The parameters are fixed at collection, so code that
+  starts a throwaway server (pgserver) must set the variable before then,
+  e.g. in a `pytest_configure` hook, and stop the server in
+  `pytest_unconfigure`.
 To add a backend, add a factory to `BACKENDS` in backends.py and the
 condition under which it is available to `available_backends()`.
 """
