@@ -116,7 +116,7 @@ def _committed_since(store_path: Path, head_before: int) -> dict[str, Any]:
 class CliContext:
     """Carried in click's ctx.obj: where the store is and how to print."""
 
-    db: Path | None = None
+    db: Path | str | None = None  # a file path or a store URL (storage.select)
     json: bool = False
     _stores: list[Store] = field(default_factory=list)
 
@@ -158,16 +158,32 @@ class CliContext:
 pass_cli = click.make_pass_decorator(CliContext, ensure=True)
 
 
+class StoreLocationType(click.ParamType):  # type: ignore[type-arg]
+    """--db: a file path, or a URL kept as text (storage.select.as_location)."""
+
+    name = "path|url"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Path | str:
+        from ..storage.select import as_location
+
+        return as_location(value)
+
+
+STORE_LOCATION = StoreLocationType()
+DB_HELP = "Store file or URL, e.g. sqlite:///PATH (default: $QUESTLOG_DB or ./questlog.db)."
+
+
 def db_option(f: F) -> F:
     """--db on a subcommand (also accepted on the top-level group)."""
 
-    def callback(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+    def callback(ctx: click.Context, _param: click.Parameter, value: Path | str | None) -> None:
         if value is not None:
             ctx.ensure_object(CliContext).db = value
 
     return click.option(
-        "--db", type=click.Path(path_type=Path), expose_value=False, callback=callback,
-        is_eager=True, help="Store file (default: $QUESTLOG_DB or ./questlog.db).",
+        "--db", type=STORE_LOCATION, expose_value=False, callback=callback,
+        is_eager=True, help=DB_HELP,
     )(f)
 
 
