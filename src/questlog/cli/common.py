@@ -18,6 +18,7 @@ import logging
 import os
 import signal
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,15 +102,15 @@ def _committed_since(store_path: Path, head_before: int) -> dict[str, Any]:
     """What the log gained after `head_before`: count, positions and the busiest streams."""
     from ..store import Store
 
-    with Store.open(store_path, read_only=True) as store, store.read() as conn:
-        count, first, last = conn.execute(
-            "SELECT count(*), min(position), max(position) FROM events WHERE position > ?",
-            (head_before,)).fetchone()
-        streams = dict(conn.execute(
-            "SELECT stream_id, count(*) FROM events WHERE position > ? GROUP BY stream_id "
-            "ORDER BY count(*) DESC, stream_id LIMIT 5", (head_before,)).fetchall())
-    return {"events": int(count), "first_position": first, "last_position": last,
-            "streams": streams}
+    with Store.open(store_path, read_only=True) as store, store.read() as session:
+        gained = store.backend.log.read_all(session, from_position=head_before + 1,
+                                            payload=False)
+    per_stream = Counter(e.stream_id for e in gained)
+    busiest = sorted(per_stream.items(), key=lambda item: (-item[1], item[0]))[:5]
+    return {"events": len(gained),
+            "first_position": gained[0].position if gained else None,
+            "last_position": gained[-1].position if gained else None,
+            "streams": dict(busiest)}
 
 
 @dataclass
