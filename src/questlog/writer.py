@@ -15,18 +15,18 @@ failure never fails its neighbours.
 
 Two ways to write a batch:
 
-- the transaction: begin (SQLite: `BEGIN IMMEDIATE`), run appends, write jobs
-  and inline projectors, commit. Used for any batch with a write job, whenever inline
-  projectors are registered, and whenever the writer's memory of the log
-  (`LogTip`) is not known to be current; only then, or with write jobs, does it
-  read the head and the batch's stream versions first.
+- the transaction: begin (SQLite: `BEGIN IMMEDIATE`), run appends, write
+  jobs and inline projectors, commit. Used for any batch with a write job,
+  whenever inline projectors are registered, and whenever the writer's memory
+  of the log (`LogTip`) is not known to be current; only then, or with write
+  jobs, does it read the head and the batch's stream versions first.
 - the single statement: a batch of appends with no inline projector is ONE
   autocommit insert (SQLite: `INSERT ... FROM jsonb_each(?)`), planned from the
   `LogTip`, on a backend whose single statements commit on their own
   (`WriteTransactions.single_statement_commits`: on SQLite a write statement in
   autocommit takes the write lock when it starts, as `BEGIN IMMEDIATE` would,
-  and commits when it ends). It matters because every statement hands the GIL to the producer threads
-  and waits to get it back, and under 32 producers that wait, not SQLite, is
+  and commits when it ends). It matters because every statement hands the GIL
+  to the producer threads and waits to get it back, and under 32 producers that wait, not SQLite, is
   what a batch costs. Should anyone else have written the file, the planned
   first position is taken, the INSERT fails writing nothing, and the batch is
   redone as a transaction.

@@ -6,6 +6,10 @@ file that is not a database (corrupt), a taken position (integrity).
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -150,3 +154,34 @@ def test_locations_pick_the_backend(tmp_path: Path) -> None:
     finally:
         store.close()
     assert (tmp_path / "url.db").exists()
+
+
+QUESTLOG = [sys.executable, "-m", "questlog.cli"]
+
+
+def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("QUESTLOG_")}
+    return subprocess.run([*QUESTLOG, *args], capture_output=True, text=True, timeout=120,
+                          env={**base, **(env or {})})
+
+
+def test_doctor_names_the_backend_and_its_capabilities(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/doc.db"
+    assert _cli("--db", url, "init").returncode == 0
+    done = _cli("--db", url, "--json", "doctor")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["backend"] == "sqlite" and report["db"] == str(tmp_path / "doc.db")
+    assert report["capabilities"]["driver"] == "pysqlite3"
+    assert report["capabilities"]["single_statement_batches"] is True
+    human = _cli("--db", url, "doctor")
+    assert "backend: sqlite" in human.stdout and "capabilities:" in human.stdout
+
+
+def test_a_postgresql_url_is_one_clear_error(tmp_path: Path) -> None:
+    done = _cli("events", "read", "s-1",
+                env={"QUESTLOG_DB": "postgresql://me:hunter2@localhost/questlog"})
+    assert done.returncode == 1
+    assert "PostgreSQL backend is not available" in done.stderr
+    assert "Traceback" not in done.stderr and "hunter2" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
