@@ -61,7 +61,8 @@ class Database:
     # -- engines -------------------------------------------------------------------------
 
     def check_safe_for_writing(self) -> None:
-        if not driver.sqlite_version_is_safe(self.sqlite_version) and not self.settings.allow_unsafe_sqlite:
+        safe = driver.sqlite_version_is_safe(self.sqlite_version)
+        if not safe and not self.settings.allow_unsafe_sqlite:
             raise UnsafeSQLiteVersion(
                 f"SQLite {self.sqlite_version} (driver {self.driver}) has the WAL-reset corruption "
                 "bug (3.7.0-3.51.2); install pysqlite3>=0.6.1, or set "
