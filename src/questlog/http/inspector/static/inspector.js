@@ -175,6 +175,7 @@
           el("td", {}, e.position), el("td", {}, e.stream_id), el("td", {}, e.stream_version),
           el("td", {}, e.type), el("td", {}, e.recorded_at));
         row.addEventListener("click", function () {
+          document.getElementById("event-hash").textContent = "hash " + e.hash;
           detail.textContent = JSON.stringify(e, null, 2);
         });
         return row;
