@@ -11,6 +11,7 @@ from http_tokens import API_TOKEN, READ_TOKEN
 from questlog import Store
 from questlog.http import create_app
 from questlog.http.inspector.router import PAGES, STATIC_FILES, TOKEN_COOKIE
+from questlog.http.node import Role
 from questlog.settings import Settings
 
 PATHS = {"index": "/ui/", "campaign": "/ui/campaigns/c1", "encounter": "/ui/encounters/e1",
@@ -22,11 +23,11 @@ def test_every_page_has_a_path() -> None:
 
 
 @pytest.mark.parametrize("role", ["write", "read"])
-def test_both_roles_serve_the_pages_and_their_files(tmp_path: Path, role: str) -> None:
+def test_both_roles_serve_the_pages_and_their_files(tmp_path: Path, role: Role) -> None:
     path = tmp_path / "ui.db"
     Store.open(path, settings=Settings(db=path)).close()
     store = Store.open(path, settings=Settings(db=path), read_only=role == "read")
-    with TestClient(create_app(store, role)) as client:  # type: ignore[arg-type]
+    with TestClient(create_app(store, role)) as client:
         for name, url in PATHS.items():
             page = client.get(url)
             assert page.status_code == 200, url
