@@ -142,3 +142,23 @@ def test_a_bad_interval_is_a_usage_error(db: Path) -> None:
     assert done.returncode == 2
     assert "--interval" in done.stderr and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_an_unknown_encounter_fails_before_the_screen_is_cleared(db: Path) -> None:
+    master, slave = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QUESTLOG_")}
+    try:
+        done = subprocess.run([QUESTLOG, "--db", str(db), "game", "tracker", "nosuch",
+                               "--watch", "--interval", "0.2"], stdout=slave,
+                              stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env,
+                              text=True, timeout=60)
+        os.set_blocking(master, False)
+        with contextlib.suppress(BlockingIOError, OSError):
+            shown = os.read(master, 65536).decode("utf-8", "replace")
+            assert CLEAR_HOME not in shown
+    finally:
+        os.close(slave)
+        os.close(master)
+    assert done.returncode == 1
+    assert "nosuch" in done.stderr and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1

@@ -8,6 +8,8 @@ Ctrl-C ends the watch: exit 0, no traceback.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import sys
 import time
 from collections.abc import Callable
@@ -38,14 +40,24 @@ def run_watch(frame: Callable[[], None], *, title: str, interval: float) -> None
     try:
         while True:
             if tty:
-                click.echo(CLEAR_HOME, nl=False)
-                click.echo(f"every {interval:g}s: {title}    "
-                           f"{datetime.now().strftime('%H:%M:%S')}\n")
-            elif not first:
-                click.echo("")
-            frame()
+                # Drawn off screen first: one write a frame (no flicker), and a failing
+                # frame leaves the screen as it was above its error line.
+                drawn = _captured(frame)
+                click.echo(f"{CLEAR_HOME}every {interval:g}s: {title}    "
+                           f"{datetime.now().strftime('%H:%M:%S')}\n\n{drawn}", nl=False)
+            else:
+                if not first:
+                    click.echo("")
+                frame()
             sys.stdout.flush()
             first = False
             time.sleep(interval)
     except KeyboardInterrupt:
         return  # the way a watch ends: exit 0
+
+
+def _captured(frame: Callable[[], None]) -> str:
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        frame()
+    return buffer.getvalue()
