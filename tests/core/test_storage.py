@@ -139,3 +139,9 @@ def test_wheel_ships_projections_migrations_and_data(tmp_path: Path) -> None:
         assert rel in names, f"{rel} missing from the wheel: add its package to pyproject.toml"
     for init in (REPO / "projections").glob("*.py"):
         assert f"questlog/projections/{init.name}" in names
+    # The web inspector's templates and static files are package data.
+    inspector = REPO / "src" / "questlog" / "http" / "inspector"
+    for folder in ("static", "templates"):
+        for item in (inspector / folder).iterdir():
+            rel = item.relative_to(REPO / "src").as_posix()
+            assert rel in names, f"{rel} missing from the wheel: list it in package-data"
