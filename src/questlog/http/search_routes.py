@@ -8,10 +8,12 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 
+from ..caching import SEARCH
 from ..content.where_text import parse_where
 from ..search.api import InvalidSearchQuery
 from . import models
 from .auth import Access
+from .conditional import ETag, conditional, of_read_models
 from .content_routes import WHERE_DESCRIPTION
 from .encoding import as_json
 from .problems import problem_responses
@@ -23,6 +25,8 @@ if TYPE_CHECKING:
 def build_search_router(store: "Store", access: Access) -> APIRouter:
     router = APIRouter(tags=["read models"])
     ReadAccess = Annotated[None, Depends(access.require_read)]
+    Fresh = Annotated[ETag, Depends(conditional(store, of_read_models(SEARCH),
+                                                access.require_read))]
 
     @router.get("/search", response_model=models.SearchResponse,
                 responses=problem_responses(400, 401, 404, 422, 503),
@@ -30,6 +34,7 @@ def build_search_router(store: "Store", access: Access) -> APIRouter:
     def search(
         q: Annotated[str, Query(min_length=1, max_length=1000)],
         _access: ReadAccess,
+        _fresh: Fresh,
         type: Annotated[list[str] | None, Query(
             description="Only this content type (repeatable); an unknown type is 404.")] = None,
         pack: Annotated[list[str] | None, Query(
