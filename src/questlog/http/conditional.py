@@ -55,8 +55,9 @@ def of_head(session: Any, _request: Request) -> str:
 
 def etag_for(token: str, request: Request) -> str:
     # The query is part of it (`/events?from_position=...`, filters): one ETag per answer.
-    url = request.url
-    digest = hashlib.blake2b(f"{token}\0{url.path}?{url.query}".encode(),
+    # `min_position` only says how long to wait, never what is answered.
+    query = [(k, v) for k, v in request.query_params.multi_items() if k != "min_position"]
+    digest = hashlib.blake2b(f"{token}\0{request.url.path}\0{query!r}".encode(),
                              digest_size=12).hexdigest()
     return f'"{digest}"'
 
