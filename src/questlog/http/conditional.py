@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
+from ..caching import PositionLRU
 from ..caching.tokens import ReadModels
 from ..sqlite import read_positions
 
@@ -78,17 +79,35 @@ def headers_for(etag: str) -> dict[str, str]:
 
 
 class ETag(str):
-    """The ETag a route's answer carries (the dependency's value)."""
+    """The ETag a route's answer carries (the dependency's value), and the node's cache of
+    encoded answers by ETag: the ETag names the token read before the body was built, so
+    a body kept under it is never older than that token (questlog.caching)."""
+
+    bodies: PositionLRU[bytes]
 
     def apply(self, response: Response) -> Response:
         """Set the headers on a response the route builds itself."""
         response.headers.update(headers_for(self))
         return response
 
+    def cached(self) -> Response | None:
+        """The answer already encoded under this ETag, if the node still has it."""
+        body = self.bodies.get(self, None)
+        if body is None:
+            return None
+        return self.apply(Response(body, media_type="application/json"))
+
+    def keep(self, response: Response) -> Response:
+        """Keep a 200 answer's body under this ETag; answer it with the headers set."""
+        self.bodies.put(self, None, bytes(response.body))
+        return self.apply(response)
+
 
 def conditional(store: "Store", token_of: TokenOf,
                 read_access: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[ETag]]:
     """A dependency: access checked first, then the token; 304 when it matches."""
+
+    bodies: PositionLRU[bytes] = PositionLRU(store.settings.read_cache_entries)
 
     def read_token(request: Request) -> str:
         with store.read() as session:
@@ -101,7 +120,9 @@ def conditional(store: "Store", token_of: TokenOf,
         if matches(request.headers.get("if-none-match"), etag):
             raise NotModified(etag)
         response.headers.update(headers_for(etag))  # routes that return data
-        return ETag(etag)
+        tag = ETag(etag)
+        tag.bodies = bodies
+        return tag
 
     return check
 

@@ -34,8 +34,10 @@ def build_content_router(store: "Store", access: Access) -> APIRouter:
                 summary="One content entry (the effective one across packs)")
     def content_get(content_type: str, index: str, _access: ReadAccess,
                     etag: Fresh) -> Response:
+        if (answer := etag.cached()) is not None:
+            return answer
         entry = store.content.get(content_type, index)
-        return etag.apply(json_response(encode(as_json(entry))))
+        return etag.keep(json_response(encode(as_json(entry))))
 
     @router.get("/content/{content_type}", response_model=models.ContentListResponse,
                 responses=problem_responses(400, 401, 404, 422, 503),

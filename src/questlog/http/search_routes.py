@@ -7,6 +7,7 @@ Python API (content types, packs, and `where` over one type's filter fields)."""
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
 
 from ..caching import SEARCH
 from ..content.where_text import parse_where
@@ -15,7 +16,7 @@ from . import models
 from .auth import Access
 from .conditional import ETag, conditional, of_read_models
 from .content_routes import WHERE_DESCRIPTION
-from .encoding import as_json
+from .encoding import as_json, encode, json_response
 from .problems import problem_responses
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ def build_search_router(store: "Store", access: Access) -> APIRouter:
     def search(
         q: Annotated[str, Query(min_length=1, max_length=1000)],
         _access: ReadAccess,
-        _fresh: Fresh,
+        etag: Fresh,
         type: Annotated[list[str] | None, Query(
             description="Only this content type (repeatable); an unknown type is 404.")] = None,
         pack: Annotated[list[str] | None, Query(
@@ -44,7 +45,9 @@ def build_search_router(store: "Store", access: Access) -> APIRouter:
             "does not have is 422.")] = None,
         k: Annotated[int, Query(ge=1, le=100)] = 5,
         mode: Annotated[Literal["hybrid", "vector", "keyword"] | None, Query()] = None,
-    ) -> dict[str, Any]:
+    ) -> Response:
+        if (answer := etag.cached()) is not None:
+            return answer
         types = type or []
         columns = [store.content.filter_columns(t) for t in types]  # an unknown type: 404
         filters = None
@@ -58,6 +61,6 @@ def build_search_router(store: "Store", access: Access) -> APIRouter:
         if mode is not None:
             kwargs["mode"] = mode
         hits = store.search(q, **kwargs)
-        return {"hits": [as_json(h) for h in hits]}
+        return etag.keep(json_response(encode({"hits": [as_json(h) for h in hits]})))
 
     return router
