@@ -1,4 +1,5 @@
-"""Repeated HTTP reads on a read node with and without the position cache, one JSON line.
+"""Repeated HTTP reads on a read node (and a write node) with and without the position
+cache, one JSON line.
 
 A store is built here (the starter pack; its search index with the real
 all-MiniLM-L6-v2 model when it is installed, else with the deterministic hashing
@@ -17,6 +18,8 @@ search, and a repeated vector search when the model is installed. Rounds of each
 are interleaved; figures are medians of the rounds' requests/s, and the ratios are
 against `no_cache` in the same run. Targets (issue 14): >= 5x on repeated content reads
 and >= 20x on repeated searches against no cache.
+
+The same is measured on write-role servers (pooled read connections) for comparison.
 
 Usage: python benchmarks/http_reads.py [--rounds 7] [--requests 200]
 """
@@ -71,22 +74,25 @@ def build_store(path: Path, real_model: bool) -> None:
         store.projections.catch_up()
 
 
-def serve(path: Path, port: int) -> None:
-    """The server process: a read-role app over the file opened read-only."""
+def serve(path: Path, port: int, role: str) -> None:
+    """The server process: a read-role app over the file opened read-only, or a write
+    node's app over the file opened for writing (pooled read connections)."""
     from questlog import Store
     from questlog.http import create_app, run_server
 
-    store = Store.open(path, read_only=True)
-    run_server(create_app(store, "read"), port=port, log_level="warning")
+    store = Store.open(path, read_only=role == "read")
+    run_server(create_app(store, "read" if role == "read" else "write"), port=port,
+               log_level="warning")
 
 
-def start_server(path: Path, cache_entries: int) -> tuple[subprocess.Popen[bytes], int]:
+def start_server(path: Path, cache_entries: int,
+                 role: str) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUESTLOG_")}
     env.update(QUESTLOG_READ_CACHE_ENTRIES=str(cache_entries), HF_HUB_OFFLINE="1",
                TRANSFORMERS_OFFLINE="1")
     proc = subprocess.Popen([sys.executable, __file__, "--serve", str(path), "--port",
-                             str(port)], env=env)
+                             str(port), "--role", role], env=env)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -152,9 +158,10 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--serve", type=Path)
     parser.add_argument("--port", type=int)
+    parser.add_argument("--role", default="read")
     args = parser.parse_args()
     if args.serve is not None:
-        serve(args.serve, args.port)
+        serve(args.serve, args.port, args.role)
         return
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -162,30 +169,36 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "reads.db"
         build_store(path, real_model)
-        servers = [start_server(path, 0), start_server(path, 1024)]
-        try:
-            plain = http.client.HTTPConnection("127.0.0.1", servers[0][1], timeout=60)
-            cached = http.client.HTTPConnection("127.0.0.1", servers[1][1], timeout=60)
-            result: dict[str, Any] = {
-                "benchmark": "http_reads",
-                "node": "read-role app over the file opened read-only (fresh mode=ro "
-                        "connection per request), uvicorn, one keep-alive client",
-                "rounds": args.rounds, "requests_per_round": args.requests,
-                "content_entry": measure(CONTENT_URL, plain, cached, args.rounds,
-                                         args.requests),
-                "keyword_search": measure(KEYWORD_URL, plain, cached, args.rounds,
-                                          args.requests),
-            }
-            if real_model:
-                result["vector_search"] = measure(VECTOR_URL, plain, cached, args.rounds,
-                                                  max(20, args.requests // 5))
-            else:
-                result["vector_search"] = "skipped: the embedding model is not installed"
-        finally:
-            for proc, _port in servers:
-                proc.terminate()
-                proc.wait(15)
+        result: dict[str, Any] = {
+            "benchmark": "http_reads", "rounds": args.rounds,
+            "requests_per_round": args.requests, "client": "one keep-alive connection",
+            "read_node": "read-role app (uvicorn) over the file opened read-only: a fresh "
+                         "mode=ro connection per request, as a read node serves its follower",
+            "write_node": "write-role app (uvicorn) over the file: pooled read connections"}
+        for role in ("read", "write"):
+            result[f"{role}_node_figures"] = run_role(path, role, real_model, args)
     emit(result)
+
+
+def run_role(path: Path, role: str, real_model: bool, args: Any) -> dict[str, Any]:
+    servers = [start_server(path, 0, role), start_server(path, 1024, role)]
+    try:
+        plain = http.client.HTTPConnection("127.0.0.1", servers[0][1], timeout=60)
+        cached = http.client.HTTPConnection("127.0.0.1", servers[1][1], timeout=60)
+        figures: dict[str, Any] = {
+            "content_entry": measure(CONTENT_URL, plain, cached, args.rounds, args.requests),
+            "keyword_search": measure(KEYWORD_URL, plain, cached, args.rounds, args.requests),
+        }
+        if real_model:
+            figures["vector_search"] = measure(VECTOR_URL, plain, cached, args.rounds,
+                                               max(20, args.requests // 5))
+        else:
+            figures["vector_search"] = "skipped: the embedding model is not installed"
+        return figures
+    finally:
+        for proc, _port in servers:
+            proc.terminate()
+            proc.wait(15)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from ..caching import CONTENT
@@ -32,11 +33,12 @@ def build_content_router(store: "Store", access: Access) -> APIRouter:
     @router.get("/content/{content_type}/{index}", response_model=dict[str, Any],
                 responses=problem_responses(400, 401, 404, 503),
                 summary="One content entry (the effective one across packs)")
-    def content_get(content_type: str, index: str, _access: ReadAccess,
-                    etag: Fresh) -> Response:
+    async def content_get(content_type: str, index: str, _access: ReadAccess,
+                          etag: Fresh) -> Response:
+        # async: a kept answer costs no thread hop; a read goes to the pool (SQLite blocks).
         if (answer := etag.cached()) is not None:
             return answer
-        entry = store.content.get(content_type, index)
+        entry = await run_in_threadpool(store.content.get, content_type, index)
         return etag.keep(json_response(encode(as_json(entry))))
 
     @router.get("/content/{content_type}", response_model=models.ContentListResponse,

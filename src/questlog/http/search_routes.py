@@ -7,6 +7,7 @@ Python API (content types, packs, and `where` over one type's filter fields)."""
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from ..caching import SEARCH
@@ -32,7 +33,7 @@ def build_search_router(store: "Store", access: Access) -> APIRouter:
     @router.get("/search", response_model=models.SearchResponse,
                 responses=problem_responses(400, 401, 404, 422, 503),
                 summary="Semantic / keyword / hybrid search over content")
-    def search(
+    async def search(
         q: Annotated[str, Query(min_length=1, max_length=1000)],
         _access: ReadAccess,
         etag: Fresh,
@@ -46,9 +47,15 @@ def build_search_router(store: "Store", access: Access) -> APIRouter:
         k: Annotated[int, Query(ge=1, le=100)] = 5,
         mode: Annotated[Literal["hybrid", "vector", "keyword"] | None, Query()] = None,
     ) -> Response:
+        # async: a kept answer costs no thread hop; a search goes to the pool (SQLite blocks).
         if (answer := etag.cached()) is not None:
             return answer
-        types = type or []
+        return await run_in_threadpool(answer_search, q, type or [], pack, where, k, mode,
+                                       etag)
+
+    def answer_search(q: str, types: list[str], pack: list[str] | None,
+                      where: list[str] | None, k: int, mode: str | None,
+                      etag: ETag) -> Response:
         columns = [store.content.filter_columns(t) for t in types]  # an unknown type: 404
         filters = None
         if where:
