@@ -144,7 +144,7 @@ def _fuzz(store: Store, seconds: float) -> dict[str, Any]:
     @settings(max_examples=BATCH_EXAMPLES, deadline=None, database=None,
               phases=[Phase.generate], suppress_health_check=list(HealthCheck))
     def one(stream_id: str, raw: bytes) -> None:
-        url = f"/streams/{urllib.parse.quote(stream_id, safe='')}/events"
+        url = f"/v1/streams/{urllib.parse.quote(stream_id, safe='')}/events"
         before = store.head_position()
         try:
             resp = client.post(url, content=raw, headers=HEADERS)
@@ -174,7 +174,7 @@ def _fuzz(store: Store, seconds: float) -> dict[str, Any]:
     ref_started = time.monotonic()
     ref_count = 0
     while time.monotonic() - ref_started < max(1.0, seconds / 10):
-        assert client.post("/streams/ref-1/events", content=valid,
+        assert client.post("/v1/streams/ref-1/events", content=valid,
                            headers=HEADERS).status_code == 200
         ref_count += 1
     ref_rate = ref_count / (time.monotonic() - ref_started)

@@ -182,7 +182,7 @@ def http_throughput(url: str, threads: int, seconds: float) -> float:
         conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=30)
         while time.perf_counter() < stop:
             body = json.dumps({"events": [{"type": "BenchTick", "data": {"i": i}}]})
-            conn.request("POST", f"/streams/character-http{k}/events", body=body,
+            conn.request("POST", f"/v1/streams/character-http{k}/events", body=body,
                          headers=headers)
             resp = conn.getresponse()
             resp.read()
@@ -254,10 +254,10 @@ def main() -> None:
             stream_lat, log_lat = [], []
             for _ in range(200):
                 t = time.perf_counter()
-                client.get("/streams/campaign-lag1").raise_for_status()
+                client.get("/v1/streams/campaign-lag1").raise_for_status()
                 stream_lat.append(time.perf_counter() - t)
                 t = time.perf_counter()
-                client.get("/events", params={"from_position": 1, "limit": 100}
+                client.get("/v1/events", params={"from_position": 1, "limit": 100}
                            ).raise_for_status()
                 log_lat.append(time.perf_counter() - t)
     finally:

@@ -212,7 +212,7 @@ class Segment:
                     body = {"expected_version": "any",
                             "events": [{"type": "SoakTick", "data": {"i": i, "pad": "x" * self.pad}}]}
                     try:
-                        resp = client.post(f"{write_url}/streams/soak-{i % 7}/events",
+                        resp = client.post(f"{write_url}/v1/streams/soak-{i % 7}/events",
                                            json=body, headers=AUTH)
                         if resp.status_code == 200:
                             acked = time.monotonic()

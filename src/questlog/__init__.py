@@ -4,6 +4,13 @@
     store = Store.open("campaign.db")
     store.append("campaign-7", [NewEvent(type="CampaignCreated", data={...})],
                  expected_version=NO_STREAM)
+
+Stability: the names in `__all__` are the public Python API. Within a major version
+they keep their documented signatures and behaviour (new names and keyword arguments
+may be added); removals are announced a minor version ahead with a DeprecationWarning.
+Everything else — submodules such as `questlog.sqlite`, `questlog.http` internals,
+helpers and private attributes — may change in any release. docs/compatibility.md says
+the same for the CLI, HTTP (`/v1/`), the file format and event shapes.
 """
 
 from .errors import (

@@ -94,6 +94,11 @@ class Settings(BaseSettings):
         default=1024 * 1024, ge=1024,
         description="Largest single entry of a content pack file (checked while parsing).",
     )
+    read_cache_entries: int = Field(
+        default=1024, ge=0,
+        description="Entries of each in-process read cache (content entries, search results, "
+                    "query embeddings), keyed by checkpoint: never stale. 0 turns them off.",
+    )
 
     @field_validator("db", mode="before")
     @classmethod

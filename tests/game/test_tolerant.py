@@ -423,7 +423,7 @@ def test_http_append_answers_422_naming_the_field_and_writes_nothing(tmp_path: P
             assert body["error"] == "invalid_event_payload"
             assert "message_id: missing" in body["detail"]
             documented = client.get("/openapi.json").json()["paths"][
-                "/streams/{stream_id}/events"]["post"]["responses"]["422"]
+                "/v1/streams/{stream_id}/events"]["post"]["responses"]["422"]
             assert "ErrorResponse" in json.dumps(documented)
             read = client.get(f"/streams/{stream}", headers=auth)
             assert read.status_code == 404 or read.json()["events"] == [], read.text

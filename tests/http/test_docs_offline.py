@@ -95,5 +95,5 @@ def test_swagger_ui_renders_in_a_real_browser(write_node_url: str, tmp_path: Pat
         [chromium, "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={tmp_path}",
          "--virtual-time-budget=10000", "--dump-dom", f"{write_node_url}/docs"],
         capture_output=True, text=True, timeout=120)
-    assert 'data-path="/streams/{stream_id}/events"' in done.stdout, done.stderr[-2000:]
+    assert 'data-path="/v1/streams/{stream_id}/events"' in done.stdout, done.stderr[-2000:]
     assert 'data-path="/health"' in done.stdout

@@ -27,7 +27,7 @@ def _spec(client: TestClient) -> dict[str, Any]:
 def test_the_spec_types_commands_as_a_union_discriminated_on_kind(client: TestClient) -> None:
     spec = _spec(client)
     components = spec["components"]["schemas"]
-    body = spec["paths"]["/game/commands"]["post"]["requestBody"]["content"][
+    body = spec["paths"]["/v1/game/commands"]["post"]["requestBody"]["content"][
         "application/json"]["schema"]
     assert body == {"$ref": "#/components/schemas/GameCommandsRequest"}
     items = components["GameCommandsRequest"]["properties"]["commands"]["items"]

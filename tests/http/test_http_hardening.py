@@ -75,7 +75,7 @@ def test_committed_but_not_replicated_answers_202_saying_so(tmp_path: Path) -> N
         assert body["error"] == "replication_timeout" and "not yet replicated" in body["detail"]
         assert store.head_position() == 3  # committed, as the answer says
         spec = client.get("/openapi.json").json()
-        documented = spec["paths"]["/streams/{stream_id}/events"]["post"]["responses"]["202"]
+        documented = spec["paths"]["/v1/streams/{stream_id}/events"]["post"]["responses"]["202"]
         assert documented["content"]["application/json"]["schema"]["$ref"].endswith(
             "/AppendNotReplicatedResponse")
     finally:
@@ -242,7 +242,7 @@ def test_deep_content_entries_are_served(client: TestClient, store: Store) -> No
 def test_stream_reads_are_paged_with_a_cursor(client: TestClient, store: Store) -> None:
     store.append("campaign-1", [{"type": "A", "data": {"i": i}} for i in range(25)])
     spec = client.get("/openapi.json").json()
-    limit = next(p for p in spec["paths"]["/streams/{stream_id}"]["get"]["parameters"]
+    limit = next(p for p in spec["paths"]["/v1/streams/{stream_id}"]["get"]["parameters"]
                  if p["name"] == "limit")
     assert limit["schema"]["default"] == 1000 and limit["schema"]["maximum"] == 10_000
     assert client.get("/streams/campaign-1", params={"limit": 10_001}).status_code == 422

@@ -163,7 +163,7 @@ def test_the_spec_documents_problem_details_for_every_error(client: TestClient) 
                 assert "ErrorResponse" in refs or "ConflictResponse" in refs, (path, code)
                 documented += 1
     assert documented > 50
-    unprocessable = spec["paths"]["/events"]["get"]["responses"]["422"]
+    unprocessable = spec["paths"]["/v1/events"]["get"]["responses"]["422"]
     assert "ValidationErrorResponse" in json.dumps(unprocessable)
     assert "501" not in json.dumps({p: {m: list(o["responses"]) for m, o in ops.items()}
                                     for p, ops in spec["paths"].items()})

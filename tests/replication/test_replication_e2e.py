@@ -52,6 +52,25 @@ def test_http_appends_become_readable_on_the_read_node(cluster: Cluster) -> None
     assert on_read == on_write  # same envelopes, hashes included
 
 
+def test_read_node_revalidates_by_position_and_never_serves_a_stale_body(
+        cluster: Cluster) -> None:
+    first = append(cluster.write, "campaign-etag", 2)["positions"][-1]
+    url = f"{cluster.read.url}/v1/streams/campaign-etag"
+    fresh = httpx.get(url, params={"min_position": first}, timeout=30)
+    assert fresh.status_code == 200, fresh.text
+    etag = fresh.headers["etag"]
+    same = httpx.get(url, headers={"If-None-Match": etag}, timeout=30)
+    assert same.status_code == 304 and same.content == b""
+    last = append(cluster.write, "campaign-etag", 1)["positions"][-1]
+    moved = httpx.get(url, params={"min_position": last}, headers={"If-None-Match": etag},
+                      timeout=30)
+    assert moved.status_code == 200, moved.text
+    assert moved.headers["etag"] != etag
+    assert [e["position"] for e in moved.json()["events"]][-1] == last  # never stale
+    assert httpx.get(url, headers={"If-None-Match": moved.headers["etag"]},
+                     timeout=30).status_code == 304
+
+
 def test_min_position_beyond_the_head_answers_503_with_retry_after(cluster: Cluster) -> None:
     head = cluster.write.health()["position"]
     started = time.monotonic()

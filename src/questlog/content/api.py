@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
+from ..caching import CONTENT, PositionLRU
 from ..errors import ContentNotFound, UnknownContentType
 from .columns import ENTITIES_TABLE, PACK_ENTRIES_TABLE, PACKS_TABLE, filter_columns, name_key
 from .query import filter_sql, order_clause, source_of, where_clause
@@ -46,6 +47,9 @@ class ContentAPI:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        # Effective entries keyed by the content checkpoint (questlog.caching): never stale.
+        self._entries: PositionLRU[ContentEntity] = PositionLRU(
+            store.settings.read_cache_entries)
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -80,6 +84,10 @@ class ContentAPI:
     def get(self, type: str, index: str, resolve: bool = False) -> ContentEntity:
         """The effective entry of (type, index); raises ContentNotFound."""
         with self.store.read() as conn:
+            token = CONTENT.token(conn)
+            cached = self._entries.get(token, (type, index, resolve))
+            if cached is not None:
+                return cached.model_copy(deep=True)  # callers may change what they get
             self._check_type(conn, type)
             row = None
             if self._ready(conn):
@@ -91,6 +99,7 @@ class ContentAPI:
             entity = to_model(type, str(row[0]))
             if resolve:
                 self._resolve(conn, entity, json.loads(str(row[0])))
+        self._entries.put(token, (type, index, resolve), entity.model_copy(deep=True))
         return entity
 
     def _resolve(self, conn: DBAPIConnection, entity: ContentEntity,

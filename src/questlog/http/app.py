@@ -18,9 +18,11 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 
 from .. import errors
+from ..caching import game_read_models
 from ..settings import Settings
 from . import models
 from .auth import Access
+from .conditional import conditional, install_conditional, of_read_models
 from .content_routes import build_content_router
 from .docs_assets import serve_docs_offline
 from .docs_routes import build_docs_router, complete_openapi
@@ -36,6 +38,7 @@ from .problems import problem_responses
 from .projections_routes import build_projections_router
 from .search_routes import build_search_router
 from .security import BodySizeLimit
+from .versioning import DeprecatedAliases, include_versioned
 
 if TYPE_CHECKING:
     from ..replication.readnode import ReadNode
@@ -84,15 +87,18 @@ def create_app(
     app.state.role = role
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     install_error_handlers(app, role, node.write_faults)
+    install_conditional(app)  # ETags and 304s (http.conditional)
+    app.add_middleware(DeprecatedAliases, owner=app)  # the unversioned paths (versioning)
 
-    app.include_router(build_events_router(node, access))
-    app.include_router(build_content_router(store, access))
-    app.include_router(build_search_router(store, access))
-    app.include_router(build_projections_router(node, access))
-    app.include_router(build_game_router(
+    include_versioned(app, build_events_router(node, access))
+    include_versioned(app, build_content_router(store, access))
+    include_versioned(app, build_search_router(store, access))
+    include_versioned(app, build_projections_router(node, access))
+    include_versioned(app, build_game_router(
         read_access=access.require_read, write_access=access.require_write,
         game=lambda: store.game, as_json=as_json, responses=problem_responses,
-        writable=node.writable))
+        writable=node.writable,
+        fresh_read=conditional(store, of_read_models(game_read_models), access.require_read)))
     app.include_router(build_ops_router(node, access))
     app.include_router(build_docs_router(app, access))
     app.include_router(build_inspector_router(access))  # /ui/: the read-only web inspector

@@ -16,6 +16,7 @@ from ..events import STREAM_ID_RE
 from . import models
 from .auth import Access
 from .bodies import parse_body
+from .conditional import ETag, conditional, of_head, of_stream
 from .encoding import (
     DEFAULT_PAGE_EVENTS,
     MAX_PAGE_EVENTS,
@@ -40,6 +41,8 @@ def build_events_router(node: Node, access: Access) -> APIRouter:
     router = APIRouter(tags=["events"])
     store = node.store
     ReadAccess = Annotated[None, Depends(access.require_read)]
+    StreamFresh = Annotated[ETag, Depends(conditional(store, of_stream, access.require_read))]
+    LogFresh = Annotated[ETag, Depends(conditional(store, of_head, access.require_read))]
 
     if node.writable:
         # The hot path. FastAPI's generic machinery (dependency solving, a thread hop per
@@ -107,6 +110,7 @@ def build_events_router(node: Node, access: Access) -> APIRouter:
     def read_stream(
         stream_id: Annotated[str, STREAM_PATH],
         _access: ReadAccess,
+        etag: StreamFresh,
         from_version: Annotated[int | None, Query(
             ge=1, le=2**62, description="First version of the page (default: the first, or "
             "the last when backwards).")] = None,
@@ -122,12 +126,14 @@ def build_events_router(node: Node, access: Access) -> APIRouter:
         following = None
         if page.more and page.last is not None:
             following = page.last.stream_version + (-1 if backwards else 1)
-        return json_response(page_body(page, "next_from_version", following or None))
+        return etag.apply(json_response(page_body(page, "next_from_version",
+                                                  following or None)))
 
     @router.get("/events", response_model=models.EventsResponse, responses=READ_ERRORS,
                 summary="Read the global log from a position (one page)")
     def read_all(
         _access: ReadAccess,
+        etag: LogFresh,
         from_position: Annotated[int, Query(ge=0, le=2**62)] = 0,
         limit: Annotated[int, page_limit] = DEFAULT_PAGE_EVENTS,
         type: Annotated[list[str] | None, Query(description="Only these event types.")] = None,
@@ -139,7 +145,7 @@ def build_events_router(node: Node, access: Access) -> APIRouter:
                                 batch_size=min(limit + 1, READ_BATCH_EVENTS))
         page = paginate(events, limit, max_page_bytes)
         following = page.last.position + 1 if page.more and page.last is not None else None
-        return json_response(page_body(page, "next_from_position", following))
+        return etag.apply(json_response(page_body(page, "next_from_position", following)))
 
     return router
 

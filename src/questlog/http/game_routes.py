@@ -50,10 +50,12 @@ def build_game_router(
     as_json: Callable[[Any], Any],
     responses: Callable[..., dict[int | str, dict[str, Any]]],
     writable: bool,
+    fresh_read: Callable[..., Awaitable[Any]] | None = None,
 ) -> APIRouter:
-    """The /game routes, given the app's access checks and its `store.game` accessor."""
+    """The /game routes, given the app's access checks and its `store.game` accessor.
+    `fresh_read` (read access plus ETag / 304, http.conditional) guards the reads when given."""
     router = APIRouter(prefix="/game", tags=["game"])
-    Read = Annotated[None, Depends(read_access)]
+    Read = Annotated[None, Depends(fresh_read or read_access)]
     Write = Annotated[None, Depends(write_access)]
     read_errors = responses(400, 401, 404, 503)
 

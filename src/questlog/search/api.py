@@ -20,12 +20,14 @@ ever reaches the database as a bound parameter.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
+from ..caching import SEARCH, PositionLRU
 from ..errors import QuestlogError, SearchIndexNotBuilt, VectorSearchUnavailable
 from ..storage.session import Session
 from ..storage.vectors import EntryFilter, Filters, Generation
@@ -85,6 +87,13 @@ def _clean_text(text: object) -> str:
     return cleaned
 
 
+def _where_key(where: Mapping[str, Any] | None) -> str | None:
+    """`where` as a hashable cache key (its canonical JSON)."""
+    if not where or not isinstance(where, Mapping):
+        return None if not where else repr(where)
+    return json.dumps(where, sort_keys=True, default=repr)
+
+
 class SearchAPI:
     """Search over the content index of one store (callable: `store.search(text, ...)`)."""
 
@@ -96,6 +105,11 @@ class SearchAPI:
         self._keywords = indexes.keyword_index(FTS_TABLE, CHUNKS_TABLE)
         self._chunks = indexes.search_chunks(CHUNKS_TABLE, STATE_TABLE)
         self._lock = threading.Lock()
+        # Answers keyed by the content and search-index checkpoints, query embeddings by
+        # the model (questlog.caching): a repeated query is never recomputed, never stale.
+        self._results: PositionLRU[list[SearchHit]] = PositionLRU(
+            store.settings.read_cache_entries)
+        self._embeddings: PositionLRU[Any] = PositionLRU(store.settings.read_cache_entries)
 
     @property
     def embedder(self) -> Embedder:
@@ -140,6 +154,12 @@ class SearchAPI:
             raise InvalidSearchQuery(f"k must be an integer from 1 to {MAX_K}, got {k!r}")
         type_t = _as_tuple(types, "types")
         pack_t = _as_tuple(packs, "packs")
+        with self.store.read() as conn:
+            token = SEARCH.token(conn)
+        key = (query, type_t, pack_t, _where_key(where), k, mode)
+        cached = self._results.get(token, key)
+        if cached is not None:  # the filters were valid at this very token
+            return [hit.model_copy(deep=True) for hit in cached]
         self.store.content.check_filters(type_t or (), pack_t or ())
         filters = Filters(types=type_t, packs=pack_t, entries=self._entry_filter(type_t, where))
         fetch = 3 * k + 10  # chunks per signal: several chunks can belong to one entity
@@ -152,7 +172,9 @@ class SearchAPI:
             keyword = self._keyword(query, filters, fetch)
         if mode in ("hybrid", "vector"):
             vector = self._vector(query, filters, fetch, state)
-        return self._fuse(vector, keyword, k, mode)
+        hits = self._fuse(vector, keyword, k, mode)
+        self._results.put(token, key, [hit.model_copy(deep=True) for hit in hits])
+        return hits
 
     def _entry_filter(self, types: tuple[str, ...] | None,
                       where: Mapping[str, Any] | None) -> EntryFilter | None:
@@ -178,7 +200,8 @@ class SearchAPI:
                 f"the index was built with {state.model_id!r} but queries would be embedded "
                 f"with {embedder.model_id!r}; rebuild the index (`questlog projections "
                 "rebuild search_index`)")
-        query = embedder.embed([text])[0]
+        query = self._embeddings.get_or_compute(
+            f"model:{embedder.model_id}", text, lambda: embedder.embed([text])[0])
         choice = self.backend()
         if choice.active == "sqlite-vec":
             with self.store.read() as session:

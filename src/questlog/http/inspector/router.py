@@ -2,7 +2,7 @@
 
 Pages are string templates filled on the server; their data comes from the node's JSON
 read routes, fetched and polled by `static/inspector.js` (no build step, no CDN). The
-JSON routes live under `API_BASE` (one constant: moving them, e.g. to `/v1`, is one edit).
+JSON routes live under `API_BASE`: the versioned API's prefix (`/v1`).
 
 The read token, when the node sets one, is taken from (first found) the `token` query
 parameter, the `questlog_read_token` cookie, or an `Authorization: Bearer` header. A page
@@ -24,9 +24,10 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from ..auth import Access
 from ..security import bearer_token
+from ..versioning import API_PREFIX
 
 UI_PREFIX = "/ui"
-API_BASE = ""  # where the JSON read routes are, relative to the app's root path
+API_BASE = API_PREFIX  # where the JSON read routes are, relative to the app's root path
 TOKEN_QUERY = "token"
 TOKEN_COOKIE = "questlog_read_token"
 HERE = Path(__file__).resolve().parent
