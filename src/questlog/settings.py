@@ -66,6 +66,11 @@ class Settings(BaseSettings):
                     "first need; default: $XDG_CACHE_HOME/questlog/models or "
                     "~/.cache/questlog/models).",
     )
+    search_build_batch: int = Field(
+        default=256, ge=1,
+        description="Chunks embedded per committed batch when a search builds the index "
+                    "(an interruption keeps every finished batch).",
+    )
     embedder: EmbedderChoice = Field(
         default="onnx",
         description="What embeds texts: `onnx` (ONNX Runtime + tokenizers, no torch when "

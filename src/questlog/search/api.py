@@ -35,6 +35,7 @@ from .index import CHUNKS_TABLE, FTS_TABLE, IndexState, read_state, sync_mirror
 if TYPE_CHECKING:
     from ..db import DBAPIConnection
     from ..store import Store
+    from .building import BuildProgress, BuildReport
 
 Mode = Literal["hybrid", "vector", "keyword"]
 MODES: tuple[str, ...] = ("hybrid", "vector", "keyword")
@@ -119,6 +120,12 @@ class SearchAPI:
         """Which vector backend queries use now, and why."""
         return choose_backend(self.store.settings)
 
+    def build(self, progress: BuildProgress | None = None) -> BuildReport:
+        """Embed what the index is missing in committed batches, then catch it up."""
+        from .building import build_missing
+
+        return build_missing(self.store, progress=progress, embedder=self._embedder)
+
     def state(self) -> IndexState | None:
         with self.store.read() as conn:
             return read_state(conn)
@@ -128,8 +135,8 @@ class SearchAPI:
         if state is None:
             raise SearchIndexNotBuilt(
                 f"the search index of {self.store.path} has not been built yet: import content "
-                "(`questlog content import`) and let the async projector `search_index` run "
-                "(`questlog projections run search_index --once`)")
+                "(`questlog content import`), then search with `questlog search` (it builds "
+                "what is missing) or call `store.search.build()`")
         return state
 
     # -- searching -------------------------------------------------------------------------

@@ -10,7 +10,7 @@ are pure functions of their key, so keeping them forever is safe.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from ..db import DBAPIConnection
@@ -63,7 +63,8 @@ def store_vectors(conn: DBAPIConnection, model_id: str, dim: int,
 
 
 def embed_missing(store: Store, embedder: Embedder, texts: dict[str, str],
-                  batch: int = 256, *, persist: bool = True) -> dict[str, bytes]:
+                  batch: int = 256, *, persist: bool = True,
+                  on_batch: Callable[[Sequence[str]], None] | None = None) -> dict[str, bytes]:
     """Vectors for every {hash: text}: cached ones read, missing ones computed and stored.
 
     Runs outside any transaction (reads are short; the model runs with no lock
@@ -71,6 +72,7 @@ def embed_missing(store: Store, embedder: Embedder, texts: dict[str, str],
     what an async projector's `prepare` calls. The model is loaded only if
     something is missing. `persist=False` computes without caching (for callers
     already on the writer thread, which must not queue a write and wait for it).
+    `on_batch(hashes)` runs after each computed batch is committed (progress).
     """
     with store.read() as conn:
         found = lookup(conn, embedder.model_id, texts)
@@ -88,4 +90,6 @@ def embed_missing(store: Store, embedder: Embedder, texts: dict[str, str],
         if persist:
             save(rows)
         found.update(rows)
+        if on_batch is not None:
+            on_batch(part)
     return found
