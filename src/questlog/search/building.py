@@ -98,8 +98,11 @@ def pending_events(store: Store, limit: int | None = None) -> int:
 
 
 def needs_build(store: Store) -> bool:
-    """Whether content events wait for the index (none: built, or nothing imported)."""
-    return pending_events(store, 1) > 0
+    """Whether content events wait for the index (none: built, or nothing imported).
+
+    A parked index is not built here: it waits for `questlog projections skip/unpark`.
+    """
+    return _status(store)["state"] != "parked" and pending_events(store, 1) > 0
 
 
 def plan(store: Store, embedder: Embedder | None = None) -> BuildPlan:
