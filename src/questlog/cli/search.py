@@ -53,7 +53,7 @@ def search_cmd(cli: CliContext, text: str, types: tuple[str, ...], packs: tuple[
     if needs_build(store):
         if build and _writable(store.path):
             store = cli.open_store(create=False)
-            _build(store)
+            build_index_with_progress(store)
         else:
             lag = next(r["lag"] for r in store.projections.status()
                        if r["name"] == "search_index")
@@ -87,7 +87,8 @@ def _writable(path: Path) -> bool:
     return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
 
 
-def _build(store: Any) -> None:
+def build_index_with_progress(store: Any) -> None:
+    """Build what the search index is missing, drawing the progress bar on stderr."""
     from ..search.building import build_missing
 
     progress = _BuildBar()
