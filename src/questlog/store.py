@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -38,6 +38,8 @@ from .errors import (
 from .events import ANY, AppendResult, ExpectedVersion, NewEvent, RecordedEvent
 from .planner import make_call
 from .settings import Settings, load_settings
+from .sqlite.session import SQLiteSession
+from .storage.session import Session
 from .writer import WriteJob, Writer
 
 if TYPE_CHECKING:
@@ -243,9 +245,11 @@ class Store:
 
     # -- reading ---------------------------------------------------------------------------
 
-    def read(self) -> AbstractContextManager[DBAPIConnection]:
-        """A raw connection in one short read transaction (keep it short on the primary)."""
-        return self.db.read()
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session in one short read transaction (keep it short on the primary)."""
+        with self.db.read() as conn:
+            yield SQLiteSession(conn)
 
     def read_stream(self, stream_id: str, *, from_version: int | None = None,
                     backwards: bool = False, limit: int | None = None) -> list[RecordedEvent]:

@@ -51,6 +51,7 @@ from .db import Database, DBAPIConnection, storage_error
 from .errors import Backpressure, InvalidEvent, QuestlogError, WriterClosed
 from .events import AppendResult, RecordedEvent, utc_now
 from .planner import AppendCall, BatchState, LogTip, Plan, plan_calls
+from .sqlite.session import SQLiteSession
 
 log = logging.getLogger("questlog.writer")
 
@@ -375,7 +376,7 @@ class Writer:
             given = [e.event_id for item in batch if isinstance(item, AppendRequest)
                      for c in item.calls for e in c.events if e.id_given]
             existing = eventstore.existing_events(conn, given) if given else {}
-            self.hooks.before_batch(conn, state.head)
+            self.hooks.before_batch(SQLiteSession(conn), state.head)
             recorded_at = utc_now()
             segment: list[AppendRequest] = []
             has_jobs = False
@@ -396,7 +397,7 @@ class Writer:
                 # Nothing was written to prove the tip current, and the refusals above and
                 # the checkpoints below must not rest on a head another process has passed.
                 raise _StaleTip()
-            self.hooks.after_batch(conn, state.head)
+            self.hooks.after_batch(SQLiteSession(conn), state.head)
             conn.execute("COMMIT")
         except BaseException as exc:
             tip.forget()
@@ -415,7 +416,7 @@ class Writer:
                  outcomes: list[tuple[Completion[Any], bool, Any]]) -> None:
         conn.execute("SAVEPOINT job")
         try:
-            value = job.fn(conn)
+            value = job.fn(SQLiteSession(conn))
         except Exception as exc:
             conn.execute("ROLLBACK TO job")
             conn.execute("RELEASE job")
@@ -478,5 +479,5 @@ class Writer:
             _insert_rows(conn, rows)
             # Recorded facts (every plan trusted) park a failing projector instead of
             # failing the call; a mixed batch that fails is redone call by call.
-            self.hooks.project(conn, [e for p in plans for e in p.recorded],
+            self.hooks.project(SQLiteSession(conn), [e for p in plans for e in p.recorded],
                                trusted=all(p.trusted for p in plans))

@@ -50,6 +50,7 @@ def search_cmd(cli: CliContext, text: str, types: tuple[str, ...], packs: tuple[
 
     set_verbose(verbose)
     store = cli.open_store(read_only=True, create=False)
+    store.content.check_filters(types, packs)   # an unknown type or pack fails before any work
     if needs_build(store):
         if build and _writable(store.path):
             store = cli.open_store(create=False)

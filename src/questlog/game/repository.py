@@ -1,7 +1,9 @@
 """Queries over the game's read models, returning pydantic models (never rows).
 
 Tables are read under their logical names; a read model that has not been
-built yet reads as empty rather than failing.
+built yet reads as empty rather than failing. A campaign, character or encounter
+that does not exist is `UnknownEntity` from every query (HTTP 404, CLI exit 1),
+never an empty list.
 """
 
 from __future__ import annotations
@@ -238,6 +240,7 @@ class GameRepository:
         return [self._sheet(r) for r in rows]
 
     def inventory(self, character_id: str) -> list[InventoryItem]:
+        self.party_sheet(character_id)   # an unknown character is UnknownEntity, not "(none)"
         rows = self._rows(
             "SELECT item_id, name, description, quantity, content_ref, value_gp, rarity "
             "FROM rm_game_inventory WHERE character_id = ? ORDER BY name, item_id",
@@ -246,6 +249,7 @@ class GameRepository:
                               content_ref=_j(r[4]), value_gp=r[5], rarity=r[6]) for r in rows]
 
     def quests(self, campaign_id: str, status: str | None = None) -> list[QuestEntry]:
+        self.campaign_summary(campaign_id)   # an unknown campaign is UnknownEntity
         sql = ("SELECT quest_id, title, description, status, objectives_completed, "
                "objectives_total, rewards FROM rm_game_quests WHERE campaign_id = ?")
         params: tuple[Any, ...] = (campaign_id,)
@@ -258,6 +262,7 @@ class GameRepository:
                            rewards=_j(r[6])) for r in rows]
 
     def npcs(self, campaign_id: str) -> list[NpcEntry]:
+        self.campaign_summary(campaign_id)
         rows = self._rows(
             "SELECT npc_id, name, description, last_location, attitude, monster_ref "
             "FROM rm_game_npcs WHERE campaign_id = ? ORDER BY first_version", (campaign_id,))
@@ -276,6 +281,7 @@ class GameRepository:
         """Oldest first, `page_size` messages per page (page 1 is the start)."""
         if page < 1 or not 1 <= page_size <= 1000:
             raise InvalidCommand("page must be >= 1 and page_size 1..1000")
+        self.campaign_summary(campaign_id)
         hide = "" if include_superseded else " AND superseded = 0"
         total = self._rows(f"SELECT count(*) FROM rm_game_chat "
                            f"WHERE campaign_id = ?{hide}", (campaign_id,))
@@ -288,12 +294,14 @@ class GameRepository:
 
     def recent_chat(self, campaign_id: str, n: int = 20) -> list[ChatMessage]:
         """The latest `n` visible messages, oldest first (what a prompt is built from)."""
+        self.campaign_summary(campaign_id)
         rows = self._rows(f"SELECT {_CHAT_COLS} FROM rm_game_chat "
                           "WHERE campaign_id = ? AND superseded = 0 ORDER BY seq DESC LIMIT ?",
                           (campaign_id, n))
         return [self._message(r) for r in reversed(rows)]
 
     def pending_dice(self, campaign_id: str) -> list[DiceRequestEntry]:
+        self.campaign_summary(campaign_id)
         rows = self._rows(
             "SELECT request_id, character_ids, roll_type, formula, reason, skill, ability, dc, "
             "encounter_id FROM rm_game_dice_requests WHERE campaign_id = ? "

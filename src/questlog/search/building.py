@@ -23,9 +23,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+from ..storage.search_chunks import Key
 from . import cache
 from . import index as search_index
 from .embedder import Embedder, default_embedder
+from .indexes import embedding_cache
 
 if TYPE_CHECKING:
     from ..projection.projector import Projector
@@ -42,8 +44,8 @@ class BuildPlan:
     chunks: int
     cached: int
     to_embed: dict[str, str]  # text hash -> text, not in the embedding cache yet
-    entries_of: dict[str, list[search_index.Key]] = field(repr=False, default_factory=dict)
-    waiting: dict[search_index.Key, int] = field(repr=False, default_factory=dict)
+    entries_of: dict[str, list[Key]] = field(repr=False, default_factory=dict)
+    waiting: dict[Key, int] = field(repr=False, default_factory=dict)
 
     @property
     def entries_ready(self) -> int:
@@ -119,10 +121,10 @@ def plan(store: Store, embedder: Embedder | None = None) -> BuildPlan:
         effective = search_index.effective_chunks(conn, keys)
         texts = {c.text_hash: c.text for e in effective.values() for c in e.chunks}
         texts.update(search_index.missing_texts(conn))
-        found = cache.lookup(conn, embedder.model_id, texts)
+        found = embedding_cache().lookup(conn, embedder.model_id, texts)
     to_embed = {h: t for h, t in texts.items() if h not in found}
-    entries_of: dict[str, list[search_index.Key]] = {}
-    waiting: dict[search_index.Key, int] = {}
+    entries_of: dict[str, list[Key]] = {}
+    waiting: dict[Key, int] = {}
     for key, eff in effective.items():
         for chunk in eff.chunks:
             if chunk.text_hash in to_embed:

@@ -1,0 +1,46 @@
+"""A session: one backend connection inside one transaction, as ports see it.
+
+Backend-neutral code (projectors, read-model queries, the writer's jobs) runs
+SQLAlchemy Core statements built from declared tables; the session compiles
+each one for its dialect (cached) and runs it on its driver connection. Code
+inside an engine package may also pass SQL text in that engine's dialect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
+
+from sqlalchemy.sql.expression import Executable
+
+Params = Mapping[str, Any] | Sequence[Any] | None
+
+
+class Cursor(Protocol):
+    """What `Session.execute` returns: DB-API cursor reading (rows are tuples)."""
+
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Session(Protocol):
+    @property
+    def dialect(self) -> str:
+        """The engine's dialect name: "sqlite", "postgresql"."""
+        ...
+
+    @property
+    def in_transaction(self) -> bool: ...
+
+    def execute(self, statement: Executable | str, params: Params = None) -> Cursor:
+        """Run one statement; named parameters (a mapping) for Core statements."""
+        ...
+
+    def executemany(self, statement: Executable | str,
+                    rows: Sequence[Mapping[str, Any]] | Sequence[Sequence[Any]]) -> None: ...
+
+    def savepoint(self, name: str = "sp") -> AbstractContextManager[None]:
+        """A nested unit: rolled back (and the error re-raised) if its block raises."""
+        ...
