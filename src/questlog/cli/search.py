@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from .common import CliContext, pass_cli, store_command
+
+if TYPE_CHECKING:
+    from ..search.api import Mode
 
 _PREVIEW = 160
 
@@ -38,7 +41,7 @@ def _preview(text: str) -> str:
 @store_command
 @pass_cli
 def search_cmd(cli: CliContext, text: str, types: tuple[str, ...], packs: tuple[str, ...],
-               where_items: tuple[str, ...], mode: str, k: int, build: bool,
+               where_items: tuple[str, ...], mode: Mode, k: int, build: bool,
                verbose: bool) -> None:
     """Search content for TEXT (a question in plain words, or FTS5 syntax).
 
