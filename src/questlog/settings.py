@@ -17,6 +17,7 @@ from .jsonlimits import DEFAULT_MAX_JSON_DEPTH
 Durability = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
 VectorBackendChoice = Literal["auto", "sqlite-vec", "numpy"]
 RebuildPolicy = Literal["auto", "manual"]
+EmbedderChoice = Literal["onnx", "sentence-transformers"]
 
 
 class Settings(BaseSettings):
@@ -62,6 +63,22 @@ class Settings(BaseSettings):
     snapshot_every: int = Field(default=200, ge=1, description="Take a snapshot every N events.")
     vector_backend: VectorBackendChoice = Field(default="auto")
     model_name: str = Field(default="all-MiniLM-L6-v2")
+    model_cache: Path | None = Field(
+        default=None,
+        description="Where the ONNX export of the embedding model is kept (made once, on "
+                    "first need; default: $XDG_CACHE_HOME/questlog/models or "
+                    "~/.cache/questlog/models).",
+    )
+    search_build_batch: int = Field(
+        default=256, ge=1,
+        description="Chunks embedded per committed batch when a search builds the index "
+                    "(an interruption keeps every finished batch).",
+    )
+    embedder: EmbedderChoice = Field(
+        default="onnx",
+        description="What embeds texts: `onnx` (ONNX Runtime + tokenizers, no torch when "
+                    "the export is cached) or `sentence-transformers` (torch).",
+    )
     api_token: str | None = Field(default=None, description="Bearer token for HTTP writes.")
     read_token: str | None = Field(default=None, description="Bearer token for HTTP reads.")
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)

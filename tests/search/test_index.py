@@ -15,6 +15,7 @@ from questlog.errors import ContentPackNotFound, SearchIndexNotBuilt, UnknownCon
 from questlog.search import vectors
 from questlog.search.api import InvalidSearchQuery
 from questlog.search.embedder import HashingEmbedder, set_default_embedder
+from questlog.search.fusion import words as fusion_words
 
 from .conftest import SMALL_PACK, settings, write_pack
 
@@ -49,7 +50,13 @@ def test_hits_carry_entity_chunk_score_and_signals(small_store: Store) -> None:
     assert (top.type, top.index, top.name, top.pack) == ("spells", "ray-of-frost", "Ray of Frost",
                                                          "srd")
     assert top.signals == ["vector", "keyword"] and "frigid beam" in top.text
-    assert top.score == pytest.approx(1 / 61 + 1 / 61)
+    # First in both lists, and the query names it ("Ray of Frost"): the fusion's score.
+    assert top.vector_rank == 1 and top.keyword_rank == 1
+    assert top.score == pytest.approx(small_store.search.fusion.score(
+        fusion_words("ray of frost cold beam"), "spells", "Ray of Frost", 1, 1))
+    assert top.score > (small_store.search.fusion.vector_weight
+                        + small_store.search.fusion.keyword_weight) / (
+        small_store.search.fusion.rrf_k + 1)
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
     kw = small_store.search.search("troll", mode="keyword", k=3)
     assert kw[0].index == "troll" and kw[0].signals == ["keyword"] and kw[0].vector_rank is None
@@ -227,7 +234,9 @@ def test_generic_types_are_indexed(hashing: HashingEmbedder, tmp_path: Path) -> 
         store.projections.catch_up(["search_index"])
         hit = store.search("stinger paste", k=1)[0]
         assert (hit.type, hit.index, hit.name) == ("poisons", "wyvern-venom", "Wyvern Venom")
-        assert np.isclose(hit.score, 2 / 61)
+        assert (hit.vector_rank, hit.keyword_rank) == (1, 1)
+        assert np.isclose(hit.score, store.search.fusion.score(
+            fusion_words("stinger paste"), "poisons", "Wyvern Venom", 1, 1))
 
 
 def test_pack_priority_change_switches_the_effective_entry(hashing: HashingEmbedder,

@@ -76,6 +76,9 @@ def doctor_cmd(cli: CliContext) -> None:
                   "sqlite_safe": sqlite_version_is_safe(dbapi.sqlite_version),
                   "sqlite_vec": vec_status().__dict__, "schema_head": schema.HEAD_REVISION}
     report["model"] = _model_report()
+    from ..search.model_cache import report as onnx_model_report
+
+    report["onnx_model"] = onnx_model_report(settings)
     from ..search.backend import backend_report
 
     report["search_backend"] = backend_report(settings)

@@ -88,9 +88,9 @@ def quickstart_cmd(cli: CliContext, search: bool) -> None:
             "(pip install 'questlog[search]'; ops/setup.sh installs it)")
         search = False
     if search:
-        with click.progressbar(length=1, label="building search index", file=sys.stderr) as bar:
-            store.projections.catch_up()
-            bar.update(1)
+        from .search import build_index_with_progress
+
+        build_index_with_progress(store)  # the same build, bar and batches as `search`
         hits = store.search(QUERY, k=3)
         summary["search"] = [h.model_dump(mode="json") if hasattr(h, "model_dump") else str(h)
                              for h in hits]

@@ -10,6 +10,7 @@ backend's `EmbeddingCache` port (`questlog.storage.embeddings`).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from .embedder import Embedder
@@ -20,7 +21,8 @@ if TYPE_CHECKING:
 
 
 def embed_missing(store: Store, embedder: Embedder, texts: dict[str, str],
-                  batch: int = 256, *, persist: bool = True) -> dict[str, bytes]:
+                  batch: int = 256, *, persist: bool = True,
+                  on_batch: Callable[[Sequence[str]], None] | None = None) -> dict[str, bytes]:
     """Vectors for every {hash: text}: cached ones read, missing ones computed and stored.
 
     Runs outside any transaction (reads are short; the model runs with no lock
@@ -28,6 +30,7 @@ def embed_missing(store: Store, embedder: Embedder, texts: dict[str, str],
     what an async projector's `prepare` calls. The model is loaded only if
     something is missing. `persist=False` computes without caching (for callers
     already on the writer thread, which must not queue a write and wait for it).
+    `on_batch(hashes)` runs after each computed batch is committed (progress).
     """
     cache = embedding_cache()
     with store.read() as session:
@@ -46,4 +49,6 @@ def embed_missing(store: Store, embedder: Embedder, texts: dict[str, str],
         if persist:
             save(rows)
         found.update(rows)
+        if on_batch is not None:
+            on_batch(part)
     return found

