@@ -36,6 +36,7 @@ from .errors import (
     WriterClosed,
 )
 from .events import ANY, AppendResult, ExpectedVersion, NewEvent, RecordedEvent
+from .observability.operation import Operation, correlation_of
 from .planner import make_call
 from .settings import Settings, load_settings
 from .sqlite.session import SQLiteSession
@@ -219,17 +220,23 @@ class Store:
         (InvalidEventPayload otherwise); False trusts them as recorded facts (replay): an
         inline projector that cannot apply one parks instead of failing the call.
         """
-        call = make_call(stream_id, events, expected_version, validate=validate,
-                         max_depth=self.settings.max_json_depth)
-        return self._write_ready().append([call], timeout)[0]
+        with Operation("append", self.settings.slow_ms,
+                       {"stream_id": stream_id, "events": len(events),
+                        "correlation_id": correlation_of(events)}):
+            call = make_call(stream_id, events, expected_version, validate=validate,
+                             max_depth=self.settings.max_json_depth)
+            return self._write_ready().append([call], timeout)[0]
 
     def append_many(self, calls: Sequence[tuple[str, Sequence[EventLike], ExpectedVersion]], *,
                     timeout: float | None = None, validate: bool = True) -> list[AppendResult]:
         """Append to several streams in one atomic call: every check passes or nothing is written."""
         depth = self.settings.max_json_depth
-        encoded = [make_call(s, evs, exp, validate=validate, max_depth=depth)
-                   for s, evs, exp in calls]
-        return self._write_ready().append(encoded, timeout)
+        with Operation("append", self.settings.slow_ms,
+                       {"streams": len(calls), "events": sum(len(c[1]) for c in calls),
+                        "correlation_id": correlation_of(calls[0][1]) if calls else None}):
+            encoded = [make_call(s, evs, exp, validate=validate, max_depth=depth)
+                       for s, evs, exp in calls]
+            return self._write_ready().append(encoded, timeout)
 
     def write(self, fn: Callable[[DBAPIConnection], T], timeout: float | None = None) -> T:
         """Run fn(conn) inside the writer's transaction (isolated by a savepoint)."""

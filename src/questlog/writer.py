@@ -50,6 +50,7 @@ from .completion import Completion, resolve_all
 from .db import Database, DBAPIConnection, storage_error
 from .errors import Backpressure, InvalidEvent, QuestlogError, WriterClosed
 from .events import AppendResult, RecordedEvent, utc_now
+from .observability import batches
 from .planner import AppendCall, BatchState, LogTip, Plan, plan_calls
 from .sqlite.session import SQLiteSession
 
@@ -154,8 +155,16 @@ class Writer:
         if self._closed:
             raise WriterClosed("the store's writer is closed")
         if self._queue.qsize() >= self._bound:
-            self._wait_for_room(self._settings.append_timeout_s if timeout is None else timeout)
+            try:
+                self._wait_for_room(self._settings.append_timeout_s if timeout is None else timeout)
+            except (Backpressure, WriterClosed) as exc:
+                batches.refused(item, exc)
+                raise
         self._queue.put(item)
+
+    def queue_depth(self) -> int:
+        """Calls and jobs waiting (approximate, as every queue size read by another thread)."""
+        return self._queue.qsize()
 
     def _wait_for_room(self, wait: float) -> None:
         deadline = time.monotonic() + wait
@@ -244,6 +253,7 @@ class Writer:
                 delay = min(delay * 2, 0.1)
 
     def _process(self, conn: DBAPIConnection, batch: list[AppendRequest | WriteJob]) -> None:
+        started = time.perf_counter()
         try:
             # Asked before every commit: a `questlog replicate` may have started since the last.
             self._db.checkpoint_guard.apply(conn)
@@ -255,11 +265,13 @@ class Writer:
             log.exception("writer batch failed; %d call(s) rejected", len(batch))
             err = storage_error(exc) or (exc if isinstance(exc, QuestlogError) else QuestlogError(
                 f"write failed: {type(exc).__name__}: {exc}"))
+            batches.batch_done(batch, None, started, self._settings.slow_ms, err)
             for item in batch:
                 if not item.future.done():
                     item.future.set_exception(err)
             return
         self.commits += 1
+        batches.batch_done(batch, outcomes, started, self._settings.slow_ms)
         resolve_all(outcomes)
         if self._on_commit is not None:
             self._on_commit(self._tip.head if self._tip.valid else None)

@@ -29,7 +29,9 @@ from .errors import install_error_handlers
 from .events_routes import build_events_router
 from .game_routes import GameCommandsRequest, build_game_router
 from .health import WriteFaults
+from .metrics_routes import build_metrics_router
 from .node import Node, Role
+from .observe import RequestObserver
 from .ops_routes import build_ops_router
 from .problems import problem_responses
 from .projections_routes import build_projections_router
@@ -82,6 +84,7 @@ def create_app(
     app.state.store = store
     app.state.role = role
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestObserver, slow_ms=settings.slow_ms)  # outermost: sees every answer
     install_error_handlers(app, role, node.write_faults)
 
     app.include_router(build_events_router(node, access))
@@ -93,6 +96,7 @@ def create_app(
         game=lambda: store.game, as_json=as_json, responses=problem_responses,
         writable=node.writable))
     app.include_router(build_ops_router(node, access))
+    app.include_router(build_metrics_router(node, access))
     app.include_router(build_docs_router(app, access))
     serve_docs_offline(app, access.require_read_token)  # /docs, /redoc: no CDN, work offline
     complete_openapi(app, hand_parsed=[models.AppendRequest, GameCommandsRequest])

@@ -1,0 +1,80 @@
+"""An operation (append, search, projection batch, HTTP request): traced, timed, and
+logged when it takes at least `QUESTLOG_SLOW_MS` (the `slow_ms` setting).
+
+The slow-operation log names the operation, its parameters and its time. Parameters
+are what the caller chose to describe the work (a stream id, a count, a mode): never a
+payload, a search text or a token.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import Any
+
+from prometheus_client.metrics import Histogram
+
+from . import tracing
+from .logs import correlation_id
+
+slow_log = logging.getLogger("questlog.slow")
+
+
+class Operation:
+    """`with Operation("search", settings.slow_ms, {"mode": mode}): ...`"""
+
+    __slots__ = ("name", "threshold_s", "params", "histogram", "_start", "_span")
+
+    def __init__(self, name: str, slow_ms: float, params: Mapping[str, Any],
+                 histogram: Histogram | None = None) -> None:
+        self.name = name
+        self.threshold_s = slow_ms / 1000
+        self.params = params
+        self.histogram = histogram  # observes the duration, when given
+        self._span: tracing.ActiveSpan | None = None
+        self._start = 0.0
+
+    def __enter__(self) -> Operation:
+        self._span = tracing.start_span(f"questlog.{self.name}", self.params)
+        self._start = time.perf_counter()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        elapsed = time.perf_counter() - self._start
+        if self._span is not None:
+            self._span.end(error)
+        if self.histogram is not None:
+            from .metrics import enabled
+
+            if enabled():
+                self.histogram.observe(elapsed)
+        if elapsed >= self.threshold_s:
+            log_slow(self.name, self.params, elapsed, error)
+
+
+def log_slow(name: str, params: Mapping[str, Any], elapsed_s: float,
+             error: BaseException | None = None) -> None:
+    """One line: `slow operation NAME took N ms`, the parameters as fields."""
+    duration_ms = round(elapsed_s * 1000, 3)
+    fields: dict[str, Any] = {"operation": name, "duration_ms": duration_ms,
+                              "params": dict(params)}
+    if error is not None:
+        fields["error"] = type(error).__name__
+    slow_log.warning("slow operation %s took %.1f ms", name, duration_ms, extra=fields)
+
+
+def correlation_of(events: Sequence[Any]) -> str | None:
+    """The correlation id of an append (its first event's metadata `correlation_id`: the
+    events of one call share one), else the one of the work in progress."""
+    if events:
+        event = events[0]
+        metadata = (event.get("metadata") if isinstance(event, dict)
+                    else getattr(event, "metadata", None))
+        if isinstance(metadata, dict):
+            found = metadata.get("correlation_id")
+            if isinstance(found, str):
+                return found
+    return correlation_id.get()
