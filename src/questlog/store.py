@@ -36,7 +36,7 @@ from .errors import (
     WriterClosed,
 )
 from .events import ANY, AppendResult, ExpectedVersion, NewEvent, RecordedEvent
-from .observability.operation import Operation, correlation_of
+from .observability.operation import Operation, append_params
 from .planner import make_call
 from .settings import Settings, load_settings
 from .sqlite.session import SQLiteSession
@@ -221,8 +221,7 @@ class Store:
         inline projector that cannot apply one parks instead of failing the call.
         """
         with Operation("append", self.settings.slow_ms,
-                       {"stream_id": stream_id, "events": len(events),
-                        "correlation_id": correlation_of(events)}):
+                       append_params([(stream_id, events, expected_version)])):
             call = make_call(stream_id, events, expected_version, validate=validate,
                              max_depth=self.settings.max_json_depth)
             return self._write_ready().append([call], timeout)[0]
@@ -231,9 +230,7 @@ class Store:
                     timeout: float | None = None, validate: bool = True) -> list[AppendResult]:
         """Append to several streams in one atomic call: every check passes or nothing is written."""
         depth = self.settings.max_json_depth
-        with Operation("append", self.settings.slow_ms,
-                       {"streams": len(calls), "events": sum(len(c[1]) for c in calls),
-                        "correlation_id": correlation_of(calls[0][1]) if calls else None}):
+        with Operation("append", self.settings.slow_ms, append_params(calls)):
             encoded = [make_call(s, evs, exp, validate=validate, max_depth=depth)
                        for s, evs, exp in calls]
             return self._write_ready().append(encoded, timeout)

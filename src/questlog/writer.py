@@ -158,7 +158,8 @@ class Writer:
             try:
                 self._wait_for_room(self._settings.append_timeout_s if timeout is None else timeout)
             except (Backpressure, WriterClosed) as exc:
-                batches.refused(item, exc)
+                if timeout != 0:  # 0 is a probe (store.aio tries one before waiting)
+                    batches.refused(item, exc)
                 raise
         self._queue.put(item)
 

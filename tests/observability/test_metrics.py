@@ -215,3 +215,32 @@ def test_stats_prints_the_store_families_without_a_server(tmp_path: Path) -> Non
     # The store was opened read-only: stats wrote nothing.
     with Store.open(path, read_only=True) as store:
         assert store.head_position() == 4
+
+
+def test_replication_lag_and_wait_replicated_latency(tmp_path: Path) -> None:
+    from questlog.replication import Replicator
+
+    path = tmp_path / "primary.db"
+    store = Store.open(path, settings=Settings(db=path, litestream_active=True), projectors=[])
+    store.append("tick-1", [NewEvent(type="Tick")])
+    # No background tracking: the lag stays until this test waits for the replica.
+    replicator = Replicator.for_store(store, f"file://{tmp_path / 'replica'}",
+                                      track_interval_s=3600).start()
+    try:
+        with TestClient(create_app(store, replicator=replicator,
+                                   settings=Settings(db=path))) as c:
+            synced = scrape(c)
+            assert synced.value("questlog_replication_lag_events") == 0
+            store.append("tick-1", [NewEvent(type="Tick") for _ in range(3)])
+            behind = scrape(c)
+            assert behind.value("questlog_replication_lag_events") == 3
+            assert behind.value("questlog_replication_lag_seconds") >= 0
+            replicator.wait_replicated()
+            caught_up = scrape(c)
+        assert caught_up.value("questlog_replication_lag_events") == 0
+        assert (caught_up.value("questlog_wait_replicated_seconds_count", outcome="ok")
+                - behind.value("questlog_wait_replicated_seconds_count", outcome="ok")) == 1
+        assert caught_up.value("questlog_wait_replicated_seconds_sum", outcome="ok") > 0
+    finally:
+        replicator.stop()
+        store.close()

@@ -66,6 +66,16 @@ def log_slow(name: str, params: Mapping[str, Any], elapsed_s: float,
     slow_log.warning("slow operation %s took %.1f ms", name, duration_ms, extra=fields)
 
 
+def append_params(calls: Sequence[tuple[str, Sequence[Any], Any]]) -> dict[str, Any]:
+    """What the append operation logs and traces of its calls: the stream (or how many),
+    how many events, the correlation id; never the events themselves."""
+    params: dict[str, Any] = ({"stream_id": calls[0][0]} if len(calls) == 1
+                              else {"streams": len(calls)})
+    params["events"] = sum(len(call[1]) for call in calls)
+    params["correlation_id"] = correlation_of(calls[0][1]) if calls else correlation_id.get()
+    return params
+
+
 def correlation_of(events: Sequence[Any]) -> str | None:
     """The correlation id of an append (its first event's metadata `correlation_id`: the
     events of one call share one), else the one of the work in progress."""
