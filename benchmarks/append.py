@@ -17,7 +17,14 @@ every batch back in a BEGIN IMMEDIATE transaction (see src/questlog/writer.py).
 
 Targets (issue 2): 32x1 at FULL >= 4x raw one-row-per-transaction; 8x100 >= 50 %
 of raw executemany; p99 call latency at 32 threads <= 20 ms.
+
+`--metrics-overhead` measures only what recording metrics costs (issue 14: at most 3 %):
+the store cases with recording on and off (`observability.metrics.set_enabled`),
+interleaved (the order alternates per repeat), medians of events/s, at `--durability`
+(NORMAL by default there: without an fsync per commit the writer is CPU-bound, so the
+metrics' share is largest and the disk's noise smallest).
 Usage: python benchmarks/append.py [--scale 1.0] [--repeats 3]
+       [--metrics-overhead [--durability NORMAL]]
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ from _common import emit, summary_ms
 
 from questlog import NewEvent, Store
 from questlog.db import load_dbapi
+from questlog.observability import metrics
 from questlog.settings import Settings
 
 
@@ -166,12 +174,51 @@ def measure(tmp: Path, durability: str, scale: float, repeats: int) -> dict[str,
     return figures
 
 
+def metrics_overhead(tmp: Path, durability: str, scale: float, repeats: int
+                     ) -> dict[str, Any]:
+    """events/s of each store case with metrics recorded and not, interleaved."""
+    rates: dict[tuple[str, bool], list[float]] = {}
+    for rep in range(repeats):
+        for recording in ((True, False) if rep % 2 == 0 else (False, True)):
+            metrics.set_enabled(recording)
+            run_dir = tmp / f"overhead-{rep}-{recording}"
+            run_dir.mkdir()
+            for label, threads, calls, per_call in CASES:
+                rate, _, _ = run_store(run_dir, durability, threads,
+                                       max(1, int(calls * scale)), per_call)
+                rates.setdefault((label, recording), []).append(rate)
+    metrics.set_enabled(True)
+    figures: dict[str, Any] = {}
+    for label, *_ in CASES:
+        on = statistics.median(rates[(label, True)])
+        off = statistics.median(rates[(label, False)])
+        figures[label] = {"events_per_s_metrics_on": round(on),
+                          "events_per_s_metrics_off": round(off),
+                          "overhead_pct": round((off - on) / off * 100, 2),
+                          "runs_on": [round(r) for r in rates[(label, True)]],
+                          "runs_off": [round(r) for r in rates[(label, False)]]}
+    figures["max_overhead_pct"] = max(figures[label]["overhead_pct"] for label, *_ in CASES)
+    figures["target_le_3pct"] = figures["max_overhead_pct"] <= 3
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", type=float, default=1.0, help="Multiply the work by this.")
     parser.add_argument("--repeats", type=int, default=3, help="Runs of every figure.")
+    parser.add_argument("--metrics-overhead", action="store_true",
+                        help="Only measure what recording metrics costs (see above).")
+    parser.add_argument("--durability", default="NORMAL", choices=["FULL", "NORMAL"],
+                        help="synchronous level of --metrics-overhead.")
     args = parser.parse_args()
+    if args.metrics_overhead:
+        with tempfile.TemporaryDirectory() as tmpdir:
+            emit({"benchmark": "append_metrics_overhead", "repeats": args.repeats,
+                  "scale": args.scale, "durability": args.durability,
+                  **metrics_overhead(Path(tmpdir), args.durability, args.scale,
+                                     args.repeats)})
+        return
     out: dict[str, Any] = {"benchmark": "append", "repeats": args.repeats,
                            "projectors": "none (the log alone), except the figure named "
                                          "with_inline_projectors (the shipped set)"}

@@ -13,8 +13,11 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ..errors import Backpressure
-from . import metrics, tracing
+from . import tracing
 from .operation import log_slow
+
+# `metrics` (prometheus-client: ~30 ms of imports) is imported on the first batch, not
+# when the writer module loads: read-only commands never pay for it.
 
 
 def _sizes(calls: Iterable[Any]) -> tuple[int, int, int]:
@@ -30,6 +33,8 @@ def _sizes(calls: Iterable[Any]) -> tuple[int, int, int]:
 
 def refused(item: Any, error: BaseException) -> None:
     """A call that never reached a batch (Backpressure, a closed writer)."""
+    from . import metrics
+
     if not metrics.enabled():
         return
     if isinstance(error, Backpressure):
@@ -43,6 +48,8 @@ def batch_done(batch: Sequence[Any], outcomes: Sequence[tuple[Any, bool, Any]] |
                started: float, slow_ms: float, error: BaseException | None = None) -> None:
     """Report a batch: `outcomes` (completion, ok, result or error) once written, or
     `error` when the whole batch failed. `started` is its time.perf_counter()."""
+    from . import metrics
+
     elapsed = time.perf_counter() - started
     end_ns = time.time_ns()
     if metrics.enabled():
@@ -58,6 +65,8 @@ def batch_done(batch: Sequence[Any], outcomes: Sequence[tuple[Any, bool, Any]] |
 
 def _record_outcomes(batch: Sequence[Any], outcomes: Sequence[tuple[Any, bool, Any]] | None,
                      error: BaseException | None) -> None:
+    from . import metrics
+
     by_future = {id(f): (None if ok else value) for f, ok, value in outcomes or ()}
     totals: dict[str, list[int]] = {}
     for item in batch:

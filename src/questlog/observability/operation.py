@@ -12,12 +12,13 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import Any
-
-from prometheus_client.metrics import Histogram
+from typing import TYPE_CHECKING, Any
 
 from . import tracing
 from .logs import correlation_id
+
+if TYPE_CHECKING:
+    from prometheus_client.metrics import Histogram
 
 slow_log = logging.getLogger("questlog.slow")
 
