@@ -50,7 +50,7 @@ from .completion import Completion, resolve_all
 from .db import Database, DBAPIConnection, storage_error
 from .errors import Backpressure, InvalidEvent, QuestlogError, WriterClosed
 from .events import AppendResult, RecordedEvent, utc_now
-from .observability import batches
+from .observability.batches import WriterStats
 from .planner import AppendCall, BatchState, LogTip, Plan, plan_calls
 from .sqlite.session import SQLiteSession
 
@@ -130,6 +130,7 @@ class Writer:
         # writer would run under the GIL). Producers racing past the check can exceed
         # the bound by at most their own number.
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self.stats = WriterStats()  # /metrics reads it (observability.batches)
         self._bound = self._settings.writer_queue_size
         self._closed = False
         self._close_lock = threading.Lock()
@@ -159,7 +160,7 @@ class Writer:
                 self._wait_for_room(self._settings.append_timeout_s if timeout is None else timeout)
             except (Backpressure, WriterClosed) as exc:
                 if timeout != 0:  # 0 is a probe (store.aio tries one before waiting)
-                    batches.refused(item, exc)
+                    self.stats.refused(item, exc)
                 raise
         self._queue.put(item)
 
@@ -266,13 +267,13 @@ class Writer:
             log.exception("writer batch failed; %d call(s) rejected", len(batch))
             err = storage_error(exc) or (exc if isinstance(exc, QuestlogError) else QuestlogError(
                 f"write failed: {type(exc).__name__}: {exc}"))
-            batches.batch_done(batch, None, started, self._settings.slow_ms, err)
+            self.stats.batch_done(batch, None, started, self._settings.slow_ms, err)
             for item in batch:
                 if not item.future.done():
                     item.future.set_exception(err)
             return
         self.commits += 1
-        batches.batch_done(batch, outcomes, started, self._settings.slow_ms)
+        self.stats.batch_done(batch, outcomes, started, self._settings.slow_ms)
         resolve_all(outcomes)
         if self._on_commit is not None:
             self._on_commit(self._tip.head if self._tip.valid else None)

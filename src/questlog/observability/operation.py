@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import tracing
 from .logs import correlation_id
+from .switch import enabled
 
 if TYPE_CHECKING:
     from prometheus_client.metrics import Histogram
@@ -48,8 +49,6 @@ class Operation:
         if self._span is not None:
             self._span.end(error)
         if self.histogram is not None:
-            from .metrics import enabled
-
             if enabled():
                 self.histogram.observe(elapsed)
         if elapsed >= self.threshold_s:

@@ -62,6 +62,7 @@ class StoreCollector(Collector):
         yield from (position, lag, lag_s, parked, rebuild)
         writer = None if self.store.read_only else self.store.ready_writer()
         if writer is not None:
+            yield from writer.stats.families()
             yield GaugeMetricFamily("questlog_writer_queue_depth",
                                     "Calls and write jobs waiting for the writer.",
                                     value=writer.queue_depth())

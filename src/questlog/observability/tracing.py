@@ -7,6 +7,7 @@ should not pay for nothing. With a provider set, spans go wherever the user expo
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,7 +18,21 @@ TRACER_NAME = "questlog"
 Attributes = Mapping[str, Any]
 
 
+def active() -> bool:
+    """Whether spans are made (a tracer provider is set): cheap, for the writer's path."""
+    return _tracer() is not None
+
+
+_UNKNOWN = object()
+# A provider named in the environment is loaded by the API on first use: leave it to it.
+_FROM_ENVIRONMENT = "OTEL_PYTHON_TRACER_PROVIDER" in os.environ
+
+
 def _tracer() -> trace.Tracer | None:
+    # The API's global is None until set_tracer_provider: reading it costs ~50 ns where
+    # get_tracer_provider() costs over a microsecond (it reads the environment each time).
+    if getattr(trace, "_TRACER_PROVIDER", _UNKNOWN) is None and not _FROM_ENVIRONMENT:
+        return None
     provider = trace.get_tracer_provider()
     if isinstance(provider, ProxyTracerProvider):  # nobody installed an SDK
         return None
