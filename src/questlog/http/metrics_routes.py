@@ -12,7 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from ..observability.store_metrics import exposition
+from ..observability.store_metrics import exposition, recorded
 from .auth import Access
 from .node import Node
 from .ops_routes import node_health
@@ -22,10 +22,14 @@ def build_metrics_router(node: Node, access: Access) -> APIRouter:
     router = APIRouter(tags=["ops"])
 
     def scrape() -> bytes:
+        if node.read_node is not None and not node.read_node.ready:
+            return recorded()  # restoring its replica: no store to read yet
         return exposition(node.store, lambda: node_health(node))
 
     @router.get("/metrics", dependencies=[Depends(access.require_read_token)],
                 response_class=Response,
+                responses={200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {}},
+                                 "description": "Prometheus text exposition format"}},
                 summary="Prometheus metrics of this node (text exposition format)")
     async def metrics() -> Any:
         body = await run_in_threadpool(scrape)  # reads the store: keep the event loop free

@@ -101,6 +101,11 @@ def exposition(store: Store, replication_lag: LagSource | None = None, *,
     return generate_latest(_Joined(*parts))
 
 
+def recorded() -> bytes:
+    """The Prometheus text format of the process's recorded families alone."""
+    return generate_latest(REGISTRY)
+
+
 def as_dict(store: Store) -> dict[str, Any]:
     """The store's families as {name: {type, help, samples: [{labels, value}]}}."""
     out: dict[str, Any] = {}
