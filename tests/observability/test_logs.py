@@ -123,6 +123,7 @@ def test_slow_operations_name_the_operation_parameters_and_time(served: Any) -> 
     assert append["params"] == {"stream_id": "campaign-9", "events": 1,
                                 "correlation_id": "corr-42"}
     assert append["request_id"] == "req-append-1"  # the request's id reaches the route
+    assert append["correlation_id"] == "corr-42"  # and the append's, every record in it
     assert append["duration_ms"] >= 0
     assert all(isinstance(r["duration_ms"], float | int) for r in slow)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping, Sequence
+from contextvars import Token
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +28,7 @@ slow_log = logging.getLogger("questlog.slow")
 class Operation:
     """`with Operation("search", settings.slow_ms, {"mode": mode}): ...`"""
 
-    __slots__ = ("name", "threshold_s", "params", "histogram", "_start", "_span")
+    __slots__ = ("name", "threshold_s", "params", "histogram", "_start", "_span", "_context")
 
     def __init__(self, name: str, slow_ms: float, params: Mapping[str, Any],
                  histogram: Histogram | None = None) -> None:
@@ -37,8 +38,14 @@ class Operation:
         self.histogram = histogram  # observes the duration, when given
         self._span: tracing.ActiveSpan | None = None
         self._start = 0.0
+        self._context: Token[str | None] | None = None
 
     def __enter__(self) -> Operation:
+        # An operation that names a correlation id (an append) stamps it on every record
+        # logged while it runs.
+        correlation = self.params.get("correlation_id")
+        if correlation is not None:
+            self._context = correlation_id.set(correlation)
         self._span = tracing.start_span(f"questlog.{self.name}", self.params)
         self._start = time.perf_counter()
         return self
@@ -53,6 +60,8 @@ class Operation:
                 self.histogram.observe(elapsed)
         if elapsed >= self.threshold_s:
             log_slow(self.name, self.params, elapsed, error)
+        if self._context is not None:
+            correlation_id.reset(self._context)
 
 
 def log_slow(name: str, params: Mapping[str, Any], elapsed_s: float,
