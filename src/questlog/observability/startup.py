@@ -16,9 +16,10 @@ def log_startup(store: Store, role: str) -> None:
     report = store.health()
     vec = report.sqlite_vec
     vec_text = vec.version if vec.loaded and vec.version else f"not loaded ({vec.reason})"
-    log.info("questlog %s node: backend sqlite, driver %s, SQLite %s, sqlite-vec %s, "
-             "schema revision %s", role, report.driver, report.sqlite_version, vec_text,
-             report.schema_revision,
-             extra={"role": role, "backend": "sqlite", "driver": report.driver,
+    backend = report.backend or "sqlite"
+    log.info("questlog %s node: backend %s, driver %s, SQLite %s, sqlite-vec %s, "
+             "schema revision %s", role, backend, report.driver, report.sqlite_version,
+             vec_text, report.schema_revision,
+             extra={"role": role, "backend": backend, "driver": report.driver,
                     "sqlite_version": report.sqlite_version, "sqlite_vec": vec_text,
                     "schema_revision": report.schema_revision})
