@@ -17,7 +17,17 @@ every batch back in a BEGIN IMMEDIATE transaction (see src/questlog/writer.py).
 
 Targets (issue 2): 32x1 at FULL >= 4x raw one-row-per-transaction; 8x100 >= 50 %
 of raw executemany; p99 call latency at 32 threads <= 20 ms.
+
+`--metrics-overhead` measures only what recording metrics costs (issue 14: at most 3 %):
+each store case run in back-to-back pairs with recording on and off
+(`observability.metrics.set_enabled`; the order alternates), reporting medians of
+events/s and of process CPU per event, and the median of the pairs' ratios, at
+`--durability` (NORMAL by default there: without an fsync per commit the writer is
+CPU-bound, so the metrics' share is largest and the disk's noise smallest). What "off"
+leaves in place: the operation timing and the tracing check of every append (about
+2.5 us per call, measured apart), which are logging and tracing, not metrics.
 Usage: python benchmarks/append.py [--scale 1.0] [--repeats 3]
+       [--metrics-overhead [--durability NORMAL]]
 """
 
 from __future__ import annotations
@@ -36,14 +46,15 @@ from _common import emit, summary_ms
 
 from questlog import NewEvent, Store
 from questlog.db import load_dbapi
+from questlog.observability import metrics
 from questlog.settings import Settings
 
 
 def run_store(tmp: Path, durability: str, threads: int, calls: int, per_call: int,
-              log_alone: bool = True, settings: Settings | None = None
-              ) -> tuple[float, int, list[float]]:
+              log_alone: bool = True, settings: Settings | None = None,
+              cpu: list[float] | None = None) -> tuple[float, int, list[float]]:
     """(events/s, group commits, call latencies in s) of one run (`settings` replaces
-    the default ones at `durability`)."""
+    the default ones at `durability`); `cpu` is given the process's CPU seconds of it."""
     path = tmp / f"store-{durability}-{threads}-{per_call}-{log_alone}.db"
     settings = settings or Settings(durability=durability)  # type: ignore[arg-type]
     store = Store.open(path, settings=settings, projectors=[] if log_alone else None)
@@ -66,10 +77,12 @@ def run_store(tmp: Path, durability: str, threads: int, calls: int, per_call: in
     for w in workers:
         w.start()
     barrier.wait()
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     for w in workers:
         w.join()
     elapsed = time.perf_counter() - start
+    if cpu is not None:
+        cpu.append(time.process_time() - cpu_start)
     commits = store.writer.commits
     store.close()
     return threads * calls * per_call / elapsed, commits, [x for lat in latencies for x in lat]
@@ -166,12 +179,87 @@ def measure(tmp: Path, durability: str, scale: float, repeats: int) -> dict[str,
     return figures
 
 
+def writer_report_cost(number: int = 20_000) -> dict[str, float]:
+    """Microseconds the writer spends reporting one batch (`WriterStats.batch_done`, with
+    metrics on) of 1 and of 32 one-event calls: a figure the machine's load barely moves,
+    to set beside the CPU per event of the runs."""
+    import timeit
+
+    from questlog.observability.batches import WriterStats
+    from questlog.planner import make_call
+    from questlog.writer import AppendRequest
+
+    call = make_call("character-1", [NewEvent(type="HitPointsChanged",
+                                              data={"character": 1, "delta": -1, "seq": 0})],
+                     "any")
+    out: dict[str, float] = {}
+    for size in (1, 32):
+        stats = WriterStats()
+        batch = [AppendRequest([call]) for _ in range(size)]
+        outcomes = [(r.future, True, [1]) for r in batch]
+        seconds = min(timeit.repeat(
+            lambda s=stats, b=batch, o=outcomes: s.batch_done(b, o, time.perf_counter(), 1e9),
+            number=number // size, repeat=5))
+        out[f"batch_of_{size}"] = round(seconds / (number // size) * 1e6, 2)
+    return out
+
+
+def metrics_overhead(tmp: Path, durability: str, scale: float, repeats: int
+                     ) -> dict[str, Any]:
+    """Each store case run in pairs, metrics recorded and not, back to back (the order
+    alternating): the medians of events/s and of CPU per event, and the median of the
+    pairs' ratios (a pair shares the machine's load of the moment, which on a shared
+    machine swings each run's rate far more than the metrics can)."""
+    runs: dict[tuple[str, bool], list[tuple[float, float]]] = {}  # (events/s, CPU us/event)
+    for rep in range(repeats):
+        for label, threads, calls, per_call in CASES:
+            n_calls = max(1, int(calls * scale))
+            for recording in ((True, False) if rep % 2 == 0 else (False, True)):
+                metrics.set_enabled(recording)
+                run_dir = tmp / f"overhead-{rep}-{label}-{recording}"
+                run_dir.mkdir()
+                cpu: list[float] = []
+                rate, _, _ = run_store(run_dir, durability, threads, n_calls, per_call,
+                                       cpu=cpu)
+                events = threads * n_calls * per_call
+                runs.setdefault((label, recording), []).append((rate, cpu[0] / events * 1e6))
+    metrics.set_enabled(True)
+    figures: dict[str, Any] = {"writer_report_us": writer_report_cost()}
+    for label, *_ in CASES:
+        on, off = runs[(label, True)], runs[(label, False)]
+        rate_ratios = [b[0] / a[0] for a, b in zip(on, off, strict=True)]  # off/on
+        cpu_ratios = [a[1] / b[1] for a, b in zip(on, off, strict=True)]  # on/off
+        figures[label] = {
+            "events_per_s_on": round(statistics.median(r for r, _ in on)),
+            "events_per_s_off": round(statistics.median(r for r, _ in off)),
+            "cpu_us_per_event_on": round(statistics.median(c for _, c in on), 2),
+            "cpu_us_per_event_off": round(statistics.median(c for _, c in off), 2),
+            "throughput_cost_pct_median_of_pairs": round(
+                (statistics.median(rate_ratios) - 1) * 100, 2),
+            "cpu_cost_pct_median_of_pairs": round((statistics.median(cpu_ratios) - 1) * 100, 2),
+            "runs_on": [[round(r), round(c, 1)] for r, c in on],
+            "runs_off": [[round(r), round(c, 1)] for r, c in off],
+        }
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", type=float, default=1.0, help="Multiply the work by this.")
     parser.add_argument("--repeats", type=int, default=3, help="Runs of every figure.")
+    parser.add_argument("--metrics-overhead", action="store_true",
+                        help="Only measure what recording metrics costs (see above).")
+    parser.add_argument("--durability", default="NORMAL", choices=["FULL", "NORMAL"],
+                        help="synchronous level of --metrics-overhead.")
     args = parser.parse_args()
+    if args.metrics_overhead:
+        with tempfile.TemporaryDirectory() as tmpdir:
+            emit({"benchmark": "append_metrics_overhead", "repeats": args.repeats,
+                  "scale": args.scale, "durability": args.durability,
+                  **metrics_overhead(Path(tmpdir), args.durability, args.scale,
+                                     args.repeats)})
+        return
     out: dict[str, Any] = {"benchmark": "append", "repeats": args.repeats,
                            "projectors": "none (the log alone), except the figure named "
                                          "with_inline_projectors (the shipped set)"}

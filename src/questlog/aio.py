@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from .completion import Completion
 from .errors import Backpressure
 from .events import ANY, AppendResult, ExpectedVersion, NewEvent, RecordedEvent
+from .observability.operation import Operation, append_params
 from .planner import make_call
 from .writer import AppendRequest
 
@@ -36,6 +37,13 @@ class AsyncStore:
         *, validate: bool = True,
     ) -> list[AppendResult]:
         """As Store.append_many (`validate` included), awaiting the commit."""
+        with Operation("append", self.store.settings.slow_ms, append_params(calls)):
+            return await self._append_many(calls, validate=validate)
+
+    async def _append_many(
+        self, calls: Sequence[tuple[str, Sequence[NewEvent | dict[str, Any]], ExpectedVersion]],
+        *, validate: bool,
+    ) -> list[AppendResult]:
         depth = self.store.settings.max_json_depth
         request = AppendRequest([make_call(s, e, x, validate=validate, max_depth=depth)
                                  for s, e, x in calls])

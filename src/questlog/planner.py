@@ -90,6 +90,8 @@ class AppendCall:
     # False for recorded facts (replay): an inline projector that cannot apply them parks
     # instead of failing the call (docs/internals.md, "Poison events").
     validate: bool = True
+    # Characters of the events' data and metadata JSON (the append bytes metric).
+    size: int = 0
 
 
 def make_call(stream_id: str, events: Sequence[NewEvent | dict[str, Any]],
@@ -116,7 +118,8 @@ def make_call(stream_id: str, events: Sequence[NewEvent | dict[str, Any]],
         for event in encoded:
             check_append(stream_id, category, event.type, event.schema_version, event.data)
     return AppendCall(stream_id, expected, encoded, category,
-                      any(e.id_given for e in encoded), validate)
+                      any(e.id_given for e in encoded), validate,
+                      sum(len(e.data_json) + len(e.metadata_json) for e in encoded))
 
 
 @dataclass(slots=True)

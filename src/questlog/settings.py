@@ -107,6 +107,11 @@ class Settings(BaseSettings):
         default=64 * 1024 * 1024, ge=1024,
         description="Largest content pack file (checked before it is parsed).",
     )
+    slow_ms: float = Field(
+        default=250.0, ge=0,
+        description="Log an operation (append, batch commit, projection batch, search, HTTP "
+                    "request) that takes at least this many milliseconds (0: every one).",
+    )
     content_max_entry_bytes: int = Field(
         default=1024 * 1024, ge=1024,
         description="Largest single entry of a content pack file (checked while parsing).",

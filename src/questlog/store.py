@@ -20,6 +20,7 @@ from . import schema
 from .completion import Completion
 from .errors import ReadOnlyStore, WriterClosed
 from .events import ANY, AppendResult, ExpectedVersion, NewEvent, RecordedEvent
+from .observability.operation import Operation, append_params
 from .planner import make_call
 from .settings import Settings, load_settings
 from .storage.select import open_backend
@@ -169,17 +170,20 @@ class Store:
         (InvalidEventPayload otherwise); False trusts them as recorded facts (replay): an
         inline projector that cannot apply one parks instead of failing the call.
         """
-        call = make_call(stream_id, events, expected_version, validate=validate,
-                         max_depth=self.settings.max_json_depth)
-        return self._write_ready().append([call], timeout)[0]
+        with Operation("append", self.settings.slow_ms,
+                       append_params([(stream_id, events, expected_version)])):
+            call = make_call(stream_id, events, expected_version, validate=validate,
+                             max_depth=self.settings.max_json_depth)
+            return self._write_ready().append([call], timeout)[0]
 
     def append_many(self, calls: Sequence[tuple[str, Sequence[EventLike], ExpectedVersion]], *,
                     timeout: float | None = None, validate: bool = True) -> list[AppendResult]:
         """Append to several streams in one atomic call: every check passes or nothing is written."""
         depth = self.settings.max_json_depth
-        encoded = [make_call(s, evs, exp, validate=validate, max_depth=depth)
-                   for s, evs, exp in calls]
-        return self._write_ready().append(encoded, timeout)
+        with Operation("append", self.settings.slow_ms, append_params(calls)):
+            encoded = [make_call(s, evs, exp, validate=validate, max_depth=depth)
+                       for s, evs, exp in calls]
+            return self._write_ready().append(encoded, timeout)
 
     def write(self, fn: Callable[[Session], T], timeout: float | None = None) -> T:
         """Run fn(session) inside the writer's transaction (isolated by a savepoint)."""

@@ -52,6 +52,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from .completion import Completion, resolve_all
 from .errors import Backpressure, InvalidEvent, QuestlogError, StorageError, WriterClosed
 from .events import AppendResult, RecordedEvent, utc_now
+from .observability.batches import WriterStats
 from .planner import AppendCall, BatchState, LogTip, Plan, plan_calls
 from .storage.errors import IntegrityConflict, StorageBusy
 from .storage.log import StoredEventKey
@@ -133,6 +134,7 @@ class Writer:
         # writer would run under the GIL). Producers racing past the check can exceed
         # the bound by at most their own number.
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self.stats = WriterStats()  # /metrics reads it (observability.batches)
         self._bound = self._settings.writer_queue_size
         self._closed = False
         self._close_lock = threading.Lock()
@@ -159,8 +161,17 @@ class Writer:
         if self._closed:
             raise WriterClosed("the store's writer is closed")
         if self._queue.qsize() >= self._bound:
-            self._wait_for_room(self._settings.append_timeout_s if timeout is None else timeout)
+            try:
+                self._wait_for_room(self._settings.append_timeout_s if timeout is None else timeout)
+            except (Backpressure, WriterClosed) as exc:
+                if timeout != 0:  # 0 is a probe (store.aio tries one before waiting)
+                    self.stats.refused(item, exc)
+                raise
         self._queue.put(item)
+
+    def queue_depth(self) -> int:
+        """Calls and jobs waiting (approximate, as every queue size read by another thread)."""
+        return self._queue.qsize()
 
     def _wait_for_room(self, wait: float) -> None:
         deadline = time.monotonic() + wait
@@ -252,6 +263,7 @@ class Writer:
                 delay = min(delay * 2, 0.1)
 
     def _process(self, tx: WriteTransactions, batch: list[AppendRequest | WriteJob]) -> None:
+        started = time.perf_counter()
         try:
             tx.prepare()
             outcomes = self._single_statement(tx, batch)
@@ -263,11 +275,13 @@ class Writer:
             err = tx.storage_fault(exc) or (
                 exc if isinstance(exc, QuestlogError) else QuestlogError(
                     f"write failed: {type(exc).__name__}: {exc}"))
+            self.stats.batch_done(batch, None, started, self._settings.slow_ms, err)
             for item in batch:
                 if not item.future.done():
                     item.future.set_exception(err)
             return
         self.commits += 1
+        self.stats.batch_done(batch, outcomes, started, self._settings.slow_ms)
         resolve_all(outcomes)
         if self._on_commit is not None:
             self._on_commit(self._tip.head if self._tip.valid else None)

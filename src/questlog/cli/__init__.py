@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from ..observability.logs import LOG_FORMATS, setup_logging
 from .common import DB_HELP, EXIT_CODES, STORE_LOCATION, CliContext, run_cli
 
 # command name -> "module:attribute" (relative to questlog.cli)
@@ -31,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "read-node": "serve:read_node_cmd",
     "replicate": "serve:replicate_cmd",
     "restore": "serve:restore_cmd",
+    "stats": "stats:stats_cmd",
 }
 
 
@@ -61,15 +63,20 @@ EPILOG = "\b\nExit codes:\n" + "\n".join(f"{code:>4}  {meaning}" for code, meani
              epilog=EPILOG)
 @click.option("--db", type=STORE_LOCATION, default=None, help=DB_HELP)
 @click.option("--json", "json_", is_flag=True, help="Machine-readable JSON output.")
+@click.option("--log-format", type=click.Choice(LOG_FORMATS), default="auto",
+              envvar="QUESTLOG_LOG_FORMAT", show_default=True,
+              help="Logs on stderr: text, JSON lines, or auto (text on a terminal, else JSON).")
 @click.version_option(package_name="questlog")
 @click.pass_context
-def cli(ctx: click.Context, db: Path | str | None, json_: bool) -> None:
+def cli(ctx: click.Context, db: Path | str | None, json_: bool, log_format: str) -> None:
     """questlog: an event-sourced game-state and content store on SQLite.
 
     Every change is an event appended to one log through a single writer queue;
     projectors build the read models; Litestream replicates the file to read nodes.
     """
     obj = ctx.ensure_object(CliContext)
+    obj.log_format = log_format
+    setup_logging("warning", log_format)  # servers raise the level (serve --log-level)
     if db is not None:
         obj.db = db
     if json_:

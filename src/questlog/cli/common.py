@@ -122,6 +122,7 @@ class CliContext:
 
     db: Path | str | None = None  # a file path or a store URL (storage.select)
     json: bool = False
+    log_format: str = "auto"  # --log-format of the group: auto, text or json
     _stores: list[Store] = field(default_factory=list)
 
     def open_store(self, *, read_only: bool = False, create: bool = False,

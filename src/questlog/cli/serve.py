@@ -4,9 +4,7 @@ questlog.http and questlog.replication."""
 from __future__ import annotations
 
 import ipaddress
-import logging
 import signal
-import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -17,13 +15,23 @@ from ..errors import ConfigurationError
 from .common import CliContext, pass_cli, store_command
 
 
-def _setup_logging(level: str) -> None:
-    root = logging.getLogger()
-    if not root.handlers:
-        logging.basicConfig(stream=sys.stderr, level=level.upper(),
-                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    else:
-        root.setLevel(level.upper())
+def _setup_logging(level: str, log_format: str | None, *, access_log: bool = False) -> None:
+    """The one logging set-up (observability.logs), at this command's level; the format
+    is this command's --log-format, else the group's."""
+    from ..observability.logs import setup_logging
+
+    if log_format is None:
+        obj = click.get_current_context().find_object(CliContext)
+        log_format = obj.log_format if obj is not None else "auto"
+    setup_logging(level, log_format, access_log=access_log)
+
+
+def log_format_option(f: Any) -> Any:
+    from ..observability.logs import LOG_FORMATS
+
+    return click.option("--log-format", type=click.Choice(LOG_FORMATS), default=None,
+                        help="Logs on stderr: text, JSON lines, or auto (text on a terminal, "
+                        "else JSON); default: the group's --log-format.")(f)
 
 
 def _open_primary(obj: CliContext, *, replicating: bool) -> Any:
@@ -75,21 +83,27 @@ def _wait_for_signal() -> None:
               help="Run async projectors (embeddings) in this process.")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]))
+@log_format_option
+@click.option("--access-log", is_flag=True,
+              help="Log one line per request (method, route, path, status, time, request id).")
 @store_command
 @pass_cli
 def serve_cmd(obj: CliContext, host: str, port: int, replica: str | None,
               insecure_no_auth: bool, insecure_no_auth_on_network: bool,
-              min_position_timeout: float, projector_daemon: bool, log_level: str) -> None:
+              min_position_timeout: float, projector_daemon: bool, log_level: str,
+              log_format: str | None, access_log: bool) -> None:
     """Run the HTTP write node (appends and reads) for this store."""
     from ..http import create_app, run_server
+    from ..observability.startup import log_startup
     from ..replication import Replicator
 
     if insecure_no_auth and not insecure_no_auth_on_network and not _is_loopback(host):
         raise ConfigurationError(
             f"--insecure-no-auth with --host {host} would let anyone on the network write; "
             "use --host 127.0.0.1, set QUESTLOG_API_TOKEN, or add --insecure-no-auth-on-network")
-    _setup_logging(log_level)
+    _setup_logging(log_level, log_format, access_log=access_log)
     store = _open_primary(obj, replicating=replica is not None)
+    log_startup(store, "write")
     if store.settings.api_token is None and not insecure_no_auth:
         click.echo("warning: QUESTLOG_API_TOKEN is not set: every write will answer 401 "
                    "(use --insecure-no-auth for local development)", err=True)
@@ -122,18 +136,24 @@ def serve_cmd(obj: CliContext, host: str, port: int, replica: str | None,
               help="How long ?min_position=N waits before answering 503.")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]))
+@log_format_option
+@click.option("--access-log", is_flag=True,
+              help="Log one line per request (method, route, path, status, time, request id).")
 def read_node_cmd(replica: str, data_dir: Path, host: str, port: int, primary: str | None,
-                  min_position_timeout: float, log_level: str) -> None:
+                  min_position_timeout: float, log_level: str, log_format: str | None,
+                  access_log: bool) -> None:
     """Follow a replica and serve every read route from it (writes answer 403)."""
     from ..http import create_app, run_server
+    from ..observability.startup import log_startup
     from ..replication.readnode import ReadNode
     from ..settings import load_settings
 
-    _setup_logging(log_level)
+    _setup_logging(log_level, log_format, access_log=access_log)
     settings = load_settings()
     node = ReadNode(replica, data_dir, primary_url=primary, primary_token=settings.read_token,
                     settings=settings).start()
     try:
+        log_startup(node.store, "read")
         app = create_app(node.store, "read", settings=settings, read_node=node,
                          min_position_timeout_s=min_position_timeout)
         run_server(app, host=host, port=port, log_level=log_level)
@@ -145,9 +165,10 @@ def read_node_cmd(replica: str, data_dir: Path, host: str, port: int, primary: s
 @click.option("--replica", required=True, metavar="URL", help="Litestream replica URL.")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]))
+@log_format_option
 @store_command
 @pass_cli
-def replicate_cmd(obj: CliContext, replica: str, log_level: str) -> None:
+def replicate_cmd(obj: CliContext, replica: str, log_level: str, log_format: str | None) -> None:
     """Run Litestream for this store until interrupted (supervised, restarted on crash).
 
     While it runs, questlog writers on the same file leave checkpoints to Litestream
@@ -155,7 +176,7 @@ def replicate_cmd(obj: CliContext, replica: str, log_level: str) -> None:
     """
     from ..replication import Replicator
 
-    _setup_logging(log_level)
+    _setup_logging(log_level, log_format)
     store = obj.open_store(read_only=True)
     replicator = Replicator.for_store(store, replica).start()
     click.echo(f"replicating {store.path} to {replicator.replica_url} "

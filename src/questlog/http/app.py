@@ -32,7 +32,9 @@ from .events_routes import build_events_router
 from .game_routes import GameCommandsRequest, build_game_router
 from .health import WriteFaults
 from .inspector import build_inspector_router
+from .metrics_routes import build_metrics_router
 from .node import Node, Role
+from .observe import RequestObserver
 from .ops_routes import build_ops_router
 from .problems import problem_responses
 from .projections_routes import build_projections_router
@@ -86,6 +88,7 @@ def create_app(
     app.state.store = store
     app.state.role = role
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestObserver, slow_ms=settings.slow_ms)  # outermost: sees every answer
     install_error_handlers(app, role, node.write_faults)
     install_conditional(app)  # ETags and 304s (http.conditional)
     app.add_middleware(DeprecatedAliases, owner=app)  # the unversioned paths (versioning)
@@ -100,6 +103,7 @@ def create_app(
         writable=node.writable,
         fresh_read=conditional(store, of_read_models(game_read_models), access.require_read)))
     app.include_router(build_ops_router(node, access))
+    app.include_router(build_metrics_router(node, access))
     app.include_router(build_docs_router(app, access))
     app.include_router(build_inspector_router(access))  # /ui/: the read-only web inspector
     serve_docs_offline(app, access.require_read_token)  # /docs, /redoc: no CDN, work offline

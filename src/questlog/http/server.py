@@ -16,7 +16,9 @@ def run_server(app: FastAPI, *, host: str = "127.0.0.1", port: int = 8080,
     """Serve `app` until SIGINT/SIGTERM (uvicorn handles the signals and drains requests)."""
     import uvicorn
 
-    config = uvicorn.Config(app, host=host, port=port, log_level=log_level,
+    # log_config=None: uvicorn's records go through questlog's one logging set-up
+    # (observability.logs); the access log is questlog's own (http/observe.py).
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, log_config=None,
                             access_log=access_log, lifespan="off", timeout_graceful_shutdown=10)
     server = uvicorn.Server(config)
     log.info("questlog %s node on http://%s:%d", app.state.role, host, port)

@@ -20,6 +20,7 @@ from .. import eventstore
 from ..db import DBAPIConnection
 from ..errors import ProjectionError
 from ..events import NewEvent, RecordedEvent, utc_now
+from ..observability.operation import Operation
 from . import digest, poison
 from .checkpoints import (
     Progress,
@@ -143,9 +144,11 @@ class ProjectionManager:
         events, covered = self._events_after(p, cp.position, batch)
         events = poison.without_skipped(events, skipped)
         try:
-            prepared = p.prepare(self.store, events) if events else None
-            applied = self.store.write(
-                lambda conn: self._apply_batch(conn, p, cp.position, covered, events, prepared))
+            with Operation("projection_batch", self.store.settings.slow_ms,
+                           {"projector": p.name, "after": cp.position, "events": len(events)}):
+                prepared = p.prepare(self.store, events) if events else None
+                applied = self.store.write(lambda conn: self._apply_batch(
+                    conn, p, cp.position, covered, events, prepared))
         except Exception as exc:
             err = wrap_failure(p, events, exc)
             self._record_failure(p, err, events[0].position if events else covered)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..checkpoint_guard import ReplicationLock, replicate_lock_path, unadvertised_writers
 from ..errors import ReplicationError
+from ..observability.metrics import timed_wait_replicated
 from .binary import find_binary
 from .control import ControlClient, SyncResult
 from .options import LitestreamOptions, normalize_replica_url, render_config
@@ -269,6 +270,7 @@ class Replicator:
         with self._cond:
             return self._replicated_position
 
+    @timed_wait_replicated
     def wait_replicated(self, position: int | None = None, timeout: float | None = None
                         ) -> ReplicationAck:
         """Block until `position` (default: everything committed now) is on the replica.

@@ -30,6 +30,8 @@ from pydantic import BaseModel, Field
 
 from ..caching import SEARCH, PositionLRU
 from ..errors import QuestlogError, SearchIndexNotBuilt, VectorSearchUnavailable
+from ..observability.metrics import SEARCH_SECONDS
+from ..observability.operation import Operation
 from ..storage.session import Session
 from ..storage.vectors import EntryFilter, Filters, Generation
 from . import indexes
@@ -185,15 +187,20 @@ class SearchAPI:
         filters = Filters(types=type_t, packs=pack_t, entries=self._entry_filter(type_t, where))
         fetch = 3 * k + 10  # chunks per signal: several chunks can belong to one entity
 
-        with self.store.read() as conn:
-            state = self._require_state(conn)
-        keyword: list[tuple[int, float]] = []
-        vector: list[tuple[int, float]] = []
-        if mode in ("hybrid", "keyword"):
-            keyword = self._keyword(query, filters, fetch)
-        if mode in ("hybrid", "vector"):
-            vector = self._vector(query, filters, fetch, state)
-        hits = self._fuse(vector, keyword, k, mode, query)
+        # The text is the user's: its length is logged, never the text.
+        params = {"mode": mode, "k": k, "types": type_t, "packs": pack_t,
+                  "where": bool(where), "text_chars": len(query)}
+        with Operation("search", self.store.settings.slow_ms, params,
+                       SEARCH_SECONDS.labels(mode)):
+            with self.store.read() as conn:
+                state = self._require_state(conn)
+            keyword: list[tuple[int, float]] = []
+            vector: list[tuple[int, float]] = []
+            if mode in ("hybrid", "keyword"):
+                keyword = self._keyword(query, filters, fetch)
+            if mode in ("hybrid", "vector"):
+                vector = self._vector(query, filters, fetch, state)
+            hits = self._fuse(vector, keyword, k, mode, query)
         self._results.put(token, key, [hit.model_copy(deep=True) for hit in hits])
         return hits
 

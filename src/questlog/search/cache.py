@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from ..observability.metrics import record_embedding_lookups
 from .embedder import Embedder
 from .indexes import embedding_cache
 
@@ -37,6 +38,7 @@ def embed_missing(store: Store, embedder: Embedder, texts: dict[str, str],
         found = cache.lookup(session, embedder.model_id, texts)
     # Sorted by length so each batch pads little (what one big encode call does too).
     missing = sorted((h for h in texts if h not in found), key=lambda h: (len(texts[h]), h))
+    record_embedding_lookups(hits=len(found), misses=len(missing))
     model_id, dim = embedder.model_id, embedder.dim
 
     def save(rows: list[tuple[str, bytes]]) -> None:
