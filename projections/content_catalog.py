@@ -15,9 +15,12 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import sqlalchemy as sa
+
 from questlog.content.columns import (
     ENTITIES_TABLE,
     MEMBERS_TABLE,
+    NOCASE,
     PACK_ENTRIES_TABLE,
     PACKS_TABLE,
     TYPED_TABLE_TYPES,
@@ -29,38 +32,42 @@ from questlog.content.columns import (
     type_table_indexes,
 )
 from questlog.events import RecordedEvent, canonical_json
-from questlog.projection.projector import ProjectionContext, Projector, Table
+from questlog.projection.projector import ProjectionContext, Projector
+from questlog.storage.readmodels import declare, integer, text
 
 Key = tuple[str, str]  # (type, index)
 PackKey = tuple[str, str, str]  # (pack, type, index)
 _CHUNK = 400  # keys per IN (...) query, well under SQLite's parameter limit
 
 
-def _tables() -> tuple[Table, ...]:
+def _tables() -> tuple[sa.Table, ...]:
     tables = [
-        Table(PACKS_TABLE,
-              "name TEXT PRIMARY KEY, version TEXT NOT NULL, priority INTEGER NOT NULL, "
-              "edition TEXT NOT NULL, license TEXT NOT NULL, source TEXT NOT NULL, "
-              "registered_position INTEGER NOT NULL, imported_position INTEGER, "
-              "added INTEGER, changed INTEGER, removed INTEGER, unchanged INTEGER, "
-              "invalid INTEGER"),
-        Table(PACK_ENTRIES_TABLE,
-              "pack TEXT NOT NULL, type TEXT NOT NULL, idx TEXT NOT NULL, name TEXT, "
-              "url TEXT, content_hash TEXT NOT NULL, data TEXT NOT NULL, "
-              "PRIMARY KEY (pack, type, idx)",
-              indexes=(("type", "idx"),), without_rowid=True),
-        Table(ENTITIES_TABLE,
-              "type TEXT NOT NULL, idx TEXT NOT NULL, pack TEXT NOT NULL, "
-              "priority INTEGER NOT NULL, name TEXT COLLATE NOCASE, name_key TEXT, url TEXT, "
-              "content_hash TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (type, idx)",
-              indexes=(("name_key",), ("url",), ("pack",))),
-        Table(MEMBERS_TABLE,
-              "type TEXT NOT NULL, field TEXT NOT NULL, value TEXT NOT NULL COLLATE NOCASE, "
-              "idx TEXT NOT NULL, PRIMARY KEY (type, field, value, idx)",
-              indexes=(("type", "idx"),), without_rowid=True),
+        declare(PACKS_TABLE,
+                text("name", primary_key=True), text("version"), integer("priority"),
+                text("edition"), text("license"), text("source"),
+                integer("registered_position"), integer("imported_position", null=True),
+                integer("added", null=True), integer("changed", null=True),
+                integer("removed", null=True), integer("unchanged", null=True),
+                integer("invalid", null=True)),
+        declare(PACK_ENTRIES_TABLE,
+                text("pack", primary_key=True), text("type", primary_key=True),
+                text("idx", primary_key=True), text("name", null=True), text("url", null=True),
+                text("content_hash"), text("data"),
+                indexes=(("type", "idx"),), without_rowid=True),
+        declare(ENTITIES_TABLE,
+                text("type", primary_key=True), text("idx", primary_key=True), text("pack"),
+                integer("priority"), sa.Column("name", sa.Text(collation=NOCASE)),
+                text("name_key", null=True), text("url", null=True), text("content_hash"),
+                text("data"),
+                indexes=(("name_key",), ("url",), ("pack",))),
+        declare(MEMBERS_TABLE,
+                text("type", primary_key=True), text("field", primary_key=True),
+                sa.Column("value", sa.Text(collation=NOCASE), primary_key=True),
+                text("idx", primary_key=True),
+                indexes=(("type", "idx"),), without_rowid=True),
     ]
     tables.extend(
-        Table(type_table(t), type_table_columns(t), indexes=type_table_indexes(t))
+        declare(type_table(t), *type_table_columns(t), indexes=type_table_indexes(t))
         for t in TYPED_TABLE_TYPES
     )
     return tuple(tables)

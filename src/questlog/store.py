@@ -38,8 +38,14 @@ from .errors import (
 from .events import ANY, AppendResult, ExpectedVersion, NewEvent, RecordedEvent
 from .planner import make_call
 from .settings import Settings, load_settings
+from .sqlite.checkpoints import CHECKPOINTS
+from .sqlite.readmodels import READ_MODELS
 from .sqlite.session import SQLiteSession
+from .sqlite.snapshots import SNAPSHOTS
+from .storage.checkpoints import Checkpoints
+from .storage.readmodels import ReadModels
 from .storage.session import Session
+from .storage.snapshots import Snapshots
 from .writer import WriteJob, Writer
 
 if TYPE_CHECKING:
@@ -84,6 +90,11 @@ def refuse_foreign_file(target: Path) -> None:
 
 class Store:
     """One questlog store: the log, its writer, its projections and read models."""
+
+    # The projection side's ports (until the backend exposes them as attributes).
+    checkpoints: Checkpoints = CHECKPOINTS
+    readmodels: ReadModels = READ_MODELS
+    snapshots: Snapshots = SNAPSHOTS
 
     def __init__(self, db: Database, settings: Settings,
                  projectors: Sequence[Projector] | None = None) -> None:

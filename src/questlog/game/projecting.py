@@ -20,6 +20,7 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ClassVar
 
+import sqlalchemy as sa
 from pydantic import BaseModel
 
 from ..events import RecordedEvent
@@ -46,6 +47,11 @@ def dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+def loads(text: str | None) -> Any:
+    """A JSON column as written by `dumps` (NULL stays None)."""
+    return None if text is None else json.loads(text)
+
+
 class FoldingProjector(Projector):
     """One row per stream of `category`: key, state JSON, position, updated_at, columns()."""
 
@@ -65,9 +71,10 @@ class FoldingProjector(Projector):
         state = states.get(key)
         if state is None:
             model = STATE_TYPES[self.category]
-            got = ctx.conn.execute(
-                f"SELECT state, position, updated_at FROM {ctx.table(self.table)} "
-                f"WHERE {self.key} = ?", (key,)).fetchone()
+            query = ctx.statement(self.table, "load", lambda t: sa.select(
+                t.c.state, t.c.position, t.c.updated_at).where(
+                t.c[self.key] == sa.bindparam("key")))
+            got = ctx.session.execute(query, {"key": key}).fetchone()
             if got is None:
                 state = model()
             else:
@@ -80,13 +87,11 @@ class FoldingProjector(Projector):
               row: Callable[[str, Any], tuple[Any, ...]] | None = None) -> None:
         """One row per state; `row(key, state)` gives the columns (default: self.row)."""
         cols = (self.key, "state", "position", "updated_at", *self.columns)
-        marks = ",".join("?" * len(cols))
-        ctx.conn.executemany(
-            f"INSERT OR REPLACE INTO {ctx.table(self.table)} ({', '.join(cols)}) "
-            f"VALUES ({marks})",
-            [(key, state.model_dump_json(exclude=VOLATILE), state.position, state.updated_at,
-              *(row(key, state) if row else self.row(state)))
-             for key, state in states.items()])
+        ctx.session.executemany(ctx.upsert(self.table), [
+            dict(zip(cols, (key, state.model_dump_json(exclude=VOLATILE), state.position,
+                            state.updated_at, *(row(key, state) if row else self.row(state))),
+                     strict=True))
+            for key, state in states.items()])
 
     def apply(self, ctx: ProjectionContext, events: Sequence[RecordedEvent]) -> None:
         states: dict[str, Any] = {}
@@ -116,7 +121,6 @@ class PartProjector(Projector):
         raise NotImplementedError
 
     def apply(self, ctx: ProjectionContext, events: Sequence[RecordedEvent]) -> None:
-        t = ctx.table(self.table)
         first = (self.first_column,) if self.first_column else ()
         cols = (self.owner_column, self.id_column, *self.fields, *first)
         model = STATE_TYPES[self.category]
@@ -131,7 +135,7 @@ class PartProjector(Projector):
             ids = list(self.entry_ids(event))
             for entry_id in ids:
                 if (owner, entry_id) not in touched:
-                    touched[owner, entry_id] = self._load(ctx, t, cols, owner, entry_id,
+                    touched[owner, entry_id] = self._load(ctx, cols, owner, entry_id,
                                                           getattr(state, self.part))
             held = {entry_id for entry_id in ids if entry_id in getattr(state, self.part)}
             apply_event(state, self.category, event)
@@ -143,22 +147,26 @@ class PartProjector(Projector):
         for (owner, entry_id), version in touched.items():
             entry = getattr(states[owner], self.part).get(entry_id)
             if entry is None:
-                gone.append((owner, entry_id))
+                gone.append({"owner": owner, "entry": entry_id})
             else:
-                rows.append((owner, entry_id, *self._columns(entry), *[version][:len(first)]))
-        ctx.conn.executemany(
-            f"DELETE FROM {t} WHERE {self.owner_column} = ? AND {self.id_column} = ?", gone)
-        ctx.conn.executemany(
-            f"INSERT OR REPLACE INTO {t} ({', '.join(cols)}) VALUES "
-            f"({','.join('?' * len(cols))})", rows)
+                rows.append(dict(zip(cols, (owner, entry_id, *self._columns(entry),
+                                            *[version][:len(first)]), strict=True)))
+        if gone:
+            ctx.session.executemany(ctx.statement(self.table, "delete", lambda t: sa.delete(
+                t).where(self._entry_is(t))), gone)
+        if rows:
+            ctx.session.executemany(ctx.upsert(self.table), rows)
 
-    def _load(self, ctx: ProjectionContext, t: str, cols: tuple[str, ...], owner: str,
+    def _entry_is(self, t: sa.Table) -> sa.ColumnElement[bool]:
+        return sa.and_(t.c[self.owner_column] == sa.bindparam("owner"),
+                       t.c[self.id_column] == sa.bindparam("entry"))
+
+    def _load(self, ctx: ProjectionContext, cols: tuple[str, ...], owner: str,
               entry_id: str, entries: dict[str, Any]) -> int:
         """Put the entry's row (if any) into `entries`; returns its first version (0: none)."""
-        got = ctx.conn.execute(
-            f"SELECT {', '.join(cols)} FROM {t} "
-            f"WHERE {self.owner_column} = ? AND {self.id_column} = ?",
-            (owner, entry_id)).fetchone()
+        query = ctx.statement(self.table, "load", lambda t: sa.select(
+            *(t.c[c] for c in cols)).where(self._entry_is(t)))
+        got = ctx.session.execute(query, {"owner": owner, "entry": entry_id}).fetchone()
         if got is None:
             return 0
         values = dict(zip(cols, got, strict=True))

@@ -1,0 +1,99 @@
+"""Read-model tables in SQLite: DDL from the Core declarations, the one `sqlite_master`
+probe, `RENAME` swaps, digests and `ON CONFLICT` upserts.
+
+SQLite's DDL is transactional and `ALTER TABLE ... RENAME` takes the writer's lock,
+so a swap (drop the live table, rename the shadow over it) inside the writer's
+transaction is atomic for readers: they see the old table until it commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.schema import CreateIndex, CreateTable
+from sqlalchemy.sql.expression import Executable
+
+from ..storage.readmodels import digest_columns, digest_order, digest_rows, options_of
+from ..storage.session import Session
+
+_DIALECT = sqlite_dialect.dialect()
+_PROBE_SQL = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
+_DIGEST_FETCH = 5000
+
+
+def table_exists(conn: Any, name: str) -> bool:
+    """Whether SQLite table `name` exists (a Session or a raw connection): the one probe."""
+    return conn.execute(_PROBE_SQL, (name,)).fetchone() is not None
+
+
+def create_statements(table: sa.Table) -> list[str]:
+    """SQLite DDL of a declared (physical) table and its indexes."""
+    virtual = options_of(table).virtual
+    if virtual is not None:
+        return [f"CREATE VIRTUAL TABLE {table.name} USING {virtual}"]
+    statements = [str(CreateTable(table).compile(dialect=_DIALECT)).strip()]
+    statements.extend(str(CreateIndex(ix).compile(dialect=_DIALECT))
+                      for ix in sorted(table.indexes, key=lambda ix: str(ix.name)))
+    return statements
+
+
+def _batches(cursor: Any) -> Iterator[list[Any]]:
+    while rows := cursor.fetchmany(_DIGEST_FETCH):
+        yield rows
+
+
+class SQLiteReadModels:
+    def __init__(self) -> None:
+        self._upserts: dict[tuple[int, tuple[str, ...], tuple[str, ...]],
+                            tuple[sa.Table, Executable]] = {}
+
+    def exists(self, session: Session, name: str) -> bool:
+        return table_exists(session, name)
+
+    def create(self, session: Session, table: sa.Table) -> None:
+        for sql in create_statements(table):
+            session.execute(sql)
+
+    def drop(self, session: Session, name: str) -> None:
+        session.execute(f"DROP TABLE IF EXISTS {name}")
+
+    def swap(self, session: Session, shadow: sa.Table, live: sa.Table) -> None:
+        session.execute(f"DROP TABLE IF EXISTS {live.name}")
+        session.execute(f"ALTER TABLE {shadow.name} RENAME TO {live.name}")
+
+    def digest(self, session: Session, table: sa.Table) -> str:
+        columns = digest_columns(table)
+        if not columns:
+            return digest_rows(columns, ())
+        # Rows ordered by SQLite's collation of each column (as declared: BINARY unless
+        # the declaration says NOCASE), the order the pinned digests were taken in.
+        query = sa.select(*(table.c[c] for c in columns)).order_by(
+            *(table.c[c] for c in digest_order(table)))
+        return digest_rows(columns, _batches(session.execute(query)))
+
+    def upsert(self, table: sa.Table, *, add: Sequence[str] = (),
+               keep: Sequence[str] = ()) -> Executable:
+        key = (id(table), tuple(add), tuple(keep))
+        cached = self._upserts.get(key)
+        if cached is not None and cached[0] is table:
+            return cached[1]
+        statement = sqlite_insert(table)
+        primary = [c.name for c in table.primary_key.columns]
+        changes: dict[str, Any] = {}
+        for column in table.columns:
+            if column.name in primary or column.name in keep:
+                continue
+            new = statement.excluded[column.name]
+            changes[column.name] = table.c[column.name] + new if column.name in add else new
+        built: Executable = (
+            statement.on_conflict_do_update(index_elements=primary, set_=changes) if changes
+            else statement.on_conflict_do_nothing(index_elements=primary))
+        self._upserts[key] = (table, built)
+        return built
+
+
+READ_MODELS = SQLiteReadModels()
