@@ -33,16 +33,15 @@ Mode = Literal["inline", "async"]
 # (eventstore.ROW_COLUMNS): (position, stream_id, stream_version, category, type, recorded_at)
 EnvelopeRow = tuple[int, str, int, str, str, str]
 
-# Statements built per physical table, by (id(table), label); the entry holds the table,
-# so its id cannot be reused while cached. Shadows' entries go when they are swapped in.
-_statements: dict[tuple[int, str], tuple[sa.Table, Executable]] = {}
+# Statements built per physical table, by label. The table is the key (hashed by
+# identity); shadows' entries go when they are swapped in or dropped.
+_statements: dict[sa.Table, dict[str, Executable]] = {}
 
 
 def forget_statements(tables: Sequence[sa.Table]) -> None:
     """Drop the statements built for these (shadow) tables."""
-    ids = {id(t) for t in tables}
-    for key in [k for k in _statements if k[0] in ids]:
-        del _statements[key]
+    for table in tables:
+        _statements.pop(table, None)
 
 
 @dataclass
@@ -72,13 +71,13 @@ class ProjectionContext:
         """`build(table)` for the physical table of `logical`, built once and cached
         under `label` (the session caches its compiled form by statement)."""
         table = self.table(logical)
-        key = (id(table), label)
-        cached = _statements.get(key)
-        if cached is not None and cached[0] is table:
-            return cached[1]
-        built = build(table)
-        _statements[key] = (table, built)
-        return built
+        built = _statements.get(table)
+        if built is None:
+            built = _statements[table] = {}
+        statement = built.get(label)
+        if statement is None:
+            statement = built[label] = build(table)
+        return statement
 
     def upsert(self, logical: str, *, add: Sequence[str] = (),
                keep: Sequence[str] = ()) -> Executable:
