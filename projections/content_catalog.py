@@ -15,12 +15,10 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-import sqlalchemy as sa
-
+from questlog.content import tables as content_tables
 from questlog.content.columns import (
     ENTITIES_TABLE,
     MEMBERS_TABLE,
-    NOCASE,
     PACK_ENTRIES_TABLE,
     PACKS_TABLE,
     TYPED_TABLE_TYPES,
@@ -28,49 +26,13 @@ from questlog.content.columns import (
     name_key,
     type_row,
     type_table,
-    type_table_columns,
-    type_table_indexes,
 )
 from questlog.events import RecordedEvent, canonical_json
 from questlog.projection.projector import ProjectionContext, Projector
-from questlog.storage.readmodels import declare, integer, text
 
 Key = tuple[str, str]  # (type, index)
 PackKey = tuple[str, str, str]  # (pack, type, index)
 _CHUNK = 400  # keys per IN (...) query, well under SQLite's parameter limit
-
-
-def _tables() -> tuple[sa.Table, ...]:
-    tables = [
-        declare(PACKS_TABLE,
-                text("name", primary_key=True), text("version"), integer("priority"),
-                text("edition"), text("license"), text("source"),
-                integer("registered_position"), integer("imported_position", null=True),
-                integer("added", null=True), integer("changed", null=True),
-                integer("removed", null=True), integer("unchanged", null=True),
-                integer("invalid", null=True)),
-        declare(PACK_ENTRIES_TABLE,
-                text("pack", primary_key=True), text("type", primary_key=True),
-                text("idx", primary_key=True), text("name", null=True), text("url", null=True),
-                text("content_hash"), text("data"),
-                indexes=(("type", "idx"),), without_rowid=True),
-        declare(ENTITIES_TABLE,
-                text("type", primary_key=True), text("idx", primary_key=True), text("pack"),
-                integer("priority"), sa.Column("name", sa.Text(collation=NOCASE)),
-                text("name_key", null=True), text("url", null=True), text("content_hash"),
-                text("data"),
-                indexes=(("name_key",), ("url",), ("pack",))),
-        declare(MEMBERS_TABLE,
-                text("type", primary_key=True), text("field", primary_key=True),
-                sa.Column("value", sa.Text(collation=NOCASE), primary_key=True),
-                text("idx", primary_key=True),
-                indexes=(("type", "idx"),), without_rowid=True),
-    ]
-    tables.extend(
-        declare(type_table(t), *type_table_columns(t), indexes=type_table_indexes(t))
-        for t in TYPED_TABLE_TYPES
-    )
-    return tuple(tables)
 
 
 def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
@@ -87,7 +49,7 @@ class ContentCatalog(Projector):
         "ContentPackRegistered", "ContentEntityUpserted", "ContentEntityRemoved",
         "ContentPackImported", "ContentPackRemoved",
     })
-    tables = _tables()
+    tables = content_tables.ALL
 
     def apply(self, ctx: ProjectionContext, events: Sequence[RecordedEvent]) -> None:
         conn = ctx.conn
