@@ -34,20 +34,19 @@ class GameEncounterTracker(FoldingProjector):
                 dumps(s.turn_order), s.outcome, s.version)
 
     def after(self, ctx: ProjectionContext, states: dict[str, Any]) -> None:
-        names = [c.name for c in COMBATANTS.columns]
-        rows = []
+        rows = []   # tuples in the declared column order
         for encounter_id, s in states.items():
             ctx.session.execute(ctx.statement(COMBATANTS.name, "clear", _clear),
                                 {"encounter": encounter_id})
             order = {cid: i for i, cid in enumerate(s.turn_order)}
             for c in s.combatants.values():
-                rows.append(dict(zip(names, (
+                rows.append((
                     encounter_id, c.combatant_id, c.kind, c.character_id, c.name, c.hp,
                     c.max_hp, c.ac, c.initiative, c.initiative_modifier,
                     dumps([r.index for r in c.conditions]), int(c.defeated),
                     int(c.combatant_id not in s.left), s.left.get(c.combatant_id),
                     order.get(c.combatant_id),
-                    c.monster_ref.model_dump_json() if c.monster_ref else None), strict=True)))
+                    c.monster_ref.model_dump_json() if c.monster_ref else None))
         if rows:
             ctx.session.executemany(ctx.statement(COMBATANTS.name, "insert", sa.insert), rows)
 

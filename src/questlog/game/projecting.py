@@ -43,6 +43,14 @@ def data_of(event: RecordedEvent) -> dict[str, Any]:
                           stream_id=event.stream_id, position=event.position)
 
 
+def _check_order(cls: type[Projector], table: str, cols: tuple[str, ...]) -> None:
+    """Rows are written as tuples in `cols` order: it must be the declared column order."""
+    declared = next((t for t in cls.tables if t.name == table), None)
+    if declared is not None and tuple(c.name for c in declared.columns) != cols:
+        raise TypeError(f"{cls.__name__}: the columns of {table} are declared in another "
+                        f"order than {cols}")
+
+
 def dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
@@ -59,6 +67,12 @@ class FoldingProjector(Projector):
     table: ClassVar[str]
     key: ClassVar[str]
     columns: ClassVar[tuple[str, ...]]   # extra columns, filled by row()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "tables" in cls.__dict__:
+            _check_order(cls, cls.table, (cls.key, "state", "position", "updated_at",
+                                          *cls.columns))
 
     def row(self, state: Any) -> tuple[Any, ...]:
         raise NotImplementedError
@@ -86,11 +100,10 @@ class FoldingProjector(Projector):
     def write(self, ctx: ProjectionContext, states: dict[str, Any],
               row: Callable[[str, Any], tuple[Any, ...]] | None = None) -> None:
         """One row per state; `row(key, state)` gives the columns (default: self.row)."""
-        cols = (self.key, "state", "position", "updated_at", *self.columns)
+        # Tuples in the table's column order (`columns` follows the declaration).
         ctx.session.executemany(ctx.upsert(self.table), [
-            dict(zip(cols, (key, state.model_dump_json(exclude=VOLATILE), state.position,
-                            state.updated_at, *(row(key, state) if row else self.row(state))),
-                     strict=True))
+            (key, state.model_dump_json(exclude=VOLATILE), state.position, state.updated_at,
+             *(row(key, state) if row else self.row(state)))
             for key, state in states.items()])
 
     def apply(self, ctx: ProjectionContext, events: Sequence[RecordedEvent]) -> None:
@@ -115,6 +128,12 @@ class PartProjector(Projector):
     json_fields: ClassVar[frozenset[str]] = frozenset()   # of them, those held as JSON
     # stream version of the event that introduced the entry (None: no such column)
     first_column: ClassVar[str | None] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "tables" in cls.__dict__:
+            first = (cls.first_column,) if cls.first_column else ()
+            _check_order(cls, cls.table, (cls.owner_column, cls.id_column, *cls.fields, *first))
 
     def entry_ids(self, event: RecordedEvent) -> Iterable[str]:
         """Ids of the entries `event` may change (loaded before it is folded)."""
@@ -143,14 +162,14 @@ class PartProjector(Projector):
             for entry_id in ids:
                 if entry_id in entries and entry_id not in held:
                     touched[owner, entry_id] = event.stream_version
-        gone, rows = [], []
+        gone: list[dict[str, str]] = []
+        rows: list[tuple[Any, ...]] = []   # in the table's column order (cols)
         for (owner, entry_id), version in touched.items():
             entry = getattr(states[owner], self.part).get(entry_id)
             if entry is None:
                 gone.append({"owner": owner, "entry": entry_id})
             else:
-                rows.append(dict(zip(cols, (owner, entry_id, *self._columns(entry),
-                                            *[version][:len(first)]), strict=True)))
+                rows.append((owner, entry_id, *self._columns(entry), *[version][:len(first)]))
         if gone:
             ctx.session.executemany(ctx.statement(self.table, "delete", lambda t: sa.delete(
                 t).where(self._entry_is(t))), gone)

@@ -70,7 +70,7 @@ class ProjectionContext:
                   build: Callable[[sa.Table], Executable]) -> Executable:
         """`build(table)` for the physical table of `logical`, built once and cached
         under `label` (the session caches its compiled form by statement)."""
-        table = self.table(logical)
+        table = self.tables[logical] if logical in self.tables else self.table(logical)
         built = _statements.get(table)
         if built is None:
             built = _statements[table] = {}

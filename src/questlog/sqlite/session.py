@@ -51,15 +51,15 @@ class _CompiledCache:
     oldest entry goes (a statement still in use is simply compiled again)."""
 
     def __init__(self) -> None:
-        self._plain: dict[Executable, _Entry] = {}
+        self.plain: dict[Executable, _Entry] = {}
         self._keyed: dict[tuple[Executable, tuple[str, ...]], _Entry] = {}
 
     def get(self, statement: Executable, keys: tuple[str, ...] | None) -> _Entry:
         if keys is None:
-            entry = self._plain.get(statement)
+            entry = self.plain.get(statement)
             if entry is None:
-                entry = self._plain[statement] = self._compile(statement, None)
-                self._trim(self._plain)
+                entry = self.plain[statement] = self._compile(statement, None)
+                self._trim(self.plain)
             return entry
         entry = self._keyed.get((statement, keys))
         if entry is None:
@@ -123,6 +123,14 @@ class SQLiteSession:
     def execute(self, statement: Executable | str, params: Params = None) -> Cursor:
         if isinstance(statement, str):
             return self.connection.execute(statement, params if params is not None else ())  # type: ignore[no-any-return]
+        entry = _compiled.plain.get(statement)
+        if entry is not None and not entry.expanding and type(params) is dict:
+            # The common case (a prepared statement, named values): no function calls.
+            try:
+                values = tuple(map(params.__getitem__, entry.names))
+            except KeyError:
+                values = _positional(entry, params)
+            return self.connection.execute(entry.sql, values)  # type: ignore[no-any-return]
         sql, values = compile_statement(statement, params)
         return self.connection.execute(sql, values)  # type: ignore[no-any-return]
 
@@ -134,8 +142,17 @@ class SQLiteSession:
         if not rows:
             return
         first = rows[0]
+        if type(first) is tuple:
+            # Positional rows: one value per parameter of the statement in its own order
+            # (an insert of a declared table: its columns' order), passed straight through.
+            entry = _compiled.get(statement, None)
+            if len(entry.names) != len(first):
+                raise TypeError(f"the statement takes {len(entry.names)} values per row "
+                                f"({', '.join(entry.names)}), not {len(first)}")
+            self.connection.executemany(entry.sql, rows)
+            return
         if type(first) is not dict and not isinstance(first, Mapping):  # dict: no ABC check
-            raise TypeError("Core statements take named parameters (mappings)")
+            raise TypeError("Core statements take named parameters (mappings) or tuples")
         entry = _compiled.get(statement, tuple(first.keys()))
         if len(entry.names) == len(first):
             # Every parameter comes from the rows (the writer's hot path: inline projectors
