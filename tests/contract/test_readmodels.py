@@ -154,6 +154,11 @@ def test_digest_is_canonical_order_and_skips_excluded_columns(backend: Any) -> N
     assert store.write(change) != mine
 
 
+def test_digest_of_a_table_never_created_is_the_empty_digest(backend: Any) -> None:
+    with backend.store.read() as session:   # e.g. `projections hash` on a read-only store
+        assert backend.readmodels.digest(session, ITEMS) == digest_rows([], [])
+
+
 def test_digest_encoding_does_not_depend_on_driver_value_types() -> None:
     plain = digest_rows(["a", "b", "c", "d"], [[(1, 0.25, b"\x01", None), (0, 2.0, b"", "x")]])
     driver = digest_rows(["a", "b", "c", "d"], [[(True, Decimal("0.25"), memoryview(b"\x01"),

@@ -67,8 +67,9 @@ class SQLiteReadModels:
 
     def digest(self, session: Session, table: sa.Table) -> str:
         columns = digest_columns(table)
-        if not columns:
-            return digest_rows(columns, ())
+        if not columns or not self.exists(session, table.name):
+            # A model never built (e.g. a store only ever opened read-only) has no rows.
+            return digest_rows([], ())
         # Rows ordered by SQLite's collation of each column (as declared: BINARY unless
         # the declaration says NOCASE), the order the pinned digests were taken in.
         query = sa.select(*(table.c[c] for c in columns)).order_by(

@@ -163,7 +163,8 @@ class ReadModels(Protocol):
         ...
 
     def digest(self, session: Session, table: sa.Table) -> str:
-        """`digest_rows` over the table's digest columns in digest order (live table)."""
+        """`digest_rows` over the table's digest columns in digest order (live table);
+        a table that does not exist digests as no columns (`digest_rows([], [])`)."""
         ...
 
     def upsert(self, table: sa.Table, *, add: Sequence[str] = (),
