@@ -54,6 +54,11 @@ class WrongExpectedVersion(QuestlogError):
         )
 
 
+class StreamNotFound(QuestlogError):
+    """A stream that was asked for by name has no events (reading it; appending creates it).
+    HTTP answers 404 `stream_not_found`, the CLI exit 1."""
+
+
 class DuplicateEventId(QuestlogError):
     """An event id is already stored with a different payload or in another call."""
 
@@ -167,6 +172,12 @@ class UnknownContentType(ContentError):
     """A content type or filter field that does not exist."""
 
 
+class UnknownFilterField(UnknownContentType):
+    """A filter or sort field the content type does not have (the message lists the known
+    ones). An UnknownContentType for callers that catch that; HTTP answers 422, since the
+    type itself exists."""
+
+
 class VectorSearchUnavailable(QuestlogError):
     """Search was asked for but the index or the model is not available."""
 
@@ -207,3 +218,27 @@ class StorageIOError(StorageError):
 
 class StorageCorrupt(StorageError):
     """SQLITE_CORRUPT or SQLITE_NOTADB: the file is damaged; retrying will not help."""
+
+
+# Exit codes of their own (the CLI's EXIT_CODES table lists them from here).
+class ProjectorsParked(ProjectionError):
+    """Work finished for every other projector, but these are parked on poison events."""
+
+    exit_code = 3  # the rest of the work is done
+
+    def __init__(self, parked: list[dict[str, Any]]) -> None:
+        self.parked = parked
+        names = "; ".join(
+            f"{r['name']} at position {r['error_position']}"
+            + (f" ({r['error_type']})" if r.get("error_type") else "") for r in parked)
+        super().__init__(
+            f"{len(parked)} projector(s) parked on an event they cannot apply: {names} "
+            "(see `questlog projections status`; `projections skip NAME POSITION` steps over it)",
+            projector=parked[0]["name"] if parked else None,
+            position=parked[0]["error_position"] if parked else None)
+
+
+class LogCheckFailed(QuestlogError):
+    """`replay --check` found problems in the log (exit code 4)."""
+
+    exit_code = 4

@@ -39,7 +39,7 @@ REQUIRED_FIELDS = ("event_id", "stream_id", "type", "data")
 class LineProblem:
     """One thing wrong with one line of a JSON-lines log."""
 
-    kind: str  # unparsable | missing_field | bad_stream_id | bad_type | bad_envelope
+    kind: str  # unparsable | beyond_limits | missing_field | bad_stream_id | bad_type | bad_envelope
     field: str
     found: str
 
@@ -61,7 +61,7 @@ def read_line(text: str) -> tuple[dict[str, Any] | None, tuple[str, NewEvent] | 
     except json.JSONDecodeError as exc:
         return None, None, [LineProblem("unparsable", "line", f"not valid JSON ({exc.msg})")]
     except ValueError as exc:  # a number or nesting JSON cannot carry
-        return None, None, [LineProblem("unparsable", "line", str(exc))]
+        return None, None, [LineProblem("beyond_limits", "line", str(exc))]
     if not isinstance(obj, dict):
         return None, None, [LineProblem("unparsable", "line",
                                         f"a JSON {type(obj).__name__}, not an object")]

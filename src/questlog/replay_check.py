@@ -3,6 +3,7 @@
 Reads the file only (no store is opened, created or changed) and reports, per
 line: the line number, the event type, the field and what was found. Problems
 are of these kinds: `unparsable` (not UTF-8, not JSON, not an object),
+`beyond_limits` (a number or a nesting depth the store refuses),
 `missing_field`, `bad_stream_id`, `bad_type`, `bad_envelope` (event id, data,
 metadata or schema version of the wrong shape), `duplicate_event_id` (within the
 file), and `invalid_payload` (a known game event type on a game stream whose
@@ -19,18 +20,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .errors import QuestlogError
+from .errors import LogCheckFailed as LogCheckFailed  # re-exported: it moved to errors
 from .events import category_of
+from .jsonlimits import json_depth
 from .replay import read_line, show
 
 # Streams whose known event types are game events (questlog.game's aggregates).
 GAME_CATEGORIES = frozenset({"campaign", "character", "encounter"})
-
-
-class LogCheckFailed(QuestlogError):
-    """`replay --check` found problems in the log (exit code 4)."""
-
-    exit_code = 4
 
 
 @dataclass(frozen=True)
@@ -97,8 +93,12 @@ def game_payload_problems(event_type: str, schema_version: int,
     return []
 
 
-def check_file(path: Path) -> CheckReport:
-    """Every problem of the log at `path`; reads the file only."""
+def check_file(path: Path, max_depth: int) -> CheckReport:
+    """Every problem of the log at `path`; reads the file only.
+
+    `max_depth` is the store's nesting limit (QUESTLOG_MAX_JSON_DEPTH): deeper data or
+    metadata would be refused by the append, so it is a problem of the line here.
+    """
     report = CheckReport(str(path))
     first_line: dict[str, int] = {}
     with path.open("rb") as fh:
@@ -113,11 +113,12 @@ def check_file(path: Path) -> CheckReport:
             if not text:
                 continue
             report.lines += 1
-            report.problems.extend(_check_line(number, text, first_line))
+            report.problems.extend(_check_line(number, text, first_line, max_depth))
     return report
 
 
-def _check_line(number: int, text: str, first_line: dict[str, int]) -> list[Problem]:
+def _check_line(number: int, text: str, first_line: dict[str, int],
+                max_depth: int) -> list[Problem]:
     obj, parsed, line_problems = read_line(text)
     type_ = obj.get("type") if obj is not None and isinstance(obj.get("type"), str) else None
     raw_id = obj.get("event_id") if obj is not None else None
@@ -131,6 +132,12 @@ def _check_line(number: int, text: str, first_line: dict[str, int]) -> list[Prob
                                     f"{event_id} (also on line {seen})", type_, event_id))
     if parsed is not None:
         stream_id, event = parsed
+        for name, value in (("data", event.data), ("metadata", event.metadata)):
+            depth = json_depth(value)
+            if depth > max_depth:
+                problems.append(Problem(number, "beyond_limits", name,
+                                        f"nested {depth} levels deep (the limit is {max_depth})",
+                                        type_, event_id))
         if category_of(stream_id) in GAME_CATEGORIES:
             problems.extend(
                 Problem(number, "invalid_payload", name, found, event.type, event_id)

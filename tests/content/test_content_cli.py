@@ -127,3 +127,23 @@ def test_real_process(tmp_path: Path) -> None:
     done = subprocess.run([str(QUESTLOG), "content", "get", "spells", "fireball"], env=env,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 1 and "Traceback" not in done.stderr
+
+
+def test_import_without_pack_or_manifest_name_takes_the_directory_name(tmp_path: Path) -> None:
+    db = tmp_path / "named.db"
+    pack = write_pack(tmp_path / "homebrew-2026", {"5e-SRD-Spells.json": [spell("glimmer", "Glimmer")]})
+    code, out, err = run(db, "content", "import", str(pack))
+    assert code == 0, err
+    assert out.startswith("homebrew-2026: imported: 1 added")
+    code, out, _ = run(db, "--json", "content", "packs")
+    assert [p["name"] for p in json.loads(out)] == ["homebrew-2026"]
+    # A directory name that is no pack name says so and imports nothing.
+    odd = write_pack(tmp_path / "My Pack", {"5e-SRD-Spells.json": [spell("other", "Other")]})
+    code, _, err = run(db, "content", "import", str(odd))
+    assert code == 1
+    assert "the directory's name 'My Pack' is not a pack name" in err
+    assert "--pack NAME" in err
+    code, out, _ = run(db, "--json", "content", "packs")
+    assert [p["name"] for p in json.loads(out)] == ["homebrew-2026"]
+    code, out, err = run(db, "content", "import", str(odd), "--pack", "my-pack")
+    assert code == 0, err

@@ -3,21 +3,33 @@ same transaction as the rows it covers, so a failed batch moves neither."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
+from questlog import Store
 from questlog.storage.readmodels import declare, integer, text
 from questlog.storage.session import Session
 from questlog.storage.snapshots import StoredSnapshot
+
+
+@pytest.fixture
+def store(backend: Any) -> Iterator[Store]:
+    """A fresh store on the backend under test, running the log alone; its ports are
+    `store.checkpoints`, `store.readmodels`, `store.snapshots` (the backend's, once it
+    exposes them as attributes)."""
+    with backend.open_store(projectors=[]) as opened:
+        yield opened
+
 
 ROWS = declare("rm_contract_rows", integer("position", primary_key=True), text("what"))
 NOW = "2026-01-01T00:00:00.000000Z"
 
 
-def test_insert_read_update(backend: Any) -> None:
-    cps = backend.checkpoints
+def test_insert_read_update(store: Store) -> None:
+    cps = store.checkpoints
 
     def job(session: Session) -> None:
         cps.insert(session, "a", 1, "inline", "live", NOW)
@@ -26,8 +38,8 @@ def test_insert_read_update(backend: Any) -> None:
         cps.update(session, ["b"], {"rebuild_suffix": "x", "rebuild_position": 3,
                                     "last_error": None})
 
-    backend.store.write(job)
-    with backend.store.read() as session:
+    store.write(job)
+    with store.read() as session:
         got = cps.read(session)
     assert set(got) == {"a", "b"}
     a, b = got["a"], got["b"]
@@ -37,17 +49,17 @@ def test_insert_read_update(backend: Any) -> None:
         2, "async", 7, "rebuilding", "x", 3)
 
 
-def test_update_refuses_unknown_columns(backend: Any) -> None:
+def test_update_refuses_unknown_columns(store: Store) -> None:
     def job(session: Session) -> None:
-        backend.checkpoints.insert(session, "a", 1, "inline", "live", NOW)
-        backend.checkpoints.update(session, ["a"], {"name; DROP TABLE events": 1})
+        store.checkpoints.insert(session, "a", 1, "inline", "live", NOW)
+        store.checkpoints.update(session, ["a"], {"name; DROP TABLE events": 1})
 
     with pytest.raises(ValueError, match="not checkpoint columns"):
-        backend.store.write(job)
+        store.write(job)
 
 
-def test_checkpoint_moves_in_the_same_transaction_as_the_rows(backend: Any) -> None:
-    cps, rm, store = backend.checkpoints, backend.readmodels, backend.store
+def test_checkpoint_moves_in_the_same_transaction_as_the_rows(store: Store) -> None:
+    cps, rm = store.checkpoints, store.readmodels
 
     def setup(session: Session) -> None:
         rm.create(session, ROWS)
@@ -72,8 +84,8 @@ def test_checkpoint_moves_in_the_same_transaction_as_the_rows(backend: Any) -> N
     assert position == 3 and sorted(rows) == [1, 2, 3]
 
 
-def test_snapshots_never_move_backwards_and_clear(backend: Any) -> None:
-    snaps, store = backend.snapshots, backend.store
+def test_snapshots_never_move_backwards_and_clear(store: Store) -> None:
+    snaps = store.snapshots
     store.write(lambda s: snaps.write(s, "campaign-a", "campaign", 1,
                                       StoredSnapshot(20, 100, '{"v":20}'), NOW))
     store.write(lambda s: snaps.write(s, "campaign-a", "campaign", 1,

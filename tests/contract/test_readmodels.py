@@ -5,10 +5,11 @@ a rebuild and independent of row order and of the driver's value types."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from questlog import NewEvent, Store
@@ -16,6 +17,16 @@ from questlog.events import RecordedEvent
 from questlog.projection.projector import ProjectionContext, Projector
 from questlog.storage.readmodels import declare, digest_rows, integer, physical, real, text
 from questlog.storage.session import Session
+
+
+@pytest.fixture
+def store(backend: Any) -> Iterator[Store]:
+    """A fresh store on the backend under test, running the log alone; its ports are
+    `store.checkpoints`, `store.readmodels`, `store.snapshots` (the backend's, once it
+    exposes them as attributes)."""
+    with backend.open_store(projectors=[]) as opened:
+        yield opened
+
 
 ITEMS = declare("rm_contract_items", text("key", primary_key=True), integer("n"),
                 real("share", null=True), text("at", null=True),
@@ -33,8 +44,8 @@ def insert(session: Session, table: sa.Table, rows: Sequence[tuple[str, int]]) -
                                            for k, n in rows])
 
 
-def test_create_makes_the_declared_table_and_exists_sees_it(backend: Any) -> None:
-    rm = backend.readmodels
+def test_create_makes_the_declared_table_and_exists_sees_it(store: Store) -> None:
+    rm = store.readmodels
 
     def job(session: Session) -> list[tuple[Any, ...]]:
         assert not rm.exists(session, ITEMS.name)
@@ -43,14 +54,14 @@ def test_create_makes_the_declared_table_and_exists_sees_it(backend: Any) -> Non
         insert(session, ITEMS, [("b", 2), ("a", 1)])
         return rows_of(session, ITEMS)
 
-    assert backend.store.write(job) == [("a", 1), ("b", 2)]
-    with backend.store.read() as session:
+    assert store.write(job) == [("a", 1), ("b", 2)]
+    with store.read() as session:
         assert rm.exists(session, ITEMS.name)
         assert not rm.exists(session, "rm_contract_nothing")
 
 
-def test_upsert_replaces_adds_and_keeps_by_primary_key(backend: Any) -> None:
-    rm = backend.readmodels
+def test_upsert_replaces_adds_and_keeps_by_primary_key(store: Store) -> None:
+    rm = store.readmodels
     counts = declare("rm_contract_counts", text("key", primary_key=True), integer("n"),
                      integer("first"), integer("last"))
 
@@ -63,11 +74,11 @@ def test_upsert_replaces_adds_and_keeps_by_primary_key(backend: Any) -> None:
         session.executemany(statement, [{"key": "a", "n": 2, "first": 9, "last": 3}])
         return [tuple(r) for r in session.execute(sa.select(counts).order_by(counts.c.key))]
 
-    assert backend.store.write(job) == [("a", 3, 1, 3), ("b", 1, 2, 2)]
+    assert store.write(job) == [("a", 3, 1, 3), ("b", 1, 2, 2)]
 
 
-def test_shadow_swap_leaves_readers_on_the_old_model_until_it_commits(backend: Any) -> None:
-    rm, store = backend.readmodels, backend.store
+def test_shadow_swap_leaves_readers_on_the_old_model_until_it_commits(store: Store) -> None:
+    rm = store.readmodels
     shadow = physical(ITEMS, "rm_contract_items__rb1")
     assert shadow.name != ITEMS.name and [c.name for c in shadow.columns] == [
         c.name for c in ITEMS.columns]
@@ -102,8 +113,8 @@ def read_items(store: Store) -> list[tuple[Any, ...]]:
         return rows_of(session, ITEMS)
 
 
-def test_a_failed_swap_rolls_back_whole(backend: Any) -> None:
-    rm, store = backend.readmodels, backend.store
+def test_a_failed_swap_rolls_back_whole(store: Store) -> None:
+    rm = store.readmodels
     shadow = physical(ITEMS, "rm_contract_items__rb2")
 
     def build(session: Session) -> None:
@@ -127,8 +138,8 @@ def test_a_failed_swap_rolls_back_whole(backend: Any) -> None:
         assert rm.exists(session, shadow.name)
 
 
-def test_digest_is_canonical_order_and_skips_excluded_columns(backend: Any) -> None:
-    rm, store = backend.readmodels, backend.store
+def test_digest_is_canonical_order_and_skips_excluded_columns(store: Store) -> None:
+    rm = store.readmodels
     other = physical(ITEMS, "rm_contract_items_b")
 
     def fill(session: Session) -> tuple[str, str]:
@@ -154,9 +165,9 @@ def test_digest_is_canonical_order_and_skips_excluded_columns(backend: Any) -> N
     assert store.write(change) != mine
 
 
-def test_digest_of_a_table_never_created_is_the_empty_digest(backend: Any) -> None:
-    with backend.store.read() as session:   # e.g. `projections hash` on a read-only store
-        assert backend.readmodels.digest(session, ITEMS) == digest_rows([], [])
+def test_digest_of_a_table_never_created_is_the_empty_digest(store: Store) -> None:
+    with store.read() as session:   # e.g. `projections hash` on a read-only store
+        assert store.readmodels.digest(session, ITEMS) == digest_rows([], [])
 
 
 def test_digest_encoding_does_not_depend_on_driver_value_types() -> None:
@@ -181,9 +192,8 @@ class Tally(Projector):
             {"stream_id": e.stream_id, "n": 1, "last_type": e.type} for e in events])
 
 
-def test_digest_is_stable_across_a_rebuild(tmp_path: Any, backend: Any) -> None:
-    path = tmp_path / f"rebuild-{backend.name}.db"
-    with Store.open(path, projectors=[Tally()]) as store:
+def test_digest_is_stable_across_a_rebuild(backend: Any) -> None:
+    with backend.fresh().open_store(projectors=[Tally()]) as store:
         for i in range(30):
             store.append(f"s-{i % 7}", [NewEvent(type=f"T{i % 3}", data={"i": i})])
         before = store.projections.hashes(["contract_tally"])

@@ -302,3 +302,22 @@ def test_one_batch_mixing_commands_and_recorded_facts(tmp_path: Path) -> None:
         with store.read() as conn:
             assert conn.execute("SELECT stream_id FROM rm_tally ORDER BY 1").fetchall() == [
                 ("score-0",), ("score-2",)]
+
+
+def test_replay_check_names_json_the_store_refuses_beyond_limits(tmp_path: Path,
+                                                                  cli: Any) -> None:
+    deep: Any = 1
+    for _ in range(200):
+        deep = [deep]
+    envelope = {"event_id": str(uuid.uuid4()), "stream_id": "s-1", "type": "Noted"}
+    log = tmp_path / "limits.jsonl"
+    log.write_text("\n".join([
+        json.dumps({**envelope, "data": {"deep": deep}}),
+        json.dumps({**envelope, "event_id": str(uuid.uuid4()), "data": {}})[:-1]
+        + ', "n": ' + "9" * 5000 + "}",
+        "{not json",
+    ]) + "\n")
+    code, out, _ = cli("--json", "replay", "--check", str(log))
+    assert code == 4
+    kinds = {(p["line"], p["kind"]) for p in json.loads(out)["problems"]}
+    assert kinds == {(1, "beyond_limits"), (2, "beyond_limits"), (3, "unparsable")}

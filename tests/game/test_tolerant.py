@@ -25,7 +25,13 @@ from fastapi.testclient import TestClient
 
 from questlog import NO_STREAM, NewEvent, Store
 from questlog.cli import cli
-from questlog.errors import InvalidEvent, InvalidEventPayload, PoisonEvent, ProjectionError
+from questlog.errors import (
+    InvalidEvent,
+    InvalidEventPayload,
+    PoisonEvent,
+    ProjectionError,
+    StreamNotFound,
+)
 from questlog.events import RecordedEvent
 from questlog.game.fold import fold
 from questlog.game.normalize import canonical_data
@@ -394,7 +400,8 @@ def test_cli_append_refuses_with_one_line_and_writes_nothing(tmp_path: Path) -> 
     assert lines[0].startswith("error: InvalidEventPayload: MessageAppended on campaign-1")
     assert "message_id: missing" in lines[0]
     read = CliRunner().invoke(cli, ["--db", str(db), "events", "read", "campaign-1", "--json"])
-    assert read.exit_code == 0 and "MessageAppended" not in read.output
+    # Nothing was written: the stream does not exist (an error, not an empty answer).
+    assert isinstance(read.exception, StreamNotFound) and "MessageAppended" not in read.output
     store = Store.open(db)
     try:
         assert store.head_position() == 0

@@ -285,7 +285,7 @@ def test_validation_errors_do_not_echo_the_whole_input(client: TestClient) -> No
         "events": [{"type": "A", "data": list(range(500))}], "expected_version": "x" * 1000})
     assert resp.status_code == 422
     assert len(resp.content) < 2000, resp.text[:500]
-    assert all(len(json.dumps(e.get("input"))) <= 210 for e in resp.json()["detail"])
+    assert all(len(json.dumps(e.get("input"))) <= 210 for e in resp.json()["errors"])
 
 
 def test_a_big_body_does_not_block_other_requests(write_node_url: str) -> None:

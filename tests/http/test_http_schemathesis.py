@@ -1,10 +1,10 @@
 """Property-based run of the write node's own OpenAPI spec against a real `questlog serve`.
 
 Checks: no unexpected 5xx, every response matches its documented schema,
-status code and content type. The only 5xx the API documents and may answer
-to generated input are 501 (a feature module not installed yet) and 503 for
-min_position beyond the head (the node waits 0.2 s here) or an unbuilt
-search index; anything else is a failure.
+status code and content type (errors: problem details, application/problem+json).
+The only 5xx the API may answer to generated input are 503 for min_position
+beyond the head (the node waits 0.2 s here) or an unbuilt search index;
+anything else is a failure.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-ALLOWED_5XX = {"not_implemented", "min_position_not_reached", "vector_search_unavailable",
+ALLOWED_5XX = {"min_position_not_reached", "vector_search_unavailable",
                "search_index_not_built"}
 
 

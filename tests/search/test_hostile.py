@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from questlog import Store
+from questlog.errors import ContentPackNotFound, UnknownContentType
 from questlog.search.api import InvalidSearchQuery
 
 FTS5_BITS = ['"', "'", "*", "^", "(", ")", ":", "-", "+", "NEAR", "NEAR(", "AND", "OR", "NOT",
@@ -33,8 +34,14 @@ def _search_all_ways(store: Store, text: str) -> None:
             assert not text.replace("\x00", " ").strip(), repr(text)
             continue
         assert len(hits) <= 5
-        store.search(text, types=["spells", "'; DROP TABLE events; --"], packs=['"x" OR 1=1'],
-                     k=3, mode=mode)  # type: ignore[arg-type]
+        # Hostile type and pack names are compared as values: unknown, so an error (never
+        # "no hits", never SQL).
+        with pytest.raises(UnknownContentType):
+            store.search(text, types=["spells", "'; DROP TABLE events; --"],
+                         packs=['"x" OR 1=1'], k=3, mode=mode)  # type: ignore[arg-type]
+        with pytest.raises(ContentPackNotFound):
+            store.search(text, types=["spells"], packs=['"x" OR 1=1'], k=3,
+                         mode=mode)  # type: ignore[arg-type]
 
 
 def test_hostile_strings_return_normally(small_store: Store) -> None:

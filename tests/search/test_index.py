@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from questlog import Store
-from questlog.errors import SearchIndexNotBuilt, UnknownContentType
+from questlog.errors import ContentPackNotFound, SearchIndexNotBuilt, UnknownContentType
 from questlog.search import vectors
 from questlog.search.api import InvalidSearchQuery
 from questlog.search.embedder import HashingEmbedder, set_default_embedder
@@ -67,7 +67,8 @@ def test_filters_never_return_outside_them(small_store: Store, mode: str) -> Non
                                   mode=mode)  # type: ignore[arg-type]
         levels = {h.index: small_store.content.get("spells", h.index).level for h in hits}
         assert all(level <= 1 for level in levels.values()), levels
-        assert small_store.search(text, packs=["nope"], k=5, mode=mode) == []  # type: ignore[arg-type]
+        with pytest.raises(ContentPackNotFound):   # an unknown pack is an error, not "no hits"
+            small_store.search(text, packs=["nope"], k=5, mode=mode)  # type: ignore[arg-type]
     assert "fire-bolt" in {h.index for h in small_store.search(
         "fire", types="spells", where={"level": 0}, k=5)}
 

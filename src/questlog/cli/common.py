@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ..errors import QuestlogError
+from ..errors import LogCheckFailed, ProjectorsParked, QuestlogError
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -47,6 +47,9 @@ EXIT_CODES: list[tuple[int, str]] = [
                  "was written"),
     (EXIT_STORE_FAULT, "a usage error, or the store is not a questlog store, is corrupt, or "
                        "failed `verify`"),
+    (ProjectorsParked.exit_code, "the work is done, but projectors are parked on events they "
+                                 "cannot apply (`projections status` names them)"),
+    (LogCheckFailed.exit_code, "`replay --check` found problems in the log"),
     (EXIT_INTERRUPTED_AFTER_COMMIT, "interrupted (Ctrl-C) after part or all of the work was "
                                     "committed; stderr says exactly what"),
     (EXIT_INTERNAL, f"an unexpected internal error ({DEBUG_ENV}=1 prints the traceback)"),

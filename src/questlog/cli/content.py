@@ -5,7 +5,6 @@ Thin wrappers over `store.content` (questlog.content.api.ContentAPI).
 
 from __future__ import annotations
 
-import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -13,16 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ..content import where_text
+from ..content.query import InvalidContentFilter
 from ..errors import ContentValidationError
 from .common import CliContext, pass_cli, store_command
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
-
-_WHERE_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(>=|<=|!=|=|>|<)\s*(.*?)\s*$")
-_OPS = {">=": "gte", "<=": "lte", ">": "gt", "<": "lt", "!=": "ne"}
-_TRUE = {"true", "yes", "1", "y", "t"}
-_FALSE = {"false", "no", "0", "n", "f"}
 
 
 def _dump(entity: BaseModel) -> dict[str, Any]:
@@ -30,62 +26,13 @@ def _dump(entity: BaseModel) -> dict[str, Any]:
     return entity.model_dump(mode="json", by_alias=True, exclude_unset=True)
 
 
-def _convert(field: str, sql_type: str, text: str) -> object:
-    try:
-        if sql_type == "INTEGER":
-            return int(text)
-        if sql_type == "REAL":
-            return float(text)
-    except ValueError:
-        raise click.BadParameter(f"{field} takes a number, not {text!r}",
-                                 param_hint="--where") from None
-    if sql_type == "BOOLEAN":
-        lowered = text.lower()
-        if lowered in _TRUE | _FALSE:
-            return lowered in _TRUE
-        raise click.BadParameter(f"{field} takes true or false, not {text!r}",
-                                 param_hint="--where")
-    return text
-
-
 def parse_where(items: tuple[str, ...], columns: dict[str, str]) -> dict[str, Any]:
-    """`FIELD=VALUE`, `FIELD>=VALUE`, ... into the API's where mapping.
-
-    `a,b` after `=` means any of; a membership field given twice needs both;
-    operators on one field combine (`cr>=1 cr<=5`).
-    """
-    where: dict[str, Any] = {}
-    for item in items:
-        match = _WHERE_RE.match(item)
-        if match is None:
-            raise click.BadParameter(f"expected FIELD=VALUE or FIELD>=VALUE, got {item!r}",
-                                     param_hint="--where")
-        field, op, raw = match.groups()
-        sql_type = columns.get(field, "TEXT")
-        if columns.get(field) == "TEXT[]":
-            values = [v.strip() for v in raw.split(",") if v.strip()]
-            if op not in ("=", "!="):
-                raise click.BadParameter(f"{field} is a membership field: use = or !=",
-                                         param_hint="--where")
-            condition = where.setdefault(field, {})
-            key = "none" if op == "!=" else ("any" if len(values) > 1 else "all")
-            condition.setdefault(key, []).extend(values)
-            continue
-        if op == "=" and "," in raw and sql_type == "TEXT":
-            value: object = [v.strip() for v in raw.split(",")]
-        elif op == "=" and "," in raw:
-            value = [_convert(field, sql_type, v.strip()) for v in raw.split(",")]
-        else:
-            value = _convert(field, sql_type, raw)
-        if op == "=" and field not in where:
-            where[field] = value
-            continue
-        existing = where.get(field)
-        condition = existing if isinstance(existing, dict) else (
-            {} if existing is None else {"eq": existing})
-        condition[_OPS.get(op, "eq")] = value
-        where[field] = condition
-    return where
+    """`--where` items into the API's where mapping (the library's grammar); a malformed
+    item is a usage error of the option."""
+    try:
+        return where_text.parse_where(items, columns)
+    except InvalidContentFilter as exc:
+        raise click.BadParameter(str(exc), param_hint="--where") from None
 
 
 def _progress_reporter() -> tuple[Callable[[str, int, int], None], Callable[[], None]]:
@@ -116,7 +63,8 @@ def content_group() -> None:
 
 @content_group.command("import")
 @click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
-@click.option("--pack", "pack", default=None, help="Pack name (default: the manifest's name).")
+@click.option("--pack", "pack", default=None,
+              help="Pack name (default: the manifest's name, else the directory's).")
 @click.option("--priority", type=int, default=None,
               help="Higher priority packs override lower ones (default: manifest, else 0).")
 @click.option("--edition", default=None, help="Edition of the data (default: manifest, else 2014).")

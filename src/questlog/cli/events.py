@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from .. import jsonlimits
-from ..errors import InvalidEvent
+from ..errors import InvalidEvent, StreamNotFound
 from ..events import (
     ANY,
     NO_STREAM,
@@ -105,10 +105,13 @@ def append_cmd(cli: CliContext, stream: str, event_type: str, data: str,
 @pass_cli
 def read_cmd(cli: CliContext, stream: str, from_version: int | None, backwards: bool,
              limit: int | None) -> None:
-    """Print the events of STREAM."""
+    """Print the events of STREAM (exit 1 when it has none)."""
     store = cli.open_store(read_only=True)
-    for event in store.read_stream(stream, from_version=from_version, backwards=backwards,
-                                   limit=limit):
+    events = store.read_stream(stream, from_version=from_version, backwards=backwards,
+                               limit=limit)
+    if not events and store.stream_version(stream) == 0:
+        raise StreamNotFound(f"stream {stream!r} has no events")
+    for event in events:
         _print_event(cli, event)
 
 
@@ -205,8 +208,9 @@ def replay_cmd(cli: CliContext, log_file: Path, check: bool, expect: Path | None
 
 def _check_log(cli: CliContext, log_file: Path) -> None:
     from ..replay_check import LogCheckFailed, check_file
+    from ..settings import load_settings
 
-    report = check_file(log_file)
+    report = check_file(log_file, load_settings().max_json_depth)
     if cli.json:
         cli.emit(report.to_dict())
     else:

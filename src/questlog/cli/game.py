@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from .common import CliContext, pass_cli, store_command
+from .common import CliContext, json_option, pass_cli, store_command
 
 CATEGORY = click.Choice(["campaign", "character", "encounter"])
 
@@ -66,17 +66,30 @@ def _show_text(category: str, state: Any) -> str:
 def show_cmd(cli: CliContext, category: str, entity_id: str, at_position: int | None,
              at_version: int | None, at_time: str | None) -> None:
     """Fold a campaign, character or encounter stream (time travel with --at*)."""
-    from ..game.errors import UnknownEntity
-
     store = cli.open_store(read_only=True)
     state = store.game.state(category, entity_id, position=at_position, version=at_version,
                              timestamp=at_time)
-    if not state.exists and store.stream_version(f"{category}-{entity_id}") == 0:
-        raise UnknownEntity(f"unknown {category} {entity_id!r}")
     cli.emit(state.model_dump(mode="json"), _show_text(category, state))
 
 
-@game_group.command("apply")
+class _ApplyHelp(click.Command):
+    """`game apply --help` lists the command kinds (read from the models when asked)."""
+
+    def format_help_text(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        super().format_help_text(ctx, formatter)
+        from ..game.commands import COMMAND_MODELS
+
+        with formatter.indentation():
+            formatter.write_paragraph()
+            formatter.write_text("Command kinds (each a JSON object with \"kind\"): "
+                                 + ", ".join(COMMAND_MODELS) + ".")
+            formatter.write_paragraph()
+            formatter.write_text("`questlog game commands KIND` shows a kind's fields, types, "
+                                 "defaults and an example; `questlog game schema` prints them "
+                                 "as JSON Schema or LLM tool definitions.")
+
+
+@game_group.command("apply", cls=_ApplyHelp)
 @click.argument("commands_file", type=click.Path(exists=True, dir_okay=False, allow_dash=True,
                                                  path_type=Path))
 @click.option("--correlation-id", default=None,
@@ -87,7 +100,10 @@ def show_cmd(cli: CliContext, category: str, entity_id: str, at_position: int | 
 @pass_cli
 def apply_cmd(cli: CliContext, commands_file: Path, correlation_id: str | None, actor: str,
               source: str) -> None:
-    """Run a JSON list of commands (file or '-') as one atomic response."""
+    """Run a JSON list of commands (file or '-') as one atomic response.
+
+    Every command is decided against the current state; all their events are appended
+    together, or nothing is (one line on stderr names the failing command and field)."""
     from ..game.errors import InvalidCommand
 
     try:
@@ -115,6 +131,51 @@ def apply_cmd(cli: CliContext, commands_file: Path, correlation_id: str | None, 
     for s in result.streams:
         text_out += f"\n  {s.stream_id}: v{s.stream_version} {', '.join(s.event_types)}"
     cli.emit(result.model_dump(mode="json"), text_out)
+
+
+@game_group.command("commands")
+@click.argument("kind", required=False)
+@json_option
+@pass_cli
+def commands_cmd(cli: CliContext, kind: str | None) -> None:
+    """The command kinds, or one KIND's fields, types, defaults and an example."""
+    from ..game import catalog
+    from ..game.commands import COMMAND_MODELS
+
+    if kind is not None:
+        cli.emit(catalog.reference(kind), catalog.reference_text(kind))
+        return
+    width = max(len(k) for k in COMMAND_MODELS)
+    lines = [f"{k:<{width}}  {catalog.summary_of(k)}" for k in COMMAND_MODELS]
+    lines += ["", "questlog game commands KIND: its fields and an example. "
+                  "questlog game schema: JSON Schema or LLM tools."]
+    cli.emit([catalog.reference(k) for k in COMMAND_MODELS], "\n".join(lines))
+
+
+@game_group.command("schema")
+@click.option("--format", "format_", type=click.Choice(["json-schema", "tools"]),
+              default="json-schema", show_default=True,
+              help="json-schema: one command (oneOf on `kind`); tools: one LLM tool per kind.")
+@click.option("--style", type=click.Choice(["anthropic", "openai"]), default="anthropic",
+              show_default=True, help="Tool shape: Anthropic tools ({name, description, "
+              "input_schema}) or OpenAI function tools ({type: function, function: {name, "
+              "description, parameters}}).")
+@click.option("--kind", default=None, help="Only this command kind.")
+def schema_cmd(format_: str, style: str, kind: str | None) -> None:
+    """The game commands as JSON Schema, or as tool definitions for an LLM client.
+
+    A tool call maps back to a command as {"kind": <tool name>, **<arguments>}."""
+    from ..game import catalog
+
+    if format_ == "tools":
+        found = catalog.tools("openai" if style == "openai" else "anthropic")
+        if kind is not None:
+            catalog.model_of(kind)
+            found = [t for t in found if t.get("name", t.get("function", {}).get("name")) == kind]
+        out: Any = found
+    else:
+        out = catalog.kind_json_schema(kind) if kind else catalog.command_json_schema()
+    click.echo(json.dumps(out, indent=2, ensure_ascii=False))
 
 
 def _emit_list(cli: CliContext, items: list[Any], line: Any) -> None:

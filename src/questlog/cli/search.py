@@ -36,6 +36,7 @@ def search_cmd(cli: CliContext, text: str, types: tuple[str, ...], packs: tuple[
                where_items: tuple[str, ...], mode: str, k: int, refresh: bool) -> None:
     """Search content for TEXT (a question in plain words, or FTS5 syntax)."""
     store = cli.open_store(read_only=not refresh, create=False)
+    store.content.check_filters(types, packs)   # an unknown type or pack fails before any work
     if refresh:
         _refresh(store)
     else:

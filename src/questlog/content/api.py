@@ -168,6 +168,20 @@ class ContentAPI:
             self._check_type(conn, type)
         return filter_sql(type, where)
 
+    def check_filters(self, types: Sequence[str] = (), packs: Sequence[str] = ()) -> None:
+        """A filter on a type or pack this store does not know is an error, never "no
+        hits": UnknownContentType (as `list` raises) or ContentPackNotFound."""
+        with self.store.read() as conn:
+            for type_name in types:
+                self._check_type(conn, type_name)
+        if packs:
+            known = sorted(p.name for p in self.packs())
+            for name in packs:
+                if name not in known:
+                    from .importer import pack_not_found
+
+                    raise pack_not_found(name, known)
+
     # -- packs -----------------------------------------------------------------------------
 
     def packs(self) -> builtins.list[PackInfo]:

@@ -174,6 +174,12 @@ def _events(name: str, manifest: dict[str, Any] | None, changed: list[PackEntry]
         "pack": name, "invalid": validated.invalid_entries, **counts})
 
 
+def pack_not_found(name: str, known: list[str]) -> ContentPackNotFound:
+    """The one error for a pack name no loaded pack has (remove-pack, search filters)."""
+    return ContentPackNotFound(
+        f"no content pack {name!r}; loaded packs: {', '.join(known) or '(none)'}")
+
+
 def remove_pack(store: Store, name: str) -> int:
     """Append ContentPackRemoved for a registered pack; returns the stream version."""
     stream = stream_of(name)
@@ -183,8 +189,7 @@ def remove_pack(store: Store, name: str) -> int:
         row = tables.pack_row(conn, name) if built else None
         known = tables.pack_names(conn) if built else []
     if row is None:
-        raise ContentPackNotFound(
-            f"no content pack {name!r}; loaded packs: {', '.join(known) or '(none)'}")
+        raise pack_not_found(name, known)
     result = store.append(stream, [NewEvent(type="ContentPackRemoved", data={"pack": name},
                                             metadata=METADATA)],
                           expected_version=_expected(version))

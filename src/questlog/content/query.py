@@ -15,8 +15,8 @@ take a value (has it), a list (has any of them), or `{"all": [...]}` /
 `{"any": [...]}` / `{"none": [...]}`.
 
 Field names are checked against the type's columns (an unknown one raises
-`UnknownContentType` listing the known ones); values only ever reach SQL as
-bound parameters.
+`UnknownFilterField`, an `UnknownContentType`, listing the known ones); values
+only ever reach SQL as bound parameters.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from ..errors import ContentError, UnknownContentType
+from ..errors import ContentError, UnknownFilterField
 from .columns import (
     ENTITIES_TABLE,
     MEMBER_TYPE,
@@ -163,7 +163,7 @@ def where_clause(type_name: str, where: Mapping[str, Any] | None) -> tuple[str, 
     for field, value in (where or {}).items():
         sql_type = columns.get(field)
         if sql_type is None:
-            raise UnknownContentType(
+            raise UnknownFilterField(
                 f"unknown filter field {field!r} for content type {type_name!r}; "
                 f"known: {', '.join(sorted(columns))}")
         if sql_type == MEMBER_TYPE:
@@ -194,7 +194,7 @@ def order_clause(type_name: str, order_by: str | Sequence[str] | None) -> str:
             field = "idx"
         elif columns.get(field) in (None, MEMBER_TYPE):
             sortable = sorted(k for k, v in columns.items() if v != MEMBER_TYPE)
-            raise UnknownContentType(
+            raise UnknownFilterField(
                 f"cannot order {type_name!r} by {field!r}; known: index, {', '.join(sortable)}")
         parts.append(f'"{field}"{" DESC" if descending else ""}')
     return " ORDER BY " + ", ".join([*parts, "idx"])

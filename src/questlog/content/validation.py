@@ -246,19 +246,23 @@ def validate_pack(
     """Read and check a whole pack; never raises for content problems (see `.problems`).
 
     The pack name, priority and edition come from the arguments, else from the
-    manifest; a name is required from one of them. Limits default to the settings.
+    manifest; without either, the pack is named after its directory. Limits default to the settings.
     Raises UnsafeContentPack for a link that leads outside the pack directory.
     """
     limits = limits or ContentLimits.from_settings()
     src = read_source(path, limits)
     problems = list(src.problems)
     manifest = src.manifest
+    # The name: the argument, else the manifest's, else the directory's own name.
     name = pack if pack is not None else manifest.name
     if name is None:
-        problems.append(ContentProblem(
-            "-", "-", "name", "no pack name: pass --pack NAME or set name in the manifest",
-        ))
-        name = ""
+        name = src.root.resolve().name
+        if not PACK_NAME_RE.fullmatch(name):
+            problems.append(ContentProblem(
+                "-", "-", "name",
+                f"the directory's name {name!r} is not a pack name (lowercase letters, digits, "
+                "'_', '.', '-', max 64): pass --pack NAME or set name in the manifest",
+            ))
     elif not PACK_NAME_RE.fullmatch(name):
         problems.append(ContentProblem(
             "-", "-", "name",

@@ -19,7 +19,8 @@ from ..errors import ContentError
 from ..events import NO_STREAM, ExpectedVersion, NewEvent
 from ..eventstore import existing_events
 from .commands import Command
-from .decider import DecidedEvent, UnitOfWork
+from .decider import DecidedEvent, UnitOfWork, stream_id
+from .errors import UnknownEntity
 from .loading import CATEGORIES, Loaded, load_state
 from .repository import GameRepository
 from .snapshots import write_snapshot
@@ -198,9 +199,15 @@ class GameAPI(GameRepository):
         """The aggregate's state (CampaignState, CharacterState or EncounterState).
 
         An encounter is shown as every view shows it (`views.encounter_view`): its player
-        characters' HP and conditions from their own streams at the same point."""
-        state = self.load(category, entity_id, position=position, version=version,
-                          timestamp=timestamp).state
+        characters' HP and conditions from their own streams at the same point.
+        A stream with no events at all is `UnknownEntity`; one that began after the
+        point asked for answers a state with `exists` False."""
+        loaded = self.load(category, entity_id, position=position, version=version,
+                           timestamp=timestamp)
+        sid = stream_id(category, entity_id)
+        if loaded.version == 0 and self.store.stream_version(sid) == 0:
+            raise UnknownEntity(f"unknown {category} {entity_id!r}")
+        state = loaded.state
         if category != "encounter":
             return state
         if version is not None:   # the characters as they were at that encounter version
@@ -210,10 +217,12 @@ class GameAPI(GameRepository):
         return encounter_view(state, characters)
 
     def snapshot(self, category: str, entity_id: str) -> int:
-        """Take a snapshot now; returns the stream version it holds."""
+        """Take a snapshot now; returns the stream version it holds (UnknownEntity for a
+        stream with no events)."""
         loaded = self.load(category, entity_id)
-        if loaded.version:
-            write_snapshot(self.store, category, f"{category}-{entity_id}", loaded.state)
+        if not loaded.version:
+            raise UnknownEntity(f"unknown {category} {entity_id!r}")
+        write_snapshot(self.store, category, stream_id(category, entity_id), loaded.state)
         return loaded.version
 
 

@@ -46,9 +46,8 @@ def _heal(uow: UnitOfWork, cmd: c.Heal) -> None:
 def _apply_condition(uow: UnitOfWork, cmd: c.ApplyCondition) -> None:
     character_id, encounter_id, combatant = _resolve(uow, cmd.target)
     if combatant is not None and encounter_id is not None:
-        ref = char.as_condition(cmd.condition)
-        uow.check_ref(ref, ("conditions",), f"condition for {combatant.combatant_id}")
-        enc.change_conditions(uow, encounter_id, combatant, ref, None)
+        uow.check_ref(cmd.condition, ("conditions",), f"condition for {combatant.combatant_id}")
+        enc.change_conditions(uow, encounter_id, combatant, cmd.condition, None)
     elif character_id is not None:
         char.apply_condition(uow, character_id, cmd, encounter_id)
 
@@ -56,8 +55,7 @@ def _apply_condition(uow: UnitOfWork, cmd: c.ApplyCondition) -> None:
 def _remove_condition(uow: UnitOfWork, cmd: c.RemoveCondition) -> None:
     character_id, encounter_id, combatant = _resolve(uow, cmd.target)
     if combatant is not None and encounter_id is not None:
-        enc.change_conditions(uow, encounter_id, combatant, None,
-                              char.as_condition(cmd.condition))
+        enc.change_conditions(uow, encounter_id, combatant, None, cmd.condition)
     elif character_id is not None:
         char.remove_condition(uow, character_id, cmd)
 

@@ -13,7 +13,7 @@ from . import rules
 from .decider import UnitOfWork
 from .errors import EntityExists, InvalidCommand, RuleViolation, UnknownEntity
 from .event_base import Source
-from .refs import ContentRef, condition_ref
+from .refs import condition_ref
 from .state import CharacterState
 
 UNCONSCIOUS = condition_ref("unconscious")
@@ -123,16 +123,9 @@ def set_temp_hp(uow: UnitOfWork, cmd: c.SetTemporaryHitPoints) -> None:
                  ev.TemporaryHitPointsSet(amount=cmd.amount, source=cmd.source))
 
 
-def as_condition(value: ContentRef | str) -> ContentRef:
-    """A bare name becomes `conditions/<slug>` — checked like any ref, never homebrew."""
-    if isinstance(value, str):
-        return condition_ref(value, homebrew=False)
-    return value
-
-
 def apply_condition(uow: UnitOfWork, character_id: str, cmd: c.ApplyCondition,
                     encounter_id: str | None) -> None:
-    ref = as_condition(cmd.condition)
+    ref = cmd.condition   # a bare name is `conditions/<slug>` (refs.ConditionRef)
     uow.check_ref(ref, ("conditions",), f"condition for {character_id}")
     s = uow.character(character_id)
     if ref.index in s.conditions:
@@ -145,7 +138,7 @@ def apply_condition(uow: UnitOfWork, character_id: str, cmd: c.ApplyCondition,
 
 
 def remove_condition(uow: UnitOfWork, character_id: str, cmd: c.RemoveCondition) -> None:
-    ref = as_condition(cmd.condition)
+    ref = cmd.condition
     s = uow.character(character_id)
     held = s.conditions.get(ref.index)
     if held is not None:

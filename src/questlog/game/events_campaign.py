@@ -5,12 +5,12 @@ Field decisions that the domain note left open are written on each model.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from .event_base import Category, GameEvent
-from .refs import ContentRef, Id
+from .refs import Id, MonsterRef
 
 Difficulty = Literal["easy", "normal", "hard", "deadly"]
 XpSystem = Literal["milestone", "xp"]
@@ -23,6 +23,16 @@ class Place(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=200)
     description: str = ""
+
+
+def _place(value: Any) -> Any:
+    return {"name": value} if isinstance(value, str) else value
+
+
+#: A place given as `{name, description?}` or as its name alone.
+PlaceInput = Annotated[Place, BeforeValidator(_place, json_schema_input_type=(
+    Annotated[str, Field(min_length=1, max_length=200, description="the place's name")]
+    | Place))]
 
 
 class Narration(BaseModel):
@@ -46,7 +56,7 @@ class CampaignSetup(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     template_id: str | None = None
     goal: str = ""
-    starting_location: Place | None = None
+    starting_location: PlaceInput | None = None
     difficulty: Difficulty = DEFAULT_DIFFICULTY
     ruleset_id: str = DEFAULT_RULESET
     lore_id: str | None = None
@@ -145,7 +155,7 @@ class NpcFields(BaseModel):
     description: str | None = None
     last_location: str | None = None
     attitude: str | None = None
-    monster_ref: ContentRef | None = None
+    monster_ref: MonsterRef | None = None
 
 
 class NpcRecorded(_CampaignEvent, NpcFields):

@@ -11,7 +11,19 @@ from typing import ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from .event_base import Category, GameEvent, Source
-from .refs import ContentRef, Id
+from .refs import (
+    AlignmentRef,
+    BackgroundRef,
+    ClassRef,
+    ContentRef,
+    EquipmentRef,
+    FeatureRef,
+    Id,
+    RaceRef,
+    SpellRef,
+    SubclassRef,
+    SubraceRef,
+)
 
 Coin = Literal["cp", "sp", "ep", "gp", "pp"]
 COINS: tuple[str, ...] = ("cp", "sp", "ep", "gp", "pp")
@@ -35,7 +47,7 @@ class Feature(BaseModel):
     name: str
     description: str = ""
     level: int | None = None
-    ref: ContentRef | None = None
+    ref: FeatureRef | None = None
 
 
 class Item(BaseModel):
@@ -46,7 +58,7 @@ class Item(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     description: str = ""
     quantity: int = Field(default=1, ge=1)
-    content_ref: ContentRef | None = None
+    content_ref: EquipmentRef | None = None
     value_gp: float | None = Field(default=None, ge=0)
     rarity: str | None = None
 
@@ -77,19 +89,19 @@ class CharacterSheet(BaseModel):
     campaign_id: Id
     template_id: str | None = None
     name: str = Field(min_length=1, max_length=200)
-    race: ContentRef | None = None
-    subrace: ContentRef | None = None
-    class_: ContentRef | None = Field(default=None, alias="class")
-    subclass: ContentRef | None = None
-    background: ContentRef | None = None
-    alignment: ContentRef | None = None
+    race: RaceRef | None = None
+    subrace: SubraceRef | None = None
+    class_: ClassRef | None = Field(default=None, alias="class")
+    subclass: SubclassRef | None = None
+    background: BackgroundRef | None = None
+    alignment: AlignmentRef | None = None
     level: int = Field(default=1, ge=1, le=20)
     ability_scores: AbilityScores = Field(default_factory=AbilityScores)
     proficiencies: list[str] = Field(default_factory=list)
     languages: list[str] = Field(default_factory=list)
     features: list[Feature] = Field(default_factory=list)
-    spells_known: list[ContentRef] = Field(default_factory=list)
-    cantrips_known: list[ContentRef] = Field(default_factory=list)
+    spells_known: list[SpellRef] = Field(default_factory=list)
+    cantrips_known: list[SpellRef] = Field(default_factory=list)
     inventory: list[Item] = Field(default_factory=list)
     gold: int = Field(default=0, ge=0)
 
@@ -236,7 +248,7 @@ class SpellSlotExpended(_CharacterEvent):
 
     event_type: ClassVar[str] = "SpellSlotExpended"
     slot_level: int = Field(ge=1, le=9)
-    spell: ContentRef | None = None
+    spell: SpellRef | None = None
     slots_remaining: int = Field(ge=0)
 
 
@@ -272,7 +284,7 @@ class LevelGained(_CharacterEvent):
     hp_gained: int = Field(ge=1)
     max_hp_after: int = Field(ge=1)
     features_gained: list[Feature] = Field(default_factory=list)
-    subclass: ContentRef | None = None
+    subclass: SubclassRef | None = None
     spell_slots_max_after: dict[str, int] = Field(default_factory=dict)
 
 

@@ -11,7 +11,7 @@ from typing import ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from .event_base import Category, GameEvent, Source
-from .refs import ContentRef, Id
+from .refs import ConditionRef, ContentRef, Id, MonsterRef
 
 CombatantKind = Literal["pc", "monster", "npc"]
 
@@ -41,7 +41,7 @@ class CombatantSpec(BaseModel):
     combatant_id: Id
     kind: CombatantKind
     character_id: Id | None = None
-    monster_ref: ContentRef | None = None
+    monster_ref: MonsterRef | None = None
     name: str = Field(min_length=1, max_length=200)
     hp: int = Field(ge=0)
     max_hp: int = Field(ge=1)
@@ -52,7 +52,7 @@ class CombatantSpec(BaseModel):
     resistances: list[str] = Field(default_factory=list)
     vulnerabilities: list[str] = Field(default_factory=list)
     condition_immunities: list[str] = Field(default_factory=list)
-    conditions: list[ContentRef] = Field(default_factory=list, exclude_if=lambda v: not v)
+    conditions: list[ConditionRef] = Field(default_factory=list, exclude_if=lambda v: not v)
 
 
 class EncounterSetup(BaseModel):

@@ -34,7 +34,9 @@ from pydantic import BaseModel, ValidationError
 
 from ..errors import InvalidEventPayload, PoisonEvent
 from .event_base import GAME_CATEGORIES
-from .refs import SRD_CONDITIONS, condition_ref, slugify
+from .refs import coerce_ref as ref
+from .refs import display_name as _display
+from .refs import slugify
 from .registry import EVENT_MODELS, UnknownGameEvent, upcast
 
 D = dict[str, Any]
@@ -186,35 +188,6 @@ def _describe(annotation: Any) -> str:
 
 
 # --- shapes --------------------------------------------------------------------------------
-
-def _display(text: str) -> str:
-    """A display name from a bare index ('hold-person' → 'Hold Person') or a name (as is)."""
-    return text.replace("-", " ").title() if text == slugify(text) else text
-
-
-def ref(value: Any, type_: str, *, condition: bool = False) -> Any:
-    """A content ref from `{type, index, name}` (type filled in), a bare index or a name.
-
-    Conditions follow the v1 upcaster: SRD conditions are refs, other names homebrew.
-    """
-    if isinstance(value, str):
-        text = value.strip()
-        if not text:
-            return None
-        if condition:
-            return condition_ref(text).model_dump(mode="json")
-        return {"type": type_, "index": slugify(text), "name": _display(text)}
-    if isinstance(value, dict):
-        out = dict(value)
-        if not out.get("type"):
-            out["type"] = type_
-        if condition and "homebrew" not in out:
-            index = out.get("index") or out.get("name")
-            if isinstance(index, str):
-                out["homebrew"] = slugify(index) not in SRD_CONDITIONS
-        return out
-    return value
-
 
 def refs(value: Any, type_: str, *, condition: bool = False) -> Any:
     """A list of refs; one ref (or name) alone counts as a list of one."""
@@ -426,11 +399,6 @@ def _set(d: D, key: str, fn: Callable[[Any], Any]) -> None:
         d[key] = fn(d[key])
 
 
-def _campaign_created(d: D) -> None:
-    if isinstance(d.get("starting_location"), str):
-        d["starting_location"] = {"name": d["starting_location"]}
-
-
 def _npc_recorded(d: D) -> None:
     _set(d, "monster_ref", lambda v: ref(v, "monsters"))
 
@@ -533,7 +501,7 @@ def _conditions_changed(d: D) -> None:
 
 
 RESHAPERS: dict[str, Callable[[D], None]] = {
-    "CampaignCreated": _campaign_created, "NpcRecorded": _npc_recorded,
+    "NpcRecorded": _npc_recorded,
     "QuestUpdated": _quest_updated, "DiceRollRequested": _dice_requested,
     "CharacterCreated": _character_created, "DamageTaken": _hit_points,
     "HealingReceived": _hit_points, "TemporaryHitPointsSet": _hit_points,

@@ -4,6 +4,8 @@ Each read model's queries live beside its declaration (`questlog.game.readmodels
 this repository calls them in a read session, and answers a read model that has not
 been built yet as empty rather than failing (it asks the backend whether the table
 exists; once it does, it stays: a rebuild swaps tables in one transaction).
+A campaign, character or encounter that does not exist is `UnknownEntity` from
+every query (HTTP 404, CLI exit 1), never an empty list.
 """
 
 from __future__ import annotations
@@ -85,12 +87,15 @@ class GameRepository:
         return self._read(game_party_sheet.TABLE, [], game_party_sheet.sheets, summary.party)
 
     def inventory(self, character_id: str) -> list[InventoryItem]:
+        self.party_sheet(character_id)   # an unknown character is UnknownEntity, not "(none)"
         return self._read(game_inventory.TABLE, [], game_inventory.items, character_id)
 
     def quests(self, campaign_id: str, status: str | None = None) -> list[QuestEntry]:
+        self.campaign_summary(campaign_id)   # an unknown campaign is UnknownEntity
         return self._read(game_quest_log.TABLE, [], game_quest_log.quests, campaign_id, status)
 
     def npcs(self, campaign_id: str) -> list[NpcEntry]:
+        self.campaign_summary(campaign_id)
         return self._read(game_npcs.TABLE, [], game_npcs.npcs, campaign_id)
 
     def chat(self, campaign_id: str, page: int = 1, page_size: int = 50,
@@ -98,6 +103,7 @@ class GameRepository:
         """Oldest first, `page_size` messages per page (page 1 is the start)."""
         if page < 1 or not 1 <= page_size <= 1000:
             raise InvalidCommand("page must be >= 1 and page_size 1..1000")
+        self.campaign_summary(campaign_id)
         empty: tuple[int, list[ChatMessage]] = (0, [])
         total, messages = self._read(game_chat.TABLE, empty, game_chat.page, campaign_id,
                                      page, page_size, include_superseded)
@@ -106,9 +112,11 @@ class GameRepository:
 
     def recent_chat(self, campaign_id: str, n: int = 20) -> list[ChatMessage]:
         """The latest `n` visible messages, oldest first (what a prompt is built from)."""
+        self.campaign_summary(campaign_id)
         return self._read(game_chat.TABLE, [], game_chat.recent, campaign_id, n)
 
     def pending_dice(self, campaign_id: str) -> list[DiceRequestEntry]:
+        self.campaign_summary(campaign_id)
         return self._read(game_dice_requests.TABLE, [], game_dice_requests.pending,
                           campaign_id)
 

@@ -1,8 +1,10 @@
 """Game routes: commands (`POST /game/commands`) and the game read models.
 
-They call `store.game` (questlog.game.api.GameAPI) at request time; while that
-module is absent the routes answer 501. Read routes serve on read nodes too;
-the command route is a write (token, 403 on a read node).
+They call `store.game` (questlog.game.api.GameAPI) at request time. The request body
+of `POST /game/commands` is typed by the command models themselves (a discriminated
+union on `kind`), so the spec shows every command and a bad one is a 422 naming it.
+Read routes serve on read nodes too; the command route is a write (token, 403 on a read
+node).
 """
 
 # No `from __future__ import annotations`: FastAPI resolves the Annotated dependencies.
@@ -14,6 +16,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..game.commands import Command
 from .bodies import parse_body
 
 Category = Literal["campaign", "character", "encounter"]
@@ -27,7 +30,10 @@ class GameCommandsRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    commands: list[dict[str, Any]] = Field(min_length=1, max_length=1000)
+    commands: list[Command] = Field(
+        min_length=1, max_length=1000,
+        description="Game commands, each an object whose `kind` picks its fields "
+                    "(`questlog game commands` lists them with examples).")
     correlation_id: str | None = Field(
         default=None, max_length=200,
         description="Makes a retried response a no-op (event ids derive from it).")
@@ -49,10 +55,10 @@ def build_game_router(
     router = APIRouter(prefix="/game", tags=["game"])
     Read = Annotated[None, Depends(read_access)]
     Write = Annotated[None, Depends(write_access)]
-    read_errors = responses(400, 401, 404, 501, 503)
+    read_errors = responses(400, 401, 404, 503)
 
     if writable:
-        @router.post("/commands", responses={**responses(400, 401, 403, 409, 413, 429, 501, 503),
+        @router.post("/commands", responses={**responses(400, 401, 403, 404, 409, 413, 429, 503),
                                              422: BODY_422},
                      summary="Apply game commands (one atomic multi-stream append)",
                      openapi_extra={"requestBody": {"required": True, "content": {

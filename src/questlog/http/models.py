@@ -88,16 +88,43 @@ class StreamResponse(BaseModel):
 
 
 class ErrorResponse(BaseModel):
-    """Every error: a machine-readable kind and a sentence naming what was wrong."""
+    """Every error answer: RFC 9457 problem details, served as `application/problem+json`.
 
-    error: str
-    detail: str
+    `error` (an extension member) is the machine-readable kind, `type` the same kind as a
+    URI (`urn:questlog:problem:<error>`), `detail` one sentence naming what was wrong.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(description="URI of the problem's kind: urn:questlog:problem:<error>.")
+    title: str = Field(description="The kind in words; the same for every answer of a kind.")
+    status: int = Field(description="The HTTP status code of this answer.")
+    detail: str = Field(description="What was wrong, for this request.")
+    error: str = Field(description="The kind, snake_case (e.g. wrong_expected_version).")
 
 
 class ConflictResponse(ErrorResponse):
+    """409: the stream's expected and actual versions."""
+
     stream_id: str
     expected: Any
     actual: int
+
+
+class ValidationIssue(BaseModel):
+    """One thing wrong in a request (FastAPI's item; `input` echoes at most 200 chars)."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+    input: Any = None
+    ctx: dict[str, Any] | None = None
+
+
+class ValidationErrorResponse(ErrorResponse):
+    """422 for a request that does not fit its parameters or body: every issue listed."""
+
+    errors: list[ValidationIssue]
 
 
 class HealthResponse(BaseModel):

@@ -1,7 +1,10 @@
-"""HTTP error answers: which status each library error gets, and their documented shapes.
+"""HTTP error answers: which status each library error gets, and their one shape.
 
-Every error answer has the same JSON body (`models.ErrorResponse`: error kind, detail);
-a 409 adds the stream and its expected and actual versions.
+Every error answer is RFC 9457 problem details (`application/problem+json`, the
+body `models.ErrorResponse`): `type`, `title`, `status`, `detail`, and the
+extension member `error` (the machine-readable kind); a 409 adds the stream and
+its expected and actual versions, a 422 the list of `errors`. `problem_body`
+builds every one of them; the handlers that send them are in `errors.py`.
 """
 
 import reprlib
@@ -11,11 +14,15 @@ from typing import Any
 from pydantic import ValidationError
 
 from .. import errors
+from ..game.errors import UnknownEntity
+from ..search.api import InvalidSearchQuery
 from . import models
 
 # Client mistakes are listed one by one; anything else questlog raises is the server's
 # fault (500), so a new error class can never turn a server fault into a 4xx.
 STATUS_FOR: list[tuple[type[errors.QuestlogError], int]] = [
+    (UnknownEntity, 404),  # a DomainError that means 'no such thing'
+    (InvalidSearchQuery, 400),
     (errors.ReadOnlyStore, 403),
     (errors.WrongExpectedVersion, 409),
     (errors.DuplicateEventId, 409),
@@ -24,8 +31,10 @@ STATUS_FOR: list[tuple[type[errors.QuestlogError], int]] = [
     (errors.ReplicationError, 503),
     (errors.StoreNotInitialized, 503),
     (errors.VectorSearchUnavailable, 503),
+    (errors.StreamNotFound, 404),
     (errors.ContentNotFound, 404),
     (errors.ContentPackNotFound, 404),
+    (errors.UnknownFilterField, 422),  # the type exists; the request names no such field
     (errors.UnknownContentType, 404),
     (errors.UnknownProjector, 404),
     (errors.InvalidEventPayload, 422),
@@ -44,8 +53,12 @@ STATUS_FOR: list[tuple[type[errors.QuestlogError], int]] = [
 RETRY_AFTER_S = 1
 
 
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_TYPE_PREFIX = "urn:questlog:problem:"
+
+
 class HTTPProblem(Exception):
-    """An error answer that is not a library error (auth, readiness, not implemented)."""
+    """An error answer that is not a library error (auth, readiness)."""
 
     def __init__(self, status: int, error: str, detail: str, *,
                  headers: dict[str, str] | None = None) -> None:
@@ -56,13 +69,20 @@ class HTTPProblem(Exception):
         self.headers = headers or {}
 
 
+def problem_body(status: int, error: str, detail: str, **extensions: Any) -> dict[str, Any]:
+    """The problem details of one error answer; `extensions` are added members."""
+    return {"type": PROBLEM_TYPE_PREFIX + error,
+            "title": error.replace("_", " ").capitalize(),
+            "status": status, "detail": detail, "error": error, **extensions}
+
+
 def error_kind(exc: Exception) -> str:
     name = type(exc).__name__
     return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
 
 
 def status_for(exc: errors.QuestlogError) -> int:
-    for cls, status in [*_optional_statuses(), *STATUS_FOR]:
+    for cls, status in STATUS_FOR:
         if isinstance(exc, cls):
             return status
     return 500
@@ -75,39 +95,63 @@ def retry_after(exc: errors.QuestlogError, status: int) -> bool:
     return status in (429, 503)
 
 
+def _problem_content(*models_: type[models.ErrorResponse]) -> dict[str, Any]:
+    refs = [{"$ref": f"#/components/schemas/{m.__name__}"} for m in models_]
+    return {PROBLEM_MEDIA_TYPE: {"schema": refs[0] if len(refs) == 1 else {"anyOf": refs}}}
+
+
 def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    described = {400: "Rejected by the library (invalid event, domain error).",
+    """The documented error answers of a route (problem details; see `document_problems`)."""
+    described = {400: "Rejected by the library (invalid event, domain error, bad filter).",
                  401: "Missing or wrong bearer token.",
                  403: "Read-only replica: writes go to the write node.",
                  404: "No such stream, content entry or type.",
                  409: "Conflict: wrong expected version (expected and actual in the body).",
                  413: "Request body over QUESTLOG_MAX_BODY_BYTES.",
+                 422: "A parameter or the body does not fit (every issue in `errors`), or a "
+                      "filter names a field the content type does not have.",
                  429: "Backpressure: the writer queue is full; retry after Retry-After.",
                  500: "A server fault a retry will not mend (corrupt file, configuration "
                       "problem, projector bug). Nothing was written.",
-                 501: "The feature's module is not installed on this node yet.",
                  503: "Replica not ready, min_position not reached, storage full or failing "
                       "(nothing was written), or a dependency is unavailable (see "
                       "Retry-After)."}
-    out: dict[int | str, dict[str, Any]] = {}
-    for code in codes:
-        model: type[models.ErrorResponse] = (
-            models.ConflictResponse if code == 409 else models.ErrorResponse)
-        out[code] = {"model": model, "description": described[code]}
-    return out
+    shapes: dict[int, tuple[type[models.ErrorResponse], ...]] = {
+        409: (models.ConflictResponse,),
+        422: (models.ValidationErrorResponse, models.ErrorResponse)}
+    return {code: {"description": described[code],
+                   "content": _problem_content(*shapes.get(code, (models.ErrorResponse,)))}
+            for code in codes}
 
 
 READ_ERRORS = problem_responses(400, 401, 404, 503)
 
-#: An append's 422: a body that is not an append request (FastAPI's validation shape), or a
-#: known game event whose data the game could not read (InvalidEventPayload, ErrorResponse).
+#: An append's 422: a body that is not an append request (every issue listed), or a known
+#: game event whose data the game could not read (InvalidEventPayload).
 APPEND_UNPROCESSABLE: dict[str, Any] = {
     "description": "The body is not an append request, or a known game event's data does "
                    "not fit its type (the detail names the event, the field, what was expected).",
-    "content": {"application/json": {"schema": {"anyOf": [
-        {"$ref": "#/components/schemas/HTTPValidationError"},
-        {"$ref": "#/components/schemas/ErrorResponse"}]}}},
+    "content": _problem_content(models.ValidationErrorResponse, models.ErrorResponse),
 }
+
+#: The error shapes the spec's components must hold (docs_routes adds them).
+PROBLEM_MODELS = (models.ErrorResponse, models.ConflictResponse, models.ValidationErrorResponse)
+_FASTAPI_422 = "#/components/schemas/HTTPValidationError"
+
+
+def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
+    """The spec with every 422 that FastAPI documents by itself (its `HTTPValidationError`)
+    documented as the problem this API answers instead."""
+    for operation in (op for path in schema.get("paths", {}).values() for op in path.values()
+                      if isinstance(op, dict)):
+        answer = operation.get("responses", {}).get("422")
+        if answer is not None and _FASTAPI_422 in str(answer.get("content")):
+            answer["content"] = _problem_content(models.ValidationErrorResponse)
+    if _FASTAPI_422 not in str(schema.get("paths")):
+        components = schema.get("components", {}).get("schemas", {})
+        components.pop("HTTPValidationError", None)
+        components.pop("ValidationError", None)
+    return schema
 
 
 MAX_ECHO_CHARS = 200  # of a rejected value, echoed back in a 422
@@ -155,22 +199,4 @@ def body_errors(exc: ValidationError) -> list[dict[str, Any]]:
             item["ctx"] = {k: v if isinstance(v, int | float | str | bool | None) else str(v)
                            for k, v in error["ctx"].items()}
         out.append(item)
-    return out
-
-
-def _optional_statuses() -> list[tuple[type[errors.QuestlogError], int]]:
-    """Client errors of modules that may be absent (checked before STATUS_FOR)."""
-    out: list[tuple[type[errors.QuestlogError], int]] = []
-    try:
-        from ..game.errors import UnknownEntity
-    except ImportError:
-        pass
-    else:
-        out.append((UnknownEntity, 404))  # a DomainError that means 'no such thing'
-    try:
-        from ..search.api import InvalidSearchQuery
-    except ImportError:
-        pass
-    else:
-        out.append((InvalidSearchQuery, 400))
     return out

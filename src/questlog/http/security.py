@@ -3,7 +3,7 @@
 Tokens are compared with `hmac.compare_digest` so response timing says nothing
 about how much of a guess was right. The body limit is enforced by an ASGI
 middleware that counts bytes as they arrive, so an oversized body is refused
-(413) before anything parses it, whether or not it declared its length.
+(413, problem details) before anything parses it, whether or not it declared its length.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import hmac
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+
+from .problems import PROBLEM_MEDIA_TYPE, problem_body
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -93,9 +95,9 @@ class BodySizeLimit:
 
     @staticmethod
     async def _refuse(send: Send, status: int, error: str, detail: str) -> None:
-        payload = json.dumps({"error": error, "detail": detail}).encode()
+        payload = json.dumps(problem_body(status, error, detail)).encode()
         await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json"),
+                    "headers": [(b"content-type", PROBLEM_MEDIA_TYPE.encode()),
                                 (b"content-length", str(len(payload)).encode()),
                                 (b"connection", b"close")]})
         await send({"type": "http.response.body", "body": payload})

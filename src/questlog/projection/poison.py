@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from ..errors import ProjectionError
+from ..errors import ProjectorsParked as ProjectorsParked  # re-exported: it moved to errors
 from ..events import utc_now
 from ..storage.checkpoints import Checkpoints
 from ..storage.session import Session
@@ -113,20 +113,3 @@ def without_skipped(items: list[T], skipped: frozenset[int]) -> list[T]:
     if not skipped:
         return items
     return [i for i in items if position_of(i) not in skipped]
-
-
-class ProjectorsParked(ProjectionError):
-    """Work finished for every other projector, but these are parked on poison events."""
-
-    exit_code = 3
-
-    def __init__(self, parked: list[dict[str, Any]]) -> None:
-        self.parked = parked
-        names = "; ".join(
-            f"{r['name']} at position {r['error_position']}"
-            + (f" ({r['error_type']})" if r.get("error_type") else "") for r in parked)
-        super().__init__(
-            f"{len(parked)} projector(s) parked on an event they cannot apply: {names} "
-            "(see `questlog projections status`; `projections skip NAME POSITION` steps over it)",
-            projector=parked[0]["name"] if parked else None,
-            position=parked[0]["error_position"] if parked else None)

@@ -12,10 +12,10 @@ Hits are per entity (the best chunk of each entry represents it), ranked by:
   lists, so an entity found by both signals ranks above one found by either.
 
 Every filter is part of the query that ranks: content types and packs are
-constraints of the KNN query (vec0 partition key / metadata column) and of the
-FTS query; `where` (content filter columns, one type) becomes a parameterized
-sub-select from the content helper. User text only ever reaches SQLite as a
-bound parameter.
+constraints of the KNN query and of the keyword match (the backend's vector and
+keyword indexes, `questlog.search.indexes`); `where` (content filter columns,
+one type) becomes the content helper's parameterized filter. User text only
+ever reaches the database as a bound parameter.
 """
 
 from __future__ import annotations
@@ -27,13 +27,14 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, Field
 
 from ..errors import QuestlogError, SearchIndexNotBuilt, VectorSearchUnavailable
-from . import fts, vectors
+from ..storage.session import Session
+from ..storage.vectors import EntryFilter, Filters, Generation
+from . import indexes
 from .backend import BackendChoice, choose_backend
 from .embedder import Embedder, default_embedder
-from .index import CHUNKS_TABLE, FTS_TABLE, IndexState, read_state, sync_mirror
+from .index import CHUNKS_TABLE, FTS_TABLE, STATE_TABLE, IndexState, read_state, sync_mirror
 
 if TYPE_CHECKING:
-    from ..db import DBAPIConnection
     from ..store import Store
 
 Mode = Literal["hybrid", "vector", "keyword"]
@@ -41,15 +42,6 @@ MODES: tuple[str, ...] = ("hybrid", "vector", "keyword")
 RRF_K = 60
 MAX_K = 1000
 NAME_WEIGHT = 4.0  # bm25 weight of the name column against the chunk text
-
-
-def conn_errors(conn: DBAPIConnection) -> type[Exception]:
-    """The driver's OperationalError (pysqlite3 or sqlite3, whichever the store uses)."""
-    import importlib
-
-    module = importlib.import_module(type(conn).__module__)
-    error: type[Exception] = getattr(module, "OperationalError", Exception)
-    return error
 
 
 class InvalidSearchQuery(QuestlogError):
@@ -99,8 +91,10 @@ class SearchAPI:
     def __init__(self, store: Store, embedder: Embedder | None = None) -> None:
         self.store = store
         self._embedder = embedder
-        self._numpy = vectors.NumpyBackend()
-        self._vec0 = vectors.Vec0Backend()
+        self._numpy = indexes.exact_index(CHUNKS_TABLE)
+        self._vec0 = indexes.approximate_index(CHUNKS_TABLE, tune_reads=not store.read_only)
+        self._keywords = indexes.keyword_index(FTS_TABLE, CHUNKS_TABLE)
+        self._chunks = indexes.search_chunks(CHUNKS_TABLE, STATE_TABLE)
         self._lock = threading.Lock()
 
     @property
@@ -123,7 +117,7 @@ class SearchAPI:
         with self.store.read() as conn:
             return read_state(conn)
 
-    def _require_state(self, conn: DBAPIConnection) -> IndexState:
+    def _require_state(self, conn: Session) -> IndexState:
         state = read_state(conn)
         if state is None:
             raise SearchIndexNotBuilt(
@@ -146,8 +140,8 @@ class SearchAPI:
             raise InvalidSearchQuery(f"k must be an integer from 1 to {MAX_K}, got {k!r}")
         type_t = _as_tuple(types, "types")
         pack_t = _as_tuple(packs, "packs")
-        filters = vectors.Filters(types=type_t, packs=pack_t,
-                                  id_sql=self._where_sql(type_t, pack_t, where))
+        self.store.content.check_filters(type_t or (), pack_t or ())
+        filters = Filters(types=type_t, packs=pack_t, entries=self._entry_filter(type_t, where))
         fetch = 3 * k + 10  # chunks per signal: several chunks can belong to one entity
 
         with self.store.read() as conn:
@@ -160,8 +154,8 @@ class SearchAPI:
             vector = self._vector(query, filters, fetch, state)
         return self._fuse(vector, keyword, k, mode)
 
-    def _where_sql(self, types: tuple[str, ...] | None, packs: tuple[str, ...] | None,
-                   where: Mapping[str, Any] | None) -> tuple[str, list[object]] | None:
+    def _entry_filter(self, types: tuple[str, ...] | None,
+                      where: Mapping[str, Any] | None) -> EntryFilter | None:
         if not where:
             return None
         if types is None or len(types) != 1:
@@ -170,50 +164,13 @@ class SearchAPI:
         if not isinstance(where, Mapping):
             raise InvalidSearchQuery(f"`where` must be a mapping, got {type(where).__name__}")
         sub, params = self.store.content.filter_sql(types[0], where)
-        sql = f"SELECT id FROM {CHUNKS_TABLE} WHERE type = ? AND idx IN ({sub})"
-        all_params: list[object] = [types[0], *params]
-        if packs:
-            sql += f" AND pack IN ({', '.join('?' * len(packs))})"
-            all_params += list(packs)
-        return sql, all_params
+        return EntryFilter(types[0], sub, tuple(params))
 
-    def _keyword(self, text: str, filters: vectors.Filters, n: int) -> list[tuple[int, float]]:
-        conds: list[str] = []
-        params: list[object] = []
-        if filters.id_sql is not None:
-            conds.append(f"c.id IN ({filters.id_sql[0]})")
-            params += filters.id_sql[1]
-        else:
-            if filters.types:
-                conds.append(f"c.type IN ({', '.join('?' * len(filters.types))})")
-                params += list(filters.types)
-            if filters.packs:
-                conds.append(f"c.pack IN ({', '.join('?' * len(filters.packs))})")
-                params += list(filters.packs)
-        extra = "".join(f" AND {c}" for c in conds)
-        sql = (f"SELECT c.id, bm25({FTS_TABLE}, ?, 1.0) AS s FROM {FTS_TABLE} "
-               f"JOIN {CHUNKS_TABLE} c ON c.id = {FTS_TABLE}.rowid "
-               f"WHERE {FTS_TABLE} MATCH ?{extra} ORDER BY s, c.id LIMIT ?")
-        candidates = fts.candidate_queries(text)
-        rows: list[tuple[int, float]] = []
-        with self.store.read() as conn:
-            for i, candidate in enumerate(candidates):
-                last = i == len(candidates) - 1
-                try:
-                    got = conn.execute(sql, [NAME_WEIGHT, candidate, *params, n]).fetchall()
-                except conn_errors(conn) as exc:
-                    # The SQL is fixed, so an error here is the user's FTS5 syntax
-                    # (unterminated string, unknown column filter, ...): fall back to
-                    # the plain-words form, which is always valid.
-                    if last and fts.plain_query(text) == candidate:
-                        raise VectorSearchUnavailable(f"keyword search failed: {exc}") from exc
-                    continue  # no words at all (e.g. a lone quote): no keyword hits
-                rows = [(int(cid), -float(s)) for cid, s in got]
-                if rows or last:
-                    break
-        return rows
+    def _keyword(self, text: str, filters: Filters, n: int) -> list[tuple[int, float]]:
+        with self.store.read() as session:
+            return self._keywords.match(session, text, n, filters, NAME_WEIGHT)
 
-    def _vector(self, text: str, filters: vectors.Filters, n: int,
+    def _vector(self, text: str, filters: Filters, n: int,
                 state: IndexState) -> list[tuple[int, float]]:
         embedder = self.embedder
         if state.model_id and embedder.model_id != state.model_id:
@@ -224,39 +181,31 @@ class SearchAPI:
         query = embedder.embed([text])[0]
         choice = self.backend()
         if choice.active == "sqlite-vec":
-            with self.store.read() as conn:
-                in_sync = vectors.mirror_token(conn) == state.token
-                if in_sync:
-                    if not self.store.read_only:
-                        vectors.tune_for_knn(conn)
-                    return self._vec0.search(conn, query, n, filters, state.total)
+            with self.store.read() as session:
+                if self._vec0.in_sync(session, state.token):
+                    return self._vec0.search(session, query, n, filters,
+                                             Generation(state.token, state.total))
             if not self.store.read_only:
                 self.store.write(sync_mirror)
-                with self.store.read() as conn:
-                    current = read_state(conn) or state
-                    if vectors.mirror_token(conn) == current.token:
-                        return self._vec0.search(conn, query, n, filters, current.total)
+                with self.store.read() as session:
+                    current = read_state(session) or state
+                    if self._vec0.in_sync(session, current.token):
+                        return self._vec0.search(session, query, n, filters,
+                                                 Generation(current.token, current.total))
             if self.store.settings.vector_backend == "sqlite-vec":
                 raise VectorSearchUnavailable(
                     "the sqlite-vec index is behind the chunks and this store is read-only")
-        with self.store.read() as conn:
-            return self._numpy.search(conn, query, n, filters, state.token)
+        with self.store.read() as session:
+            return self._numpy.search(session, query, n, filters,
+                                      Generation(state.token, state.total))
 
     def _fuse(self, vector: list[tuple[int, float]], keyword: list[tuple[int, float]], k: int,
               mode: str) -> list[SearchHit]:
         ids = sorted({cid for cid, _ in vector} | {cid for cid, _ in keyword})
         if not ids:
             return []
-        meta: dict[int, tuple[str, str, str, str, int, str]] = {}
-        with self.store.read() as conn:
-            for start in range(0, len(ids), 500):
-                part = ids[start:start + 500]
-                marks = ", ".join("?" * len(part))
-                for row in conn.execute(
-                        f"SELECT id, type, idx, name, pack, chunk_no, text FROM {CHUNKS_TABLE} "
-                        f"WHERE id IN ({marks})", part):
-                    meta[int(row[0])] = (str(row[1]), str(row[2]), str(row[3]), str(row[4]),
-                                         int(row[5]), str(row[6]))
+        with self.store.read() as session:
+            meta = self._chunks.describe(session, ids)
 
         def per_entity(ranked: list[tuple[int, float]]) -> dict[tuple[str, str], tuple[int, int, float]]:
             out: dict[tuple[str, str], tuple[int, int, float]] = {}

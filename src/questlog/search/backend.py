@@ -13,8 +13,8 @@ from typing import Any
 from ..db import vec_status
 from ..errors import VectorSearchUnavailable
 from ..settings import Settings
+from ..sqlite.vectors import LAYOUT as VEC0_LAYOUT
 from .embedder import MINILM_ID, default_embedder
-from .vectors import BQ_OVERSAMPLE, EXACT_SCAN_MAX, VEC_CHUNK_SIZE
 
 
 @dataclass(frozen=True)
@@ -52,11 +52,7 @@ def backend_report(settings: Settings) -> dict[str, Any]:
         **choice,
         "sqlite_vec": {"loaded": status.loaded, "version": status.version,
                        "reason": status.reason},
-        "layout": {
-            "filtered": f"vec0 float[384] partitioned by content type, chunk_size={VEC_CHUNK_SIZE}",
-            "unfiltered": f"vec0 bit[384] with {BQ_OVERSAMPLE}x float re-scoring "
-                          f"(exact float scan up to {EXACT_SCAN_MAX} vectors)",
-        },
+        "layout": dict(VEC0_LAYOUT),
         "model": embedder.model_id if embedder.model_id else MINILM_ID,
         "model_loaded": bool(loaded) if loaded is not None else None,
     }

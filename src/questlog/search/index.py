@@ -22,17 +22,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..db import DBAPIConnection
 from ..events import RecordedEvent
-from . import cache, vectors
+from ..storage.keywords import KeywordRow
+from ..storage.search_chunks import ChunkRow, Key
+from ..storage.session import Session
+from . import indexes
 from .texts import Chunk, entry_chunks, entry_name
 
-CHUNKS_TABLE = vectors.CHUNKS_TABLE
+CHUNKS_TABLE = "search_chunks"
 FTS_TABLE = "search_fts"
 STATE_TABLE = "search_state"
-
-ENTITIES_TABLE = "content_entities"        # the content helper's effective entries
-PACK_ENTRIES_TABLE = "content_pack_entries"  # every pack's entries
 
 CHUNKS_COLUMNS = (
     "id INTEGER PRIMARY KEY, type TEXT NOT NULL, idx TEXT NOT NULL, chunk_no INTEGER NOT NULL, "
@@ -45,8 +44,6 @@ STATE_COLUMNS = "key TEXT PRIMARY KEY, value TEXT NOT NULL"
 
 EVENT_TYPES = frozenset({"ContentEntityUpserted", "ContentEntityRemoved",
                          "ContentPackRegistered", "ContentPackRemoved"})
-
-Key = tuple[str, str]
 
 
 def chunk_id(type_name: str, index: str, chunk_no: int) -> int:
@@ -62,30 +59,18 @@ class IndexState:
     total: int
 
 
-def read_state(conn: DBAPIConnection, state_table: str = STATE_TABLE) -> IndexState | None:
+def read_state(conn: Session, state_table: str = STATE_TABLE) -> IndexState | None:
     """None when the index has never been written."""
-    if not vectors.table_exists(conn, state_table):
+    values = indexes.search_chunks(CHUNKS_TABLE, state_table).state(conn)
+    if values is None or "token" not in values:
         return None
-    values = dict(conn.execute(f"SELECT key, value FROM {state_table}").fetchall())
-    if "token" not in values:
-        return None
-    return IndexState(str(values["token"]), str(values.get("model_id", "")),
+    return IndexState(values["token"], values.get("model_id", ""),
                       int(values.get("dim", 0)), int(values.get("total", 0)))
-
-
-def _write_state(conn: DBAPIConnection, state_table: str, chunks_table: str, token: str,
-                 model_id: str, dim: int) -> None:
-    total = conn.execute(
-        f"SELECT COUNT(*) FROM {chunks_table} WHERE embedding IS NOT NULL").fetchone()[0]
-    conn.executemany(
-        f"INSERT INTO {state_table} (key, value) VALUES (?, ?) "
-        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        [("token", token), ("model_id", model_id), ("dim", str(dim)), ("total", str(total))])
 
 
 # -- which keys an event batch touches ----------------------------------------------------
 
-def affected_keys(conn: DBAPIConnection, events: Sequence[RecordedEvent],
+def affected_keys(conn: Session, events: Sequence[RecordedEvent],
                   chunks_table: str = CHUNKS_TABLE) -> set[Key]:
     keys: set[Key] = set()
     packs: set[str] = set()
@@ -95,15 +80,11 @@ def affected_keys(conn: DBAPIConnection, events: Sequence[RecordedEvent],
             keys.add((str(data["type"]), str(data["index"])))
         elif event.type in ("ContentPackRegistered", "ContentPackRemoved"):
             packs.add(str(data["pack"]))
+    chunks = indexes.search_chunks(chunks_table, STATE_TABLE)
     for pack in sorted(packs):
         # Keys the pack has now (priority changes), and keys indexed from it so far
         # (a removed pack's entries: the next pack's entry may now be effective).
-        if vectors.table_exists(conn, PACK_ENTRIES_TABLE):
-            keys.update((str(t), str(i)) for t, i in conn.execute(
-                f"SELECT type, idx FROM {PACK_ENTRIES_TABLE} WHERE pack = ?", (pack,)))
-        if vectors.table_exists(conn, chunks_table):
-            keys.update((str(t), str(i)) for t, i in conn.execute(
-                f"SELECT DISTINCT type, idx FROM {chunks_table} WHERE pack = ?", (pack,)))
+        keys.update(chunks.pack_keys(conn, pack))
     return keys
 
 
@@ -114,34 +95,24 @@ class Effective:
     chunks: list[Chunk]
 
 
-def effective_chunks(conn: DBAPIConnection, keys: Iterable[Key]) -> dict[Key, Effective]:
+def effective_chunks(conn: Session, keys: Iterable[Key]) -> dict[Key, Effective]:
     """The chunks of each key's current effective entry (keys with none are absent)."""
     out: dict[Key, Effective] = {}
-    if not vectors.table_exists(conn, ENTITIES_TABLE):
-        return out
+    chunks = indexes.search_chunks(CHUNKS_TABLE, STATE_TABLE)
     by_type: dict[str, list[str]] = {}
     for type_name, index in sorted(set(keys)):
         by_type.setdefault(type_name, []).append(index)
-    for type_name, indexes in by_type.items():
-        for start in range(0, len(indexes), 400):
-            part = indexes[start:start + 400]
-            marks = ", ".join("?" * len(part))
-            for idx, pack, data_json in conn.execute(
-                    f"SELECT idx, pack, data FROM {ENTITIES_TABLE} WHERE type = ? "
-                    f"AND idx IN ({marks})", (type_name, *part)):
-                data: Mapping[str, Any] = json.loads(data_json)
-                out[(type_name, str(idx))] = Effective(
-                    str(pack), entry_name(type_name, data),
-                    entry_chunks(type_name, str(idx), data))
+    for type_name, entry_indexes in by_type.items():
+        for idx, pack, data_json in chunks.entries(conn, type_name, entry_indexes):
+            data: Mapping[str, Any] = json.loads(data_json)
+            out[(type_name, idx)] = Effective(pack, entry_name(type_name, data),
+                                              entry_chunks(type_name, idx, data))
     return out
 
 
-def missing_texts(conn: DBAPIConnection, chunks_table: str = CHUNKS_TABLE) -> dict[str, str]:
+def missing_texts(conn: Session, chunks_table: str = CHUNKS_TABLE) -> dict[str, str]:
     """Chunks written before their vector was available ({hash: text})."""
-    if not vectors.table_exists(conn, chunks_table):
-        return {}
-    return {str(h): str(t) for h, t in conn.execute(
-        f"SELECT text_hash, text FROM {chunks_table} WHERE embedding IS NULL")}
+    return indexes.search_chunks(chunks_table, STATE_TABLE).missing_texts(conn)
 
 
 # -- applying -----------------------------------------------------------------------------
@@ -153,85 +124,72 @@ class Tables:
     state: str = STATE_TABLE
 
 
-def apply_keys(conn: DBAPIConnection, tables: Tables, keys: set[Key], model_id: str, dim: int,
+def apply_keys(conn: Session, tables: Tables, keys: set[Key], model_id: str, dim: int,
                prepared: Mapping[str, bytes], *, rebuilding: bool) -> None:
     """Make the chunks of `keys` match their effective entries (inside the writer's txn)."""
-    mirror = not rebuilding and vectors.has_vec(conn)
+    chunks = indexes.search_chunks(tables.chunks, tables.state)
+    keywords = indexes.keyword_index(tables.fts, tables.chunks)
+    # The vector index kept beside the chunks (vec0) follows them in this transaction,
+    # except in a rebuild's shadow tables: it is refilled after the swap.
+    mirror = None if rebuilding else indexes.maintained_index(conn, CHUNKS_TABLE)
     state = read_state(conn, tables.state)
-    mirror_ok = mirror and state is not None and vectors.mirror_token(conn) == state.token
+    mirror_ok = mirror is not None and state is not None and mirror.in_sync(conn, state.token)
 
     effective = effective_chunks(conn, keys)
-    existing: dict[int, tuple[str, str]] = {}  # id -> (text_hash, pack) for rows with a vector
-    stale_null: set[int] = set()
-    for key in sorted(keys):
-        for cid, text_hash, pack, emb_null in conn.execute(
-                f"SELECT id, text_hash, pack, embedding IS NULL FROM {tables.chunks} "
-                "WHERE type = ? AND idx = ?", key):
-            if emb_null:
-                stale_null.add(int(cid))
-            existing[int(cid)] = (str(text_hash), str(pack))
+    stored = chunks.stored(conn, sorted(keys))
+    existing = {cid: (c.text_hash, c.pack) for cid, c in stored.items()}
+    stale_null = {cid for cid, c in stored.items() if not c.has_vector}
 
     wanted: dict[int, tuple[Chunk, str, str]] = {}
     for eff in effective.values():
         for chunk in eff.chunks:
             wanted[chunk_id(chunk.type, chunk.index, chunk.chunk_no)] = (chunk, eff.pack, eff.name)
     # Chunks written earlier without a vector: fill them if the vector is there now.
-    null_rows = {int(cid): str(h) for cid, h in conn.execute(
-        f"SELECT id, text_hash FROM {tables.chunks} WHERE embedding IS NULL")}
+    null_rows = chunks.unembedded(conn)
 
     changed = {cid for cid, (chunk, pack, _) in wanted.items()
                if existing.get(cid) != (chunk.text_hash, pack) or cid in stale_null}
     removed = [cid for cid in existing if cid not in wanted]
     hashes = {wanted[c][0].text_hash for c in changed} | set(null_rows.values())
     blobs = dict(prepared)
-    blobs.update(cache.lookup(conn, model_id, (h for h in hashes if h not in blobs)))
+    blobs.update(indexes.embedding_cache().lookup(conn, model_id,
+                                                  (h for h in hashes if h not in blobs)))
 
     drop = sorted(set(removed) | changed)
-    conn.executemany(f"DELETE FROM {tables.chunks} WHERE id = ?", [(c,) for c in drop])
-    conn.executemany(f"DELETE FROM {tables.fts} WHERE rowid = ?", [(c,) for c in drop])
-    rows = []
-    fts_rows = []
+    rows: list[ChunkRow] = []
+    keyword_rows: list[KeywordRow] = []
     for cid in sorted(changed):
         chunk, pack, name = wanted[cid]
-        rows.append((cid, chunk.type, chunk.index, chunk.chunk_no, pack, name, chunk.text,
-                     chunk.text_hash, blobs.get(chunk.text_hash)))
-        fts_rows.append((cid, name, chunk.text))
-    conn.executemany(
-        f"INSERT INTO {tables.chunks} (id, type, idx, chunk_no, pack, name, text, text_hash, "
-        "embedding) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-    conn.executemany(f"INSERT INTO {tables.fts} (rowid, name, text) VALUES (?, ?, ?)", fts_rows)
-    filled = [(blobs[h], cid) for cid, h in null_rows.items()
-              if cid not in drop and h in blobs]
-    conn.executemany(f"UPDATE {tables.chunks} SET embedding = ? WHERE id = ?", filled)
+        rows.append(ChunkRow(cid, chunk.type, chunk.index, chunk.chunk_no, pack, name,
+                             chunk.text, chunk.text_hash, blobs.get(chunk.text_hash)))
+        keyword_rows.append(KeywordRow(cid, name, chunk.text))
+    filled = {cid: blobs[h] for cid, h in null_rows.items() if cid not in drop and h in blobs}
+    chunks.replace(conn, drop, rows, filled)
+    keywords.delete(conn, sorted(removed))  # changed chunks are replaced by the upsert
+    keywords.upsert(conn, keyword_rows)
 
     token = uuid.uuid4().hex
-    _write_state(conn, tables.state, tables.chunks, token, model_id, dim)
-    if mirror_ok:
-        vectors.mirror_delete(conn, drop)
-        new_ids = [cid for cid, *_ in rows if blobs.get(wanted[cid][0].text_hash) is not None]
-        new_ids += [cid for _, cid in filled]
-        if new_ids:
-            fetch = conn.execute(
-                f"SELECT id, type, pack, embedding FROM {tables.chunks} WHERE id IN "
-                f"(SELECT value FROM json_each(?))", (json.dumps(new_ids),)).fetchall()
-            vectors.mirror_insert(conn, [(int(i), str(t), str(p), bytes(b))
-                                         for i, t, p, b in fetch])
-        vectors.set_mirror_token(conn, token, dim)
-    elif mirror:
-        vectors.resync_mirror(conn, tables.chunks, token, dim)
+    chunks.write_state(conn, {"token": token, "model_id": model_id, "dim": str(dim),
+                              "total": str(chunks.vector_count(conn))})
+    if mirror is not None and mirror_ok:
+        with_vector = [r.id for r in rows if r.embedding is not None] + list(filled)
+        keep = set(with_vector)
+        mirror.delete(conn, [cid for cid in drop if cid not in keep])
+        mirror.upsert(conn, chunks.vector_rows(conn, with_vector))
+        mirror.mark_synced(conn, token, dim)
+    elif mirror is not None:
+        mirror.resync(conn, token, dim)
 
 
-def sync_mirror(conn: DBAPIConnection) -> bool:
-    """Bring the vec0 mirror in line with the live chunks (False: sqlite-vec not loaded)."""
-    if not vectors.has_vec(conn):
+def sync_mirror(conn: Session) -> bool:
+    """Bring the vector index kept beside the chunks in line with the live chunks
+    (False: no such index on this connection, or no index state yet)."""
+    mirror = indexes.maintained_index(conn, CHUNKS_TABLE)
+    if mirror is None:
         return False
     state = read_state(conn)
     if state is None:
         return False
-    if vectors.mirror_token(conn) != state.token:
-        vectors.resync_mirror(conn, CHUNKS_TABLE, state.token, state.dim)
+    if not mirror.in_sync(conn, state.token):
+        mirror.resync(conn, state.token, state.dim)
     return True
-
-
-def ensure_cache_table(conn: DBAPIConnection) -> None:
-    cache.ensure_table(conn)

@@ -1,5 +1,5 @@
 """Read-model tables in SQLite: DDL from the Core declarations, the one `sqlite_master`
-probe, `RENAME` swaps, digests and `ON CONFLICT` upserts.
+probe (`schema.table_exists`), `RENAME` swaps, digests and `ON CONFLICT` upserts.
 
 SQLite's DDL is transactional and `ALTER TABLE ... RENAME` takes the writer's lock,
 so a swap (drop the live table, rename the shadow over it) inside the writer's
@@ -19,15 +19,10 @@ from sqlalchemy.sql.expression import Executable
 
 from ..storage.readmodels import digest_columns, digest_order, digest_rows, options_of
 from ..storage.session import Session
+from .schema import table_exists
 
 _DIALECT = sqlite_dialect.dialect()
-_PROBE_SQL = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
 _DIGEST_FETCH = 5000
-
-
-def table_exists(conn: Any, name: str) -> bool:
-    """Whether SQLite table `name` exists (a Session or a raw connection): the one probe."""
-    return conn.execute(_PROBE_SQL, (name,)).fetchone() is not None
 
 
 def create_statements(table: sa.Table) -> list[str]:
