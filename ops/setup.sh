@@ -5,6 +5,15 @@
 # and is installed before sentence-transformers so pip never picks another.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The inspector's browser tests drive Debian's chromium through Playwright's Python
+# package: Playwright must never download a browser build of its own.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 \
+    && [ "$(id -u)" = 0 ]; then
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
+    >/dev/null 2>&1 || echo "ops/setup.sh: could not install chromium (the browser tests" \
+    "skip without it, and fail under CI=true)" >&2
+fi
 PY="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 . .venv/bin/activate

@@ -30,13 +30,14 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from . import eventstore
-from .db import Database
 from .errors import ConfigurationError
 from .events import GENESIS_HASH, canonical_json, utc_now
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .storage.backend import Backend
 
 log = logging.getLogger("questlog.anchors")
 
@@ -246,27 +247,13 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def make_durable(db_path: Path) -> None:
-    """fsync the store's WAL and main file: every commit visible now survives a power cut,
-    whatever `synchronous` the writer runs at (at FULL this is nearly free)."""
-    for path in (Path(f"{db_path}-wal"), db_path):
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except FileNotFoundError:
-            continue  # no WAL right now: everything is in the main file
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 # -- taking and checking anchors -----------------------------------------------------------
 
-def take_anchor(db: Database, key: AnchorKey, path: Path) -> Anchor:
+def take_anchor(backend: Backend, key: AnchorKey, path: Path) -> Anchor:
     """Anchor the log's current committed head in `path` (made durable first)."""
-    with db.read() as conn:
-        position, digest = eventstore.head(conn)
-    make_durable(db.path)
+    with backend.read() as session:
+        position, digest = backend.log.head(session)
+    backend.make_durable()
     anchor = Anchor.make(key, position, digest)
     AnchorFile(path).append(anchor)
     return anchor
@@ -313,11 +300,11 @@ class AnchorReport:
                 "faults": [f.as_dict() for f in self.faults[:20]], "fault_count": len(self.faults)}
 
 
-def verify_anchors(db: Database, key: AnchorKey, path: Path) -> AnchorReport:
+def verify_anchors(backend: Backend, key: AnchorKey, path: Path) -> AnchorReport:
     """Check every anchor in `path`: signed by `key`, and reached by the log with its hash."""
     if not path.is_file():
-        with db.read() as conn:
-            head, _ = eventstore.head(conn)
+        with backend.read() as session:
+            head, _ = backend.log.head(session)
         report = AnchorReport(path, head)
         report.faults.append(AnchorFault(0, "missing", f"no anchor file at {path}"))
         return report
@@ -334,9 +321,9 @@ def verify_anchors(db: Database, key: AnchorKey, path: Path) -> AnchorReport:
         except ValueError as exc:
             faults.append(AnchorFault(number, "malformed",
                                       f"line {number} is not an anchor record: {exc}"))
-    with db.read() as conn:
-        head, _ = eventstore.head(conn)
-        stored = eventstore.hashes_at(conn, (a.position for _, a in entries))
+    with backend.read() as session:
+        head, _ = backend.log.head(session)
+        stored = backend.log.hashes_at(session, (a.position for _, a in entries))
     report = AnchorReport(path, head, anchors=len(entries), skipped_lines=skipped)
     for number, anchor in entries:
         where = (f"anchor on line {number} (position {anchor.position}, "
@@ -376,9 +363,9 @@ class Anchorer:
     thread reads the head itself, so an anchor always names a committed position.
     """
 
-    def __init__(self, db: Database, key: AnchorKey, path: Path, *, every_events: int,
+    def __init__(self, backend: Backend, key: AnchorKey, path: Path, *, every_events: int,
                  every_s: float) -> None:
-        self._db = db
+        self._backend = backend
         self._key = key
         self.path = path
         self._every_events = every_events
@@ -395,12 +382,13 @@ class Anchorer:
         self._thread.start()
 
     @classmethod
-    def from_settings(cls, db: Database, settings: Settings) -> Anchorer | None:
+    def from_settings(cls, backend: Backend, settings: Settings,
+                      db_path: Path) -> Anchorer | None:
         """The writer's anchorer, or None while no key is set or both triggers are 0."""
         if settings.anchor_key is None or not (settings.anchor_every_events
                                                or settings.anchor_every_s):
             return None
-        return cls(db, AnchorKey.from_settings(settings), anchor_path(settings, db.path),
+        return cls(backend, AnchorKey.from_settings(settings), anchor_path(settings, db_path),
                    every_events=settings.anchor_every_events, every_s=settings.anchor_every_s)
 
     def committed(self, head: int | None) -> None:
@@ -424,8 +412,8 @@ class Anchorer:
     def _anchor_if_due(self, *, final: bool = False) -> None:
         with self._lock:
             try:
-                with self._db.read() as conn:
-                    head = eventstore.head_position(conn)
+                with self._backend.read() as session:
+                    head = self._backend.log.head_position(session)
                 new = head - self.last_position
                 due = new > 0 and (
                     final
@@ -436,7 +424,7 @@ class Anchorer:
                     if new <= 0:
                         self._last_time = time.monotonic()
                     return
-                anchor = take_anchor(self._db, self._key, self.path)
+                anchor = take_anchor(self._backend, self._key, self.path)
             except Exception as exc:  # never let anchoring take the writer down
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.error("anchoring failed: %s", self.last_error)

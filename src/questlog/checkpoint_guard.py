@@ -13,7 +13,8 @@ beside the database — a dead process releases its lock, so no marker goes stal
   `questlog replicate` warns about any other process that has the file open
   for writing, since nothing tells it whether that one checkpoints.
 
-The rule: before each write batch a writer asks `CheckpointGuard.apply`, which
+The rule: before each write batch a writer asks `CheckpointGuard.apply`
+(`questlog.sqlite.wal`, which issues the pragma), which
 sets `wal_autocheckpoint` to 0 while a replicate lock is held (or always, with
 `QUESTLOG_LITESTREAM_ACTIVE=1`) and back to SQLite's default once it is gone.
 The question costs one stat(2) when no lock file exists, and open + flock +
@@ -27,9 +28,6 @@ import fcntl
 import os
 import time
 from pathlib import Path
-from typing import Any
-
-DBAPIConnection = Any
 
 
 def replicate_lock_path(db_path: Path) -> Path:
@@ -140,31 +138,6 @@ class WriterMarker:
             return cls(db_path)
         except OSError:
             return None
-
-
-class CheckpointGuard:
-    """Keeps each write connection's autocheckpoint in line with who owns checkpoints."""
-
-    def __init__(self, db_path: Path, *, litestream_always: bool) -> None:
-        self.db_path = db_path
-        self.litestream_always = litestream_always
-        self._default_pages: int | None = None
-        self._applied: dict[int, int] = {}
-
-    def checkpoints_allowed(self) -> bool:
-        return not self.litestream_always and not replication_watching(self.db_path)
-
-    def apply(self, conn: DBAPIConnection) -> bool:
-        """Set `conn`'s wal_autocheckpoint for the next write; returns whether it may
-        checkpoint. Cheap when nothing changed (no pragma is issued)."""
-        if self._default_pages is None:
-            self._default_pages = int(conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0])
-        allowed = self.checkpoints_allowed()
-        pages = self._default_pages if allowed else 0
-        if self._applied.get(id(conn)) != pages:
-            conn.execute(f"PRAGMA wal_autocheckpoint={pages}")
-            self._applied[id(conn)] = pages
-        return allowed
 
 
 def _proc_flock_holders(path: Path) -> set[int]:

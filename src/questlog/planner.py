@@ -13,7 +13,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from . import eventstore
 from .errors import DuplicateEventId, InvalidEvent, WrongExpectedVersion
 from .events import (
     ANY,
@@ -31,6 +30,7 @@ from .events import (
 )
 from .game.event_base import GAME_CATEGORIES
 from .jsonlimits import DEFAULT_MAX_JSON_DEPTH, check_depth, encoding_problem
+from .storage.log import StoredEventKey
 
 
 @dataclass(slots=True)
@@ -126,7 +126,7 @@ class BatchState:
     head: int
     head_hash: str
     versions: dict[str, int]  # stream id -> current version; absent means "read it"
-    batch_ids: dict[str, eventstore.StoredEventKey]  # caller-chosen ids planned so far
+    batch_ids: dict[str, StoredEventKey]  # caller-chosen ids planned so far
 
     def copy(self) -> BatchState:
         return BatchState(self.head, self.head_hash, dict(self.versions), dict(self.batch_ids))
@@ -143,7 +143,7 @@ class Plan:
 
 
 def plan_calls(calls: Sequence[AppendCall], state: BatchState,
-               existing: dict[str, eventstore.StoredEventKey], recorded_at: str,
+               existing: dict[str, StoredEventKey], recorded_at: str,
                *, with_recorded: bool = True) -> Plan:
     """Check one request's calls against the state; on success, advance the state.
 
@@ -154,7 +154,7 @@ def plan_calls(calls: Sequence[AppendCall], state: BatchState,
     """
     head, head_hash = state.head, state.head_hash
     new_versions: dict[str, int] = {}  # overlays: merged into the state on success only
-    new_ids: dict[str, eventstore.StoredEventKey] = {}
+    new_ids: dict[str, StoredEventKey] = {}
     rows: list[tuple[Any, ...]] = []
     recorded: list[RecordedEvent] = []
     results: list[AppendResult] = []
@@ -187,7 +187,7 @@ def plan_calls(calls: Sequence[AppendCall], state: BatchState,
                                               category, ev.type, ev.schema_version, ev.data,
                                               ev.metadata, recorded_at, head_hash))
             if ev.id_given:
-                new_ids[ev.event_id] = eventstore.StoredEventKey(
+                new_ids[ev.event_id] = StoredEventKey(
                     head, call.stream_id, current, ev.type, ev.schema_version, ev.data_json,
                     ev.metadata_json)
             positions.append(head)
@@ -200,10 +200,10 @@ def plan_calls(calls: Sequence[AppendCall], state: BatchState,
     return Plan(rows, recorded, results, not any(c.validate for c in calls))
 
 
-def _stored_retry(call: AppendCall, existing: dict[str, eventstore.StoredEventKey],
-                  batch_ids: dict[str, eventstore.StoredEventKey],
-                  new_ids: dict[str, eventstore.StoredEventKey]
-                  ) -> list[eventstore.StoredEventKey]:
+def _stored_retry(call: AppendCall, existing: dict[str, StoredEventKey],
+                  batch_ids: dict[str, StoredEventKey],
+                  new_ids: dict[str, StoredEventKey]
+                  ) -> list[StoredEventKey]:
     """The stored events a call's caller-chosen ids name: all of its events (a retry),
     or none. Raises on a repeated id, a changed payload, or a mix."""
     known = []
@@ -232,7 +232,7 @@ def _stored_retry(call: AppendCall, existing: dict[str, eventstore.StoredEventKe
     return known
 
 
-def _differences(stored: eventstore.StoredEventKey, stream_id: str, ev: EncodedEvent) -> str:
+def _differences(stored: StoredEventKey, stream_id: str, ev: EncodedEvent) -> str:
     """Which parts of a retried event differ from the stored one (for the error)."""
     pairs = (("stream", stored.stream_id, stream_id), ("type", stored.type, ev.type),
              ("schema_version", stored.schema_version, ev.schema_version),

@@ -127,10 +127,8 @@ def replay_file(store: Store, path: Path,
         if not batch:
             return
         ids = [str(e.event_id) for _, e in batch]
-        with store.read() as conn:
-            marks = ",".join("?" * len(ids))
-            stored = {r[0] for r in conn.execute(
-                f"SELECT event_id FROM events WHERE event_id IN ({marks})", ids)}
+        with store.read() as session:
+            stored = store.backend.log.existing_events(session, ids).keys()
         fresh = [(s, e) for s, e in batch if str(e.event_id) not in stored]
         skipped += len(batch) - len(fresh)
         if fresh:

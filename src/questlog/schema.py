@@ -2,29 +2,26 @@
 
 Alembic is imported only here, only when a schema command runs; opening a
 store compares the stored revision with HEAD_REVISION (a test keeps that
-constant equal to Alembic's head).
+constant equal to Alembic's head). Which revision a store holds is asked of its
+backend (`questlog.sqlite.schema.current_revision` on SQLite).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from .db import Database, DBAPIConnection
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 HEAD_REVISION = "0002"
 MIGRATIONS_PACKAGE = "questlog.migrations"
 
 
-def current_revision(conn: DBAPIConnection) -> str | None:
-    """The store's Alembic revision, or None for a file without questlog's schema."""
-    row = conn.execute(
-        "SELECT name FROM sqlite_master WHERE type='table' AND name='alembic_version'"
-    ).fetchone()
-    if row is None:
-        return None
-    rev = conn.execute("SELECT version_num FROM alembic_version").fetchone()
-    return None if rev is None else str(rev[0])
+class SchemaAdmin(Protocol):
+    def admin_engine(self) -> sa.Engine:
+        """An engine for schema administration (init/migrate), never for event writes."""
+        ...
 
 
 def _alembic_config(connection: Any) -> Any:
@@ -46,7 +43,7 @@ def alembic_head() -> str:
     return str(head)
 
 
-def upgrade(db: Database, revision: str = "head") -> tuple[str | None, str]:
+def upgrade(db: SchemaAdmin, revision: str = "head") -> tuple[str | None, str]:
     """Upgrade the store's schema; returns (revision before, revision after)."""
     from alembic import command
 
@@ -61,12 +58,8 @@ def upgrade(db: Database, revision: str = "head") -> tuple[str | None, str]:
     return before, after or HEAD_REVISION
 
 
-def _revision_of(connection: Any) -> str | None:
-    from sqlalchemy import text
+def _revision_of(connection: sa.Connection) -> str | None:
+    from alembic.runtime.migration import MigrationContext
 
-    exists = connection.execute(text(
-        "SELECT name FROM sqlite_master WHERE type='table' AND name='alembic_version'")).first()
-    if exists is None:
-        return None
-    row = connection.execute(text("SELECT version_num FROM alembic_version")).first()
-    return None if row is None else str(row[0])
+    revision = MigrationContext.configure(connection).get_current_revision()
+    return None if revision is None else str(revision)

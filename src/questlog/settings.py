@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .jsonlimits import DEFAULT_MAX_JSON_DEPTH
@@ -24,7 +24,10 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="QUESTLOG_", extra="ignore")
 
-    db: Path = Field(default=Path("./questlog.db"), description="Path of the store's SQLite file.")
+    db: Path | str = Field(
+        default=Path("./questlog.db"),
+        description="The store: a SQLite file path, or a URL (sqlite:///PATH; postgresql://… "
+                    "is answered with a clear error until that backend is installed).")
     durability: Durability = Field(
         default="FULL", description="PRAGMA synchronous for the writer connection."
     )
@@ -91,6 +94,13 @@ class Settings(BaseSettings):
         default=1024 * 1024, ge=1024,
         description="Largest single entry of a content pack file (checked while parsing).",
     )
+
+    @field_validator("db", mode="before")
+    @classmethod
+    def _store_location(cls, value: object) -> object:
+        from .storage.select import as_location
+
+        return as_location(value) if isinstance(value, (str, Path)) else value
 
 
 def load_settings(**overrides: object) -> Settings:

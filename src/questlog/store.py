@@ -12,96 +12,82 @@ import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from . import eventstore, schema
+from . import schema
 from .completion import Completion
-from .db import (
-    Database,
-    DBAPIConnection,
-    HealthReport,
-    litestream_binary,
-    load_dbapi,
-    open_failure,
-    sqlite_version_is_safe,
-    vec_status,
-)
-from .errors import (
-    NotAStore,
-    ReadOnlyStore,
-    SchemaOutOfDate,
-    StoreNotInitialized,
-    StoreUnavailable,
-    WriterClosed,
-)
+from .errors import ReadOnlyStore, WriterClosed
 from .events import ANY, AppendResult, ExpectedVersion, NewEvent, RecordedEvent
 from .planner import make_call
 from .settings import Settings, load_settings
-from .sqlite.checkpoints import CHECKPOINTS
-from .sqlite.readmodels import READ_MODELS
-from .sqlite.session import SQLiteSession
-from .sqlite.snapshots import SNAPSHOTS
 from .storage.checkpoints import Checkpoints
 from .storage.readmodels import ReadModels
+from .storage.select import open_backend
 from .storage.session import Session
 from .storage.snapshots import Snapshots
 from .writer import WriteJob, Writer
 
 if TYPE_CHECKING:
     from .anchors import Anchor, Anchorer, AnchorReport
+    from .content.api import ContentAPI
+    from .game.api import GameAPI
     from .projection.manager import ProjectionManager
     from .projection.projector import Projector
+    from .search.api import SearchAPI
+    from .storage.backend import Backend
+    from .storage.log import VerifyReport
 
 log = logging.getLogger("questlog")
 T = TypeVar("T")
 EventLike = NewEvent | dict[str, Any]
 
 
-def holds_foreign_tables(conn: DBAPIConnection) -> bool:
-    """True for a SQLite database with tables but without questlog's schema."""
-    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    return bool(tables) and "alembic_version" not in tables
+@dataclass
+class HealthReport:
+    """What `questlog doctor` prints and the store logs at startup."""
 
+    driver: str
+    sqlite_version: str
+    sqlite_safe: bool
+    sqlite_vec: Any  # questlog.sqlite.driver.VecStatus
+    vector_backend: str
+    vector_backend_reason: str
+    litestream: str | None
+    schema_revision: str | None
+    schema_head: str
+    backend: str = ""
+    capabilities: dict[str, Any] = field(default_factory=dict)
 
-def refuse_foreign_file(target: Path) -> None:
-    """Raise NotAStore when `target` is a SQLite file with tables but no questlog schema.
-
-    Looked at through a read-only connection, so a refused file is left byte for byte
-    as it was (the store's own connections would switch it to WAL first).
-    """
-    dbapi = load_dbapi()
-    try:
-        conn = dbapi.connect(f"file:{target}?mode=ro", uri=True)
-        try:
-            foreign = holds_foreign_tables(conn)
-        finally:
-            conn.close()
-    except dbapi.Error as exc:
-        failure = open_failure(exc, target, read_only=False)
-        if failure is not None:
-            raise failure from exc
-        raise
-    if foreign:
-        raise NotAStore(f"{target} is a SQLite database with other tables, not a questlog "
-                        "store; refusing to add questlog's schema to it (`questlog init "
-                        "--force` does)")
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 class Store:
     """One questlog store: the log, its writer, its projections and read models."""
 
-    # The projection side's ports (until the backend exposes them as attributes).
-    checkpoints: Checkpoints = CHECKPOINTS
-    readmodels: ReadModels = READ_MODELS
-    snapshots: Snapshots = SNAPSHOTS
+    # The projection side's ports, as the backend implements them.
+    @property
+    def checkpoints(self) -> Checkpoints:
+        return self.backend.checkpoints
 
-    def __init__(self, db: Database, settings: Settings,
-                 projectors: Sequence[Projector] | None = None) -> None:
-        self.db = db
+    @property
+    def readmodels(self) -> ReadModels:
+        return self.backend.readmodels
+
+    @property
+    def snapshots(self) -> Snapshots:
+        return self.backend.snapshots
+
+    def __init__(self, backend: Backend, settings: Settings,
+                 projectors: Sequence[Projector] | None = None, *,
+                 path: Path | None = None) -> None:
+        self.backend = backend
         self.settings = settings
-        self.path = db.path
-        self.read_only = db.read_only
+        # The store file of a SQLite backend (anchors, replication and messages use it).
+        self.path: Path = path if path is not None else getattr(backend, "path", Path(backend.url))
+        self.read_only = backend.read_only
         self._writer: Writer | None = None
         self._writer_lock = threading.RLock()
         self._writer_ready = threading.Event()
@@ -120,53 +106,22 @@ class Store:
              projectors: Sequence[Projector] | None = None, adopt: bool = False) -> Store:
         """Open (and with `create`, initialise) the store at `path` (default: settings.db).
 
+        `path` is a file path or a URL (`sqlite:///...`); `storage.select` picks the
+        backend.
         `projectors` replaces the discovered set (tests and benchmarks use it to run
         the log alone or with chosen read models). An existing SQLite file that holds
         other tables is refused (NotAStore) rather than given questlog's schema, unless
         `adopt`. Every failure to open is one QuestlogError naming the path.
         """
         settings = settings or load_settings()
-        target = Path(path) if path is not None else settings.db
-        if target.is_dir():
-            raise StoreUnavailable(f"{target} is a directory, not a store file")
-        if read_only and not target.exists():
-            raise StoreNotInitialized(f"no store at {target}")
-        if not target.exists() and not create:
-            raise StoreNotInitialized(f"no store at {target} (run `questlog init`)")
-        if not target.parent.is_dir():
-            raise StoreUnavailable(f"cannot create {target}: directory {target.parent} "
-                                   "does not exist")
-        if create and not read_only and target.exists() and not adopt:
-            refuse_foreign_file(target)
-        db = Database(target, settings, read_only=read_only)
-        try:
-            with db.read() as conn:
-                revision = schema.current_revision(conn)
-                foreign = revision is None and holds_foreign_tables(conn)
-            if revision is None:
-                if foreign and (read_only or not create):
-                    raise NotAStore(f"{target} is a SQLite database with other tables, not a "
-                                    "questlog store")
-                if read_only or not create:
-                    raise StoreNotInitialized(
-                        f"{target} has no questlog schema (run `questlog init`)")
-                schema.upgrade(db)
-            elif revision != schema.HEAD_REVISION:
-                known = revision.isdigit() and int(revision) < int(schema.HEAD_REVISION)
-                if known and not read_only and create:
-                    schema.upgrade(db)
-                else:
-                    raise SchemaOutOfDate(
-                        f"{target} is at schema revision {revision}, this questlog expects "
-                        f"{schema.HEAD_REVISION} (run `questlog migrate`)")
-        except BaseException as exc:
-            db.dispose()
-            failure = open_failure(getattr(exc, "orig", None) or exc, target,
-                                   read_only=read_only)
-            if failure is not None:
-                raise failure from exc
-            raise
-        return cls(db, settings, projectors)
+        backend = open_backend(path if path is not None else settings.db, settings,
+                               read_only=read_only, create=create, adopt=adopt)
+        return cls(backend, settings, projectors, path=getattr(backend, "path", None))
+
+    @property
+    def db(self) -> Backend:
+        """The backend (the name older callers, benchmarks among them, use)."""
+        return self.backend
 
     # -- writer ----------------------------------------------------------------------------
 
@@ -183,9 +138,9 @@ class Store:
                 manager = self.projections
                 from .anchors import Anchorer
 
-                anchorer = Anchorer.from_settings(self.db, self.settings)
+                anchorer = Anchorer.from_settings(self.backend, self.settings, self.path)
                 try:
-                    writer = Writer(self.db, manager.hooks,
+                    writer = Writer(self.backend, manager.hooks,
                                     on_commit=anchorer.committed if anchorer else None)
                 except BaseException:
                     if anchorer is not None:
@@ -242,14 +197,14 @@ class Store:
                    for s, evs, exp in calls]
         return self._write_ready().append(encoded, timeout)
 
-    def write(self, fn: Callable[[DBAPIConnection], T], timeout: float | None = None) -> T:
-        """Run fn(conn) inside the writer's transaction (isolated by a savepoint)."""
+    def write(self, fn: Callable[[Session], T], timeout: float | None = None) -> T:
+        """Run fn(session) inside the writer's transaction (isolated by a savepoint)."""
         result: T = self._write_ready().run(fn, timeout)
         return result
 
-    def write_later(self, fn: Callable[[DBAPIConnection], T],
+    def write_later(self, fn: Callable[[Session], T],
                     timeout: float | None = None) -> Completion[T]:
-        """Queue fn(conn) for the writer and return at once; `.result()` waits for it."""
+        """Queue fn(session) for the writer and return at once; `.result()` waits for it."""
         job = WriteJob(fn)
         self._write_ready().submit(job, timeout)
         return job.future
@@ -259,13 +214,13 @@ class Store:
     @contextmanager
     def read(self) -> Iterator[Session]:
         """A session in one short read transaction (keep it short on the primary)."""
-        with self.db.read() as conn:
-            yield SQLiteSession(conn)
+        with self.backend.read() as session:
+            yield session
 
     def read_stream(self, stream_id: str, *, from_version: int | None = None,
                     backwards: bool = False, limit: int | None = None) -> list[RecordedEvent]:
-        with self.db.read() as conn:
-            return eventstore.read_stream(conn, stream_id, from_version=from_version,
+        with self.backend.read() as session:
+            return self.backend.log.read_stream(session, stream_id, from_version=from_version,
                                           backwards=backwards, limit=limit)
 
     def read_all(self, from_position: int = 0, limit: int | None = None, *,
@@ -276,9 +231,9 @@ class Store:
         remaining = limit
         while remaining is None or remaining > 0:
             take = batch_size if remaining is None else min(batch_size, remaining)
-            with self.db.read() as conn:
-                events = eventstore.read_all(conn, from_position=position, limit=take,
-                                             types=types, categories=categories)
+            with self.backend.read() as session:
+                events = self.backend.log.read_all(session, from_position=position, limit=take,
+                                                   types=types, categories=categories)
             yield from events
             if len(events) < take:
                 return
@@ -302,30 +257,30 @@ class Store:
                 stop.wait(poll_interval)
 
     def head_position(self) -> int:
-        with self.db.read() as conn:
-            return eventstore.head_position(conn)
+        with self.backend.read() as session:
+            return self.backend.log.head_position(session)
 
     def stream_version(self, stream_id: str) -> int:
-        with self.db.read() as conn:
-            return eventstore.stream_versions(conn, [stream_id]).get(stream_id, 0)
+        with self.backend.read() as session:
+            return self.backend.log.stream_versions(session, [stream_id]).get(stream_id, 0)
 
-    def verify(self) -> eventstore.VerifyReport:
-        with self.db.read() as conn:
-            return eventstore.verify(conn)
+    def verify(self) -> VerifyReport:
+        with self.backend.read() as session:
+            return self.backend.log.verify(session)
 
     def anchor(self, path: Path | None = None) -> Anchor:
         """Sign the committed head into the anchor file (questlog.anchors); needs
         QUESTLOG_ANCHOR_KEY. `path` overrides QUESTLOG_ANCHOR_PATH."""
         from .anchors import AnchorKey, anchor_path, take_anchor
 
-        return take_anchor(self.db, AnchorKey.from_settings(self.settings),
+        return take_anchor(self.backend, AnchorKey.from_settings(self.settings),
                            anchor_path(self.settings, self.path, path))
 
     def verify_anchors(self, path: Path | None = None) -> AnchorReport:
         """Check that the log still reaches every anchor in the file with the same hash."""
         from .anchors import AnchorKey, anchor_path, verify_anchors
 
-        return verify_anchors(self.db, AnchorKey.from_settings(self.settings),
+        return verify_anchors(self.backend, AnchorKey.from_settings(self.settings),
                               anchor_path(self.settings, self.path, path))
 
     # -- projections and read models ------------------------------------------------------
@@ -340,27 +295,35 @@ class Store:
             self._projections = ProjectionManager(self, projectors)
         return self._projections
 
-    def _facade(self, name: str, module: str, cls: str) -> Any:
-        if name not in self._facades:
-            import importlib
+    @property
+    def content(self) -> ContentAPI:
+        """Content packs and their read models."""
+        if "content" not in self._facades:
+            from .content.api import ContentAPI
 
-            self._facades[name] = getattr(importlib.import_module(module), cls)(self)
-        return self._facades[name]
+            self._facades["content"] = ContentAPI(self)
+        api: ContentAPI = self._facades["content"]
+        return api
 
     @property
-    def content(self) -> Any:
-        """Content packs and their read models (questlog.content.api.ContentAPI)."""
-        return self._facade("content", "questlog.content.api", "ContentAPI")
+    def game(self) -> GameAPI:
+        """Game state commands and read models."""
+        if "game" not in self._facades:
+            from .game.api import GameAPI
+
+            self._facades["game"] = GameAPI(self)
+        api: GameAPI = self._facades["game"]
+        return api
 
     @property
-    def game(self) -> Any:
-        """Game state commands and read models (questlog.game.api.GameAPI)."""
-        return self._facade("game", "questlog.game.api", "GameAPI")
+    def search(self) -> SearchAPI:
+        """Semantic, keyword and hybrid search (callable)."""
+        if "search" not in self._facades:
+            from .search.api import SearchAPI
 
-    @property
-    def search(self) -> Any:
-        """Semantic, keyword and hybrid search (questlog.search.api.SearchAPI; callable)."""
-        return self._facade("search", "questlog.search.api", "SearchAPI")
+            self._facades["search"] = SearchAPI(self)
+        api: SearchAPI = self._facades["search"]
+        return api
 
     @property
     def aio(self) -> Any:
@@ -372,11 +335,12 @@ class Store:
     # -- health and lifecycle --------------------------------------------------------------
 
     def health(self) -> HealthReport:
-        with self.db.read() as conn:
-            revision = schema.current_revision(conn)
-        vec = vec_status()
+        revision = self.backend.schema_revision()
+        capabilities = self.backend.capabilities()
         from .errors import VectorSearchUnavailable
         from .search.backend import choose_backend
+        from .sqlite.driver import vec_status
+        from .sqlite.wal import litestream_binary
 
         try:
             choice = choose_backend(self.settings)
@@ -384,11 +348,13 @@ class Store:
         except VectorSearchUnavailable as exc:
             active, reason = "unavailable", str(exc)
         return HealthReport(
-            driver=self.db.driver, sqlite_version=self.db.sqlite_version,
-            sqlite_safe=sqlite_version_is_safe(self.db.sqlite_version),
-            sqlite_vec=vec, vector_backend=active, vector_backend_reason=reason,
+            driver=str(capabilities.get("driver", "")),
+            sqlite_version=str(capabilities.get("sqlite_version", "")),
+            sqlite_safe=bool(capabilities.get("sqlite_safe", False)),
+            sqlite_vec=vec_status(), vector_backend=active, vector_backend_reason=reason,
             litestream=litestream_binary(), schema_revision=revision,
-            schema_head=schema.HEAD_REVISION,
+            schema_head=schema.HEAD_REVISION, backend=self.backend.name,
+            capabilities=capabilities,
         )
 
     def close(self) -> None:
@@ -402,7 +368,7 @@ class Store:
             self._writer.close()
         if self._anchorer is not None:
             self._anchorer.close()  # after the writer: anchors the last commit too
-        self.db.dispose()
+        self.backend.dispose()
 
     def __enter__(self) -> Store:
         return self

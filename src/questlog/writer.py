@@ -15,43 +15,51 @@ failure never fails its neighbours.
 
 Two ways to write a batch:
 
-- the transaction: `BEGIN IMMEDIATE`, run appends, write jobs and inline
-  projectors, `COMMIT`. Used for any batch with a write job, whenever inline
-  projectors are registered, and whenever the writer's memory of the log
-  (`LogTip`) is not known to be current; only then, or with write jobs, does it
-  read the head and the batch's stream versions first.
+- the transaction: begin (SQLite: `BEGIN IMMEDIATE`), run appends, write
+  jobs and inline projectors, commit. Used for any batch with a write job,
+  whenever inline projectors are registered, and whenever the writer's memory
+  of the log (`LogTip`) is not known to be current; only then, or with write
+  jobs, does it read the head and the batch's stream versions first.
 - the single statement: a batch of appends with no inline projector is ONE
-  autocommit `INSERT ... FROM jsonb_each(?)`, planned from the `LogTip` (the
-  `streams` table follows by trigger). A write statement in autocommit takes
-  the write lock when it starts, as `BEGIN IMMEDIATE` would, and commits when it
-  ends. It matters because every statement hands the GIL to the producer threads
-  and waits to get it back, and under 32 producers that wait, not SQLite, is
+  autocommit insert (SQLite: `INSERT ... FROM jsonb_each(?)`), planned from the
+  `LogTip`, on a backend whose single statements commit on their own
+  (`WriteTransactions.single_statement_commits`: on SQLite a write statement in
+  autocommit takes the write lock when it starts, as `BEGIN IMMEDIATE` would,
+  and commits when it ends). It matters because every statement hands the GIL
+  to the producer threads and waits to get it back, and under 32 producers that wait, not SQLite, is
   what a batch costs. Should anyone else have written the file, the planned
   first position is taken, the INSERT fails writing nothing, and the batch is
   redone as a transaction.
 
 A batch planned from the tip that writes no row has nothing to prove the tip
 current, so it reads the head before its refusals stand or its checkpoints move.
+
+This module is engine-neutral: it drives the backend's log recorder
+(`storage.log.LogRecorder`) and the writer connection's transactions
+(`storage.transactions.WriteTransactions`); their SQL lives in the engine package.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from . import eventstore
 from .completion import Completion, resolve_all
-from .db import Database, DBAPIConnection, storage_error
-from .errors import Backpressure, InvalidEvent, QuestlogError, WriterClosed
+from .errors import Backpressure, InvalidEvent, QuestlogError, StorageError, WriterClosed
 from .events import AppendResult, RecordedEvent, utc_now
 from .planner import AppendCall, BatchState, LogTip, Plan, plan_calls
-from .sqlite.session import SQLiteSession
+from .storage.errors import IntegrityConflict, StorageBusy
+from .storage.log import StoredEventKey
+from .storage.session import Session
+from .storage.transactions import WriteTransactions
+
+if TYPE_CHECKING:
+    from .storage.backend import Backend
 
 log = logging.getLogger("questlog.writer")
 
@@ -64,7 +72,7 @@ class AppendRequest:
 
 @dataclass(slots=True)
 class WriteJob:
-    fn: Callable[[DBAPIConnection], Any]
+    fn: Callable[[Session], Any]
     future: Completion[Any] = field(default_factory=Completion)
 
 
@@ -76,32 +84,27 @@ class WriterHooks(Protocol):
         """True when batches must run in a transaction for these hooks."""
         ...
 
-    def before_batch(self, conn: DBAPIConnection, head_position: int) -> None: ...
-    def project(self, conn: DBAPIConnection, events: list[RecordedEvent],
+    def before_batch(self, session: Session, head_position: int) -> None: ...
+    def project(self, session: Session, events: list[RecordedEvent],
                 trusted: bool = False) -> None: ...
-    def after_batch(self, conn: DBAPIConnection, head_position: int) -> None: ...
+    def after_batch(self, session: Session, head_position: int) -> None: ...
 
 
 class _NoHooks:
     active = False
 
-    def before_batch(self, conn: DBAPIConnection, head_position: int) -> None:
+    def before_batch(self, session: Session, head_position: int) -> None:
         pass
 
-    def project(self, conn: DBAPIConnection, events: list[RecordedEvent],
+    def project(self, session: Session, events: list[RecordedEvent],
                 trusted: bool = False) -> None:
         pass
 
-    def after_batch(self, conn: DBAPIConnection, head_position: int) -> None:
+    def after_batch(self, session: Session, head_position: int) -> None:
         pass
 
 
 _STOP = object()
-_ROWS_JSON = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), check_circular=False)
-
-
-def _insert_rows(conn: DBAPIConnection, rows: list[tuple[Any, ...]]) -> None:
-    conn.execute(eventstore.INSERT_EVENTS_JSON_SQL, (_ROWS_JSON.encode(rows),))
 
 
 class _RetryIsolated(Exception):
@@ -114,12 +117,13 @@ class _StaleTip(Exception):
 
 
 class Writer:
-    """The only code that writes to the store's file."""
+    """The only code that writes to the store."""
 
-    def __init__(self, db: Database, hooks: WriterHooks | None = None, *,
+    def __init__(self, backend: Backend, hooks: WriterHooks | None = None, *,
                  on_commit: Callable[[int | None], None] | None = None) -> None:
-        self._db = db
-        self._settings = db.settings
+        self._backend = backend
+        self._log = backend.log
+        self._settings = backend.settings
         self.hooks: WriterHooks = hooks or _NoHooks()
         # Told the head (None when unknown) after each batch's commit and its callers'
         # wake-up: the anchorer's trigger. It must return at once (see anchors.Anchorer).
@@ -135,6 +139,7 @@ class Writer:
         self._ready = threading.Event()
         self._start_error: BaseException | None = None
         self._tip = LogTip()  # touched by the writer thread only
+        self._tx: WriteTransactions | None = None  # the writer thread's connection
         # After another process was seen writing, the next batches go straight to a
         # transaction (doubling each time, halving per success) rather than each paying
         # for a single statement that is likely to find its position taken.
@@ -173,7 +178,7 @@ class Writer:
         self.submit(request, timeout)
         return request.future.result()
 
-    def run(self, fn: Callable[[DBAPIConnection], Any], timeout: float | None = None) -> Any:
+    def run(self, fn: Callable[[Session], Any], timeout: float | None = None) -> Any:
         job = WriteJob(fn)
         self.submit(job, timeout)
         return job.future.result()
@@ -198,7 +203,7 @@ class Writer:
 
     def _run(self) -> None:
         try:
-            conn = self._db.writer_connection()
+            tx = self._tx = self._backend.open_writer()
         except BaseException as exc:
             self._start_error = exc
             self._ready.set()
@@ -206,55 +211,58 @@ class Writer:
         self._ready.set()
         batch_size = self._settings.writer_batch_size
         wait_s = self._settings.writer_batch_wait_ms / 1000
-        # The connection is closed by Database.dispose(), which owns it.
-        while True:
-            item = self._queue.get()
-            if item is _STOP:
-                return
-            batch: list[AppendRequest | WriteJob] = [item]  # type: ignore[list-item]
-            stop = False
-            deadline = time.monotonic() + wait_s
-            while len(batch) < batch_size:
-                try:
-                    remaining = deadline - time.monotonic()
-                    nxt = (self._queue.get(timeout=remaining) if remaining > 0
-                           else self._queue.get_nowait())
-                except queue.Empty:
-                    break
-                if nxt is _STOP:
-                    stop = True
-                    break
-                batch.append(nxt)  # type: ignore[arg-type]
-            self._process(conn, batch)
-            if stop:
-                return
+        try:
+            while True:
+                item = self._queue.get()
+                if item is _STOP:
+                    return
+                batch: list[AppendRequest | WriteJob] = [item]  # type: ignore[list-item]
+                stop = False
+                deadline = time.monotonic() + wait_s
+                while len(batch) < batch_size:
+                    try:
+                        remaining = deadline - time.monotonic()
+                        nxt = (self._queue.get(timeout=remaining) if remaining > 0
+                               else self._queue.get_nowait())
+                    except queue.Empty:
+                        break
+                    if nxt is _STOP:
+                        stop = True
+                        break
+                    batch.append(nxt)  # type: ignore[arg-type]
+                self._process(tx, batch)
+                if stop:
+                    return
+        finally:
+            tx.close()
 
-    def _begin(self, conn: DBAPIConnection) -> None:
+    def _begin(self, tx: WriteTransactions) -> None:
+        """Begin, waiting past the busy timeout up to `lock_retry_s` while another
+        process holds the write lock (StorageBusy: decided by the engine's error code)."""
         deadline = time.monotonic() + self._settings.lock_retry_s
         delay = 0.005
         while True:
             try:
-                conn.execute("BEGIN IMMEDIATE")
+                tx.begin()
                 return
-            except Exception as exc:
-                text = str(exc).lower()
-                if ("locked" not in text and "busy" not in text) or time.monotonic() > deadline:
+            except StorageBusy:
+                if time.monotonic() > deadline:
                     raise
                 time.sleep(delay)
                 delay = min(delay * 2, 0.1)
 
-    def _process(self, conn: DBAPIConnection, batch: list[AppendRequest | WriteJob]) -> None:
+    def _process(self, tx: WriteTransactions, batch: list[AppendRequest | WriteJob]) -> None:
         try:
-            # Asked before every commit: a `questlog replicate` may have started since the last.
-            self._db.checkpoint_guard.apply(conn)
-            outcomes = self._single_statement(conn, batch)
+            tx.prepare()
+            outcomes = self._single_statement(tx, batch)
             if outcomes is None:
-                outcomes = self._transactions(conn, batch)
+                outcomes = self._transactions(tx, batch)
         except BaseException as exc:
             self._tip.forget()
             log.exception("writer batch failed; %d call(s) rejected", len(batch))
-            err = storage_error(exc) or (exc if isinstance(exc, QuestlogError) else QuestlogError(
-                f"write failed: {type(exc).__name__}: {exc}"))
+            err = tx.storage_fault(exc) or (
+                exc if isinstance(exc, QuestlogError) else QuestlogError(
+                    f"write failed: {type(exc).__name__}: {exc}"))
             for item in batch:
                 if not item.future.done():
                     item.future.set_exception(err)
@@ -264,14 +272,14 @@ class Writer:
         if self._on_commit is not None:
             self._on_commit(self._tip.head if self._tip.valid else None)
 
-    def _single_statement(self, conn: DBAPIConnection, batch: list[AppendRequest | WriteJob]
+    def _single_statement(self, tx: WriteTransactions, batch: list[AppendRequest | WriteJob]
                           ) -> list[tuple[Completion[Any], bool, Any]] | None:
-        """Write a batch of appends as one autocommit INSERT planned from the tip.
+        """Write a batch of appends as one autocommit insert planned from the tip.
 
         Returns None, having written nothing, when the batch needs a transaction.
         """
         tip = self._tip
-        if not tip.valid or self.hooks.active:
+        if not tip.valid or self.hooks.active or not tx.single_statement_commits:
             return None
         if self._transactions_ahead:
             self._transactions_ahead -= 1
@@ -281,11 +289,12 @@ class Writer:
             if not isinstance(item, AppendRequest):
                 return None
             requests.append(item)
+        session = tx.session
         calls = [c for r in requests for c in r.calls]
-        # Read outside a transaction: a stale answer makes the INSERT fail.
-        self._learn_missing(conn, [c.stream_id for c in calls])
+        # Read outside a transaction: a stale answer makes the insert fail.
+        self._learn_missing(session, [c.stream_id for c in calls])
         given = [e.event_id for c in calls for e in c.events if e.id_given]
-        existing = eventstore.existing_events(conn, given) if given else {}
+        existing = self._log.existing_events(session, given) if given else {}
         state = tip.state()
         recorded_at = utc_now()
         outcomes: list[tuple[Completion[Any], bool, Any]] = []
@@ -302,17 +311,16 @@ class Writer:
         if rows:
             # Its success also confirms every refusal above: the log had not moved.
             try:
-                _insert_rows(conn, rows)
+                self._log.insert(session, rows)
             except Exception as exc:
                 # Someone else wrote (the first position is taken), or a row broke a
                 # constraint: nothing was written; plan again inside a transaction.
                 log.debug("single-statement batch failed (%s); using a transaction", exc)
                 tip.forget()
                 self._saw_other_writer()
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
+                tx.rollback()
                 return None
-        elif not all(ok for _, ok, _ in outcomes) and not self._tip_is_current(conn):
+        elif not all(ok for _, ok, _ in outcomes) and not self._tip_is_current(session):
             # Calls were refused against versions another process has since moved on.
             tip.forget()
             self._saw_other_writer()
@@ -322,36 +330,37 @@ class Writer:
         self._backoff //= 2
         return outcomes
 
-    def _learn_missing(self, conn: DBAPIConnection, stream_ids: list[str]) -> None:
+    def _learn_missing(self, session: Session, stream_ids: list[str]) -> None:
         """Read the versions of the streams the tip does not hold yet."""
         missing = self._tip.missing(stream_ids)
         if missing:
-            self._tip.learn(eventstore.stream_versions(conn, missing), missing)
+            self._tip.learn(self._log.stream_versions(session, missing), missing)
 
     def _saw_other_writer(self) -> None:
         self._backoff = min(max(1, self._backoff * 2), 1024)
         self._transactions_ahead = self._backoff
 
-    def _transactions(self, conn: DBAPIConnection, batch: list[AppendRequest | WriteJob]
+    def _transactions(self, tx: WriteTransactions, batch: list[AppendRequest | WriteJob]
                       ) -> list[tuple[Completion[Any], bool, Any]]:
         """The batch as a transaction; redone with the log read if the tip was stale, and
         call by call, each in a savepoint, if only SQL or a projector could see a fault."""
         try:
             try:
-                return self._transaction(conn, batch, isolated=False)
+                return self._transaction(tx, batch, isolated=False)
             except _StaleTip:
-                return self._transaction(conn, batch, isolated=False)  # the tip is forgotten
+                return self._transaction(tx, batch, isolated=False)  # the tip is forgotten
         except _RetryIsolated:
-            return self._transaction(conn, batch, isolated=True)
+            return self._transaction(tx, batch, isolated=True)
 
-    def _tip_is_current(self, conn: DBAPIConnection) -> bool:
-        return eventstore.head(conn) == (self._tip.head, self._tip.head_hash)
+    def _tip_is_current(self, session: Session) -> bool:
+        return self._log.head(session) == (self._tip.head, self._tip.head_hash)
 
-    def _transaction(self, conn: DBAPIConnection, batch: list[AppendRequest | WriteJob],
+    def _transaction(self, tx: WriteTransactions, batch: list[AppendRequest | WriteJob],
                      isolated: bool) -> list[tuple[Completion[Any], bool, Any]]:
         outcomes: list[tuple[Completion[Any], bool, Any]] = []
         tip = self._tip
-        self._begin(conn)
+        session = tx.session
+        self._begin(tx)
         used_tip = False
         try:
             streams = list(dict.fromkeys(
@@ -361,22 +370,22 @@ class Writer:
                     and all(isinstance(item, AppendRequest) for item in batch)):
                 used_tip = True
                 # Planned from the tip like a single statement (a stale tip makes the
-                # INSERT fail, and the retry below reads the log): one statement less.
-                self._learn_missing(conn, streams)
+                # insert fail, and the retry below reads the log): one statement less.
+                self._learn_missing(session, streams)
                 state = BatchState(tip.head, tip.head_hash,
                                    {s: tip.versions[s] for s in streams}, {})
             else:
-                head, head_hash, versions = eventstore.head_and_versions(conn, streams)
-                if not (tip.valid and (tip.head, tip.head_hash) == (head, head_hash)):
+                read = self._log.tip(session, streams)
+                if not (tip.valid and (tip.head, tip.head_hash) == (read.head, read.head_hash)):
                     if tip.valid:
                         self._saw_other_writer()
                     tip.forget()  # someone else wrote: what the tip remembers may be stale
-                state = BatchState(head, head_hash, {s: versions.get(s, 0) for s in streams},
-                                   {})
+                state = BatchState(read.head, read.head_hash,
+                                   {s: read.versions.get(s, 0) for s in streams}, {})
             given = [e.event_id for item in batch if isinstance(item, AppendRequest)
                      for c in item.calls for e in c.events if e.id_given]
-            existing = eventstore.existing_events(conn, given) if given else {}
-            self.hooks.before_batch(SQLiteSession(conn), state.head)
+            existing = self._log.existing_events(session, given) if given else {}
+            self.hooks.before_batch(session, state.head)
             recorded_at = utc_now()
             segment: list[AppendRequest] = []
             has_jobs = False
@@ -385,24 +394,23 @@ class Writer:
                     segment.append(item)
                     continue
                 if segment:
-                    self._run_appends(conn, segment, state, existing, recorded_at, outcomes,
+                    self._run_appends(session, segment, state, existing, recorded_at, outcomes,
                                       isolated)
                     segment = []
                 has_jobs = True
-                self._run_job(conn, item, outcomes)
+                self._run_job(session, item, outcomes)
             if segment:
-                self._run_appends(conn, segment, state, existing, recorded_at, outcomes,
+                self._run_appends(session, segment, state, existing, recorded_at, outcomes,
                                   isolated)
-            if used_tip and state.head == tip.head and not self._tip_is_current(conn):
+            if used_tip and state.head == tip.head and not self._tip_is_current(session):
                 # Nothing was written to prove the tip current, and the refusals above and
                 # the checkpoints below must not rest on a head another process has passed.
                 raise _StaleTip()
-            self.hooks.after_batch(SQLiteSession(conn), state.head)
-            conn.execute("COMMIT")
+            self.hooks.after_batch(session, state.head)
+            tx.commit()
         except BaseException as exc:
             tip.forget()
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
+            tx.rollback()
             if used_tip and isinstance(exc, _RetryIsolated):
                 raise _StaleTip() from exc  # most likely the tip: read the log, then see
             raise
@@ -412,25 +420,24 @@ class Writer:
             tip.settle(state)
         return outcomes
 
-    def _run_job(self, conn: DBAPIConnection, job: WriteJob,
+    def _run_job(self, session: Session, job: WriteJob,
                  outcomes: list[tuple[Completion[Any], bool, Any]]) -> None:
-        conn.execute("SAVEPOINT job")
         try:
-            value = job.fn(SQLiteSession(conn))
+            with session.savepoint("job"):
+                value = job.fn(session)
         except Exception as exc:
-            conn.execute("ROLLBACK TO job")
-            conn.execute("RELEASE job")
+            if not session.in_transaction:
+                raise  # the engine ended the whole transaction: the batch fails
             outcomes.append((job.future, False, exc))
             return
-        conn.execute("RELEASE job")
         outcomes.append((job.future, True, value))
 
-    def _run_appends(self, conn: DBAPIConnection, requests: list[AppendRequest],
-                     state: BatchState, existing: dict[str, eventstore.StoredEventKey],
+    def _run_appends(self, session: Session, requests: list[AppendRequest],
+                     state: BatchState, existing: dict[str, StoredEventKey],
                      recorded_at: str, outcomes: list[tuple[Completion[Any], bool, Any]],
                      isolated: bool) -> None:
         if isolated:
-            self._run_isolated(conn, requests, state, existing, recorded_at, outcomes)
+            self._run_isolated(session, requests, state, existing, recorded_at, outcomes)
             return
         planned: list[tuple[AppendRequest, Plan]] = []
         for request in requests:
@@ -442,14 +449,15 @@ class Writer:
         if not planned:
             return
         try:
-            self._write(conn, [p for _, p in planned])
+            self._write(session, [p for _, p in planned])
         except Exception as exc:
             raise _RetryIsolated() from exc
         outcomes.extend((request.future, True, p.results) for request, p in planned)
 
-    def _run_isolated(self, conn: DBAPIConnection, requests: list[AppendRequest],
-                      state: BatchState, existing: dict[str, eventstore.StoredEventKey],
+    def _run_isolated(self, session: Session, requests: list[AppendRequest],
+                      state: BatchState, existing: dict[str, StoredEventKey],
                       recorded_at: str, outcomes: list[tuple[Completion[Any], bool, Any]]) -> None:
+        fault = self._storage_fault
         for request in requests:
             before = state.copy()
             try:
@@ -457,27 +465,33 @@ class Writer:
             except QuestlogError as exc:
                 outcomes.append((request.future, False, exc))
                 continue
-            conn.execute("SAVEPOINT one")
             try:
-                self._write(conn, [plan])
+                with session.savepoint("one"):
+                    self._write(session, [plan])
             except Exception as exc:
-                conn.execute("ROLLBACK TO one")
-                conn.execute("RELEASE one")
+                if not session.in_transaction:
+                    raise  # the engine ended the whole transaction: the batch fails
                 state.head, state.head_hash = before.head, before.head_hash
                 state.versions, state.batch_ids = before.versions, before.batch_ids
-                # A full disk or a failing device is the server's fault, not the call's.
-                err = storage_error(exc) or (exc if isinstance(exc, QuestlogError) else InvalidEvent(
-                    f"append rejected: {type(exc).__name__}: {exc}"))
+                # A full disk or a failing device is the server's fault, not the call's;
+                # a refused row (a constraint) is the call's.
+                err = fault(exc) or (
+                    exc if isinstance(exc, QuestlogError)
+                    and not isinstance(exc, IntegrityConflict) else InvalidEvent(
+                        f"append rejected: {type(exc).__name__}: {exc}"))
                 outcomes.append((request.future, False, err))
                 continue
-            conn.execute("RELEASE one")
             outcomes.append((request.future, True, plan.results))
 
-    def _write(self, conn: DBAPIConnection, plans: list[Plan]) -> None:
+    def _storage_fault(self, exc: BaseException) -> StorageError | None:
+        tx = self._tx
+        return tx.storage_fault(exc) if tx is not None else None
+
+    def _write(self, session: Session, plans: list[Plan]) -> None:
         rows = [r for p in plans for r in p.rows]
         if rows:
-            _insert_rows(conn, rows)
+            self._log.insert(session, rows)
             # Recorded facts (every plan trusted) park a failing projector instead of
             # failing the call; a mixed batch that fails is redone call by call.
-            self.hooks.project(SQLiteSession(conn), [e for p in plans for e in p.recorded],
+            self.hooks.project(session, [e for p in plans for e in p.recorded],
                                trusted=all(p.trusted for p in plans))

@@ -27,9 +27,9 @@ def test_wal_reset_bug_versions(version: str, safe: bool) -> None:
 
 def test_refuses_an_affected_sqlite_unless_overridden(tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    import questlog.db as db_module
+    import questlog.sqlite.driver as driver_module
 
-    real = db_module.load_dbapi()
+    real = driver_module.load_dbapi()
 
     class Old:
         sqlite_version = "3.50.4"
@@ -38,7 +38,7 @@ def test_refuses_an_affected_sqlite_unless_overridden(tmp_path: Path,
         def __getattr__(self, name: str) -> object:
             return getattr(real, name)
 
-    monkeypatch.setattr(db_module, "load_dbapi", lambda: Old())
+    monkeypatch.setattr(driver_module, "load_dbapi", lambda: Old())
     with pytest.raises(UnsafeSQLiteVersion, match="3.50.4"):
         Database(tmp_path / "x.db", Settings())
     db = Database(tmp_path / "x.db", Settings(allow_unsafe_sqlite=True))
@@ -139,3 +139,9 @@ def test_wheel_ships_projections_migrations_and_data(tmp_path: Path) -> None:
         assert rel in names, f"{rel} missing from the wheel: add its package to pyproject.toml"
     for init in (REPO / "projections").glob("*.py"):
         assert f"questlog/projections/{init.name}" in names
+    # The web inspector's templates and static files are package data.
+    inspector = REPO / "src" / "questlog" / "http" / "inspector"
+    for folder in ("static", "templates"):
+        for item in (inspector / folder).iterdir():
+            rel = item.relative_to(REPO / "src").as_posix()
+            assert rel in names, f"{rel} missing from the wheel: list it in package-data"

@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -46,16 +46,17 @@ def client(store: Store) -> Iterator[TestClient]:
         yield c
 
 
-@pytest.fixture(scope="module")
-def write_node_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`questlog serve` as a real process on 127.0.0.1 (no replica: the API alone)."""
-    tmp = tmp_path_factory.mktemp("node")
+@contextlib.contextmanager
+def running_node(db: Path, log_path: Path, **env_overrides: str) -> Iterator[str]:
+    """`questlog serve` over `db` as a real process on 127.0.0.1 (no replica, no projector
+    daemon), with QUESTLOG_API_TOKEN and `env_overrides`; yields its URL, ends it by PID."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUESTLOG_")}
     env["QUESTLOG_API_TOKEN"] = API_TOKEN
-    log = (tmp / "node.log").open("wb")
+    env.update(env_overrides)
+    log = log_path.open("wb")
     proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "questlog"), "--db", str(tmp / "api.db"), "serve",
+        [str(Path(sys.executable).parent / "questlog"), "--db", str(db), "serve",
          "--port", str(port), "--no-projector-daemon", "--min-position-timeout", "0.2",
          "--log-level", "warning"],
         stdout=log, stderr=subprocess.STDOUT, env=env,
@@ -64,7 +65,7 @@ def write_node_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            assert proc.poll() is None, (tmp / "node.log").read_text()
+            assert proc.poll() is None, log_path.read_text()
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(f"{url}/health", timeout=2).status_code == 200:
                     break
@@ -79,3 +80,17 @@ def write_node_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait(5)
         log.close()
+
+
+@pytest.fixture(scope="module")
+def write_node_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`questlog serve` as a real process on 127.0.0.1 (no replica: the API alone)."""
+    tmp = tmp_path_factory.mktemp("node")
+    with running_node(tmp / "api.db", tmp / "node.log") as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def start_node() -> Callable[..., contextlib.AbstractContextManager[str]]:
+    """`running_node`, for tests that start a node over a store they filled."""
+    return running_node

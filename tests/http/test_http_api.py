@@ -176,7 +176,7 @@ def test_read_role_refuses_writes_and_reads_through_fresh_read_only_connections(
         assert len(client.get("/streams/campaign-1").json()["events"]) == 2
         assert primary.head_position() == 2
         # the read-only store has no pool and opens the file with mode=ro
-        assert isinstance(replica.db._reader.pool, NullPool)
+        assert isinstance(replica.backend.database._reader.pool, NullPool)  # type: ignore[attr-defined]
         with replica.read() as conn:
             conn.execute("PRAGMA query_only=0")
             with pytest.raises(Exception, match="readonly"):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from .common import EXIT_CODES, CliContext, run_cli
+from .common import DB_HELP, EXIT_CODES, STORE_LOCATION, CliContext, run_cli
 
 # command name -> "module:attribute" (relative to questlog.cli)
 COMMANDS: dict[str, str] = {
@@ -59,12 +59,11 @@ EPILOG = "\b\nExit codes:\n" + "\n".join(f"{code:>4}  {meaning}" for code, meani
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]},
              epilog=EPILOG)
-@click.option("--db", type=click.Path(path_type=Path), default=None,
-              help="Store file (default: $QUESTLOG_DB or ./questlog.db).")
+@click.option("--db", type=STORE_LOCATION, default=None, help=DB_HELP)
 @click.option("--json", "json_", is_flag=True, help="Machine-readable JSON output.")
 @click.version_option(package_name="questlog")
 @click.pass_context
-def cli(ctx: click.Context, db: Path | None, json_: bool) -> None:
+def cli(ctx: click.Context, db: Path | str | None, json_: bool) -> None:
     """questlog: an event-sourced game-state and content store on SQLite.
 
     Every change is an event appended to one log through a single writer queue;

@@ -9,16 +9,9 @@ from typing import Any
 import click
 
 from .. import schema
-from ..db import Database, open_failure
-from ..errors import StoreNotInitialized
 from ..settings import load_settings
-from ..store import refuse_foreign_file
+from ..storage.select import migrate_store, parse_location
 from .common import CliContext, pass_cli, store_command
-
-
-def _db_path(cli: CliContext) -> Database:
-    settings = load_settings()
-    return Database(cli.db or settings.db, settings)
 
 
 @click.command("init")
@@ -42,35 +35,27 @@ def init_cmd(cli: CliContext, force: bool) -> None:
 @pass_cli
 def migrate_cmd(cli: CliContext) -> None:
     """Upgrade the store's schema to head through Alembic."""
-    db = _db_path(cli)
-    try:
-        if not db.path.exists():
-            raise StoreNotInitialized(f"no store at {db.path} (run `questlog init`)")
-        refuse_foreign_file(db.path)
-        before, after = schema.upgrade(db)
-    except Exception as exc:
-        failure = open_failure(getattr(exc, "orig", None) or exc, db.path, read_only=False)
-        if failure is not None:
-            raise failure from exc
-        raise
-    finally:
-        db.dispose()
-    cli.emit({"db": str(db.path), "from": before, "to": after},
-             f"{db.path}: schema {before or '(none)'} -> {after}")
+    settings = load_settings()
+    location = cli.db or settings.db
+    before, after = migrate_store(location, settings)
+    cli.emit({"db": str(location), "from": before, "to": after},
+             f"{location}: schema {before or '(none)'} -> {after}")
 
 
 @click.command("doctor")
 @store_command
 @pass_cli
 def doctor_cmd(cli: CliContext) -> None:
-    """Driver, SQLite and sqlite-vec versions, Litestream, model, schema and projector lag."""
+    """Backend and its capabilities, driver, SQLite and sqlite-vec versions, Litestream,
+    model, schema and projector lag."""
     settings = load_settings()
-    path = cli.db or settings.db
+    location = cli.db or settings.db
+    path = parse_location(location).path
     from ..store import Store
 
     report: dict[str, object]
-    if path.exists():
-        store = Store.open(path, read_only=True)
+    if path is None or path.exists():
+        store = Store.open(location, read_only=True)
         try:
             health = store.health().as_dict()
             lag: dict[str, Any]
@@ -81,13 +66,13 @@ def doctor_cmd(cli: CliContext) -> None:
                 lag = {"error": str(exc)}
         finally:
             store.close()
-        report = {"db": str(path), **health, "projectors": lag}
+        report = {"db": str(path or location), **health, "projectors": lag}
     else:
-        from ..db import load_dbapi, sqlite_version_is_safe, vec_status
+        from ..sqlite.driver import load_dbapi, sqlite_version_is_safe, vec_status
 
         dbapi = load_dbapi()
-        report = {"db": f"{path} (does not exist yet)", "driver": dbapi.__name__,
-                  "sqlite_version": dbapi.sqlite_version,
+        report = {"db": f"{path} (does not exist yet)", "backend": "sqlite",
+                  "driver": dbapi.__name__, "sqlite_version": dbapi.sqlite_version,
                   "sqlite_safe": sqlite_version_is_safe(dbapi.sqlite_version),
                   "sqlite_vec": vec_status().__dict__, "schema_head": schema.HEAD_REVISION}
     report["model"] = _model_report()

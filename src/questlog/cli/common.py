@@ -18,6 +18,7 @@ import logging
 import os
 import signal
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,22 +105,22 @@ def _committed_since(store_path: Path, head_before: int) -> dict[str, Any]:
     """What the log gained after `head_before`: count, positions and the busiest streams."""
     from ..store import Store
 
-    with Store.open(store_path, read_only=True) as store, store.read() as conn:
-        count, first, last = conn.execute(
-            "SELECT count(*), min(position), max(position) FROM events WHERE position > ?",
-            (head_before,)).fetchone()
-        streams = dict(conn.execute(
-            "SELECT stream_id, count(*) FROM events WHERE position > ? GROUP BY stream_id "
-            "ORDER BY count(*) DESC, stream_id LIMIT 5", (head_before,)).fetchall())
-    return {"events": int(count), "first_position": first, "last_position": last,
-            "streams": streams}
+    with Store.open(store_path, read_only=True) as store, store.read() as session:
+        gained = store.backend.log.read_all(session, from_position=head_before + 1,
+                                            payload=False)
+    per_stream = Counter(e.stream_id for e in gained)
+    busiest = sorted(per_stream.items(), key=lambda item: (-item[1], item[0]))[:5]
+    return {"events": len(gained),
+            "first_position": gained[0].position if gained else None,
+            "last_position": gained[-1].position if gained else None,
+            "streams": dict(busiest)}
 
 
 @dataclass
 class CliContext:
     """Carried in click's ctx.obj: where the store is and how to print."""
 
-    db: Path | None = None
+    db: Path | str | None = None  # a file path or a store URL (storage.select)
     json: bool = False
     _stores: list[Store] = field(default_factory=list)
 
@@ -161,16 +162,32 @@ class CliContext:
 pass_cli = click.make_pass_decorator(CliContext, ensure=True)
 
 
+class StoreLocationType(click.ParamType):  # type: ignore[type-arg]
+    """--db: a file path, or a URL kept as text (storage.select.as_location)."""
+
+    name = "path|url"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Path | str:
+        from ..storage.select import as_location
+
+        return as_location(value)
+
+
+STORE_LOCATION = StoreLocationType()
+DB_HELP = "Store file or URL, e.g. sqlite:///PATH (default: $QUESTLOG_DB or ./questlog.db)."
+
+
 def db_option(f: F) -> F:
     """--db on a subcommand (also accepted on the top-level group)."""
 
-    def callback(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+    def callback(ctx: click.Context, _param: click.Parameter, value: Path | str | None) -> None:
         if value is not None:
             ctx.ensure_object(CliContext).db = value
 
     return click.option(
-        "--db", type=click.Path(path_type=Path), expose_value=False, callback=callback,
-        is_eager=True, help="Store file (default: $QUESTLOG_DB or ./questlog.db).",
+        "--db", type=STORE_LOCATION, expose_value=False, callback=callback,
+        is_eager=True, help=DB_HELP,
     )(f)
 
 

@@ -113,7 +113,8 @@ def get_cmd(cli: CliContext, type_name: str, index: str, resolve: bool) -> None:
     data: dict[str, Any] = _dump(entity)
     if resolve:
         data = {"entity": data,
-                "resolved": {url: _dump(model) for url, model in entity.resolved.items()}}
+                "resolved": {url: _dump(model) for url, model in
+                             entity.resolved.items()}}  # type: ignore[attr-defined]
     cli.emit(data)
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from .common import CliContext, json_option, pass_cli, store_command
+from .watch import run_watch, watch_options
 
 CATEGORY = click.Choice(["campaign", "character", "encounter"])
 
@@ -266,18 +267,26 @@ def chat_cmd(cli: CliContext, campaign_id: str, page: int, page_size: int, lates
 
 @game_group.command("tracker")
 @click.argument("encounter_id")
+@watch_options
 @store_command
 @pass_cli
-def tracker_cmd(cli: CliContext, encounter_id: str) -> None:
+def tracker_cmd(cli: CliContext, encounter_id: str, watch: bool, interval: float) -> None:
     """The encounter tracker: turn order, round, HP and conditions of every combatant."""
     store = cli.open_store(read_only=True)
-    t = store.game.encounter_tracker(encounter_id)
-    lines = [f"encounter {t.encounter_id} ({t.status}) round {t.round}"]
-    for c in t.combatants:
-        mark = ">" if c.combatant_id == t.current_combatant_id else " "
-        lines.append(f"{mark} {c.name:<20} HP {c.hp}/{c.max_hp} "
-                     f"{'' if c.present else '(left) '}[{', '.join(c.conditions)}]")
-    cli.emit(t.model_dump(mode="json"), "\n".join(lines))
+
+    def frame() -> None:
+        t = store.game.encounter_tracker(encounter_id)
+        lines = [f"encounter {t.encounter_id} ({t.status}) round {t.round}"]
+        for c in t.combatants:
+            mark = ">" if c.combatant_id == t.current_combatant_id else " "
+            lines.append(f"{mark} {c.name:<20} HP {c.hp}/{c.max_hp} "
+                         f"{'' if c.present else '(left) '}[{', '.join(c.conditions)}]")
+        cli.emit(t.model_dump(mode="json"), "\n".join(lines))
+
+    if watch:
+        run_watch(frame, title=f"questlog game tracker {encounter_id}", interval=interval)
+    else:
+        frame()
 
 
 @game_group.command("snapshot")

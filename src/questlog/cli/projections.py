@@ -15,6 +15,7 @@ from .common import (
     pass_cli,
     store_command,
 )
+from .watch import run_watch, watch_options
 
 if TYPE_CHECKING:
     from ..projection.checkpoints import Checkpoint
@@ -41,11 +42,20 @@ def projections_group() -> None:
 
 
 @projections_group.command("status")
+@watch_options
 @store_command
 @pass_cli
-def status_cmd(cli: CliContext) -> None:
+def status_cmd(cli: CliContext, watch: bool, interval: float) -> None:
     """Every projector: mode, version, checkpoint, lag, state and last error."""
     store = cli.open_store(read_only=True)
+    if watch:
+        run_watch(lambda: _print_status(cli, store), title="questlog projections status",
+                  interval=interval)
+    else:
+        _print_status(cli, store)
+
+
+def _print_status(cli: CliContext, store: Store) -> None:
     rows = store.projections.status()
     if cli.json:
         cli.emit(rows)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from .common import CliContext, pass_cli, store_command
+
+if TYPE_CHECKING:
+    from ..search.api import Mode
 
 _PREVIEW = 160
 
@@ -33,7 +36,7 @@ def _preview(text: str) -> str:
 @store_command
 @pass_cli
 def search_cmd(cli: CliContext, text: str, types: tuple[str, ...], packs: tuple[str, ...],
-               where_items: tuple[str, ...], mode: str, k: int, refresh: bool) -> None:
+               where_items: tuple[str, ...], mode: Mode, k: int, refresh: bool) -> None:
     """Search content for TEXT (a question in plain words, or FTS5 syntax)."""
     store = cli.open_store(read_only=not refresh, create=False)
     store.content.check_filters(types, packs)   # an unknown type or pack fails before any work

@@ -29,6 +29,7 @@ from .errors import install_error_handlers
 from .events_routes import build_events_router
 from .game_routes import GameCommandsRequest, build_game_router
 from .health import WriteFaults
+from .inspector import build_inspector_router
 from .node import Node, Role
 from .ops_routes import build_ops_router
 from .problems import problem_responses
@@ -94,6 +95,7 @@ def create_app(
         writable=node.writable))
     app.include_router(build_ops_router(node, access))
     app.include_router(build_docs_router(app, access))
+    app.include_router(build_inspector_router(access))  # /ui/: the read-only web inspector
     serve_docs_offline(app, access.require_read_token)  # /docs, /redoc: no CDN, work offline
     complete_openapi(app, hand_parsed=[models.AppendRequest, GameCommandsRequest])
     return app

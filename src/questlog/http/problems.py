@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from .. import errors
 from ..game.errors import UnknownEntity
 from ..search.api import InvalidSearchQuery
+from ..storage.errors import StorageBusy
 from . import models
 
 # Client mistakes are listed one by one; anything else questlog raises is the server's
@@ -44,6 +45,7 @@ STATUS_FOR: list[tuple[type[errors.QuestlogError], int]] = [
     (errors.ContentError, 400),  # a bad filter or pack the caller named
     (errors.DomainError, 400),
     # Server faults, named so the spec and the mapping say the same.
+    (StorageBusy, 503),
     (errors.StorageFull, 503),
     (errors.StorageIOError, 503),
     (errors.StorageCorrupt, 500),

@@ -1,7 +1,7 @@
 """The backend: one engine's implementation of every port, and how sessions begin.
 
-A backend is built once per store by the composition root (`Store.open`) and
-hands each subsystem the narrow port it needs.
+A backend is built once per store by the composition root (`Store.open`, through
+`storage.select.open_backend`) and hands each subsystem the narrow port it needs.
 """
 
 from __future__ import annotations
@@ -9,19 +9,59 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
+from ..settings import Settings
+from .checkpoints import Checkpoints
+from .log import Log
+from .readmodels import ReadModels
 from .session import Session
+from .snapshots import Snapshots
+from .transactions import WriteTransactions
 
 
 class Backend(Protocol):
     name: str   # "sqlite" | "postgresql"
     url: str    # where the store lives, as the user would write it
+    settings: Settings
+    read_only: bool
+
+    @property
+    def log(self) -> Log:
+        """The log recorder, reader and verifier."""
+        ...
+
+    @property
+    def checkpoints(self) -> Checkpoints:
+        """Projector checkpoints."""
+        ...
+
+    @property
+    def readmodels(self) -> ReadModels:
+        """Read-model tables: create, shadow, swap, digest, upsert."""
+        ...
+
+    @property
+    def snapshots(self) -> Snapshots:
+        """Aggregate snapshots."""
+        ...
 
     def read(self) -> AbstractContextManager[Session]:
         """A session in one short read transaction."""
         ...
 
+    def open_writer(self) -> WriteTransactions:
+        """The single writer's own connection (called once, on the writer thread)."""
+        ...
+
+    def schema_revision(self) -> str | None:
+        """The store's schema revision (None: no questlog schema)."""
+        ...
+
     def capabilities(self) -> dict[str, Any]:
         """What `questlog doctor` prints: driver, server version, extensions, ..."""
+        ...
+
+    def make_durable(self) -> None:
+        """Make every commit visible now survive a power cut (anchors call it)."""
         ...
 
     def dispose(self) -> None: ...

@@ -1,0 +1,106 @@
+"""Which backend a store location names: `QUESTLOG_DB` / `--db` to a `Backend`.
+
+A location is a file path (`campaign.db`), a SQLAlchemy-style SQLite URL
+(`sqlite:///relative.db`, `sqlite:////absolute/path.db`), or a PostgreSQL URL
+(`postgresql://…`), which answers one clear error until that backend is
+installed. The engine package is imported only once chosen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from ..settings import Settings
+    from .backend import Backend
+
+SQLITE_SCHEMES = ("sqlite",)
+POSTGRES_SCHEMES = ("postgresql", "postgres")
+
+
+class BackendUnavailable(ConfigurationError):
+    """The location names a backend this installation does not have."""
+
+
+@dataclass(frozen=True)
+class Location:
+    """A parsed store location: the backend's name and, for SQLite, the file."""
+
+    backend: str
+    path: Path | None
+    url: str
+
+
+def as_location(value: str | Path) -> Path | str:
+    """A location as given on the command line or in QUESTLOG_DB: a URL stays text (a
+    Path would fold its `//`), anything else is a file path."""
+    if isinstance(value, Path) or "://" not in value:
+        return Path(value)
+    return value
+
+
+def parse_location(value: str | Path) -> Location:
+    """Parse a path or URL; a bare path (no `scheme://`) is a SQLite file."""
+    if isinstance(value, Path):
+        return Location("sqlite", value, f"sqlite:///{value}")
+    text = str(value)
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        return Location("sqlite", Path(text), f"sqlite:///{text}")
+    dialect = scheme.split("+", 1)[0].lower()  # `postgresql+psycopg://` names a driver too
+    if dialect in SQLITE_SCHEMES:
+        # SQLAlchemy's form: sqlite:///relative/path, sqlite:////absolute/path.
+        if not rest.startswith("/") or rest in ("/", "/:memory:"):
+            raise ConfigurationError(
+                f"store URL {text!r} names no file: write sqlite:///relative.db or "
+                "sqlite:////absolute/path.db")
+        return Location("sqlite", Path(rest[1:]), text)
+    if dialect in POSTGRES_SCHEMES:
+        return Location("postgresql", None, text)
+    raise ConfigurationError(
+        f"store location {text!r} has an unknown scheme {scheme!r}: give a file path, "
+        "sqlite:///PATH, or postgresql://…")
+
+
+def sqlite_file(location: str | Path) -> Path:
+    """The file of a SQLite location; BackendUnavailable for any other backend."""
+    parsed = parse_location(location)
+    if parsed.backend == "postgresql":
+        raise BackendUnavailable(
+            f"{_redacted(parsed.url)} names a PostgreSQL store, but the PostgreSQL backend "
+            "is not available in this questlog (only SQLite is installed: give a file path "
+            "or sqlite:///PATH)")
+    if parsed.path is None:  # pragma: no cover - parse_location gives SQLite a path
+        raise ConfigurationError(f"store location {location!r} names no file")
+    return parsed.path
+
+
+def open_backend(location: str | Path, settings: Settings, *, read_only: bool = False,
+                 create: bool = True, adopt: bool = False) -> Backend:
+    """Open the backend a location names (initialising a new store when `create`)."""
+    path = sqlite_file(location)
+    from ..sqlite.backend import SQLiteBackend
+
+    return SQLiteBackend.open(path, settings, read_only=read_only, create=create,
+                              adopt=adopt)
+
+
+def _redacted(url: str) -> str:
+    """The URL without a password (it goes into error messages and logs)."""
+    scheme, _, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not at or ":" not in credentials:
+        return url
+    return f"{scheme}://{credentials.split(':', 1)[0]}:***@{host}"
+
+
+def migrate_store(location: str | Path, settings: Settings) -> tuple[str | None, str]:
+    """Upgrade the schema of the store a location names: (revision before, after)."""
+    path = sqlite_file(location)
+    from ..sqlite.backend import migrate
+
+    return migrate(path, settings)

@@ -1,0 +1,44 @@
+"""The writer's own connection: how the single writer begins, ends and guards a batch.
+
+Engine-neutral policy (batching, retries, when to use one statement) lives in
+`questlog.writer`; the statements live in each engine's implementation.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from ..errors import StorageError
+from .session import Session
+
+
+class WriteTransactions(Protocol):
+    @property
+    def session(self) -> Session:
+        """The writer connection's session, valid until close()."""
+        ...
+
+    # Whether one write statement outside a transaction is atomic and durable on its own
+    # and takes the write lock as a transaction would (SQLite's autocommit): then a batch
+    # planned from the writer's memory of the log may be written as one statement.
+    single_statement_commits: bool
+
+    def prepare(self) -> None:
+        """Before each batch (SQLite: Litestream's wal_autocheckpoint rule)."""
+        ...
+
+    def begin(self) -> None:
+        """Begin a write transaction holding the write lock (raises StorageBusy)."""
+        ...
+
+    def commit(self) -> None: ...
+
+    def rollback(self) -> None:
+        """End the open transaction, if any, writing nothing of it."""
+        ...
+
+    def storage_fault(self, exc: BaseException) -> StorageError | None:
+        """The neutral StorageError for an engine error that is the server's fault."""
+        ...
+
+    def close(self) -> None: ...
