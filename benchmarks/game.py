@@ -206,6 +206,8 @@ def raw_reference(source: Path, target: Path) -> float:
     from questlog.events import RecordedEvent
     from questlog.projection.projector import ProjectionContext
     from questlog.projection.registry import discover
+    from questlog.sqlite.readmodels import READ_MODELS
+    from questlog.sqlite.session import SQLiteSession
 
     projectors = [p for p in discover() if p.name in GAME_PROJECTORS]
     started = time.perf_counter()
@@ -217,13 +219,13 @@ def raw_reference(source: Path, target: Path) -> float:
     events = [RecordedEvent(p, i, s, v, c, t, sv, json.loads(d), {}, at, "")
               for p, i, s, v, c, t, sv, d, at in rows]
     out = load_dbapi().connect(str(target), isolation_level=None)
+    session = SQLiteSession(out)
     out.execute("BEGIN IMMEDIATE")
     for projector in projectors:
-        tables = {t.name: t.name for t in projector.tables}
+        tables = {t.name: t for t in projector.tables}
         for table in projector.tables:
-            for sql in table.create_sql(table.name):
-                out.execute(sql)
-        projector.apply(ProjectionContext(out, tables),
+            READ_MODELS.create(session, table)
+        projector.apply(ProjectionContext(session, tables, READ_MODELS),
                         [e for e in events if projector.handles(e)])
     out.execute("COMMIT")
     src.close()

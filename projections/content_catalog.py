@@ -11,10 +11,14 @@ visible again. Work is batched: an import of the whole SRD is one append of
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import sqlalchemy as sa
+
+from questlog.content import tables as content_tables
 from questlog.content.columns import (
     ENTITIES_TABLE,
     MEMBERS_TABLE,
@@ -25,45 +29,13 @@ from questlog.content.columns import (
     name_key,
     type_row,
     type_table,
-    type_table_columns,
-    type_table_indexes,
 )
 from questlog.events import RecordedEvent, canonical_json
-from questlog.projection.projector import ProjectionContext, Projector, Table
+from questlog.projection.projector import ProjectionContext, Projector
 
 Key = tuple[str, str]  # (type, index)
 PackKey = tuple[str, str, str]  # (pack, type, index)
 _CHUNK = 400  # keys per IN (...) query, well under SQLite's parameter limit
-
-
-def _tables() -> tuple[Table, ...]:
-    tables = [
-        Table(PACKS_TABLE,
-              "name TEXT PRIMARY KEY, version TEXT NOT NULL, priority INTEGER NOT NULL, "
-              "edition TEXT NOT NULL, license TEXT NOT NULL, source TEXT NOT NULL, "
-              "registered_position INTEGER NOT NULL, imported_position INTEGER, "
-              "added INTEGER, changed INTEGER, removed INTEGER, unchanged INTEGER, "
-              "invalid INTEGER"),
-        Table(PACK_ENTRIES_TABLE,
-              "pack TEXT NOT NULL, type TEXT NOT NULL, idx TEXT NOT NULL, name TEXT, "
-              "url TEXT, content_hash TEXT NOT NULL, data TEXT NOT NULL, "
-              "PRIMARY KEY (pack, type, idx)",
-              indexes=(("type", "idx"),), without_rowid=True),
-        Table(ENTITIES_TABLE,
-              "type TEXT NOT NULL, idx TEXT NOT NULL, pack TEXT NOT NULL, "
-              "priority INTEGER NOT NULL, name TEXT COLLATE NOCASE, name_key TEXT, url TEXT, "
-              "content_hash TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (type, idx)",
-              indexes=(("name_key",), ("url",), ("pack",))),
-        Table(MEMBERS_TABLE,
-              "type TEXT NOT NULL, field TEXT NOT NULL, value TEXT NOT NULL COLLATE NOCASE, "
-              "idx TEXT NOT NULL, PRIMARY KEY (type, field, value, idx)",
-              indexes=(("type", "idx"),), without_rowid=True),
-    ]
-    tables.extend(
-        Table(type_table(t), type_table_columns(t), indexes=type_table_indexes(t))
-        for t in TYPED_TABLE_TYPES
-    )
-    return tuple(tables)
 
 
 def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
@@ -80,30 +52,29 @@ class ContentCatalog(Projector):
         "ContentPackRegistered", "ContentEntityUpserted", "ContentEntityRemoved",
         "ContentPackImported", "ContentPackRemoved",
     })
-    tables = _tables()
+    tables = content_tables.ALL
 
     def apply(self, ctx: ProjectionContext, events: Sequence[RecordedEvent]) -> None:
-        conn = ctx.conn
-        packs_t, entries_t = ctx.table(PACKS_TABLE), ctx.table(PACK_ENTRIES_TABLE)
+        session = ctx.session
         pending: dict[PackKey, tuple[str | None, str | None, str, str] | None] = {}
         fresh: dict[PackKey, dict[str, Any]] = {}  # data dicts at hand, saves re-parsing
         touched: set[Key] = set()
 
         def flush() -> None:
+            # tuples in the declared column order (pack, type, idx, name, url, hash, data)
             upserts = [(p, t, i, *row) for (p, t, i), row in pending.items() if row is not None]
-            deletes = [key for key, row in pending.items() if row is None]
+            deletes = [{"pack": p, "type": t, "idx": i}
+                       for (p, t, i), row in pending.items() if row is None]
             if deletes:
-                conn.executemany(
-                    f"DELETE FROM {entries_t} WHERE pack = ? AND type = ? AND idx = ?", deletes)
+                session.executemany(ctx.statement(PACK_ENTRIES_TABLE, "delete", _delete_entry),
+                                    deletes)
             if upserts:
-                conn.executemany(
-                    f"INSERT OR REPLACE INTO {entries_t} "
-                    "(pack, type, idx, name, url, content_hash, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    upserts)
+                session.executemany(ctx.upsert(PACK_ENTRIES_TABLE), upserts)
             pending.clear()
 
         def pack_keys(pack: str) -> set[Key]:
-            rows = conn.execute(f"SELECT type, idx FROM {entries_t} WHERE pack = ?", (pack,))
+            rows = session.execute(ctx.statement(PACK_ENTRIES_TABLE, "keys", _keys_of_pack),
+                                   {"pack": pack})
             return {(str(t), str(i)) for t, i in rows.fetchall()}
 
         for event in events:
@@ -121,32 +92,29 @@ class ContentCatalog(Projector):
                 pending[(data["pack"], data["type"], data["index"])] = None
                 touched.add((data["type"], data["index"]))
             elif event.type == "ContentPackRegistered":
-                row = conn.execute(f"SELECT priority FROM {packs_t} WHERE name = ?",
-                                   (data["pack"],)).fetchone()
-                conn.execute(
-                    f"INSERT INTO {packs_t} (name, version, priority, edition, license, source, "
-                    "registered_position) VALUES (?, ?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT (name) DO UPDATE SET version = excluded.version, "
-                    "priority = excluded.priority, edition = excluded.edition, "
-                    "license = excluded.license, source = excluded.source, "
-                    "registered_position = excluded.registered_position",
-                    (data["pack"], str(data.get("version", "")), int(data.get("priority", 0)),
-                     str(data.get("edition", "")), str(data.get("license", "")),
-                     str(data.get("source", "")), event.position))
+                row = session.execute(ctx.statement(PACKS_TABLE, "priority", _priority_of),
+                                      {"pack": data["pack"]}).fetchone()
+                session.execute(ctx.upsert(PACKS_TABLE, keep=_IMPORT_COLUMNS), {
+                    "name": data["pack"], "version": str(data.get("version", "")),
+                    "priority": int(data.get("priority", 0)),
+                    "edition": str(data.get("edition", "")),
+                    "license": str(data.get("license", "")),
+                    "source": str(data.get("source", "")), "registered_position": event.position,
+                    **dict.fromkeys(_IMPORT_COLUMNS)})
                 if row is not None and int(row[0]) != int(data.get("priority", 0)):
                     flush()
                     touched |= pack_keys(data["pack"])
             elif event.type == "ContentPackImported":
-                conn.execute(
-                    f"UPDATE {packs_t} SET imported_position = ?, added = ?, changed = ?, "
-                    "removed = ?, unchanged = ?, invalid = ? WHERE name = ?",
-                    (event.position, data.get("added"), data.get("changed"), data.get("removed"),
-                     data.get("unchanged"), data.get("invalid"), data["pack"]))
+                session.execute(ctx.statement(PACKS_TABLE, "imported", _imported), {
+                    "pack": data["pack"], "position": event.position,
+                    **{f"n_{k}": data.get(k) for k in _IMPORT_COLUMNS[1:]}})
             elif event.type == "ContentPackRemoved":
                 flush()
                 touched |= pack_keys(data["pack"])
-                conn.execute(f"DELETE FROM {entries_t} WHERE pack = ?", (data["pack"],))
-                conn.execute(f"DELETE FROM {packs_t} WHERE name = ?", (data["pack"],))
+                session.execute(ctx.statement(PACK_ENTRIES_TABLE, "drop_pack", _drop_entries),
+                                {"pack": data["pack"]})
+                session.execute(ctx.statement(PACKS_TABLE, "drop_pack", _drop_pack),
+                                {"pack": data["pack"]})
                 fresh = {k: v for k, v in fresh.items() if k[0] != data["pack"]}
         flush()
         if touched:
@@ -155,26 +123,27 @@ class ContentCatalog(Projector):
     def _refresh(self, ctx: ProjectionContext, touched: set[Key],
                  fresh: dict[PackKey, dict[str, Any]]) -> None:
         """Recompute the effective entry of every touched (type, index)."""
-        conn = ctx.conn
-        packs_t, entries_t = ctx.table(PACKS_TABLE), ctx.table(PACK_ENTRIES_TABLE)
+        session = ctx.session
+        packs_t = ctx.table(PACKS_TABLE)
         by_type: dict[str, list[str]] = {}
         for type_name, idx in sorted(touched):
             by_type.setdefault(type_name, []).append(idx)
 
+        # Rows to insert are tuples in their table's declared column order.
         entity_rows: list[tuple[object, ...]] = []
-        entity_deletes: list[Key] = []
+        entity_deletes: list[dict[str, str]] = []
         member_inserts: list[tuple[str, str, str, str]] = []
         typed_rows: dict[str, list[tuple[object, ...]]] = {}
-        typed_deletes: dict[str, list[tuple[str]]] = {}
+        typed_deletes: dict[str, list[dict[str, str]]] = {}
         for type_name, indexes in by_type.items():
             winners: dict[str, tuple[Any, ...]] = {}
             for chunk in _chunks(indexes):
-                marks = ", ".join("?" * len(chunk))
-                rows = conn.execute(
-                    f"SELECT e.idx, e.pack, COALESCE(p.priority, 0), e.name, e.url, "
-                    f"e.content_hash, e.data FROM {entries_t} e LEFT JOIN {packs_t} p "
-                    f"ON p.name = e.pack WHERE e.type = ? AND e.idx IN ({marks})",
-                    (type_name, *chunk)).fetchall()
+                # One statement per chunk size (the IN list's length), built once.
+                query = ctx.statement(PACK_ENTRIES_TABLE, f"candidates{len(chunk)}",
+                                      functools.partial(_candidates, packs=packs_t,
+                                                        n=len(chunk)))
+                rows = session.execute(query, {"type": type_name, **{
+                    f"i{k}": idx for k, idx in enumerate(chunk)}}).fetchall()
                 for row in rows:
                     best = winners.get(row[0])
                     # highest priority wins; on a tie the pack name that sorts first
@@ -182,9 +151,9 @@ class ContentCatalog(Projector):
                         winners[row[0]] = row
             typed = type_name in TYPED_TABLE_TYPES
             for idx in indexes:
-                entity_deletes.append((type_name, idx))
+                entity_deletes.append({"type": type_name, "idx": idx})
                 if typed:
-                    typed_deletes.setdefault(type_name, []).append((idx,))
+                    typed_deletes.setdefault(type_name, []).append({"idx": idx})
                 win = winners.get(idx)
                 if win is None:
                     continue
@@ -199,19 +168,66 @@ class ContentCatalog(Projector):
                     typed_rows.setdefault(type_name, []).append(
                         type_row(type_name, idx, pack, name, data, data_json))
 
-        entities_t, members_t = ctx.table(ENTITIES_TABLE), ctx.table(MEMBERS_TABLE)
-        conn.executemany(f"DELETE FROM {entities_t} WHERE type = ? AND idx = ?", entity_deletes)
-        conn.executemany(f"DELETE FROM {members_t} WHERE type = ? AND idx = ?", entity_deletes)
-        conn.executemany(
-            f"INSERT INTO {entities_t} (type, idx, pack, priority, name, name_key, url, "
-            "content_hash, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", entity_rows)
-        conn.executemany(
-            f"INSERT OR IGNORE INTO {members_t} (type, field, value, idx) VALUES (?, ?, ?, ?)",
-            member_inserts)
+        for logical in (ENTITIES_TABLE, MEMBERS_TABLE):
+            if entity_deletes:
+                session.executemany(ctx.statement(logical, "delete", _delete_key),
+                                    entity_deletes)
+        if entity_rows:
+            session.executemany(ctx.statement(ENTITIES_TABLE, "insert", sa.insert), entity_rows)
+        if member_inserts:
+            session.executemany(ctx.upsert(MEMBERS_TABLE), member_inserts)
         for type_name, deletes in typed_deletes.items():
-            table = ctx.table(type_table(type_name))
-            conn.executemany(f"DELETE FROM {table} WHERE idx = ?", deletes)
-            rows = typed_rows.get(type_name, [])
-            if rows:
-                marks = ", ".join("?" * len(rows[0]))
-                conn.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
+            logical = type_table(type_name)
+            session.executemany(ctx.statement(logical, "delete", _delete_idx), deletes)
+            inserts = typed_rows.get(type_name)
+            if inserts:
+                session.executemany(ctx.statement(logical, "insert", sa.insert), inserts)
+
+
+# What ContentPackImported records on a pack (a new registration keeps it).
+_IMPORT_COLUMNS = ("imported_position", "added", "changed", "removed", "unchanged", "invalid")
+
+
+def _delete_entry(t: sa.Table) -> sa.Delete:
+    return sa.delete(t).where(t.c.pack == sa.bindparam("pack"),
+                              t.c.type == sa.bindparam("type"), t.c.idx == sa.bindparam("idx"))
+
+
+def _keys_of_pack(t: sa.Table) -> sa.Select[Any]:
+    return sa.select(t.c.type, t.c.idx).where(t.c.pack == sa.bindparam("pack"))
+
+
+def _priority_of(t: sa.Table) -> sa.Select[Any]:
+    return sa.select(t.c.priority).where(t.c.name == sa.bindparam("pack"))
+
+
+def _imported(t: sa.Table) -> sa.Update:
+    return sa.update(t).where(t.c.name == sa.bindparam("pack")).values(
+        imported_position=sa.bindparam("position"),
+        **{k: sa.bindparam(f"n_{k}") for k in _IMPORT_COLUMNS[1:]})
+
+
+def _drop_entries(t: sa.Table) -> sa.Delete:
+    return sa.delete(t).where(t.c.pack == sa.bindparam("pack"))
+
+
+def _drop_pack(t: sa.Table) -> sa.Delete:
+    return sa.delete(t).where(t.c.name == sa.bindparam("pack"))
+
+
+def _delete_key(t: sa.Table) -> sa.Delete:
+    return sa.delete(t).where(t.c.type == sa.bindparam("type"), t.c.idx == sa.bindparam("idx"))
+
+
+def _delete_idx(t: sa.Table) -> sa.Delete:
+    return sa.delete(t).where(t.c.idx == sa.bindparam("idx"))
+
+
+def _candidates(entries: sa.Table, *, packs: sa.Table, n: int) -> sa.Select[Any]:
+    """Every pack's entry for `n` indexes (:i0...) of one type (:type), with its pack's
+    priority. One statement per chunk size, so each is compiled once."""
+    e, p = entries.c, packs.c
+    return sa.select(e.idx, e.pack, sa.func.coalesce(p.priority, 0), e.name, e.url,
+                     e.content_hash, e.data).select_from(
+        entries.outerjoin(packs, p.name == e.pack)).where(
+        e.type == sa.bindparam("type"), e.idx.in_([sa.bindparam(f"i{k}") for k in range(n)]))

@@ -6,7 +6,13 @@ from collections import Counter
 from collections.abc import Sequence
 
 from questlog.events import RecordedEvent
-from questlog.projection.projector import EnvelopeRow, ProjectionContext, Projector, Table
+from questlog.projection.projector import EnvelopeRow, ProjectionContext, Projector
+from questlog.storage.readmodels import declare, integer, text
+
+TABLE = declare(
+    "rm_event_counts",
+    text("type", primary_key=True), integer("count"), integer("last_position"),
+    without_rowid=True)
 
 
 class EventTypeCounts(Projector):
@@ -14,11 +20,7 @@ class EventTypeCounts(Projector):
     version = 1
     mode = "async"
     payload = False
-    tables = (
-        Table("rm_event_counts",
-              "type TEXT PRIMARY KEY, count INTEGER NOT NULL, last_position INTEGER NOT NULL",
-              without_rowid=True),
-    )
+    tables = (TABLE,)
 
     def apply(self, ctx: ProjectionContext, events: Sequence[RecordedEvent]) -> None:
         self._write(ctx, Counter(e.type for e in events),
@@ -29,10 +31,6 @@ class EventTypeCounts(Projector):
         self._write(ctx, Counter(r[4] for r in rows), {r[4]: r[0] for r in rows})
 
     def _write(self, ctx: ProjectionContext, counts: Counter[str], last: dict[str, int]) -> None:
-        t = ctx.table("rm_event_counts")
-        ctx.conn.executemany(
-            f"INSERT INTO {t} (type, count, last_position) VALUES (?,?,?) "
-            "ON CONFLICT(type) DO UPDATE SET count = count + excluded.count, "
-            "last_position = excluded.last_position",
-            [(k, n, last[k]) for k, n in counts.items()],
-        )
+        ctx.session.executemany(
+            ctx.upsert(TABLE.name, add=("count",)),
+            [{"type": k, "count": n, "last_position": last[k]} for k, n in counts.items()])

@@ -8,12 +8,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import sqlalchemy as sa
+
 from questlog.events import RecordedEvent
 from questlog.game.events_campaign import CAMPAIGN_EVENTS
 from questlog.game.fold import apply_event
 from questlog.game.projecting import FoldingProjector, dumps, entity_id
+from questlog.game.readmodels.campaign_summary import TABLE
 from questlog.game.state import CampaignState, EncounterState
-from questlog.projection.projector import ProjectionContext, Table
+from questlog.projection.projector import ProjectionContext
 
 
 class GameCampaignSummary(FoldingProjector):
@@ -25,27 +28,13 @@ class GameCampaignSummary(FoldingProjector):
                             | {"EncounterStarted", "EncounterEnded"})
     categories = frozenset({"campaign", "encounter"})
     category = "campaign"
-    table = "rm_game_campaigns"
+    table = TABLE.name
     key = "campaign_id"
     columns = ("name", "goal", "location_name", "location_description", "difficulty",
                "xp_system", "ruleset_id", "content_pack_priority", "narration", "house_rules",
                "session_number", "session_active", "party", "in_combat",
                "active_encounter_id")
-    tables = (
-        Table(
-            "rm_game_campaigns",
-            "campaign_id TEXT PRIMARY KEY, state TEXT NOT NULL, position INTEGER NOT NULL, "
-            "updated_at TEXT, name TEXT NOT NULL, goal TEXT NOT NULL, "
-            "location_name TEXT, location_description TEXT, difficulty TEXT NOT NULL, "
-            "xp_system TEXT NOT NULL, ruleset_id TEXT NOT NULL, "
-            "content_pack_priority TEXT NOT NULL, narration TEXT NOT NULL, "
-            "house_rules TEXT NOT NULL, session_number INTEGER NOT NULL, "
-            "session_active INTEGER NOT NULL, party TEXT NOT NULL, in_combat INTEGER NOT NULL, "
-            "active_encounter_id TEXT",
-            indexes=(("active_encounter_id",),),
-            digest_exclude=("position", "updated_at"),
-        ),
-    )
+    tables = (TABLE,)
 
     def apply(self, ctx: ProjectionContext, events: Sequence[RecordedEvent]) -> None:
         states: dict[str, Any] = {}
@@ -72,9 +61,9 @@ class GameCampaignSummary(FoldingProjector):
     def _fight(self, ctx: ProjectionContext, fights: dict[str, str | None],
                campaign_id: str) -> str | None:
         if campaign_id not in fights:
-            got = ctx.conn.execute(
-                f"SELECT active_encounter_id FROM {ctx.table(self.table)} "
-                "WHERE campaign_id = ?", (campaign_id,)).fetchone()
+            query = ctx.statement(self.table, "fight", lambda t: sa.select(
+                t.c.active_encounter_id).where(t.c.campaign_id == sa.bindparam("id")))
+            got = ctx.session.execute(query, {"id": campaign_id}).fetchone()
             fights[campaign_id] = None if got is None else got[0]
         return fights[campaign_id]
 
@@ -84,9 +73,9 @@ class GameCampaignSummary(FoldingProjector):
         for campaign_id, fight in fights.items():
             if fight == encounter_id:
                 return campaign_id
-        got = ctx.conn.execute(
-            f"SELECT campaign_id FROM {ctx.table(self.table)} WHERE active_encounter_id = ?",
-            (encounter_id,)).fetchone()
+        query = ctx.statement(self.table, "fighting", lambda t: sa.select(
+            t.c.campaign_id).where(t.c.active_encounter_id == sa.bindparam("id")))
+        got = ctx.session.execute(query, {"id": encounter_id}).fetchone()
         return None if got is None or got[0] in fights else str(got[0])
 
     @staticmethod
@@ -98,3 +87,4 @@ class GameCampaignSummary(FoldingProjector):
             dumps(s.house_rules), s.session_number, int(s.session_active),
             dumps([m.character_id for m in s.party.values() if m.active]),
             int(fight is not None), fight)
+

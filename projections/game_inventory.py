@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from questlog.events import RecordedEvent
 from questlog.game.events_character import Item
 from questlog.game.projecting import PartProjector, data_of
-from questlog.projection.projector import Table
+from questlog.game.readmodels.inventory import TABLE
 
 
 class GameInventory(PartProjector):
@@ -18,24 +18,17 @@ class GameInventory(PartProjector):
     categories = frozenset({"character"})
     category = "character"
     owner_column = "character_id"
-    table = "rm_game_inventory"
+    table = TABLE.name
     part = "inventory"
     model = Item
     id_column = "item_id"
     fields = ("name", "description", "quantity", "content_ref", "value_gp", "rarity")
     json_fields = frozenset({"content_ref"})
-    tables = (
-        Table(
-            "rm_game_inventory",
-            "character_id TEXT NOT NULL, item_id TEXT NOT NULL, name TEXT NOT NULL, "
-            "description TEXT NOT NULL, quantity INTEGER NOT NULL, content_ref TEXT, "
-            "value_gp REAL, rarity TEXT, PRIMARY KEY (character_id, item_id)",
-            without_rowid=True,
-        ),
-    )
+    tables = (TABLE,)
 
     def entry_ids(self, event: RecordedEvent) -> Iterable[str]:
         d = data_of(event)
         if event.type == "CharacterCreated":
             return [i["item_id"] for i in d.get("inventory") or []]
         return (d["item_id"],)
+

@@ -7,8 +7,8 @@ from collections.abc import Iterable
 
 from questlog.events import RecordedEvent
 from questlog.game.projecting import PartProjector, data_of
+from questlog.game.readmodels.npcs import TABLE
 from questlog.game.state import Npc
-from questlog.projection.projector import Table
 
 
 class GameNpcs(PartProjector):
@@ -17,22 +17,15 @@ class GameNpcs(PartProjector):
     mode = "inline"
     event_types = frozenset({"NpcRecorded"})
     categories = frozenset({"campaign"})
-    table = "rm_game_npcs"
+    table = TABLE.name
     part = "npcs"
     model = Npc
     id_column = "npc_id"
     fields = ("name", "description", "last_location", "attitude", "monster_ref")
     json_fields = frozenset({"monster_ref"})
     first_column = "first_version"
-    tables = (
-        Table(
-            "rm_game_npcs",
-            "campaign_id TEXT NOT NULL, npc_id TEXT NOT NULL, name TEXT NOT NULL, "
-            "description TEXT NOT NULL, last_location TEXT, attitude TEXT, monster_ref TEXT, "
-            "first_version INTEGER NOT NULL, PRIMARY KEY (campaign_id, npc_id)",
-            without_rowid=True,
-        ),
-    )
+    tables = (TABLE,)
 
     def entry_ids(self, event: RecordedEvent) -> Iterable[str]:
         return (data_of(event)["npc_id"],)
+

@@ -7,7 +7,7 @@ from typing import Any
 
 from questlog.game.events_character import CHARACTER_EVENTS
 from questlog.game.projecting import FoldingProjector, dumps
-from questlog.projection.projector import Table
+from questlog.game.readmodels.party_sheet import TABLE
 
 
 class GamePartySheet(FoldingProjector):
@@ -17,30 +17,13 @@ class GamePartySheet(FoldingProjector):
     event_types = frozenset(m.event_type for m in CHARACTER_EVENTS)
     categories = frozenset({"character"})
     category = "character"
-    table = "rm_game_party_sheet"
+    table = TABLE.name
     key = "character_id"
     columns = ("campaign_id", "name", "level", "xp", "current_hp", "max_hp", "temp_hp",
                "conditions", "exhaustion", "spell_slots_max", "spell_slots_used", "hit_die",
                "hit_dice_total", "hit_dice_used", "death_successes", "death_failures", "stable",
                "dead", "gold", "purse", "version")
-    tables = (
-        Table(
-            "rm_game_party_sheet",
-            "character_id TEXT PRIMARY KEY, state TEXT NOT NULL, position INTEGER NOT NULL, "
-            "updated_at TEXT, campaign_id TEXT NOT NULL, name TEXT NOT NULL, "
-            "level INTEGER NOT NULL, xp INTEGER NOT NULL, current_hp INTEGER NOT NULL, "
-            "max_hp INTEGER NOT NULL, temp_hp INTEGER NOT NULL, conditions TEXT NOT NULL, "
-            "exhaustion INTEGER NOT NULL, spell_slots_max TEXT NOT NULL, "
-            "spell_slots_used TEXT NOT NULL, hit_die INTEGER NOT NULL, "
-            "hit_dice_total INTEGER NOT NULL, hit_dice_used INTEGER NOT NULL, "
-            "death_successes INTEGER NOT NULL, death_failures INTEGER NOT NULL, "
-            "stable INTEGER NOT NULL, dead INTEGER NOT NULL, gold INTEGER NOT NULL, "
-            "purse TEXT NOT NULL, version INTEGER NOT NULL",
-            indexes=(("campaign_id", "name"),),
-            # Positions and times differ when a recorded log is replayed elsewhere.
-            digest_exclude=("position", "updated_at"),
-        ),
-    )
+    tables = (TABLE,)
 
     def row(self, s: Any) -> tuple[Any, ...]:
         return (
@@ -50,3 +33,4 @@ class GamePartySheet(FoldingProjector):
             s.death_saves.successes, s.death_saves.failures, int(s.stable), int(s.dead),
             s.purse.gp, s.purse.model_dump_json(), s.version,
         )
+

@@ -6,8 +6,8 @@ from collections.abc import Iterable
 
 from questlog.events import RecordedEvent
 from questlog.game.projecting import PartProjector, data_of
+from questlog.game.readmodels.quest_log import TABLE
 from questlog.game.state import Quest
-from questlog.projection.projector import Table
 
 
 class GameQuestLog(PartProjector):
@@ -16,7 +16,7 @@ class GameQuestLog(PartProjector):
     mode = "inline"
     event_types = frozenset({"QuestAdded", "QuestUpdated"})
     categories = frozenset({"campaign"})
-    table = "rm_game_quests"
+    table = TABLE.name
     part = "quests"
     model = Quest
     id_column = "quest_id"
@@ -24,17 +24,8 @@ class GameQuestLog(PartProjector):
               "rewards")
     json_fields = frozenset({"rewards"})
     first_column = "added_version"
-    tables = (
-        Table(
-            "rm_game_quests",
-            "campaign_id TEXT NOT NULL, quest_id TEXT NOT NULL, title TEXT NOT NULL, "
-            "description TEXT NOT NULL, status TEXT NOT NULL, objectives_completed INTEGER, "
-            "objectives_total INTEGER, rewards TEXT, added_version INTEGER NOT NULL, "
-            "PRIMARY KEY (campaign_id, quest_id)",
-            indexes=(("campaign_id", "status"),),
-            without_rowid=True,
-        ),
-    )
+    tables = (TABLE,)
 
     def entry_ids(self, event: RecordedEvent) -> Iterable[str]:
         return (data_of(event)["quest_id"],)
+

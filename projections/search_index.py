@@ -13,15 +13,32 @@ import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from questlog.db import DBAPIConnection
+import sqlalchemy as sa
+
 from questlog.events import RecordedEvent
-from questlog.projection.projector import ProjectionContext, Projector, Table
+from questlog.projection.projector import ProjectionContext, Projector
 from questlog.search import index as search_index
 from questlog.search.cache import embed_missing
 from questlog.search.embedder import default_embedder
+from questlog.storage.readmodels import declare, integer, text
+from questlog.storage.session import Session
 
 if TYPE_CHECKING:
     from questlog.store import Store
+
+CHUNKS = declare(
+    search_index.CHUNKS_TABLE,
+    integer("id", primary_key=True), text("type"), text("idx"), integer("chunk_no"),
+    text("pack"), text("name"), text("text"), text("text_hash"),
+    sa.Column("embedding", sa.LargeBinary), sa.UniqueConstraint("type", "idx", "chunk_no"),
+    indexes=search_index.CHUNKS_INDEXES, digest_order=("id",), digest_exclude=("embedding",))
+# The keyword index (SQLite: FTS5) is engine-specific: storage-search's port owns it.
+FTS = declare(search_index.FTS_TABLE, text("name"), text("text"),
+              virtual=search_index.FTS_SPEC, digest=False)
+# Holds a fresh token per applied batch (it versions the vec0 mirror and the numpy
+# matrix), so it differs between a rebuild and incremental application.
+STATE = declare(search_index.STATE_TABLE, text("key", primary_key=True), text("value"),
+                digest=False)
 
 
 class SearchIndex(Projector):
@@ -30,15 +47,7 @@ class SearchIndex(Projector):
     mode = "async"
     categories = frozenset({"contentpack"})
     event_types = search_index.EVENT_TYPES
-    tables = (
-        Table(search_index.CHUNKS_TABLE, search_index.CHUNKS_COLUMNS,
-              indexes=search_index.CHUNKS_INDEXES, digest_order="id",
-              digest_exclude=("embedding",)),
-        Table(search_index.FTS_TABLE, virtual=search_index.FTS_SPEC, digest=False),
-        # Holds a fresh token per applied batch (it versions the vec0 mirror and the
-        # numpy matrix), so it differs between a rebuild and incremental application.
-        Table(search_index.STATE_TABLE, search_index.STATE_COLUMNS, digest=False),
-    )
+    tables = (CHUNKS, FTS, STATE)
 
     def prepare(self, store: Store, events: Sequence[RecordedEvent]) -> Any:
         embedder = default_embedder()
@@ -59,12 +68,12 @@ class SearchIndex(Projector):
         model_id = str(prepared.get("model_id", embedder.model_id))
         dim = int(prepared.get("dim", embedder.dim))
         tables = search_index.Tables(
-            chunks=ctx.table(search_index.CHUNKS_TABLE), fts=ctx.table(search_index.FTS_TABLE),
-            state=ctx.table(search_index.STATE_TABLE))
+            chunks=ctx.table(CHUNKS.name).name, fts=ctx.table(FTS.name).name,
+            state=ctx.table(STATE.name).name)
         keys = search_index.affected_keys(ctx.conn, events, tables.chunks)
         search_index.apply_keys(ctx.conn, tables, keys, model_id, dim,
                                 prepared.get("vectors", {}), rebuilding=ctx.rebuilding)
 
-    def on_swap(self, conn: DBAPIConnection) -> None:
+    def on_swap(self, conn: Session) -> None:
         # The vec0 mirror is not a projector table: refill it from the swapped-in chunks.
         search_index.sync_mirror(conn)

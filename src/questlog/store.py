@@ -23,8 +23,11 @@ from .events import ANY, AppendResult, ExpectedVersion, NewEvent, RecordedEvent
 from .observability.operation import Operation, append_params
 from .planner import make_call
 from .settings import Settings, load_settings
+from .storage.checkpoints import Checkpoints
+from .storage.readmodels import ReadModels
 from .storage.select import open_backend
 from .storage.session import Session
+from .storage.snapshots import Snapshots
 from .writer import WriteJob, Writer
 
 if TYPE_CHECKING:
@@ -64,6 +67,19 @@ class HealthReport:
 
 class Store:
     """One questlog store: the log, its writer, its projections and read models."""
+
+    # The projection side's ports, as the backend implements them.
+    @property
+    def checkpoints(self) -> Checkpoints:
+        return self.backend.checkpoints
+
+    @property
+    def readmodels(self) -> ReadModels:
+        return self.backend.readmodels
+
+    @property
+    def snapshots(self) -> Snapshots:
+        return self.backend.snapshots
 
     def __init__(self, backend: Backend, settings: Settings,
                  projectors: Sequence[Projector] | None = None, *,

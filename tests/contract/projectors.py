@@ -22,25 +22,17 @@ from typing import Any, ClassVar
 import sqlalchemy as sa
 
 from questlog import RecordedEvent, Store
-from questlog.projection.projector import ProjectionContext, Projector, Table
+from questlog.projection.projector import ProjectionContext, Projector
+from questlog.storage.readmodels import declare, integer, text
 
-COLUMNS = ("stream_id TEXT PRIMARY KEY, events INTEGER NOT NULL, last_position INTEGER NOT NULL, "
-           "last_version INTEGER NOT NULL, generation INTEGER NOT NULL")
+
+def _declare(name: str) -> sa.Table:
+    return declare(name, text("stream_id", primary_key=True), integer("events"),
+                   integer("last_position"), integer("last_version"), integer("generation"),
+                   digest_exclude=("generation",))
 
 # stream_id -> (events, last_position, last_version)
 Model = dict[str, tuple[int, int, int]]
-
-
-@functools.cache
-def _upsert(physical: str) -> sa.TextClause:
-    # One statement object per physical table (live or shadow), so sessions cache its
-    # compiled form. The table-qualified `t.events` is what PostgreSQL needs in DO UPDATE.
-    return sa.text(
-        f"INSERT INTO {physical} AS t (stream_id, events, last_position, last_version, "
-        "generation) VALUES (:stream_id, 1, :position, :version, :generation) "
-        "ON CONFLICT (stream_id) DO UPDATE SET events = t.events + 1, "
-        "last_position = excluded.last_position, last_version = excluded.last_version, "
-        "generation = excluded.generation")
 
 
 class StreamCounter(Projector):
@@ -49,8 +41,7 @@ class StreamCounter(Projector):
     name = "contract_inline"
     version = 1
     mode = "inline"
-    tables: ClassVar[tuple[Table, ...]] = (
-        Table("rm_contract_inline", COLUMNS, digest_exclude=("generation",)),)
+    tables: ClassVar[tuple[sa.Table, ...]] = (_declare("rm_contract_inline"),)
 
     def __init__(self) -> None:
         self.generation = 1
@@ -59,10 +50,12 @@ class StreamCounter(Projector):
         self._lock = threading.Lock()
 
     def apply(self, ctx: ProjectionContext, events: Sequence[RecordedEvent]) -> None:
-        ctx.conn.executemany(_upsert(ctx.table(self.tables[0].name)),
-                             [{"stream_id": e.stream_id, "position": e.position,
-                               "version": e.stream_version, "generation": self.generation}
-                              for e in events])
+        # The backend's upsert by primary key, built once per physical table (live or
+        # shadow): `events` adds up, the rest follow the latest event.
+        ctx.session.executemany(ctx.upsert(self.tables[0].name, add=("events",)),
+                                [{"stream_id": e.stream_id, "events": 1,
+                                  "last_position": e.position, "last_version": e.stream_version,
+                                  "generation": self.generation} for e in events])
         if self.delay_s:
             time.sleep(self.delay_s)
         with self._lock:
@@ -74,8 +67,7 @@ class AsyncStreamCounter(StreamCounter):
 
     name = "contract_async"
     mode = "async"
-    tables: ClassVar[tuple[Table, ...]] = (
-        Table("rm_contract_async", COLUMNS, digest_exclude=("generation",)),)
+    tables: ClassVar[tuple[sa.Table, ...]] = (_declare("rm_contract_async"),)
 
 
 def both() -> list[StreamCounter]:

@@ -124,8 +124,6 @@ def test_replay_interrupted_midway_names_what_was_committed(tmp_path: Path) -> N
 
 
 def test_rebuild_interrupted_says_which_models_were_swapped_in(tmp_path: Path) -> None:
-    from questlog.projection.checkpoints import read_checkpoints
-
     db = tmp_path / "rebuild.db"
     with Store.open(db) as store:
         for i in range(100):
@@ -136,7 +134,7 @@ def test_rebuild_interrupted_says_which_models_were_swapped_in(tmp_path: Path) -
                               "stream_catalog"], when_stderr_shows="rebuilding stream_catalog")
     assert "Traceback" not in err, err
     with Store.open(db, read_only=True) as store, store.read() as conn:
-        checkpoints = read_checkpoints(conn)
+        checkpoints = store.checkpoints.read(conn)
     if code == 0:
         return  # it had finished before the signal landed
     assert code == 5, err  # event_counts had been swapped in

@@ -1,11 +1,14 @@
-"""Small projectors used only by the engine tests."""
+"""Small projectors used only by the engine tests (declared and written like shipped ones)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
+
 from questlog.events import RecordedEvent
-from questlog.projection.projector import ProjectionContext, Projector, Table
+from questlog.projection.projector import ProjectionContext, Projector
+from questlog.storage.readmodels import declare, integer, text
 
 
 class Exploding(Projector):
@@ -14,14 +17,16 @@ class Exploding(Projector):
     name = "exploding"
     version = 1
     mode = "inline"
-    tables = (Table("rm_exploding", "position INTEGER PRIMARY KEY, stream_id TEXT NOT NULL"),)
+    tables = (declare("rm_exploding", integer("position", primary_key=True),
+                      text("stream_id")),)
 
     def apply(self, ctx: ProjectionContext, events: Sequence[RecordedEvent]) -> None:
         for e in events:
             if e.data.get("boom"):
                 raise ValueError(f"cannot project {e.type} with boom")
-        ctx.conn.executemany(f"INSERT INTO {ctx.table('rm_exploding')} VALUES (?, ?)",
-                             [(e.position, e.stream_id) for e in events])
+        ctx.session.executemany(ctx.statement("rm_exploding", "insert", sa.insert),
+                                [{"position": e.position, "stream_id": e.stream_id}
+                                 for e in events])
 
 
 class AlwaysFailing(Projector):
@@ -29,7 +34,7 @@ class AlwaysFailing(Projector):
     version = 1
     mode = "async"
     event_types = frozenset({"Poison"})
-    tables = (Table("rm_always_failing", "position INTEGER PRIMARY KEY"),)
+    tables = (declare("rm_always_failing", integer("position", primary_key=True)),)
 
     def apply(self, ctx: ProjectionContext, events: Sequence[RecordedEvent]) -> None:
         raise RuntimeError("this projector cannot handle Poison")
@@ -39,12 +44,11 @@ class CounterV1(Projector):
     name = "counter"
     version = 1
     mode = "inline"
-    tables = (Table("rm_counter", "stream_id TEXT PRIMARY KEY, n INTEGER NOT NULL"),)
+    tables = (declare("rm_counter", text("stream_id", primary_key=True), integer("n")),)
 
     def apply(self, ctx: ProjectionContext, events: Sequence[RecordedEvent]) -> None:
-        ctx.conn.executemany(
-            f"INSERT INTO {ctx.table('rm_counter')} VALUES (?, 1) "
-            "ON CONFLICT(stream_id) DO UPDATE SET n = n + 1", [(e.stream_id,) for e in events])
+        ctx.session.executemany(ctx.upsert("rm_counter", add=("n",)),
+                                [{"stream_id": e.stream_id, "n": 1} for e in events])
 
 
 class CounterV2(Projector):
@@ -53,14 +57,13 @@ class CounterV2(Projector):
     name = "counter"
     version = 2
     mode = "inline"
-    tables = (Table("rm_counter",
-                    "stream_id TEXT PRIMARY KEY, n INTEGER NOT NULL, last_type TEXT NOT NULL"),)
+    tables = (declare("rm_counter", text("stream_id", primary_key=True), integer("n"),
+                      text("last_type")),)
 
     def apply(self, ctx: ProjectionContext, events: Sequence[RecordedEvent]) -> None:
-        ctx.conn.executemany(
-            f"INSERT INTO {ctx.table('rm_counter')} VALUES (?, 1, ?) "
-            "ON CONFLICT(stream_id) DO UPDATE SET n = n + 1, last_type = excluded.last_type",
-            [(e.stream_id, e.type) for e in events])
+        ctx.session.executemany(
+            ctx.upsert("rm_counter", add=("n",)),
+            [{"stream_id": e.stream_id, "n": 1, "last_type": e.type} for e in events])
 
 
 class Tally(Projector):
@@ -71,15 +74,14 @@ class Tally(Projector):
     version = 1
     mode = "inline"
     event_types = frozenset({"Scored"})
-    tables = (Table("rm_tally",
-                    "stream_id TEXT PRIMARY KEY, total INTEGER NOT NULL, events INTEGER NOT NULL"),)
+    tables = (declare("rm_tally", text("stream_id", primary_key=True), integer("total"),
+                      integer("events")),)
 
     def apply(self, ctx: ProjectionContext, events: Sequence[RecordedEvent]) -> None:
+        upsert = ctx.upsert("rm_tally", add=("total", "events"))
         for e in events:
             amount = e.data["amount"]
             if not isinstance(amount, int):
                 raise TypeError(f"amount must be an integer, got {amount!r}")
-            ctx.conn.execute(
-                f"INSERT INTO {ctx.table('rm_tally')} VALUES (?, ?, 1) ON CONFLICT(stream_id) "
-                "DO UPDATE SET total = total + excluded.total, events = events + 1",
-                (e.stream_id, amount))
+            ctx.session.execute(upsert, {"stream_id": e.stream_id, "total": amount,
+                                         "events": 1})

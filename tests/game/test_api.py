@@ -12,7 +12,7 @@ import pytest
 from questlog import Store
 from questlog.errors import WrongExpectedVersion
 from questlog.game.errors import EncounterNotActive, InvalidCommand, UnknownContentReference, UnknownEntity
-from questlog.game.snapshots import TABLE, read_snapshot
+from questlog.game.snapshots import read_snapshot
 
 from .conftest import campaign_setup
 
@@ -190,14 +190,14 @@ def test_snapshots_every_n_events_equal_the_full_fold(game_store: Store) -> None
         game.apply([{"kind": "append_message", "campaign_id": "c1", "message_id": f"m{i}",
                      "role": "assistant", "content": f"line {i}"}], correlation_id=f"chat{i}")
     with game_store.read() as conn:
-        snap = read_snapshot(conn, "campaign", "campaign-c1")
+        snap = read_snapshot(game_store.snapshots, conn, "campaign", "campaign-c1")
     assert snap is not None and snap.stream_version == 20      # snapshot_every=20
     loaded = game.load("campaign", "c1")
     full = game.load("campaign", "c1", use_snapshots=False)
     assert loaded.from_snapshot and loaded.tail == loaded.version - 20
     assert loaded.state == full.state
     # A changed fold ignores stale snapshots: rewrite the stored one as another fold version.
-    game_store.write(lambda conn: conn.execute(f"UPDATE {TABLE} SET aggregate_version = 99"))
+    game_store.write(lambda conn: conn.execute("UPDATE snapshots SET aggregate_version = 99"))
     again = game.load("campaign", "c1")
     assert not again.from_snapshot and again.state == full.state
 

@@ -100,10 +100,8 @@ def rebuild_cmd(cli: CliContext, names: tuple[str, ...]) -> None:
 
 
 def _checkpoints(store: Store) -> dict[str, Checkpoint]:
-    from ..projection.checkpoints import read_checkpoints
-
-    with store.read() as conn:
-        return read_checkpoints(conn)
+    with store.read() as session:
+        return store.checkpoints.read(session)
 
 
 def _rebuild_interrupted(cli: CliContext, chosen: list[str],

@@ -17,13 +17,14 @@ from pydantic import BaseModel, ValidationError
 
 from ..caching import CONTENT, PositionLRU
 from ..errors import ContentNotFound, UnknownContentType
-from .columns import ENTITIES_TABLE, PACK_ENTRIES_TABLE, PACKS_TABLE, filter_columns, name_key
+from . import tables
+from .columns import filter_columns, name_key
 from .query import filter_sql, order_clause, source_of, where_clause
 from .references import iter_references, target_of
 from .types import SRD_TYPES, GenericEntry, typed_model
 
 if TYPE_CHECKING:
-    from ..db import DBAPIConnection
+    from ..storage.session import Session
     from ..store import Store
     from .results import CheckReport, ContentMatch, DanglingReference, ImportReport, PackInfo
     from .validation import Progress
@@ -50,28 +51,27 @@ class ContentAPI:
         # Effective entries keyed by the content checkpoint (questlog.caching): never stale.
         self._entries: PositionLRU[ContentEntity] = PositionLRU(
             store.settings.read_cache_entries)
+        self._built = False   # whether the content tables exist (asked until they do)
 
     # -- helpers ---------------------------------------------------------------------------
 
-    def _ready(self, conn: DBAPIConnection) -> bool:
+    def _ready(self, conn: Session) -> bool:
         # Read-model tables appear when the writer first starts; a store that never
-        # imported content has none yet, which reads treat as "no content".
-        row = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
-                           (ENTITIES_TABLE,)).fetchone()
-        return row is not None
+        # imported content has none yet, which reads treat as "no content". Once there,
+        # they stay (rebuilds swap them in one transaction).
+        if not self._built:
+            self._built = self.store.readmodels.exists(conn, tables.ENTITIES.name)
+        return self._built
 
-    def _present_types(self, conn: DBAPIConnection) -> dict[str, int]:
+    def _present_types(self, conn: Session) -> dict[str, int]:
         if not self._ready(conn):
             return {}
-        rows = conn.execute(f"SELECT type, COUNT(*) FROM {ENTITIES_TABLE} GROUP BY type")
-        return {str(t): int(n) for t, n in rows.fetchall()}
+        return tables.type_counts(conn)
 
-    def _check_type(self, conn: DBAPIConnection, type_name: str) -> None:
+    def _check_type(self, conn: Session, type_name: str) -> None:
         if type_name in SRD_TYPES:
             return
-        if self._ready(conn) and conn.execute(
-                f"SELECT 1 FROM {ENTITIES_TABLE} WHERE type = ? LIMIT 1",
-                (type_name,)).fetchone() is not None:
+        if self._ready(conn) and tables.type_loaded(conn, type_name):
             return
         present = self._present_types(conn)
         if type_name not in present:
@@ -89,36 +89,24 @@ class ContentAPI:
             if cached is not None:
                 return cached.model_copy(deep=True)  # callers may change what they get
             self._check_type(conn, type)
-            row = None
-            if self._ready(conn):
-                row = conn.execute(
-                    f"SELECT data FROM {ENTITIES_TABLE} WHERE type = ? AND idx = ?",
-                    (type, index)).fetchone()
-            if row is None:
+            data = tables.entry_data(conn, type, index) if self._ready(conn) else None
+            if data is None:
                 raise ContentNotFound(f"no {type} entry {index!r}")
-            entity = to_model(type, str(row[0]))
+            entity = to_model(type, data)
             if resolve:
-                self._resolve(conn, entity, json.loads(str(row[0])))
+                self._resolve(conn, entity, json.loads(data))
         self._entries.put(token, (type, index, resolve), entity.model_copy(deep=True))
         return entity
 
-    def _resolve(self, conn: DBAPIConnection, entity: ContentEntity,
+    def _resolve(self, conn: Session, entity: ContentEntity,
                  data: dict[str, Any]) -> None:
         resolved: dict[str, BaseModel] = getattr(entity, "_resolved")  # noqa: B009
         for _path, url in iter_references(data):
             if url in resolved:
                 continue
-            found = self._lookup_url(conn, url)
+            found = tables.by_url(conn, url, target_of(url))
             if found is not None:
                 resolved[url] = to_model(found[0], found[1])
-
-    def _lookup_url(self, conn: DBAPIConnection, url: str) -> tuple[str, str] | None:
-        row = conn.execute(f"SELECT type, data FROM {ENTITIES_TABLE} WHERE url = ? "
-                           "ORDER BY type, idx LIMIT 1", (url,)).fetchone()
-        if row is None and (target := target_of(url)) is not None:
-            row = conn.execute(f"SELECT type, data FROM {ENTITIES_TABLE} "
-                               "WHERE type = ? AND idx = ?", target).fetchone()
-        return (str(row[0]), str(row[1])) if row is not None else None
 
     def list(self, type: str, where: Mapping[str, Any] | None = None,
              order_by: str | Sequence[str] | None = None, limit: int | None = None,
@@ -154,18 +142,12 @@ class ContentAPI:
         key = name_key(name)
         if not key:
             return []
-        sql = (f"SELECT type, idx, name, pack, data FROM {ENTITIES_TABLE} "
-               "WHERE (name_key = ? OR idx = ?)")
-        params: list[object] = [key, name]
-        if type is not None:
-            sql += " AND type = ?"
-            params.append(type)
         with self.store.read() as conn:
             if type is not None:
                 self._check_type(conn, type)
             if not self._ready(conn):
                 return []
-            rows = conn.execute(sql + " ORDER BY type, idx", params).fetchall()
+            rows = tables.named(conn, key, name, type)
         from .results import ContentMatch
 
         return [ContentMatch(type=str(t), index=str(i), name=n, pack=str(p),
@@ -217,14 +199,9 @@ class ContentAPI:
         with self.store.read() as conn:
             if not self._ready(conn):
                 return []
-            entries = dict(conn.execute(
-                f"SELECT pack, COUNT(*) FROM {PACK_ENTRIES_TABLE} GROUP BY pack").fetchall())
-            effective = dict(conn.execute(
-                f"SELECT pack, COUNT(*) FROM {ENTITIES_TABLE} GROUP BY pack").fetchall())
-            rows = conn.execute(
-                f"SELECT name, version, priority, edition, license, source, imported_position, "
-                f"added, changed, removed, unchanged, invalid FROM {PACKS_TABLE} "
-                "ORDER BY priority DESC, name").fetchall()
+            entries = tables.entries_per_pack(conn)
+            effective = tables.effective_per_pack(conn)
+            rows = tables.packs(conn)
         result = []
         for row in rows:
             last = None
@@ -244,13 +221,10 @@ class ContentAPI:
         with self.store.read() as conn:
             if not self._ready(conn):
                 return CheckReport(references=0, dangling={})
-            urls = {str(r[0]) for r in conn.execute(
-                f"SELECT url FROM {ENTITIES_TABLE} WHERE url IS NOT NULL")}
-            keys = {(str(t), str(i)) for t, i in conn.execute(
-                f"SELECT type, idx FROM {ENTITIES_TABLE}")}
-            packs = [str(r[0]) for r in conn.execute(f"SELECT name FROM {PACKS_TABLE}")]
-            rows = conn.execute(f"SELECT pack, type, idx, data FROM {PACK_ENTRIES_TABLE} "
-                                "ORDER BY pack, type, idx").fetchall()
+            urls = tables.urls(conn)
+            keys = tables.keys(conn)
+            packs = tables.pack_names(conn)
+            rows = tables.all_entries(conn)
         dangling: dict[str, builtins.list[DanglingReference]] = {p: [] for p in sorted(packs)}
         total = 0
         for pack, type_name, idx, data_json in rows:

@@ -15,9 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
+import sqlalchemy as sa
+
 from .types import SRD_TYPES
 
 SqlType = Literal["TEXT", "INTEGER", "REAL", "BOOLEAN"]
+# Names and filter values compare case-insensitively (SQLite's NOCASE: ASCII letters).
+NOCASE: Final = "NOCASE"
 MEMBER_TYPE: Final = "TEXT[]"  # what filter_columns reports for a membership field
 
 ENTITIES_TABLE: Final = "content_entities"
@@ -155,11 +159,12 @@ class FilterColumn:
     type: SqlType
     extract: Callable[[dict[str, Any]], object]
 
-    @property
-    def ddl(self) -> str:
-        sql_type = "INTEGER" if self.type == "BOOLEAN" else self.type
-        collate = " COLLATE NOCASE" if self.type == "TEXT" else ""
-        return f'"{self.name}" {sql_type}{collate}'
+    def column(self) -> sa.Column[Any]:
+        """Its declared column: booleans held as 0/1, text compared case-insensitively."""
+        sql_type: sa.types.TypeEngine[Any] = (
+            sa.Text(collation=NOCASE) if self.type == "TEXT"
+            else sa.Float() if self.type == "REAL" else sa.Integer())
+        return sa.Column(self.name, sql_type)
 
 
 @dataclass(frozen=True)
@@ -250,16 +255,18 @@ def filter_columns(type_name: str) -> dict[str, str]:
     return columns
 
 
-def type_table_columns(type_name: str) -> str:
-    parts = ["idx TEXT PRIMARY KEY", "pack TEXT NOT NULL", "name TEXT COLLATE NOCASE"]
-    parts.extend(column.ddl for column in FILTER_COLUMNS.get(type_name, ()))
-    parts.append("data TEXT NOT NULL")
-    return ", ".join(parts)
+def type_table_columns(type_name: str) -> list[sa.Column[Any]]:
+    """The columns of a per-type table (the order of `type_row`)."""
+    return [sa.Column("idx", sa.Text, primary_key=True),
+            sa.Column("pack", sa.Text, nullable=False),
+            sa.Column("name", sa.Text(collation=NOCASE)),
+            *(column.column() for column in FILTER_COLUMNS.get(type_name, ())),
+            sa.Column("data", sa.Text, nullable=False)]
 
 
 def type_table_indexes(type_name: str) -> tuple[tuple[str, ...], ...]:
     return (("name",), ("pack",)) + tuple(
-        (f'"{column.name}"',) for column in FILTER_COLUMNS.get(type_name, ())
+        (column.name,) for column in FILTER_COLUMNS.get(type_name, ())
     )
 
 

@@ -20,13 +20,13 @@ from typing import TYPE_CHECKING, Any, Final
 
 from ..errors import ContentPackNotFound
 from ..events import NO_STREAM, ExpectedVersion, NewEvent
-from .columns import PACK_ENTRIES_TABLE, PACKS_TABLE
+from . import tables
 from .results import ImportReport
 from .source import ContentLimits
 from .validation import PackEntry, Progress, ValidatedPack, validate_pack
 
 if TYPE_CHECKING:
-    from ..db import DBAPIConnection
+    from ..storage.session import Session
     from ..store import Store
 
 STREAM_PREFIX: Final = "contentpack-"
@@ -42,29 +42,13 @@ def stream_of(pack: str) -> str:
     return f"{STREAM_PREFIX}{pack}"
 
 
-def table_exists(conn: DBAPIConnection, name: str) -> bool:
-    row = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
-                       (name,)).fetchone()
-    return row is not None
+def _built(store: Store, session: Session) -> bool:
+    """Whether the content tables exist (the projector creates them all at once)."""
+    return store.readmodels.exists(session, tables.PACKS.name)
 
 
-def pack_row(conn: DBAPIConnection, pack: str) -> dict[str, Any] | None:
-    if not table_exists(conn, PACKS_TABLE):
-        return None
-    row = conn.execute(
-        f"SELECT version, priority, edition, license, source FROM {PACKS_TABLE} WHERE name = ?",
-        (pack,)).fetchone()
-    if row is None:
-        return None
-    return dict(zip(("version", "priority", "edition", "license", "source"), row, strict=True))
-
-
-def _pack_hashes(conn: DBAPIConnection, pack: str) -> dict[tuple[str, str], str]:
-    if not table_exists(conn, PACK_ENTRIES_TABLE):
-        return {}
-    rows = conn.execute(
-        f"SELECT type, idx, content_hash FROM {PACK_ENTRIES_TABLE} WHERE pack = ?", (pack,))
-    return {(str(t), str(i)): str(h) for t, i, h in rows.fetchall()}
+def _pack_hashes(session: Session, pack: str) -> dict[tuple[str, str], str]:
+    return tables.pack_hashes(session, pack)
 
 
 def _expected(version: int) -> ExpectedVersion:
@@ -99,8 +83,9 @@ def import_pack(
     # and the append below then fails instead of applying a stale diff.
     version = store.stream_version(stream)
     with store.read() as conn:
-        current_pack = pack_row(conn, name)
-        current = _pack_hashes(conn, name)
+        built = _built(store, conn)
+        current_pack = tables.pack_row(conn, name) if built else None
+        current = _pack_hashes(conn, name) if built else {}
 
     resolved_priority = validated.priority
     if resolved_priority is None:
@@ -200,9 +185,9 @@ def remove_pack(store: Store, name: str) -> int:
     stream = stream_of(name)
     version = store.stream_version(stream)
     with store.read() as conn:
-        row = pack_row(conn, name)
-        known = ([str(r[0]) for r in conn.execute(f"SELECT name FROM {PACKS_TABLE} ORDER BY name")]
-                 if table_exists(conn, PACKS_TABLE) else [])
+        built = _built(store, conn)
+        row = tables.pack_row(conn, name) if built else None
+        known = tables.pack_names(conn) if built else []
     if row is None:
         raise pack_not_found(name, known)
     result = store.append(stream, [NewEvent(type="ContentPackRemoved", data={"pack": name},

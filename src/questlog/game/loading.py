@@ -58,7 +58,7 @@ def load_state(store: Store, category: str, entity_id: str, *, position: int | N
                 "SELECT max(stream_version) FROM events WHERE stream_id = ? AND recorded_at <= ?",
                 (sid, normalize_timestamp(timestamp))).fetchone()
             version = int(row[0] or 0)
-        snap = read_snapshot(conn, category, sid) if use_snapshots else None
+        snap = read_snapshot(store.snapshots, conn, category, sid) if use_snapshots else None
         if snap is not None and ((position is not None and snap.position > position)
                                  or (version is not None and snap.stream_version > version)):
             snap = None

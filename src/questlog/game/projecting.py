@@ -20,6 +20,7 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ClassVar
 
+import sqlalchemy as sa
 from pydantic import BaseModel
 
 from ..events import RecordedEvent
@@ -42,8 +43,21 @@ def data_of(event: RecordedEvent) -> dict[str, Any]:
                           stream_id=event.stream_id, position=event.position)
 
 
+def _check_order(cls: type[Projector], table: str, cols: tuple[str, ...]) -> None:
+    """Rows are written as tuples in `cols` order: it must be the declared column order."""
+    declared = next((t for t in cls.tables if t.name == table), None)
+    if declared is not None and tuple(c.name for c in declared.columns) != cols:
+        raise TypeError(f"{cls.__name__}: the columns of {table} are declared in another "
+                        f"order than {cols}")
+
+
 def dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def loads(text: str | None) -> Any:
+    """A JSON column as written by `dumps` (NULL stays None)."""
+    return None if text is None else json.loads(text)
 
 
 class FoldingProjector(Projector):
@@ -53,6 +67,12 @@ class FoldingProjector(Projector):
     table: ClassVar[str]
     key: ClassVar[str]
     columns: ClassVar[tuple[str, ...]]   # extra columns, filled by row()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "tables" in cls.__dict__:
+            _check_order(cls, cls.table, (cls.key, "state", "position", "updated_at",
+                                          *cls.columns))
 
     def row(self, state: Any) -> tuple[Any, ...]:
         raise NotImplementedError
@@ -65,9 +85,10 @@ class FoldingProjector(Projector):
         state = states.get(key)
         if state is None:
             model = STATE_TYPES[self.category]
-            got = ctx.conn.execute(
-                f"SELECT state, position, updated_at FROM {ctx.table(self.table)} "
-                f"WHERE {self.key} = ?", (key,)).fetchone()
+            query = ctx.statement(self.table, "load", lambda t: sa.select(
+                t.c.state, t.c.position, t.c.updated_at).where(
+                t.c[self.key] == sa.bindparam("key")))
+            got = ctx.session.execute(query, {"key": key}).fetchone()
             if got is None:
                 state = model()
             else:
@@ -79,14 +100,11 @@ class FoldingProjector(Projector):
     def write(self, ctx: ProjectionContext, states: dict[str, Any],
               row: Callable[[str, Any], tuple[Any, ...]] | None = None) -> None:
         """One row per state; `row(key, state)` gives the columns (default: self.row)."""
-        cols = (self.key, "state", "position", "updated_at", *self.columns)
-        marks = ",".join("?" * len(cols))
-        ctx.conn.executemany(
-            f"INSERT OR REPLACE INTO {ctx.table(self.table)} ({', '.join(cols)}) "
-            f"VALUES ({marks})",
-            [(key, state.model_dump_json(exclude=VOLATILE), state.position, state.updated_at,
-              *(row(key, state) if row else self.row(state)))
-             for key, state in states.items()])
+        # Tuples in the table's column order (`columns` follows the declaration).
+        ctx.session.executemany(ctx.upsert(self.table), [
+            (key, state.model_dump_json(exclude=VOLATILE), state.position, state.updated_at,
+             *(row(key, state) if row else self.row(state)))
+            for key, state in states.items()])
 
     def apply(self, ctx: ProjectionContext, events: Sequence[RecordedEvent]) -> None:
         states: dict[str, Any] = {}
@@ -111,12 +129,17 @@ class PartProjector(Projector):
     # stream version of the event that introduced the entry (None: no such column)
     first_column: ClassVar[str | None] = None
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "tables" in cls.__dict__:
+            first = (cls.first_column,) if cls.first_column else ()
+            _check_order(cls, cls.table, (cls.owner_column, cls.id_column, *cls.fields, *first))
+
     def entry_ids(self, event: RecordedEvent) -> Iterable[str]:
         """Ids of the entries `event` may change (loaded before it is folded)."""
         raise NotImplementedError
 
     def apply(self, ctx: ProjectionContext, events: Sequence[RecordedEvent]) -> None:
-        t = ctx.table(self.table)
         first = (self.first_column,) if self.first_column else ()
         cols = (self.owner_column, self.id_column, *self.fields, *first)
         model = STATE_TYPES[self.category]
@@ -131,7 +154,7 @@ class PartProjector(Projector):
             ids = list(self.entry_ids(event))
             for entry_id in ids:
                 if (owner, entry_id) not in touched:
-                    touched[owner, entry_id] = self._load(ctx, t, cols, owner, entry_id,
+                    touched[owner, entry_id] = self._load(ctx, cols, owner, entry_id,
                                                           getattr(state, self.part))
             held = {entry_id for entry_id in ids if entry_id in getattr(state, self.part)}
             apply_event(state, self.category, event)
@@ -139,26 +162,30 @@ class PartProjector(Projector):
             for entry_id in ids:
                 if entry_id in entries and entry_id not in held:
                     touched[owner, entry_id] = event.stream_version
-        gone, rows = [], []
+        gone: list[dict[str, str]] = []
+        rows: list[tuple[Any, ...]] = []   # in the table's column order (cols)
         for (owner, entry_id), version in touched.items():
             entry = getattr(states[owner], self.part).get(entry_id)
             if entry is None:
-                gone.append((owner, entry_id))
+                gone.append({"owner": owner, "entry": entry_id})
             else:
                 rows.append((owner, entry_id, *self._columns(entry), *[version][:len(first)]))
-        ctx.conn.executemany(
-            f"DELETE FROM {t} WHERE {self.owner_column} = ? AND {self.id_column} = ?", gone)
-        ctx.conn.executemany(
-            f"INSERT OR REPLACE INTO {t} ({', '.join(cols)}) VALUES "
-            f"({','.join('?' * len(cols))})", rows)
+        if gone:
+            ctx.session.executemany(ctx.statement(self.table, "delete", lambda t: sa.delete(
+                t).where(self._entry_is(t))), gone)
+        if rows:
+            ctx.session.executemany(ctx.upsert(self.table), rows)
 
-    def _load(self, ctx: ProjectionContext, t: str, cols: tuple[str, ...], owner: str,
+    def _entry_is(self, t: sa.Table) -> sa.ColumnElement[bool]:
+        return sa.and_(t.c[self.owner_column] == sa.bindparam("owner"),
+                       t.c[self.id_column] == sa.bindparam("entry"))
+
+    def _load(self, ctx: ProjectionContext, cols: tuple[str, ...], owner: str,
               entry_id: str, entries: dict[str, Any]) -> int:
         """Put the entry's row (if any) into `entries`; returns its first version (0: none)."""
-        got = ctx.conn.execute(
-            f"SELECT {', '.join(cols)} FROM {t} "
-            f"WHERE {self.owner_column} = ? AND {self.id_column} = ?",
-            (owner, entry_id)).fetchone()
+        query = ctx.statement(self.table, "load", lambda t: sa.select(
+            *(t.c[c] for c in cols)).where(self._entry_is(t)))
+        got = ctx.session.execute(query, {"owner": owner, "entry": entry_id}).fetchone()
         if got is None:
             return 0
         values = dict(zip(cols, got, strict=True))

@@ -1,67 +1,50 @@
 """What the projection engine keeps per projector, and helpers its parts share.
 
-A projector's checkpoint row (`projector_checkpoints`) says how far its live model
+A projector's checkpoint (the `storage.checkpoints` port) says how far its live model
 has applied the log, on which version, in which state, and how far a rebuild's
 shadow tables have come.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
+import sqlalchemy as sa
+
 from .. import eventstore
-from ..db import DBAPIConnection
 from ..errors import ProjectionError
+from ..storage.checkpoints import Checkpoint, Checkpoints
+from ..storage.readmodels import ReadModels, physical
+from ..storage.session import Session
 from .projector import Projector
+
+__all__ = ["Checkpoint", "Checkpoints", "Progress", "ReadModels", "live_tables",
+           "position_of", "read_items", "shadow_tables", "wrap_failure"]
 
 Progress = Callable[[int, int], None]  # (done, total)
 
-
-@dataclass
-class Checkpoint:
-    name: str
-    version: int
-    mode: str
-    position: int
-    state: str
-    updated_at: str
-    failures: int
-    last_error: str | None
-    error_position: int | None
-    rebuild_version: int | None
-    rebuild_position: int | None
-    rebuild_suffix: str | None
+# The physical copies of each rebuild's shadow tables, by (projector, suffix): one object
+# per physical table, so statements built on it are built once.
+_shadows: dict[tuple[str, str], dict[str, sa.Table]] = {}
 
 
-_CP_COLUMNS = ("name, version, mode, position, state, updated_at, failures, last_error, "
-               "error_position, rebuild_version, rebuild_position, rebuild_suffix")
+def live_tables(p: Projector) -> dict[str, sa.Table]:
+    return {t.name: t for t in p.tables}
 
 
-# One row for all checkpoints: the writer reads them in every batch with inline projectors,
-# and each row a cursor steps through is a GIL hand-off (see eventstore).
-_READ_CHECKPOINTS_SQL = (
-    f"SELECT json_group_array(json_array({_CP_COLUMNS})) FROM projector_checkpoints")
+def shadow_tables(p: Projector, suffix: str) -> dict[str, sa.Table]:
+    key = (p.name, suffix)
+    tables = _shadows.get(key)
+    if tables is None:
+        tables = _shadows[key] = {t.name: physical(t, f"{t.name}__rb{suffix}")
+                                  for t in p.tables}
+    return tables
 
 
-def read_checkpoints(conn: DBAPIConnection) -> dict[str, Checkpoint]:
-    (rows,) = conn.execute(_READ_CHECKPOINTS_SQL).fetchone()
-    return {r[0]: Checkpoint(*r) for r in json.loads(rows)}
-
-
-def table_exists(conn: DBAPIConnection, name: str) -> bool:
-    return conn.execute("SELECT 1 FROM sqlite_master WHERE name = ? AND type = 'table'",
-                        (name,)).fetchone() is not None
-
-
-def live_tables(p: Projector) -> dict[str, str]:
-    return {t.name: t.name for t in p.tables}
-
-
-def shadow_tables(p: Projector, suffix: str) -> dict[str, str]:
-    return {t.name: f"{t.name}__rb{suffix}" for t in p.tables}
+def forget_shadows(p: Projector, suffix: str) -> list[sa.Table]:
+    """Forget the shadow copies of a finished (or abandoned) rebuild; returns them."""
+    return list(_shadows.pop((p.name, suffix), {}).values())
 
 
 def position_of(item: Any) -> int:
@@ -69,7 +52,7 @@ def position_of(item: Any) -> int:
     return int(item[0]) if isinstance(item, tuple) else int(item.position)
 
 
-def read_items(conn: DBAPIConnection, rows: bool, payload: bool, **where: Any) -> list[Any]:
+def read_items(conn: Session, rows: bool, payload: bool, **where: Any) -> list[Any]:
     """Envelope rows (row mode) or RecordedEvents, in log order."""
     if rows:
         return eventstore.read_all_rows(conn, columns=eventstore.ROW_COLUMNS, **where)

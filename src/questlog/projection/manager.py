@@ -17,18 +17,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from .. import eventstore
-from ..db import DBAPIConnection
 from ..errors import ProjectionError
 from ..events import NewEvent, RecordedEvent, utc_now
 from ..observability.operation import Operation
+from ..storage.readmodels import options_of
+from ..storage.session import Session
 from . import digest, poison
-from .checkpoints import (
-    Progress,
-    live_tables,
-    read_checkpoints,
-    table_exists,
-    wrap_failure,
-)
+from .checkpoints import Progress, live_tables, wrap_failure
 from .inline import InlineHooks
 from .projector import ProjectionContext, Projector
 from .rebuild import Rebuilder
@@ -47,7 +42,9 @@ class ProjectionManager:
     def __init__(self, store: Store, projectors: Sequence[Projector]) -> None:
         self.store = store
         self.projectors = list(projectors)
-        self.hooks = InlineHooks(self.projectors)
+        self.checkpoints = store.checkpoints
+        self.readmodels = store.readmodels
+        self.hooks = InlineHooks(self.projectors, self.checkpoints, self.readmodels)
         self._daemon: threading.Thread | None = None
         self._stop = threading.Event()
         self._backoff_until: dict[str, float] = {}
@@ -57,26 +54,23 @@ class ProjectionManager:
     def register(self) -> list[str]:
         """Create tables and checkpoints of new projectors; returns names needing a rebuild."""
 
-        def job(conn: DBAPIConnection) -> list[str]:
-            cps = read_checkpoints(conn)
+        def job(session: Session) -> list[str]:
+            cps = self.checkpoints.read(session)
             now = utc_now()
             stale: list[str] = []
             for p in self.projectors:
                 cp = cps.get(p.name)
                 if cp is None:
                     for t in p.tables:
-                        if not table_exists(conn, t.name):
-                            for sql in t.create_sql(t.name):
-                                conn.execute(sql)
-                    conn.execute(
-                        "INSERT INTO projector_checkpoints (name, version, mode, position, state, "
-                        "updated_at) VALUES (?, ?, ?, 0, 'live', ?)", (p.name, p.version, p.mode, now))
+                        if not self.readmodels.exists(session, t.name):
+                            self.readmodels.create(session, t)
+                    self.checkpoints.insert(session, p.name, p.version, p.mode, "live", now)
                 elif cp.version != p.version or any(
-                        not table_exists(conn, t.name) for t in p.tables if t.virtual is None):
+                        not self.readmodels.exists(session, t.name) for t in p.tables
+                        if options_of(t).virtual is None):
                     stale.append(p.name)
                 elif cp.mode != p.mode:
-                    conn.execute("UPDATE projector_checkpoints SET mode = ? WHERE name = ?",
-                                 (p.mode, p.name))
+                    self.checkpoints.update(session, [p.name], {"mode": p.mode})
             return stale
 
         stale: list[str] = self.store.write(job)
@@ -129,7 +123,7 @@ class ProjectionManager:
     def _step(self, p: Projector, raise_on_error: bool = False) -> tuple[bool, int, int]:
         """One batch of catch-up for `p`: (whether it moved, its position, the head)."""
         with self.store.read() as conn:
-            cp = read_checkpoints(conn).get(p.name)
+            cp = self.checkpoints.read(conn).get(p.name)
             head = eventstore.head_position(conn)
             busy = cp is not None and cp.version == p.version and cp.position < head
             skipped = poison.skipped_positions(conn, p.name) if busy else frozenset()
@@ -160,38 +154,38 @@ class ProjectionManager:
             return False, applied.position - 1, head
         return applied, covered if applied else cp.position, head
 
-    def _apply_batch(self, conn: DBAPIConnection, p: Projector, expected: int, covered: int,
+    def _apply_batch(self, session: Session, p: Projector, expected: int, covered: int,
                      events: Sequence[RecordedEvent], prepared: Any) -> bool | poison.Poison:
-        row = conn.execute("SELECT position, version FROM projector_checkpoints WHERE name = ?",
-                           (p.name,)).fetchone()
-        if row is None or row[0] != expected or row[1] != p.version:
+        cp = self.checkpoints.read(session).get(p.name)
+        if cp is None or cp.position != expected or cp.version != p.version:
             return False  # someone else moved it: read again
         found = poison.apply_isolating(
-            conn, p, ProjectionContext(conn, live_tables(p), prepared=prepared), events)
+            session, p, ProjectionContext(session, live_tables(p), self.readmodels,
+                                          prepared=prepared), events)
         if found is not None:
-            poison.park(conn, found)
+            poison.park(self.checkpoints, session, found)
             return found
-        # Moving on from a parked state (a skip) clears the error it was parked with.
-        conn.execute(
-            "UPDATE projector_checkpoints SET position = ?, updated_at = ?, failures = 0, "
-            "last_error = CASE WHEN state = 'parked' THEN NULL ELSE last_error END, "
-            "error_position = CASE WHEN state = 'parked' THEN NULL ELSE error_position END, "
-            "state = CASE WHEN state = 'parked' THEN 'live' ELSE state END WHERE name = ?",
-            (covered, utc_now(), p.name))
+        changes: dict[str, Any] = {"position": covered, "updated_at": utc_now(), "failures": 0}
+        if cp.state == "parked":
+            # Moving on from a parked state (a skip) clears the error it was parked with.
+            changes.update(state="live", last_error=None, error_position=None)
+        self.checkpoints.update(session, [p.name], changes)
         return True
 
     def _record_failure(self, p: Projector, err: ProjectionError, position: int | None) -> None:
         limit = self.store.settings.projection_max_failures
 
-        def job(conn: DBAPIConnection) -> int:
-            conn.execute(
-                "UPDATE projector_checkpoints SET failures = failures + 1, last_error = ?, "
-                "error_position = ?, updated_at = ?, "
-                "state = CASE WHEN failures + 1 >= ? THEN 'parked' ELSE state END WHERE name = ?",
-                (str(err), position, utc_now(), limit, p.name))
-            row = conn.execute("SELECT failures FROM projector_checkpoints WHERE name = ?",
-                               (p.name,)).fetchone()
-            return int(row[0]) if row else 0
+        def job(session: Session) -> int:
+            cp = self.checkpoints.read(session).get(p.name)
+            if cp is None:
+                return 0
+            failures = cp.failures + 1
+            changes: dict[str, Any] = {"failures": failures, "last_error": str(err),
+                                       "error_position": position, "updated_at": utc_now()}
+            if failures >= limit:
+                changes["state"] = "parked"
+            self.checkpoints.update(session, [p.name], changes)
+            return failures
 
         try:
             failures = self.store.write(job)
@@ -203,10 +197,10 @@ class ProjectionManager:
     def unpark(self, names: list[str]) -> None:
         ps = select(self.projectors, names)
 
-        def job(conn: DBAPIConnection) -> None:
-            for p in ps:
-                conn.execute("UPDATE projector_checkpoints SET state = 'live', failures = 0 "
-                             "WHERE name = ? AND state = 'parked'", (p.name,))
+        def job(session: Session) -> None:
+            cps = self.checkpoints.read(session)
+            names = [p.name for p in ps if p.name in cps and cps[p.name].state == "parked"]
+            self.checkpoints.update(session, names, {"state": "live", "failures": 0})
         self.store.write(job)
 
     # -- async daemon ----------------------------------------------------------------------
@@ -253,7 +247,7 @@ class ProjectionManager:
 
     def status(self) -> list[dict[str, Any]]:
         with self.store.read() as conn:
-            cps = read_checkpoints(conn)
+            cps = self.checkpoints.read(conn)
             head = eventstore.head_position(conn)
             rows = []
             for p in self.projectors:
@@ -261,18 +255,17 @@ class ProjectionManager:
                 position = cp.position if cp else 0
                 lag_seconds = 0.0
                 if position < head:
-                    first = conn.execute(
-                        "SELECT recorded_at FROM events WHERE position = ?", (position + 1,)
-                    ).fetchone()
-                    if first is not None:
-                        then = datetime.strptime(first[0], "%Y-%m-%dT%H:%M:%S.%fZ").replace(
-                            tzinfo=UTC)
+                    first = eventstore.read_all(conn, from_position=position + 1,
+                                                to_position=position + 1, payload=False)
+                    if first:
+                        then = datetime.strptime(first[0].recorded_at,
+                                                 "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
                         lag_seconds = max(0.0, (datetime.now(UTC) - then).total_seconds())
                 error_type = None
                 if cp is not None and cp.error_position is not None:
-                    found = conn.execute("SELECT type FROM events WHERE position = ?",
-                                         (cp.error_position,)).fetchone()
-                    error_type = found[0] if found else None
+                    found = eventstore.read_all(conn, from_position=cp.error_position,
+                                                to_position=cp.error_position, payload=False)
+                    error_type = found[0].type if found else None
                 state = cp.state if cp else "new"
                 if cp is not None and cp.version != p.version and state == "live":
                     state = "stale"
@@ -308,7 +301,7 @@ class ProjectionManager:
         """
         (p,) = select(self.projectors, [name])
         with self.store.read() as conn:
-            cp = read_checkpoints(conn).get(p.name)
+            cp = self.checkpoints.read(conn).get(p.name)
             found = eventstore.read_all(conn, from_position=position, to_position=position)
             skipped = poison.skipped_positions(conn, p.name)
         if not found:
@@ -340,4 +333,5 @@ class ProjectionManager:
     def hashes(self, names: list[str] | None = None) -> dict[str, str]:
         """A digest per read model over its rows in canonical order."""
         with self.store.read() as conn:
-            return {p.name: digest.projector_digest(conn, p) for p in select(self.projectors, names)}
+            return {p.name: digest.projector_digest(self.readmodels, conn, p)
+                    for p in select(self.projectors, names)}

@@ -20,9 +20,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from ..db import DBAPIConnection
 from ..errors import ProjectorsParked as ProjectorsParked  # re-exported: it moved to errors
 from ..events import utc_now
+from ..storage.checkpoints import Checkpoints
+from ..storage.session import Session
 from .checkpoints import position_of
 from .projector import ProjectionContext, Projector
 
@@ -64,7 +65,7 @@ def _reason(exc: Exception) -> str:
     return reason if len(reason) <= REASON_LIMIT else reason[:REASON_LIMIT - 1] + "…"
 
 
-def apply_isolating(conn: DBAPIConnection, p: Projector, ctx: ProjectionContext,
+def apply_isolating(session: Session, p: Projector, ctx: ProjectionContext,
                     items: Sequence[Any]) -> Poison | None:
     """Apply events (or envelope rows) to `p`; on failure apply those before the first one
     `p` cannot apply and return it (its rows and everything after it are not applied)."""
@@ -72,40 +73,34 @@ def apply_isolating(conn: DBAPIConnection, p: Projector, ctx: ProjectionContext,
         return None
     apply: Callable[[ProjectionContext, Sequence[Any]], None] = (
         p.apply_rows if isinstance(items[0], tuple) else p.apply)
-    conn.execute("SAVEPOINT projector_batch")
     try:
-        apply(ctx, items)
-    except Exception:
-        conn.execute("ROLLBACK TO projector_batch")
-        conn.execute("RELEASE projector_batch")
-    else:
-        conn.execute("RELEASE projector_batch")
+        with session.savepoint("projector_batch"):
+            apply(ctx, items)
         return None
+    except Exception:
+        pass
     # Only a failing batch pays for one savepoint per event.
     for item in items:
-        conn.execute("SAVEPOINT projector_event")
         try:
-            apply(ctx, [item])
+            with session.savepoint("projector_event"):
+                apply(ctx, [item])
         except Exception as exc:
-            conn.execute("ROLLBACK TO projector_event")
-            conn.execute("RELEASE projector_event")
             return Poison(p.name, position_of(item), _type_of(item), _reason(exc))
-        conn.execute("RELEASE projector_event")
     # The batch failed but no event alone does: not a poison event (e.g. a fault of the
     # batch as a whole). Everything is applied now, one by one, which is just as right.
     return None
 
 
-def park(conn: DBAPIConnection, poison: Poison) -> None:
+def park(checkpoints: Checkpoints, session: Session, poison: Poison) -> None:
     """Stop the projector just before the poison event and say why (same transaction)."""
-    conn.execute(
-        "UPDATE projector_checkpoints SET position = ?, state = 'parked', "
-        "failures = failures + 1, last_error = ?, error_position = ?, updated_at = ? "
-        "WHERE name = ?",
-        (poison.position - 1, poison.reason, poison.position, utc_now(), poison.projector))
+    cp = checkpoints.read(session).get(poison.projector)
+    checkpoints.update(session, [poison.projector], {
+        "position": poison.position - 1, "state": "parked",
+        "failures": (cp.failures if cp else 0) + 1, "last_error": poison.reason,
+        "error_position": poison.position, "updated_at": utc_now()})
 
 
-def skipped_positions(conn: DBAPIConnection, projector: str) -> frozenset[int]:
+def skipped_positions(conn: Session, projector: str) -> frozenset[int]:
     """Positions, in this store, of the events recorded as skipped for `projector`."""
     rows = conn.execute(
         "SELECT e.position FROM events s JOIN events e "

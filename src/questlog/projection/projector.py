@@ -1,77 +1,88 @@
 """What a projector is: a name, a version, the events it handles, its tables, its code.
 
-Read-model tables are declared, not created by hand: the engine creates them
-from `tables` under a physical name (the live name, or a shadow while
-rebuilding) and swaps a rebuilt shadow in by renaming. A projector writes
-through `ctx.table(logical)` so the same code fills the live model and a shadow.
+Read-model tables are declared, not created by hand: each is a SQLAlchemy Core
+`Table` made by `declare` (columns, indexes, digest options); the engine creates
+it under a physical name (the live name, or a shadow while rebuilding) through
+the backend's `ReadModels` port and swaps a rebuilt shadow in. A projector
+writes Core statements on `ctx.table(logical)` (the physical `sa.Table`), built
+once per physical table (`ctx.statement`, `ctx.upsert`), run on `ctx.session`,
+so the same code fills the live model and a shadow on every backend.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from ..db import DBAPIConnection
+import sqlalchemy as sa
+from sqlalchemy.sql.expression import Executable
+
 from ..events import RecordedEvent
+from ..storage.readmodels import ReadModels, declare
+from ..storage.session import Session
 
 if TYPE_CHECKING:
     from ..store import Store
+
+__all__ = ["EnvelopeRow", "Mode", "ProjectionContext", "Projector", "declare"]
 
 Mode = Literal["inline", "async"]
 # Where and what an event is, without its payload, as the log's SQL returns it
 # (eventstore.ROW_COLUMNS): (position, stream_id, stream_version, category, type, recorded_at)
 EnvelopeRow = tuple[int, str, int, str, str, str]
 
+# Statements built per physical table, by label. The table is the key (hashed by
+# identity); shadows' entries go when they are swapped in or dropped.
+_statements: dict[sa.Table, dict[str, Executable]] = {}
 
-@dataclass(frozen=True)
-class Table:
-    """A read-model table.
 
-    `columns` is the column list of CREATE TABLE (constraints included);
-    `indexes` lists column tuples to index; `virtual`, when set, makes it
-    `CREATE VIRTUAL TABLE {name} USING {virtual}` instead (columns ignored).
-    `digest_order` orders rows for `projections hash` (default: every column);
-    `digest_exclude` leaves volatile columns (wall-clock times) out of it.
-    """
-
-    name: str
-    columns: str = ""
-    indexes: tuple[tuple[str, ...], ...] = ()
-    without_rowid: bool = False
-    virtual: str | None = None
-    digest_order: str | None = None
-    digest_exclude: tuple[str, ...] = ()
-    digest: bool = True
-
-    def create_sql(self, physical: str) -> list[str]:
-        if self.virtual is not None:
-            return [f"CREATE VIRTUAL TABLE {physical} USING {self.virtual}"]
-        suffix = " WITHOUT ROWID" if self.without_rowid else ""
-        statements = [f"CREATE TABLE {physical} ({self.columns}){suffix}"]
-        for n, cols in enumerate(self.indexes):
-            statements.append(
-                f"CREATE INDEX {physical}__ix{n} ON {physical} ({', '.join(cols)})"
-            )
-        return statements
+def forget_statements(tables: Sequence[sa.Table]) -> None:
+    """Drop the statements built for these (shadow) tables."""
+    for table in tables:
+        _statements.pop(table, None)
 
 
 @dataclass
 class ProjectionContext:
-    """Handed to `Projector.apply`: the writer's connection and the physical table names."""
+    """Handed to `Projector.apply`: the writer's session and the physical tables."""
 
-    conn: DBAPIConnection
-    tables: dict[str, str]
+    session: Session
+    tables: dict[str, sa.Table]
+    readmodels: ReadModels
     prepared: Any = None
     rebuilding: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def table(self, logical: str) -> str:
+    @property
+    def conn(self) -> Session:
+        """The session, for projectors that still write SQL text (content, search)."""
+        return self.session
+
+    def table(self, logical: str) -> sa.Table:
         try:
             return self.tables[logical]
         except KeyError:
             raise KeyError(f"projector has no table {logical!r}") from None
+
+    def statement(self, logical: str, label: str,
+                  build: Callable[[sa.Table], Executable]) -> Executable:
+        """`build(table)` for the physical table of `logical`, built once and cached
+        under `label` (the session caches its compiled form by statement)."""
+        table = self.tables[logical] if logical in self.tables else self.table(logical)
+        built = _statements.get(table)
+        if built is None:
+            built = _statements[table] = {}
+        statement = built.get(label)
+        if statement is None:
+            statement = built[label] = build(table)
+        return statement
+
+    def upsert(self, logical: str, *, add: Sequence[str] = (),
+               keep: Sequence[str] = ()) -> Executable:
+        """Insert-or-replace by primary key on the physical table (see ReadModels.upsert)."""
+        return self.readmodels.upsert(self.table(logical), add=add, keep=keep)
 
 
 class Projector(ABC):
@@ -82,7 +93,7 @@ class Projector(ABC):
     mode: ClassVar[Mode] = "inline"
     event_types: ClassVar[frozenset[str] | None] = None
     categories: ClassVar[frozenset[str] | None] = None
-    tables: ClassVar[tuple[Table, ...]] = ()
+    tables: ClassVar[tuple[sa.Table, ...]] = ()   # made by `declare`
     # False: apply() reads only envelope fields (no data/metadata/hash), so catch-up and
     # rebuilds skip decoding JSON.
     payload: ClassVar[bool] = True
@@ -115,5 +126,5 @@ class Projector(ABC):
     def apply(self, ctx: ProjectionContext, events: Sequence[RecordedEvent]) -> None:
         """Write the rows for these events (only handled ones, in position order)."""
 
-    def on_swap(self, conn: DBAPIConnection) -> None:  # noqa: B027 - optional hook
+    def on_swap(self, session: Session) -> None:  # noqa: B027 - optional hook
         """Called inside the swap transaction after a rebuild replaced the live tables."""

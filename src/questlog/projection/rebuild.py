@@ -1,10 +1,10 @@
-"""Rebuilds without downtime: shadow tables filled from position 0, swapped in by rename.
+"""Rebuilds without downtime: shadow tables filled from position 0, swapped in at once.
 
 The named projectors are rebuilt in one pass over the log per kind (row-mode and
 event-mode); each batch goes through the writer queue with a compare-and-set on
-the shadow's position, and the swap catches up to the head and renames the
-shadows over the live tables in one short transaction. Readers see the old
-complete model until that commit; an interrupted rebuild resumes.
+the shadow's position, and the swap catches up to the head and swaps the
+shadows in over the live tables (`ReadModels.swap`) in one short transaction.
+Readers see the old complete model until that commit; an interrupted rebuild resumes.
 """
 
 from __future__ import annotations
@@ -17,19 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 from .. import eventstore
 from ..completion import Completion
-from ..db import DBAPIConnection
 from ..errors import ProjectionError
 from ..events import utc_now
-from .checkpoints import (
-    Progress,
-    position_of,
-    read_checkpoints,
-    read_items,
-    shadow_tables,
-    table_exists,
-)
+from ..storage.session import Session
+from .checkpoints import Progress, forget_shadows, position_of, read_items, shadow_tables
 from .poison import Poison, apply_isolating, park, skipped_positions, without_skipped
-from .projector import ProjectionContext, Projector
+from .projector import ProjectionContext, Projector, forget_statements
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -40,6 +33,8 @@ log = logging.getLogger("questlog.projections")
 class Rebuilder:
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.checkpoints = store.checkpoints
+        self.readmodels = store.readmodels
         # Per projector of the running group: the skips recorded in the log, and the
         # poison event that stopped its shadow (touched only by jobs on the writer
         # thread, which run in order, and read after they finish).
@@ -85,7 +80,7 @@ class Rebuilder:
             work = self._rebuild_work(chosen, positions, events)
             expected = dict(positions)
 
-            def step(conn: DBAPIConnection, work: list[tuple[Projector, list[Any], Any]]
+            def step(conn: Session, work: list[tuple[Projector, list[Any], Any]]
                      = work, expected: dict[str, int] = expected, covered: int = covered) -> None:
                 for p, handled, prepared in work:
                     self._rebuild_apply(conn, p, starts[p.name][0], expected[p.name], covered,
@@ -122,7 +117,7 @@ class Rebuilder:
             log.warning("%s; swapped in parked at position %d", found.describe(),
                         found.position - 1)
 
-    def _swap(self, conn: DBAPIConnection, chosen: Sequence[Projector],
+    def _swap(self, conn: Session, chosen: Sequence[Projector],
               starts: dict[str, tuple[str, int]], positions: dict[str, int], position: int,
               payload: bool, rows: bool, tail: list[tuple[Projector, list[Any], Any]],
               tail_positions: list[int], force: bool) -> int | None:
@@ -141,18 +136,17 @@ class Rebuilder:
             self._rebuild_apply(conn, p, suffix, positions[p.name], head, handled, prepared)
             shadows = shadow_tables(p, suffix)
             for t in p.tables:
-                conn.execute(f"DROP TABLE IF EXISTS {t.name}")
-                conn.execute(f"ALTER TABLE {shadows[t.name]} RENAME TO {t.name}")
-            conn.execute(
-                "UPDATE projector_checkpoints SET version = ?, mode = ?, position = ?, "
-                "state = 'live', updated_at = ?, failures = 0, last_error = NULL, "
-                "error_position = NULL, rebuild_version = NULL, rebuild_position = NULL, "
-                "rebuild_suffix = NULL, rebuild_started_at = NULL WHERE name = ?",
-                (p.version, p.mode, head, now, p.name))
+                self.readmodels.swap(conn, shadows[t.name], t)
+            self.checkpoints.update(conn, [p.name], {
+                "version": p.version, "mode": p.mode, "position": head, "state": "live",
+                "updated_at": now, "failures": 0, "last_error": None, "error_position": None,
+                "rebuild_version": None, "rebuild_position": None, "rebuild_suffix": None,
+                "rebuild_started_at": None})
+            forget_statements(forget_shadows(p, suffix))
             stopped = self._stopped.get(p.name)
             if stopped is not None:
                 # The rest is swapped in: the model is whole up to the poison event.
-                park(conn, stopped)
+                park(self.checkpoints, conn, stopped)
             p.on_swap(conn)
         return head
 
@@ -178,49 +172,40 @@ class Rebuilder:
             work.append((p, handled, prepared))
         return work
 
-    def _begin_rebuild(self, conn: DBAPIConnection, p: Projector) -> tuple[str, int]:
+    def _begin_rebuild(self, conn: Session, p: Projector) -> tuple[str, int]:
         """Create (or resume) the projector's shadow tables; returns (suffix, position)."""
-        cp = read_checkpoints(conn).get(p.name)
+        cp = self.checkpoints.read(conn).get(p.name)
         if cp is not None and cp.rebuild_suffix and cp.rebuild_version == p.version and all(
-                table_exists(conn, n) or t.virtual is not None
-                for t, n in zip(p.tables, shadow_tables(p, cp.rebuild_suffix).values(),
-                                strict=True)):
+                self.readmodels.exists(conn, t.name)
+                for t in shadow_tables(p, cp.rebuild_suffix).values()):
             return cp.rebuild_suffix, cp.rebuild_position or 0  # resume
         if cp is not None and cp.rebuild_suffix:
-            for name in shadow_tables(p, cp.rebuild_suffix).values():
-                conn.execute(f"DROP TABLE IF EXISTS {name}")
+            for t in forget_shadows(p, cp.rebuild_suffix):
+                self.readmodels.drop(conn, t.name)
         suffix = datetime.now(UTC).strftime("%Y%m%d%H%M%S%f")
-        shadows = shadow_tables(p, suffix)
-        for t in p.tables:
-            for sql in t.create_sql(shadows[t.name]):
-                conn.execute(sql)
+        for t in shadow_tables(p, suffix).values():
+            self.readmodels.create(conn, t)
         now = utc_now()
         if cp is None:
-            conn.execute(
-                "INSERT INTO projector_checkpoints (name, version, mode, position, state, "
-                "updated_at) VALUES (?, ?, ?, 0, 'rebuilding', ?)", (p.name, p.version, p.mode, now))
-        conn.execute(
-            "UPDATE projector_checkpoints SET rebuild_version = ?, rebuild_position = 0, "
-            "rebuild_suffix = ?, rebuild_started_at = ?, state = 'rebuilding' WHERE name = ?",
-            (p.version, suffix, now, p.name))
+            self.checkpoints.insert(conn, p.name, p.version, p.mode, "rebuilding", now)
+        self.checkpoints.update(conn, [p.name], {
+            "rebuild_version": p.version, "rebuild_position": 0, "rebuild_suffix": suffix,
+            "rebuild_started_at": now, "state": "rebuilding"})
         return suffix, 0
 
-    def _rebuild_apply(self, conn: DBAPIConnection, p: Projector, suffix: str, expected: int,
+    def _rebuild_apply(self, conn: Session, p: Projector, suffix: str, expected: int,
                        covered: int, events: Sequence[Any], prepared: Any) -> None:
         if p.name in self._stopped:
             return  # its shadow ends before a poison event: nothing after it applies
-        row = conn.execute(
-            "SELECT rebuild_suffix, rebuild_position FROM projector_checkpoints WHERE name = ?",
-            (p.name,)).fetchone()
-        if row is None or row[0] != suffix or row[1] != expected:
+        cp = self.checkpoints.read(conn).get(p.name)
+        if cp is None or cp.rebuild_suffix != suffix or cp.rebuild_position != expected:
             raise ProjectionError(f"rebuild of {p.name!r} was taken over by another process",
                                   projector=p.name)
         if events:
-            ctx = ProjectionContext(conn, shadow_tables(p, suffix), prepared=prepared,
-                                    rebuilding=True)
+            ctx = ProjectionContext(conn, shadow_tables(p, suffix), self.readmodels,
+                                    prepared=prepared, rebuilding=True)
             found = apply_isolating(conn, p, ctx, events)
             if found is not None:
                 self._stopped[p.name] = found
                 covered = found.position - 1
-        conn.execute("UPDATE projector_checkpoints SET rebuild_position = ? WHERE name = ?",
-                     (covered, p.name))
+        self.checkpoints.update(conn, [p.name], {"rebuild_position": covered})

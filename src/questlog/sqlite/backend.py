@@ -18,11 +18,14 @@ from ..errors import NotAStore, SchemaOutOfDate, StoreNotInitialized, StoreUnava
 from ..settings import Settings
 from ..storage.session import Session
 from . import schema
+from .checkpoints import CHECKPOINTS, SQLiteCheckpoints
 from .connections import Database
 from .driver import sqlite_version_is_safe, vec_status
 from .errors import open_failure
 from .log import LOG, SQLiteLog
+from .readmodels import READ_MODELS, SQLiteReadModels
 from .session import SQLiteSession
+from .snapshots import SNAPSHOTS, SQLiteSnapshots
 from .transactions import SQLiteWriteTransactions
 
 
@@ -31,6 +34,9 @@ class SQLiteBackend:
 
     name = "sqlite"
     log: SQLiteLog = LOG
+    checkpoints: SQLiteCheckpoints = CHECKPOINTS
+    readmodels: SQLiteReadModels = READ_MODELS
+    snapshots: SQLiteSnapshots = SNAPSHOTS
 
     def __init__(self, database: Database) -> None:
         self.database = database

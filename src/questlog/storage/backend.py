@@ -10,8 +10,11 @@ from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from ..settings import Settings
+from .checkpoints import Checkpoints
 from .log import Log
+from .readmodels import ReadModels
 from .session import Session
+from .snapshots import Snapshots
 from .transactions import WriteTransactions
 
 
@@ -24,6 +27,21 @@ class Backend(Protocol):
     @property
     def log(self) -> Log:
         """The log recorder, reader and verifier."""
+        ...
+
+    @property
+    def checkpoints(self) -> Checkpoints:
+        """Projector checkpoints."""
+        ...
+
+    @property
+    def readmodels(self) -> ReadModels:
+        """Read-model tables: create, shadow, swap, digest, upsert."""
+        ...
+
+    @property
+    def snapshots(self) -> Snapshots:
+        """Aggregate snapshots."""
         ...
 
     def read(self) -> AbstractContextManager[Session]:

@@ -39,7 +39,11 @@ class Session(Protocol):
         ...
 
     def executemany(self, statement: Executable | str,
-                    rows: Sequence[Mapping[str, Any]] | Sequence[Sequence[Any]]) -> None: ...
+                    rows: Sequence[Mapping[str, Any]] | Sequence[Sequence[Any]]) -> None:
+        """Run a statement once per row: mappings of named parameters, or (Core) tuples
+        holding every parameter in the statement's order — for an insert of a declared
+        table, its columns' order (hot paths skip building a mapping per row)."""
+        ...
 
     def savepoint(self, name: str = "sp") -> AbstractContextManager[None]:
         """A nested unit: rolled back (and the error re-raised) if its block raises."""

@@ -1,0 +1,208 @@
+"""Contract of the ReadModels port: declared tables created, shadow-built and swapped in
+one transaction (readers stay on the old model until it commits), digests stable across
+a rebuild and independent of row order and of the driver's value types."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from questlog import NewEvent, Store
+from questlog.events import RecordedEvent
+from questlog.projection.projector import ProjectionContext, Projector
+from questlog.storage.readmodels import declare, digest_rows, integer, physical, real, text
+from questlog.storage.session import Session
+
+
+@pytest.fixture
+def store(backend: Any) -> Iterator[Store]:
+    """A fresh store on the backend under test, running the log alone; its ports are
+    `store.checkpoints`, `store.readmodels`, `store.snapshots` (the backend's, once it
+    exposes them as attributes)."""
+    with backend.open_store(projectors=[]) as opened:
+        yield opened
+
+
+ITEMS = declare("rm_contract_items", text("key", primary_key=True), integer("n"),
+                real("share", null=True), text("at", null=True),
+                indexes=(("n",),), digest_exclude=("at",))
+_ALL = sa.select(ITEMS.c.key, ITEMS.c.n).order_by(ITEMS.c.key)
+
+
+def rows_of(session: Session, table: sa.Table) -> list[tuple[Any, ...]]:
+    query = sa.select(table.c.key, table.c.n).order_by(table.c.key)
+    return [tuple(r) for r in session.execute(query)]
+
+
+def insert(session: Session, table: sa.Table, rows: Sequence[tuple[str, int]]) -> None:
+    session.executemany(sa.insert(table), [{"key": k, "n": n, "share": n / 3, "at": None}
+                                           for k, n in rows])
+
+
+def test_create_makes_the_declared_table_and_exists_sees_it(store: Store) -> None:
+    rm = store.readmodels
+
+    def job(session: Session) -> list[tuple[Any, ...]]:
+        assert not rm.exists(session, ITEMS.name)
+        rm.create(session, ITEMS)
+        assert rm.exists(session, ITEMS.name)
+        insert(session, ITEMS, [("b", 2), ("a", 1)])
+        return rows_of(session, ITEMS)
+
+    assert store.write(job) == [("a", 1), ("b", 2)]
+    with store.read() as session:
+        assert rm.exists(session, ITEMS.name)
+        assert not rm.exists(session, "rm_contract_nothing")
+
+
+def test_upsert_replaces_adds_and_keeps_by_primary_key(store: Store) -> None:
+    rm = store.readmodels
+    counts = declare("rm_contract_counts", text("key", primary_key=True), integer("n"),
+                     integer("first"), integer("last"))
+
+    def job(session: Session) -> list[tuple[Any, ...]]:
+        rm.create(session, counts)
+        statement = rm.upsert(counts, add=("n",), keep=("first",))
+        assert rm.upsert(counts, add=("n",), keep=("first",)) is statement  # built once
+        session.executemany(statement, [{"key": "a", "n": 1, "first": 1, "last": 1},
+                                        {"key": "b", "n": 1, "first": 2, "last": 2}])
+        session.executemany(statement, [{"key": "a", "n": 2, "first": 9, "last": 3}])
+        return [tuple(r) for r in session.execute(sa.select(counts).order_by(counts.c.key))]
+
+    assert store.write(job) == [("a", 3, 1, 3), ("b", 1, 2, 2)]
+
+
+def test_shadow_swap_leaves_readers_on_the_old_model_until_it_commits(store: Store) -> None:
+    rm = store.readmodels
+    shadow = physical(ITEMS, "rm_contract_items__rb1")
+    assert shadow.name != ITEMS.name and [c.name for c in shadow.columns] == [
+        c.name for c in ITEMS.columns]
+
+    def build(session: Session) -> None:
+        rm.create(session, ITEMS)
+        insert(session, ITEMS, [("old", 1)])
+        rm.create(session, shadow)   # a shadow beside the live table, filled separately
+        insert(session, shadow, [("new", 1), ("newer", 2)])
+
+    store.write(build)
+    with store.read() as session:
+        assert rows_of(session, ITEMS) == [("old", 1)]   # the shadow is not visible
+    seen_during_swap: list[list[tuple[Any, ...]]] = []
+
+    def swap(session: Session) -> None:
+        rm.swap(session, shadow, ITEMS)
+        # Swapped but not committed: a reader on another thread still sees the old model.
+        reader = threading.Thread(target=lambda: seen_during_swap.append(read_items(store)))
+        reader.start()
+        reader.join()
+
+    store.write(swap)
+    assert seen_during_swap == [[("old", 1)]]
+    assert read_items(store) == [("new", 1), ("newer", 2)]
+    with store.read() as session:
+        assert not rm.exists(session, shadow.name)
+
+
+def read_items(store: Store) -> list[tuple[Any, ...]]:
+    with store.read() as session:
+        return rows_of(session, ITEMS)
+
+
+def test_a_failed_swap_rolls_back_whole(store: Store) -> None:
+    rm = store.readmodels
+    shadow = physical(ITEMS, "rm_contract_items__rb2")
+
+    def build(session: Session) -> None:
+        rm.create(session, ITEMS)
+        insert(session, ITEMS, [("old", 1)])
+        rm.create(session, shadow)
+        insert(session, shadow, [("new", 1)])
+
+    store.write(build)
+
+    def swap_then_fail(session: Session) -> None:
+        rm.swap(session, shadow, ITEMS)
+        raise RuntimeError("the rest of the swap failed")
+
+    try:
+        store.write(swap_then_fail)
+    except RuntimeError:
+        pass
+    assert read_items(store) == [("old", 1)]
+    with store.read() as session:
+        assert rm.exists(session, shadow.name)
+
+
+def test_digest_is_canonical_order_and_skips_excluded_columns(store: Store) -> None:
+    rm = store.readmodels
+    other = physical(ITEMS, "rm_contract_items_b")
+
+    def fill(session: Session) -> tuple[str, str]:
+        rm.create(session, ITEMS)
+        rm.create(session, other)
+        session.executemany(sa.insert(ITEMS), [
+            {"key": "a", "n": 1, "share": 0.5, "at": "2026-01-01"},
+            {"key": "b", "n": 2, "share": None, "at": "2026-01-02"}])
+        session.executemany(sa.insert(other), [   # other order, other wall-clock times
+            {"key": "b", "n": 2, "share": None, "at": "2030-01-01"},
+            {"key": "a", "n": 1, "share": 0.5, "at": None}])
+        return rm.digest(session, ITEMS), rm.digest(session, other)
+
+    mine, theirs = store.write(fill)
+    assert mine == theirs
+    # The encoding is the engine-neutral one: the digest columns, then one row per line.
+    assert mine == digest_rows(["key", "n", "share"], [[("a", 1, 0.5), ("b", 2, None)]])
+
+    def change(session: Session) -> str:
+        session.execute(sa.update(ITEMS).where(ITEMS.c.key == "a").values(n=5))
+        return rm.digest(session, ITEMS)
+
+    assert store.write(change) != mine
+
+
+def test_digest_of_a_table_never_created_is_the_empty_digest(store: Store) -> None:
+    with store.read() as session:   # e.g. `projections hash` on a read-only store
+        assert store.readmodels.digest(session, ITEMS) == digest_rows([], [])
+
+
+def test_digest_encoding_does_not_depend_on_driver_value_types() -> None:
+    plain = digest_rows(["a", "b", "c", "d"], [[(1, 0.25, b"\x01", None), (0, 2.0, b"", "x")]])
+    driver = digest_rows(["a", "b", "c", "d"], [[(True, Decimal("0.25"), memoryview(b"\x01"),
+                                                  None), (False, 2.0, memoryview(b""), "x")]])
+    assert plain == driver
+    assert plain != digest_rows(["a", "b", "c", "d"], [[(1, 0.25, b"\x01", None)]])
+
+
+class Tally(Projector):
+    """Inline; one row per stream: how many events and the last type."""
+
+    name = "contract_tally"
+    version = 1
+    mode = "inline"
+    tables = (declare("rm_contract_tally", text("stream_id", primary_key=True),
+                      integer("n"), text("last_type"), without_rowid=True),)
+
+    def apply(self, ctx: ProjectionContext, events: Sequence[RecordedEvent]) -> None:
+        ctx.session.executemany(ctx.upsert("rm_contract_tally", add=("n",)), [
+            {"stream_id": e.stream_id, "n": 1, "last_type": e.type} for e in events])
+
+
+def test_digest_is_stable_across_a_rebuild(backend: Any) -> None:
+    with backend.fresh().open_store(projectors=[Tally()]) as store:
+        for i in range(30):
+            store.append(f"s-{i % 7}", [NewEvent(type=f"T{i % 3}", data={"i": i})])
+        before = store.projections.hashes(["contract_tally"])
+        with store.read() as session:
+            (count,) = session.execute(sa.select(sa.func.count()).select_from(
+                Tally.tables[0])).fetchone()
+        assert count == 7
+        store.projections.rebuild(["contract_tally"])
+        assert store.projections.hashes(["contract_tally"]) == before
+        with store.read() as session:
+            cp = store.checkpoints.read(session)["contract_tally"]
+        assert (cp.state, cp.rebuild_suffix, cp.position) == ("live", None, 30)
