@@ -12,17 +12,26 @@ import itertools
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
-
-from sqlalchemy.dialects import sqlite as sqlite_dialect
-from sqlalchemy.engine.interfaces import Compiled
-from sqlalchemy.sql.expression import Executable
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from ..storage.session import Cursor, Params
 
-_DIALECT = sqlite_dialect.dialect(paramstyle="qmark")
+if TYPE_CHECKING:
+    from sqlalchemy.engine.interfaces import Compiled, Dialect
+    from sqlalchemy.sql.expression import Executable
+
 _CACHE_SIZE = 1024
 _savepoint_ids = itertools.count()
+
+
+@cache
+def _dialect() -> Dialect:
+    """SQLite's dialect for compiling Core statements, loaded on the first one: a session
+    that only runs SQL text (every read command) never imports SQLAlchemy."""
+    from sqlalchemy.dialects import sqlite as sqlite_dialect
+
+    return sqlite_dialect.dialect(paramstyle="qmark")
 
 
 class _CompiledCache:
@@ -40,7 +49,7 @@ class _CompiledCache:
             self._entries.move_to_end(key)
             return entry[1]
         compiled = statement.compile(  # type: ignore[attr-defined]
-            dialect=_DIALECT, column_keys=list(keys) if keys is not None else None)
+            dialect=_dialect(), column_keys=list(keys) if keys is not None else None)
         self._entries[key] = (statement, compiled)
         if len(self._entries) > _CACHE_SIZE:
             self._entries.popitem(last=False)
@@ -68,7 +77,7 @@ def compile_statement(statement: Executable, params: Params = None
         # IN (...) over a list given in the statement: the placeholders depend on the
         # values, so this form is compiled on every call.
         compiled = statement.compile(  # type: ignore[attr-defined]
-            dialect=_DIALECT, compile_kwargs={"render_postcompile": True})
+            dialect=_dialect(), compile_kwargs={"render_postcompile": True})
         values = {**compiled.params, **(params or {})}
         return str(compiled), tuple(values[n] for n in compiled.positiontup or ())
     return str(compiled), _positional(compiled, params)
