@@ -13,32 +13,66 @@ helpers and private attributes — may change in any release. docs/compatibility
 the same for the CLI, HTTP (`/v1/`), the file format and event shapes.
 """
 
-from .errors import (
-    Backpressure,
-    ContentPackNotFound,
-    ContentValidationError,
-    DomainError,
-    DuplicateEventId,
-    InvalidEvent,
-    NestingTooDeep,
-    QuestlogError,
-    ReadOnlyReplica,
-    ReplicationError,
-    VectorSearchUnavailable,
-    WrongExpectedVersion,
-)
-from .events import (
-    ANY,
-    EVENT_TYPE_PATTERN,
-    NO_STREAM,
-    STREAM_EXISTS,
-    STREAM_ID_PATTERN,
-    AppendResult,
-    NewEvent,
-    RecordedEvent,
-)
-from .settings import Settings, load_settings
-from .store import Store
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .errors import (
+        Backpressure,
+        ContentPackNotFound,
+        ContentValidationError,
+        DomainError,
+        DuplicateEventId,
+        InvalidEvent,
+        NestingTooDeep,
+        QuestlogError,
+        ReadOnlyReplica,
+        ReplicationError,
+        VectorSearchUnavailable,
+        WrongExpectedVersion,
+    )
+    from .events import (
+        ANY,
+        EVENT_TYPE_PATTERN,
+        NO_STREAM,
+        STREAM_EXISTS,
+        STREAM_ID_PATTERN,
+        AppendResult,
+        NewEvent,
+        RecordedEvent,
+    )
+    from .settings import Settings, load_settings
+    from .store import Store
+
+# Public name -> the module that defines it. Imported on first access (PEP 562), so
+# `import questlog.cli` (every command's first step) pays only for what it uses.
+_EXPORTS: dict[str, str] = {
+    **dict.fromkeys(
+        ("Backpressure", "ContentPackNotFound", "ContentValidationError", "DomainError",
+         "DuplicateEventId", "InvalidEvent", "NestingTooDeep", "QuestlogError",
+         "ReadOnlyReplica", "ReplicationError", "VectorSearchUnavailable",
+         "WrongExpectedVersion"), ".errors"),
+    **dict.fromkeys(
+        ("ANY", "EVENT_TYPE_PATTERN", "NO_STREAM", "STREAM_EXISTS", "STREAM_ID_PATTERN",
+         "AppendResult", "NewEvent", "RecordedEvent"), ".events"),
+    "Settings": ".settings",
+    "load_settings": ".settings",
+    "Store": ".store",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(module, __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})
+
 
 __all__ = [
     "ANY", "NO_STREAM", "STREAM_EXISTS", "AppendResult", "Backpressure", "ContentPackNotFound",

@@ -1,7 +1,8 @@
 """The event envelope: what callers append, what the log records, and how it is hashed.
 
 `NewEvent` is what a caller hands to `append` (validated with pydantic, the same
-model the HTTP API uses). `RecordedEvent` is what comes back from a read: a
+model the HTTP API uses; defined in `new_event` and loaded on first use, so a
+read never imports pydantic). `RecordedEvent` is what comes back from a read: a
 plain slotted dataclass, because reads of millions of events must be cheap.
 The canonical encoding below is the one the hash chain covers; changing it
 changes every hash, so it is versioned by the log's schema, not by whim.
@@ -17,9 +18,10 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+if TYPE_CHECKING:  # re-exported: see __getattr__ at the end
+    from .new_event import NewEvent as NewEvent
 
 ANY: Final = "any"
 NO_STREAM: Final = "no_stream"
@@ -86,27 +88,6 @@ def new_event_id() -> uuid.UUID:
     value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
     value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
     return uuid.UUID(int=value)
-
-
-class NewEvent(BaseModel):
-    """An event to append. `event_id` makes a retried append a no-op."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    type: str = Field(description="Event type, e.g. 'CampaignCreated'.")
-    data: dict[str, Any] = Field(default_factory=dict)
-    metadata: dict[str, Any] = Field(default_factory=dict)
-    event_id: uuid.UUID = Field(default_factory=new_event_id)
-    schema_version: int = Field(default=1, ge=1, le=10_000)
-
-    @field_validator("type")
-    @classmethod
-    def _check_type(cls, value: str) -> str:
-        if not EVENT_TYPE_RE.fullmatch(value):
-            raise ValueError(
-                "event type must start with a letter and hold only letters, digits, '_' and '.'"
-            )
-        return value
 
 
 @dataclass(slots=True)
@@ -180,3 +161,12 @@ def event_digest(
     body = "\n".join((str(position), event_id, stream_id, str(stream_version), type_,
                       str(schema_version), data_json, metadata_json, recorded_at))
     return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
+
+
+def __getattr__(name: str) -> Any:
+    # `from questlog.events import NewEvent` keeps working; pydantic loads only then.
+    if name == "NewEvent":
+        from .new_event import NewEvent
+
+        return NewEvent
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,7 +1,8 @@
 """Settings from the environment (prefix QUESTLOG_), with defaults that are safe.
 
 Kept light: this module is imported on every CLI path, so it must not pull in
-anything heavy.
+anything heavy: the declarations below are read by `envsettings` (standard library
+only, pydantic's lax rules for these types), not by pydantic-settings.
 """
 
 from __future__ import annotations
@@ -9,9 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
-
+from .envsettings import EnvSettings, Field, SecretStr, SettingsError, field_validator
 from .jsonlimits import DEFAULT_MAX_JSON_DEPTH
 
 Durability = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
@@ -20,10 +19,10 @@ RebuildPolicy = Literal["auto", "manual"]
 EmbedderChoice = Literal["onnx", "sentence-transformers"]
 
 
-class Settings(BaseSettings):
+class Settings(EnvSettings):
     """Every knob of a questlog store; each maps to an environment variable QUESTLOG_<NAME>."""
 
-    model_config = SettingsConfigDict(env_prefix="QUESTLOG_", extra="ignore")
+    env_prefix = "QUESTLOG_"
 
     db: Path | str = Field(
         default=Path("./questlog.db"),
@@ -134,12 +133,12 @@ def load_settings(**overrides: object) -> Settings:
     """Settings from the environment, with explicit overrides (None means 'not given')."""
     given = {k: v for k, v in overrides.items() if v is not None}
     try:
-        return Settings(**given)  # type: ignore[arg-type]
-    except ValidationError as exc:
+        return Settings(**given)
+    except SettingsError as exc:
         from .errors import ConfigurationError
 
         # One line naming every bad variable as the user spelled it, never pydantic's dump.
         bad = "; ".join(
             f"QUESTLOG_{'_'.join(str(p) for p in err['loc']).upper()}={err.get('input')!r}: "
-            f"{err['msg']}" for err in exc.errors(include_url=False))
+            f"{err['msg']}" for err in exc.errors)
         raise ConfigurationError(f"invalid setting: {bad}") from None

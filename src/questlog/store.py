@@ -14,35 +14,34 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, Union
 
 from . import schema
 from .completion import Completion
 from .errors import ReadOnlyStore, WriterClosed
-from .events import ANY, AppendResult, ExpectedVersion, NewEvent, RecordedEvent
-from .observability.operation import Operation, append_params
-from .planner import make_call
+from .events import ANY, AppendResult, ExpectedVersion, RecordedEvent
 from .settings import Settings, load_settings
-from .storage.checkpoints import Checkpoints
-from .storage.readmodels import ReadModels
 from .storage.select import open_backend
 from .storage.session import Session
-from .storage.snapshots import Snapshots
-from .writer import WriteJob, Writer
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the writer and planner (pydantic among them) load on the first write
     from .anchors import Anchor, Anchorer, AnchorReport
     from .content.api import ContentAPI
+    from .events import NewEvent
     from .game.api import GameAPI
     from .projection.manager import ProjectionManager
     from .projection.projector import Projector
     from .search.api import SearchAPI
     from .storage.backend import Backend
+    from .storage.checkpoints import Checkpoints
     from .storage.log import VerifyReport
+    from .storage.readmodels import ReadModels
+    from .storage.snapshots import Snapshots
+    from .writer import Writer
 
 log = logging.getLogger("questlog")
 T = TypeVar("T")
-EventLike = NewEvent | dict[str, Any]
+EventLike = Union["NewEvent", dict[str, Any]]
 
 
 @dataclass
@@ -138,6 +137,7 @@ class Store:
                     raise ReadOnlyStore(f"{self.path} is opened read-only")
                 manager = self.projections
                 from .anchors import Anchorer
+                from .writer import Writer
 
                 anchorer = Anchorer.from_settings(self.backend, self.settings, self.path)
                 try:
@@ -186,6 +186,9 @@ class Store:
         (InvalidEventPayload otherwise); False trusts them as recorded facts (replay): an
         inline projector that cannot apply one parks instead of failing the call.
         """
+        from .observability.operation import Operation, append_params
+        from .planner import make_call
+
         with Operation("append", self.settings.slow_ms,
                        append_params([(stream_id, events, expected_version)])):
             call = make_call(stream_id, events, expected_version, validate=validate,
@@ -195,6 +198,9 @@ class Store:
     def append_many(self, calls: Sequence[tuple[str, Sequence[EventLike], ExpectedVersion]], *,
                     timeout: float | None = None, validate: bool = True) -> list[AppendResult]:
         """Append to several streams in one atomic call: every check passes or nothing is written."""
+        from .observability.operation import Operation, append_params
+        from .planner import make_call
+
         depth = self.settings.max_json_depth
         with Operation("append", self.settings.slow_ms, append_params(calls)):
             encoded = [make_call(s, evs, exp, validate=validate, max_depth=depth)
@@ -209,6 +215,8 @@ class Store:
     def write_later(self, fn: Callable[[Session], T],
                     timeout: float | None = None) -> Completion[T]:
         """Queue fn(session) for the writer and return at once; `.result()` waits for it."""
+        from .writer import WriteJob
+
         job = WriteJob(fn)
         self._write_ready().submit(job, timeout)
         return job.future

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import zipfile
@@ -105,23 +106,50 @@ def test_schema_head_matches_alembic_and_gates_opening(tmp_path: Path) -> None:
         Store.open(tmp_path / "s.db", projectors=[])
 
 
-def test_cold_read_imports_nothing_heavy(tmp_path: Path) -> None:
-    path = tmp_path / "cold.db"
-    store = Store.open(path, projectors=[])
-    store.append("campaign-1", [{"type": "Started", "data": {}}])
-    store.close()
+# Never on a cold read path (issue 13 point 4): each costs a cold command several bare
+# interpreter starts. pydantic itself stays off `--help` and `events read`; `content get`
+# returns the entry's pydantic model, so it may load pydantic, never pydantic-settings;
+# and it reads through the content tables' SQLAlchemy Core declarations (issue 11: one
+# declaration per read model, its queries beside it), so it loads SQLAlchemy Core too
+# (a known cost: content get misses issue 13's 6x target).
+HEAVY = ("sqlalchemy", "pydantic_settings", "fastapi", "starlette", "torch", "numpy",
+         "alembic", "sentence_transformers", "uvicorn", "httpx")
+
+
+def _cold_run(args: list[str]) -> tuple[str, list[str]]:
+    """Run the CLI in a fresh interpreter: (its output, the heavy modules it imported)."""
     code = (
-        "import sys, runpy\n"
-        f"sys.argv = ['questlog', '--db', {str(path)!r}, 'events', 'read', 'campaign-1']\n"
-        "from questlog.cli import cli\n"
-        "try:\n    cli.main(standalone_mode=False)\nexcept SystemExit:\n    pass\n"
-        "heavy = [m for m in ('torch', 'numpy', 'fastapi', 'alembic', 'sentence_transformers',"
-        " 'uvicorn', 'httpx') if m in sys.modules]\n"
-        "print('HEAVY', heavy)\n"
+        "import json, sys\n"
+        f"sys.argv = ['questlog', *{args!r}]\n"
+        "from questlog.cli import main\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
+        f"print('HEAVY', json.dumps(sorted(m for m in {(*HEAVY, 'pydantic')!r} "
+        "if m in sys.modules)))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert "Started" in out.stdout, out.stderr
-    assert "HEAVY []" in out.stdout
+    assert out.returncode == 0, out.stderr
+    text, _, heavy = out.stdout.rpartition("HEAVY ")
+    return text, json.loads(heavy)
+
+
+def test_cold_read_paths_import_nothing_heavy(tmp_path: Path) -> None:
+    path = tmp_path / "cold.db"
+    store = Store.open(path)
+    store.content.import_pack(REPO / "data" / "packs" / "starter")
+    store.append("campaign-1", [{"type": "Started", "data": {}}])
+    spell = store.content.list("spells", limit=1)[0]
+    store.close()
+
+    text, heavy = _cold_run(["--help"])
+    assert "Exit codes:" in text and "events" in text and "content" in text
+    assert heavy == []
+    text, heavy = _cold_run(["--db", str(path), "events", "read", "campaign-1"])
+    assert "Started" in text
+    assert heavy == []
+    text, heavy = _cold_run(["--db", str(path), "--json", "content", "get", "spells",
+                             spell.index])  # type: ignore[attr-defined]
+    assert json.loads(text)["index"] == spell.index  # type: ignore[attr-defined]
+    assert heavy == ["pydantic", "sqlalchemy"]
 
 
 def test_wheel_ships_projections_migrations_and_data(tmp_path: Path) -> None:

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from http_tokens import API_TOKEN, READ_TOKEN, WRITE
-from sqlalchemy.pool import NullPool
 
 from questlog import Store
 from questlog.errors import Backpressure
@@ -175,8 +174,8 @@ def test_read_role_refuses_writes_and_reads_through_fresh_read_only_connections(
         primary.append("campaign-1", [{"type": "C", "data": {}}])
         assert len(client.get("/streams/campaign-1").json()["events"]) == 2
         assert primary.head_position() == 2
-        # the read-only store has no pool and opens the file with mode=ro
-        assert isinstance(replica.backend.database._reader.pool, NullPool)  # type: ignore[attr-defined]
+        # the read-only store keeps no idle connection and opens the file with mode=ro
+        assert replica.backend.database._reader.keep == 0  # type: ignore[attr-defined]
         with replica.read() as conn:
             conn.execute("PRAGMA query_only=0")
             with pytest.raises(Exception, match="readonly"):

@@ -12,8 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..content import where_text
-from ..content.query import InvalidContentFilter
 from ..errors import ContentValidationError
 from .common import CliContext, pass_cli, store_command
 
@@ -29,6 +27,9 @@ def _dump(entity: BaseModel) -> dict[str, Any]:
 def parse_where(items: tuple[str, ...], columns: dict[str, str]) -> dict[str, Any]:
     """`--where` items into the API's where mapping (the library's grammar); a malformed
     item is a usage error of the option."""
+    from ..content import where_text  # its types load pydantic: not for `--help`
+    from ..content.query import InvalidContentFilter
+
     try:
         return where_text.parse_where(items, columns)
     except InvalidContentFilter as exc:

@@ -18,7 +18,6 @@ from ..events import (
     NO_STREAM,
     STREAM_EXISTS,
     ExpectedVersion,
-    NewEvent,
     RecordedEvent,
     validate_expected_version,
 )
@@ -81,6 +80,8 @@ def append_cmd(cli: CliContext, stream: str, event_type: str, data: str,
                expected_version: str | None, event_id: uuid.UUID | None,
                metadata: str | None) -> None:
     """Append one event of EVENT_TYPE to STREAM."""
+    from ..events import NewEvent  # pydantic: loaded by the write commands only
+
     fields: dict[str, Any] = {"type": event_type, "data": _json_object(data, "--data"),
                               "metadata": _json_object(metadata, "--metadata")}
     if event_id is not None:

@@ -11,22 +11,24 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import schema as alembic_schema
 from ..errors import NotAStore, SchemaOutOfDate, StoreNotInitialized, StoreUnavailable
 from ..settings import Settings
 from ..storage.session import Session
 from . import schema
-from .checkpoints import CHECKPOINTS, SQLiteCheckpoints
 from .connections import Database
 from .driver import sqlite_version_is_safe, vec_status
 from .errors import open_failure
 from .log import LOG, SQLiteLog
-from .readmodels import READ_MODELS, SQLiteReadModels
 from .session import SQLiteSession
-from .snapshots import SNAPSHOTS, SQLiteSnapshots
 from .transactions import SQLiteWriteTransactions
+
+if TYPE_CHECKING:  # loaded when first asked for: read commands never build read models
+    from .checkpoints import SQLiteCheckpoints
+    from .readmodels import SQLiteReadModels
+    from .snapshots import SQLiteSnapshots
 
 
 class SQLiteBackend:
@@ -34,9 +36,26 @@ class SQLiteBackend:
 
     name = "sqlite"
     log: SQLiteLog = LOG
-    checkpoints: SQLiteCheckpoints = CHECKPOINTS
-    readmodels: SQLiteReadModels = READ_MODELS
-    snapshots: SQLiteSnapshots = SNAPSHOTS
+
+    # Read-model ports declare SQLAlchemy Core tables: imported on first use, so a read
+    # command (`events read`, `content get`) never loads SQLAlchemy.
+    @property
+    def checkpoints(self) -> SQLiteCheckpoints:
+        from .checkpoints import CHECKPOINTS
+
+        return CHECKPOINTS
+
+    @property
+    def readmodels(self) -> SQLiteReadModels:
+        from .readmodels import READ_MODELS
+
+        return READ_MODELS
+
+    @property
+    def snapshots(self) -> SQLiteSnapshots:
+        from .snapshots import SNAPSHOTS
+
+        return SNAPSHOTS
 
     def __init__(self, database: Database) -> None:
         self.database = database

@@ -1,24 +1,21 @@
-"""SQLite connections of one store file: engines, pragmas, the writer's connection.
+"""SQLite connections of one store file: readers, the writer's connection, pragmas.
 
-Every connection goes through SQLAlchemy engines built here, on the DB-API module
-of `driver` (the version gate refuses to write on a SQLite with the WAL-reset
-race). The sqlite-vec connect hook runs in the pool's creator, before any
-connection is pooled, so no pooled connection ever lacks the extension.
-
-Hot paths use the raw DB-API connection under the SQLAlchemy pool: per-row Core
-overhead would cost the writer most of its throughput.
+Every connection is opened here on the DB-API module of `driver` (the version gate
+refuses to write on a SQLite with the WAL-reset race), with its pragmas and the
+sqlite-vec extension loaded before anyone uses it. Reads and the writer use the
+driver's connections directly: a read command must not pay for importing SQLAlchemy
+(about ten bare interpreter starts); only schema administration (alembic) builds an
+engine, over the same connection factory.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
-
-import sqlalchemy as sa
-from sqlalchemy.pool import NullPool, QueuePool
+from typing import TYPE_CHECKING
 
 from ..checkpoint_guard import WriterMarker
 from ..errors import ConfigurationError, UnsafeSQLiteVersion
@@ -27,12 +24,48 @@ from . import driver
 from .driver import DBAPIConnection, load_sqlite_vec, remember_vec_status
 from .wal import CheckpointGuard
 
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+# Idle read connections a primary keeps for reuse (what its SQLAlchemy pool kept).
+READ_POOL_SIZE = 4
+
+
+class ReadConnections:
+    """Read connections of one file: up to `keep` idle ones are reused (0: a fresh
+    connection for every read, as a read node on a Litestream follower needs)."""
+
+    def __init__(self, connect: Callable[[], DBAPIConnection], *, keep: int) -> None:
+        self._connect = connect
+        self.keep = keep
+        self._idle: list[DBAPIConnection] = []
+        self._lock = threading.Lock()
+
+    def acquire(self) -> DBAPIConnection:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+        return self._connect()
+
+    def release(self, conn: DBAPIConnection) -> None:
+        with self._lock:
+            if len(self._idle) < self.keep:
+                self._idle.append(conn)
+                return
+        conn.close()
+
+    def dispose(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
+
 
 class Database:
-    """The engines of one store file: a pooled reader, and the writer's connection.
+    """The connections of one store file: pooled readers, and the writer's connection.
 
-    `read_only=True` opens the file with `mode=ro` and a NullPool, so every read
-    gets a fresh connection: what a read node on a Litestream follower needs.
+    `read_only=True` opens the file with `mode=ro` and keeps no idle connection, so
+    every read gets a fresh one: what a read node on a Litestream follower needs.
     """
 
     def __init__(self, path: Path | str, settings: Settings, *, read_only: bool = False) -> None:
@@ -54,11 +87,11 @@ class Database:
         if not read_only:
             self.check_safe_for_writing()
             self._writer_marker = WriterMarker.try_acquire(self.path.resolve())
-        self._reader = self._make_engine(read_only=True, pooled=not read_only)
-        self._writer_engine: sa.Engine | None = None
-        self._writer_proxies: list[Any] = []
+        self._reader = ReadConnections(lambda: self._connect(read_only=True),
+                                       keep=0 if read_only else READ_POOL_SIZE)
+        self._writer_connections: list[DBAPIConnection] = []
 
-    # -- engines -------------------------------------------------------------------------
+    # -- connections ---------------------------------------------------------------------
 
     def check_safe_for_writing(self) -> None:
         safe = driver.sqlite_version_is_safe(self.sqlite_version)
@@ -69,57 +102,52 @@ class Database:
                 "QUESTLOG_ALLOW_UNSAFE_SQLITE=1 to write anyway"
             )
 
-    def _make_engine(self, *, read_only: bool, pooled: bool) -> sa.Engine:
+    def _connect(self, *, read_only: bool) -> DBAPIConnection:
+        """A new connection with questlog's pragmas (and sqlite-vec unless numpy is chosen)."""
         settings = self.settings
         path = self.path.resolve()
-        vec_wanted = settings.vector_backend != "numpy"
-
-        def creator() -> DBAPIConnection:
-            if read_only and self.read_only:
-                conn = self.dbapi.connect(
-                    f"file:{path}?mode=ro{'&immutable=1' if self.immutable else ''}",
-                    uri=True, check_same_thread=False,
-                    timeout=settings.busy_timeout_ms / 1000,
-                )
-            else:
-                conn = self.dbapi.connect(
-                    str(path), check_same_thread=False, timeout=settings.busy_timeout_ms / 1000
-                )
-            conn.isolation_level = None  # we issue BEGIN ourselves
-            conn.execute(f"PRAGMA busy_timeout={int(settings.busy_timeout_ms)}")
-            conn.execute("PRAGMA foreign_keys=ON")
-            if not self.read_only:
-                mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
-                if str(mode).lower() != "wal":
-                    conn.execute("PRAGMA journal_mode=WAL")
-            if vec_wanted:
-                remember_vec_status(load_sqlite_vec(conn))
-            if read_only:
-                conn.execute("PRAGMA query_only=1")
-            else:
-                conn.execute(f"PRAGMA synchronous={settings.durability}")
-                self.checkpoint_guard.apply(conn)
-            return conn
-
-        url = f"sqlite:///{path}"
-        if pooled:
-            return sa.create_engine(url, module=self.dbapi, creator=creator, poolclass=QueuePool,
-                                    pool_size=4, max_overflow=16, pool_pre_ping=False)
-        return sa.create_engine(url, module=self.dbapi, creator=creator, poolclass=NullPool)
+        if read_only and self.read_only:
+            conn = self.dbapi.connect(
+                f"file:{path}?mode=ro{'&immutable=1' if self.immutable else ''}",
+                uri=True, check_same_thread=False,
+                timeout=settings.busy_timeout_ms / 1000,
+            )
+        else:
+            conn = self.dbapi.connect(
+                str(path), check_same_thread=False, timeout=settings.busy_timeout_ms / 1000
+            )
+        conn.isolation_level = None  # we issue BEGIN ourselves
+        conn.execute(f"PRAGMA busy_timeout={int(settings.busy_timeout_ms)}")
+        conn.execute("PRAGMA foreign_keys=ON")
+        if not self.read_only:
+            mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+            if str(mode).lower() != "wal":
+                conn.execute("PRAGMA journal_mode=WAL")
+        if settings.vector_backend != "numpy":
+            remember_vec_status(load_sqlite_vec(conn))
+        if read_only:
+            conn.execute("PRAGMA query_only=1")
+        else:
+            conn.execute(f"PRAGMA synchronous={settings.durability}")
+            self.checkpoint_guard.apply(conn)
+        return conn
 
     def writer_connection(self) -> DBAPIConnection:
-        """A dedicated raw connection for the single writer (the caller owns and closes it)."""
+        """A dedicated raw connection for the single writer (closed by `dispose`)."""
         if self.read_only:
             raise ConfigurationError("store opened read-only has no writer connection")
-        if self._writer_engine is None:
-            self._writer_engine = self._make_engine(read_only=False, pooled=False)
-        proxy = self._writer_engine.raw_connection()
-        self._writer_proxies.append(proxy)  # the proxy owns the connection: keep it alive
-        return proxy.driver_connection
+        conn = self._connect(read_only=False)
+        self._writer_connections.append(conn)
+        return conn
 
     def admin_engine(self) -> sa.Engine:
         """An engine for schema administration (init/migrate), never for event writes."""
-        engine = self._make_engine(read_only=False, pooled=False)
+        import sqlalchemy as sa
+        from sqlalchemy.pool import NullPool
+
+        engine = sa.create_engine(f"sqlite:///{self.path.resolve()}", module=self.dbapi,
+                                  creator=lambda: self._connect(read_only=False),
+                                  poolclass=NullPool)
 
         @sa.event.listens_for(engine, "begin")
         def _begin(conn: sa.Connection) -> None:
@@ -130,8 +158,7 @@ class Database:
     @contextmanager
     def read(self) -> Iterator[DBAPIConnection]:
         """A raw read connection inside one short read transaction."""
-        proxy = self._reader.raw_connection()
-        conn: DBAPIConnection = proxy.driver_connection
+        conn = self._reader.acquire()
         try:
             conn.execute("BEGIN")
             try:
@@ -142,18 +169,16 @@ class Database:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
         finally:
-            proxy.close()
+            self._reader.release(conn)
 
     def dispose(self) -> None:
         self._reader.dispose()
-        for proxy in self._writer_proxies:
+        for conn in self._writer_connections:
             try:
-                proxy.close()
+                conn.close()
             except Exception:  # already closed by the writer thread
                 pass
-        self._writer_proxies.clear()
-        if self._writer_engine is not None:
-            self._writer_engine.dispose()
+        self._writer_connections.clear()
         if self._writer_marker is not None:
             self._writer_marker.release()
             self._writer_marker = None

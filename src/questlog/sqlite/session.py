@@ -11,15 +11,15 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
-
-from sqlalchemy.dialects import sqlite as sqlite_dialect
-from sqlalchemy.engine.interfaces import Compiled
-from sqlalchemy.sql.expression import Executable
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from ..storage.session import Cursor, Params
 
-_DIALECT = sqlite_dialect.dialect(paramstyle="qmark")
+if TYPE_CHECKING:
+    from sqlalchemy.engine.interfaces import Compiled, Dialect
+    from sqlalchemy.sql.expression import Executable
+
 _CACHE_SIZE = 1024
 
 
@@ -43,6 +43,15 @@ class _Entry:
 
     def _one_or_none(self, row: Mapping[str, Any]) -> tuple[Any, ...]:
         return tuple(row[name] for name in self.names)
+
+
+@cache
+def _dialect() -> Dialect:
+    """SQLite's dialect for compiling Core statements, loaded on the first one: a session
+    that only runs SQL text (every read command) never imports SQLAlchemy."""
+    from sqlalchemy.dialects import sqlite as sqlite_dialect
+
+    return sqlite_dialect.dialect(paramstyle="qmark")
 
 
 class _CompiledCache:
@@ -70,7 +79,7 @@ class _CompiledCache:
     @staticmethod
     def _compile(statement: Executable, keys: tuple[str, ...] | None) -> _Entry:
         compiled = statement.compile(  # type: ignore[attr-defined]
-            dialect=_DIALECT, column_keys=list(keys) if keys is not None else None)
+            dialect=_dialect(), column_keys=list(keys) if keys is not None else None)
         return _Entry(statement, compiled)
 
     @staticmethod
@@ -100,7 +109,7 @@ def compile_statement(statement: Executable, params: Params = None
     entry = _compiled.get(statement, None)
     if entry.expanding:
         compiled = statement.compile(  # type: ignore[attr-defined]
-            dialect=_DIALECT, compile_kwargs={"render_postcompile": True})
+            dialect=_dialect(), compile_kwargs={"render_postcompile": True})
         values = {**compiled.params, **(params or {})}
         return str(compiled), tuple(values[n] for n in compiled.positiontup or ())
     return entry.sql, _positional(entry, params)

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy.sql.expression import Executable
+if TYPE_CHECKING:  # a session that only runs SQL text never imports SQLAlchemy
+    from sqlalchemy.sql.expression import Executable
 
 Params = Mapping[str, Any] | Sequence[Any] | None
 
