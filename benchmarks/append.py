@@ -26,6 +26,23 @@ events/s and of process CPU per event, and the median of the pairs' ratios, at
 CPU-bound, so the metrics' share is largest and the disk's noise smallest). What "off"
 leaves in place: the operation timing and the tracing check of every append (about
 2.5 us per call, measured apart), which are logging and tracing, not metrics.
+
+Issue 13 (`issue13`, at FULL, interleaved with the rest of each repeat): the same
+workloads, plus one 10,000-event call, 10 threads x 100-event calls and 2 threads x
+one 10,000-event call, each for the log alone (`projectors=[]`) and for the default
+`Store.open` (the shipped projectors) on events no shipped model reads; 32x1 of a
+realistic game mix (the recorded session of tests/fixtures, one copy per thread)
+through the default store; eventsourcing 9.5.6's `SQLiteApplicationRecorder` driven
+directly on the same rows (10x100, 2x10,000); the append CPU per event of the
+10,000-event call (process CPU time, writer thread included) and a profile of its
+steps (validate, encode, plan+hash, insert; µs per event, median of the repeats).
+The new workloads append plain dicts (what the HTTP API and most callers hand in).
+Targets: default store on unread events >= 90 % of the log alone on every figure;
+game mix 32x1 >= 2x raw one-row-per-transaction; CPU <= 25 µs per event; 10x100 and
+2x10,000 >= 1.2x eventsourcing's recorder.
+
+The machine these figures come from is shared and noisy: only ratios measured in
+the same run, from medians of interleaved repeats, mean anything.
 Usage: python benchmarks/append.py [--scale 1.0] [--repeats 3]
        [--metrics-overhead [--durability NORMAL]]
 """
@@ -46,7 +63,9 @@ from _common import emit, summary_ms
 
 from questlog import NewEvent, Store
 from questlog.db import load_dbapi
+from questlog.events import GENESIS_HASH, plain_new_event
 from questlog.observability import metrics
+from questlog.planner import BatchState, encode_event, make_call, plan_calls
 from questlog.settings import Settings
 
 
@@ -139,10 +158,199 @@ CASES = (("threads1_x1", 1, 2000, 1), ("threads8_x1", 8, 500, 1), ("threads32_x1
          ("threads8_x100", 8, 25, 100))
 
 
+UNREAD_TYPE = "ClientPinged"  # on `telemetry-*` streams: no shipped projector reads them
+
+
+def unread_events(n: int, count: int, base: int = 0) -> list[dict[str, Any]]:
+    return [{"type": UNREAD_TYPE, "data": {"client": n, "seq": base + j, "rtt_ms": 12.5},
+             "metadata": {"source": "bench"}} for j in range(count)]
+
+
+def run_calls(path: Path, threads: int, calls: int, per_call: int, *, log_alone: bool,
+              events_of: Any = None) -> tuple[float, float, list[float]]:
+    """(events/s, process CPU µs per event, call latencies) of `threads` producers each
+    making `calls` appends of `per_call` events; `events_of(n, i)` gives (stream, events)
+    of call i of producer n (unread telemetry events when None)."""
+    store = Store.open(path, settings=Settings(durability="FULL"),
+                       projectors=[] if log_alone else None)
+    store.append("warmup-1", [{"type": "Warm"}])
+    if events_of is None:
+        def events_of(n: int, i: int) -> tuple[str, list[dict[str, Any]]]:
+            return f"telemetry-{n}", unread_events(n, per_call, i * per_call)
+    work = [[events_of(n, i) for i in range(calls)] for n in range(threads)]
+    latencies: list[list[float]] = [[] for _ in range(threads)]
+    barrier = threading.Barrier(threads + 1)
+
+    def producer(n: int) -> None:
+        barrier.wait()
+        out = latencies[n]
+        for stream, events in work[n]:
+            t0 = time.perf_counter()
+            store.append(stream, events)
+            out.append(time.perf_counter() - t0)
+
+    workers = [threading.Thread(target=producer, args=(n,)) for n in range(threads)]
+    for w in workers:
+        w.start()
+    cpu0 = time.process_time()
+    barrier.wait()
+    start = time.perf_counter()
+    for w in workers:
+        w.join()
+    elapsed = time.perf_counter() - start
+    cpu = time.process_time() - cpu0
+    store.close()
+    total = sum(len(events) for calls_ in work for _, events in calls_)
+    return total / elapsed, cpu / total * 1e6, [x for lat in latencies for x in lat]
+
+
+def run_eventsourcing(path: Path, threads: int, calls: int, per_call: int) -> float:
+    """Events/s of eventsourcing 9.5.6's SQLiteApplicationRecorder, driven directly on
+    the same events: each made a StoredEvent (JSON state) and inserted, per call, by
+    `insert_events`, from `threads` threads."""
+    from eventsourcing.persistence import StoredEvent
+    from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
+
+    datastore = SQLiteDatastore(str(path), pool_size=threads + 1)
+    recorder = SQLiteApplicationRecorder(datastore)
+    recorder.create_table()
+    ids = [uuid.uuid4() for _ in range(threads)]
+    work = [[unread_events(n, per_call, i * per_call) for i in range(calls)]
+            for n in range(threads)]
+    barrier = threading.Barrier(threads + 1)
+
+    def producer(n: int) -> None:
+        barrier.wait()
+        version = 0
+        for events in work[n]:
+            stored = []
+            for e in events:
+                version += 1
+                stored.append(StoredEvent(ids[n], version, e["type"], json.dumps(
+                    {"data": e["data"], "metadata": e["metadata"]}).encode()))
+            recorder.insert_events(stored)
+
+    workers = [threading.Thread(target=producer, args=(n,)) for n in range(threads)]
+    for w in workers:
+        w.start()
+    barrier.wait()
+    start = time.perf_counter()
+    for w in workers:
+        w.join()
+    elapsed = time.perf_counter() - start
+    datastore.close()
+    return threads * calls * per_call / elapsed
+
+
+def game_mix(copies: int, calls: int) -> list[list[tuple[str, list[NewEvent]]]]:
+    """One copy of the recorded game session per producer, one event per call."""
+    from game import remapped_log  # benchmarks/game.py: the session with ids made unique
+
+    log = remapped_log(copies)
+    per_copy = len(log) // copies
+    return [[(stream, [event]) for stream, event in log[k * per_copy:k * per_copy + calls]]
+            for k in range(copies)]
+
+
+def profile_steps(path: Path, count: int) -> dict[str, float]:
+    """µs per event of each step of one `count`-event append of plain dicts, run alone:
+    validate (the NewEvent rules), encode (canonical JSON of data and metadata),
+    plan+hash (rows, versions, SHA-256 chain), insert (the one INSERT statement)."""
+    events = unread_events(0, count)
+    t0 = time.perf_counter()
+    for e in events:
+        plain_new_event(e)
+    t1 = time.perf_counter()
+    encoded = [encode_event(e) for e in events]
+    t2 = time.perf_counter()
+    call = make_call("telemetry-0", events, "any")
+    call.events = encoded
+    state = BatchState(0, GENESIS_HASH, {"telemetry-0": 0}, {})
+    t3 = time.perf_counter()
+    plan = plan_calls([call], state, {}, "2026-01-01T00:00:00.000000Z", with_recorded=False)
+    t4 = time.perf_counter()
+    store = Store.open(path, settings=Settings(durability="FULL"), projectors=[])
+    timing: list[float] = []
+
+    def insert(session: Any) -> None:
+        started = time.perf_counter()
+        store.backend.log.insert(session, plan.rows)
+        timing.append(time.perf_counter() - started)
+
+    store.write(insert)
+    store.close()
+    us = 1e6 / count
+    return {"validate_us": (t1 - t0) * us, "encode_us": (t2 - t1 - (t1 - t0)) * us,
+            "plan_hash_us": (t4 - t3) * us, "insert_us": timing[0] * us}
+
+
+ISSUE13_CASES = (("threads1_x1", 1, 2000, 1), ("threads32_x1", 32, 500, 1),
+                 ("threads8_x100", 8, 25, 100), ("threads10_x100", 10, 10, 100),
+                 ("single_call_x10000", 1, 1, 10_000), ("threads2_x10000", 2, 1, 10_000))
+
+
+def measure_issue13(run_dir: Path, scale: float, rates: dict[str, list[float]],
+                    extra: dict[str, list[float]]) -> None:
+    """One repeat of every issue-13 figure (rates in events/s, CPU and steps in µs)."""
+    for label, threads, calls, per_call in ISSUE13_CASES:
+        n_calls = max(1, int(calls * scale)) if per_call < 10_000 else 1
+        for kind, log_alone in (("log_alone", True), ("default_store_unread", False)):
+            rate, cpu, _ = run_calls(run_dir / f"{kind}-{label}.db", threads, n_calls,
+                                     per_call, log_alone=log_alone)
+            rates.setdefault(f"{kind}.{label}", []).append(rate)
+            if label == "single_call_x10000":
+                extra.setdefault(f"{kind}.cpu_us_per_event_x10000", []).append(cpu)
+        if label in ("threads10_x100", "threads2_x10000"):
+            rates.setdefault(f"eventsourcing.{label}", []).append(run_eventsourcing(
+                run_dir / f"es-{label}.db", threads, n_calls, per_call))
+    calls = max(1, int(500 * scale))
+    mix = game_mix(32, calls)
+    rate, _, lat = run_calls(run_dir / "game-mix.db", 32, calls, 1, log_alone=False,
+                             events_of=lambda n, i: mix[n][i])
+    rates.setdefault("default_store_game_mix.threads32_x1", []).append(rate)
+    extra.setdefault("game_mix_latency_s", []).extend(lat)
+    for step, us in profile_steps(run_dir / "profile.db", 10_000).items():
+        extra.setdefault(f"profile.{step}", []).append(us)
+
+
+def summarise_issue13(rates: dict[str, list[float]], extra: dict[str, list[float]],
+                      raw_one_per_txn: float) -> dict[str, Any]:
+    med = {k: statistics.median(v) for k, v in rates.items()}
+    out: dict[str, Any] = {}
+    for kind in ("log_alone", "default_store_unread", "eventsourcing"):
+        out[kind] = {label: round(med[f"{kind}.{label}"]) for label, *_ in ISSUE13_CASES
+                     if f"{kind}.{label}" in med}
+    out["default_store_unread_vs_log_alone"] = {
+        label: round(med[f"default_store_unread.{label}"] / med[f"log_alone.{label}"], 2)
+        for label, *_ in ISSUE13_CASES}
+    out["log_alone_vs_eventsourcing"] = {
+        label: round(med[f"log_alone.{label}"] / med[f"eventsourcing.{label}"], 2)
+        for label in ("threads10_x100", "threads2_x10000")}
+    out["default_store_unread_vs_eventsourcing"] = {
+        label: round(med[f"default_store_unread.{label}"] / med[f"eventsourcing.{label}"], 2)
+        for label in ("threads10_x100", "threads2_x10000")}
+    game = med["default_store_game_mix.threads32_x1"]
+    out["default_store_game_mix_threads32_x1"] = {
+        "events_per_s": round(game), "vs_raw_one_row_per_txn": round(game / raw_one_per_txn, 2),
+        **summary_ms(extra["game_mix_latency_s"])}
+    out["cpu_us_per_event_x10000"] = {
+        kind: round(statistics.median(extra[f"{kind}.cpu_us_per_event_x10000"]), 1)
+        for kind in ("log_alone", "default_store_unread")}
+    # The median over repeats, and the least (the step's cost when no other process
+    # took the CPU from it: this machine is shared, so the minimum is the steadier figure).
+    out["profile_us_per_event_x10000"] = {
+        key.split(".", 1)[1]: {"median": round(statistics.median(v), 2), "min": round(min(v), 2)}
+        for key, v in extra.items() if key.startswith("profile.")}
+    out["runs"] = {label: [round(r) for r in runs] for label, runs in rates.items()}
+    return out
+
+
 def measure(tmp: Path, durability: str, scale: float, repeats: int) -> dict[str, Any]:
     rates: dict[str, list[float]] = {}
     commits: dict[str, list[int]] = {}
     latencies: dict[str, list[float]] = {}
+    issue13_rates: dict[str, list[float]] = {}
+    issue13_extra: dict[str, list[float]] = {}
     for rep in range(repeats):
         run_dir = tmp / f"{durability}-{rep}"
         run_dir.mkdir()
@@ -158,6 +366,7 @@ def measure(tmp: Path, durability: str, scale: float, repeats: int) -> dict[str,
             rate, _, _ = run_store(run_dir, durability, 32, max(1, int(500 * scale)), 1,
                                    log_alone=False)
             rates.setdefault("threads32_x1_with_inline_projectors", []).append(rate)
+            measure_issue13(run_dir, scale, issue13_rates, issue13_extra)
     median = {label: statistics.median(runs) for label, runs in rates.items()}
     figures: dict[str, Any] = {
         "raw_one_row_per_txn_per_s": round(median["raw_one_row_per_txn"]),
@@ -176,6 +385,9 @@ def measure(tmp: Path, durability: str, scale: float, repeats: int) -> dict[str,
         figures["threads32_x1_with_inline_projectors_per_s"] = round(
             median["threads32_x1_with_inline_projectors"])
     figures["runs"] = {label: [round(r) for r in runs] for label, runs in rates.items()}
+    if issue13_rates:
+        figures["issue13"] = summarise_issue13(issue13_rates, issue13_extra,
+                                               median["raw_one_row_per_txn"])
     return figures
 
 
@@ -272,6 +484,17 @@ def main() -> None:
         "8x100_full_ge_half_raw_executemany": full["ratio_8x100_vs_raw_executemany"] >= 0.5,
         "p99_32_threads_le_20ms": full["threads32_x1"]["p99_ms"] <= 20,
     }
+    i13 = full["issue13"]
+    out["targets"].update({
+        "default_store_unread_ge_90pct_log_alone": all(
+            r >= 0.9 for r in i13["default_store_unread_vs_log_alone"].values()),
+        "game_mix_32x1_ge_2x_raw_one_per_txn":
+            i13["default_store_game_mix_threads32_x1"]["vs_raw_one_row_per_txn"] >= 2,
+        "cpu_per_event_x10000_log_alone_le_25us":
+            i13["cpu_us_per_event_x10000"]["log_alone"] <= 25,
+        "10x100_and_2x10000_ge_1.2x_eventsourcing": all(
+            r >= 1.2 for r in i13["log_alone_vs_eventsourcing"].values()),
+    })
     emit(out)
 
 

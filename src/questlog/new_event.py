@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .events import EVENT_TYPE_RE, new_event_id
+from .events import EVENT_TYPE_RE, MAX_SCHEMA_VERSION, MIN_SCHEMA_VERSION, new_event_id
 
 
 class NewEvent(BaseModel):
@@ -24,7 +24,7 @@ class NewEvent(BaseModel):
     data: dict[str, Any] = Field(default_factory=dict)
     metadata: dict[str, Any] = Field(default_factory=dict)
     event_id: uuid.UUID = Field(default_factory=new_event_id)
-    schema_version: int = Field(default=1, ge=1, le=10_000)
+    schema_version: int = Field(default=1, ge=MIN_SCHEMA_VERSION, le=MAX_SCHEMA_VERSION)
 
     @field_validator("type")
     @classmethod

@@ -22,12 +22,13 @@ from .events import (
     ExpectedVersion,
     NewEvent,
     RecordedEvent,
-    canonical_json,
     category_of,
     event_digest,
+    plain_new_event,
     validate_expected_version,
     validate_stream_id,
 )
+from .fastjson import REFERENCE, canonical_bytes
 from .game.event_base import GAME_CATEGORIES
 from .jsonlimits import DEFAULT_MAX_JSON_DEPTH, check_depth, encoding_problem
 from .storage.log import StoredEventKey
@@ -49,33 +50,53 @@ class EncodedEvent:
 
 def encode_event(event: NewEvent | dict[str, Any],
                  max_depth: int = DEFAULT_MAX_JSON_DEPTH) -> EncodedEvent:
+    """Validate and encode one event, once: a plain dict is checked without pydantic
+    when it plainly follows NewEvent's rules (`plain_new_event`), and its data and
+    metadata are encoded by the fast canonical encoder (`fastjson`)."""
     if not isinstance(event, NewEvent):
+        plain = plain_new_event(event) if type(event) is dict else None
+        if plain is not None:
+            type_, data, metadata, event_id, schema_version, id_given = plain
+            return EncodedEvent(
+                event_id, type_, schema_version, data, metadata,
+                _encode(type_, event_id, "data", data, max_depth),
+                _encode(type_, event_id, "metadata", metadata, max_depth), id_given)
         try:
             event = NewEvent.model_validate(event)
         except Exception as exc:  # pydantic's message names the field
             raise InvalidEvent(f"invalid event: {exc}") from None
-    data_json = _encode(event, "data", event.data, max_depth)
-    metadata_json = _encode(event, "metadata", event.metadata, max_depth)
+    event_id = str(event.event_id)
     return EncodedEvent(
-        str(event.event_id), event.type, event.schema_version, event.data, event.metadata,
-        data_json, metadata_json, "event_id" in event.model_fields_set,
+        event_id, event.type, event.schema_version, event.data, event.metadata,
+        _encode(event.type, event_id, "data", event.data, max_depth),
+        _encode(event.type, event_id, "metadata", event.metadata, max_depth),
+        "event_id" in event.model_fields_set,
     )
 
 
-def _encode(event: NewEvent, field: str, value: dict[str, Any], max_depth: int) -> str:
+def _encode(type_: str, event_id: str, field: str, value: dict[str, Any],
+            max_depth: int) -> str:
     """The canonical JSON of an event's data or metadata, within the nesting limit."""
+    if not value:
+        return "{}"
+    out = canonical_bytes(value)
+    if out is not None:  # valid UTF-8 by construction, and within orjson's depth limit
+        text = out.decode("utf-8")
+        if len(text) > 2 * max_depth:  # shorter text cannot nest deeper (the usual case)
+            check_depth(type_, event_id, field, value, text, max_depth)
+        return text
     try:
-        text = canonical_json(value)
+        text = REFERENCE.encode(value)
     except RecursionError:  # nested past the encoder's own limit: say how deep
-        check_depth(event.type, str(event.event_id), field, value, None, max_depth)
-        raise InvalidEvent(f"event {event.type!r}: {field} is nested too deeply") from None
+        check_depth(type_, event_id, field, value, None, max_depth)
+        raise InvalidEvent(f"event {type_!r}: {field} is nested too deeply") from None
     except (TypeError, ValueError) as exc:
-        raise InvalidEvent(f"event {event.type!r}: {field} is not JSON: {exc}") from None
+        raise InvalidEvent(f"event {type_!r}: {field} is not JSON: {exc}") from None
     problem = encoding_problem(text)
     if problem is not None:
-        raise InvalidEvent(f"event {event.type!r}: {field} {problem}")
-    if len(text) > 2 * max_depth:  # shorter text cannot nest deeper (the usual case)
-        check_depth(event.type, str(event.event_id), field, value, text, max_depth)
+        raise InvalidEvent(f"event {type_!r}: {field} {problem}")
+    if len(text) > 2 * max_depth:
+        check_depth(type_, event_id, field, value, text, max_depth)
     return text
 
 

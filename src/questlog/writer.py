@@ -17,10 +17,11 @@ Two ways to write a batch:
 
 - the transaction: begin (SQLite: `BEGIN IMMEDIATE`), run appends, write
   jobs and inline projectors, commit. Used for any batch with a write job,
-  whenever inline projectors are registered, and whenever the writer's memory
+  whenever an inline projector handles one of the batch's events (or its
+  checkpoints are due to move: `WriterHooks.concerns`), and whenever the writer's memory
   of the log (`LogTip`) is not known to be current; only then, or with write
   jobs, does it read the head and the batch's stream versions first.
-- the single statement: a batch of appends with no inline projector is ONE
+- the single statement: a batch of appends no inline projector handles is ONE
   autocommit insert (SQLite: `INSERT ... FROM jsonb_each(?)`), planned from the
   `LogTip`, on a backend whose single statements commit on their own
   (`WriteTransactions.single_statement_commits`: on SQLite a write statement in
@@ -45,7 +46,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -85,6 +86,14 @@ class WriterHooks(Protocol):
         """True when batches must run in a transaction for these hooks."""
         ...
 
+    def concerns(self, events: Iterable[tuple[str, str]]) -> bool:
+        """True when a batch of these (category, type) events needs the transaction."""
+        ...
+
+    def passed_over(self, head_before: int, head_after: int) -> None:
+        """Told of a batch written without the transaction (the hooks did not run)."""
+        ...
+
     def before_batch(self, session: Session, head_position: int) -> None: ...
     def project(self, session: Session, events: list[RecordedEvent],
                 trusted: bool = False) -> None: ...
@@ -93,6 +102,12 @@ class WriterHooks(Protocol):
 
 class _NoHooks:
     active = False
+
+    def concerns(self, events: Iterable[tuple[str, str]]) -> bool:
+        return False
+
+    def passed_over(self, head_before: int, head_after: int) -> None:
+        pass
 
     def before_batch(self, session: Session, head_position: int) -> None:
         pass
@@ -293,7 +308,7 @@ class Writer:
         Returns None, having written nothing, when the batch needs a transaction.
         """
         tip = self._tip
-        if not tip.valid or self.hooks.active or not tx.single_statement_commits:
+        if not tip.valid or not tx.single_statement_commits:
             return None
         if self._transactions_ahead:
             self._transactions_ahead -= 1
@@ -305,11 +320,16 @@ class Writer:
             requests.append(item)
         session = tx.session
         calls = [c for r in requests for c in r.calls]
+        hooks = self.hooks
+        if hooks.active and hooks.concerns((c.category, e.type) for c in calls
+                                           for e in c.events):
+            return None  # an inline projector handles one of these events
         # Read outside a transaction: a stale answer makes the insert fail.
         self._learn_missing(session, [c.stream_id for c in calls])
         given = [e.event_id for c in calls for e in c.events if e.id_given]
         existing = self._log.existing_events(session, given) if given else {}
         state = tip.state()
+        head_before = state.head
         recorded_at = utc_now()
         outcomes: list[tuple[Completion[Any], bool, Any]] = []
         rows: list[tuple[Any, ...]] = []
@@ -340,6 +360,8 @@ class Writer:
             self._saw_other_writer()
             return None
         tip.settle(state)
+        if hooks.active:
+            hooks.passed_over(head_before, state.head)  # their checkpoints advance lazily
         self.single_statement_batches += 1
         self._backoff //= 2
         return outcomes

@@ -47,10 +47,24 @@ def test_log_alone_writes_batches_as_single_statements(bare_store: Store) -> Non
     assert bare_store.verify().ok
 
 
-def test_inline_projectors_keep_every_batch_in_a_transaction(store: Store) -> None:
+def test_inline_projectors_keep_only_the_batches_they_handle_in_a_transaction(
+        store: Store) -> None:
+    """The shipped models read none of `Happened`: after the first batch (a transaction,
+    which settles the checkpoints) such batches are single statements; an event a model
+    reads puts its batch back in a transaction."""
+    import json
+
+    fixture = Path(__file__).parents[1] / "fixtures" / "game_session.jsonl"
+    created = json.loads(fixture.read_text(encoding="utf-8").splitlines()[0])
+    assert created["type"] == "CampaignCreated"
     store.append("campaign-1", [ev()])
     store.append("campaign-1", [ev()])
-    assert store.writer.single_statement_batches == 0
+    assert store.writer.single_statement_batches == 1
+    store.append(created["stream_id"], [{k: created[k] for k in ("type", "data", "metadata")}])
+    assert store.writer.single_statement_batches == 1
+    summary = next(r for r in store.projections.status()
+                   if r["name"] == "game_campaign_summary")
+    assert summary["position"] == summary["head"] == store.head_position()
 
 
 def test_another_writer_between_batches_is_seen(store_path: Path) -> None:

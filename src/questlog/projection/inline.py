@@ -1,8 +1,23 @@
-"""Inline projection: live inline projectors applied inside each append batch of the writer."""
+"""Inline projection: live inline projectors applied inside each append batch of the writer.
+
+A batch none of whose events an inline projector handles (by event type and
+category, `concerns`) needs no transaction: the writer takes its log-alone path
+(one statement) and the checkpoints stay where they are. They advance lazily:
+the hooks remember (`_lazy`) that every event between the head at which the last
+transactional batch left the live checkpoints ("settled") and the head now
+("implied") was written by this writer in such a batch, so a checkpoint at or
+above the settled head is, in effect, at the head — the next transactional batch moves
+it there before anything else runs. Nothing is applied twice or skipped: a
+checkpoint on disk never claims more than was applied, and what these hooks
+remember is lost with the process, after which the usual gap closing (below, and
+the inline catch-up at start) reads the events it passed over and finds nothing
+to apply among them. At most `LAZY_LIMIT` events pass before a transactional
+batch moves the checkpoints, so that gap stays short.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from .. import eventstore
 from ..events import RecordedEvent, utc_now
@@ -14,6 +29,46 @@ from .checkpoints import live_tables, wrap_failure
 from .projector import ProjectionContext, Projector
 
 INLINE_GAP_LIMIT = 5000  # events an inline projector may catch up inside an append batch
+LAZY_LIMIT = 1000  # events batches may pass over before the checkpoints are moved
+
+
+class _Concern:
+    """Which (category, type) pairs any of the inline projectors handles."""
+
+    def __init__(self, projectors: Sequence[Projector]) -> None:
+        self.everything = False
+        self.any_category: set[str] = set()  # types handled on every category
+        self.by_category: dict[str, set[str] | None] = {}  # None: every type of it
+        for p in projectors:
+            if type(p).handles is not Projector.handles:
+                self.everything = True  # its own rule: assume it handles anything
+            elif p.categories is None:
+                if p.event_types is None:
+                    self.everything = True
+                else:
+                    self.any_category |= p.event_types
+            else:
+                for category in p.categories:
+                    if p.event_types is None:
+                        self.by_category[category] = None
+                    else:
+                        known = self.by_category.setdefault(category, set())
+                        if known is not None:
+                            known |= p.event_types
+
+    def any(self, events: Iterable[tuple[str, str]]) -> bool:
+        """True when some (category, type) of `events` is handled by a projector."""
+        if self.everything:
+            return True
+        any_category, by_category = self.any_category, self.by_category
+        for category, type_ in events:
+            if type_ in any_category:
+                return True
+            if category in by_category:
+                types = by_category[category]
+                if types is None or type_ in types:
+                    return True
+        return False
 
 
 class InlineHooks:
@@ -26,6 +81,35 @@ class InlineHooks:
         self.readmodels = readmodels
         self._live: list[Projector] = []
         self._start_head = 0
+        self._concern = _Concern(self.projectors)
+        # (settled, implied), see the module's docstring; None: nothing known, so gaps are
+        # closed by reading the log. One tuple, so another thread reads a consistent pair.
+        self._lazy: tuple[int, int] | None = None
+
+    def concerns(self, events: Iterable[tuple[str, str]]) -> bool:
+        """True when a batch of these (category, type) events needs the transaction:
+        some inline projector handles one of them, or the checkpoints are due to move."""
+        if not self.projectors:
+            return False
+        lazy = self._lazy
+        if lazy is None or lazy[1] - lazy[0] >= LAZY_LIMIT:
+            return True
+        return self._concern.any(events)
+
+    def passed_over(self, head_before: int, head_after: int) -> None:
+        """A batch the projectors are not concerned with committed (head_before, head_after]
+        without a transaction: the checkpoints at or above the settled head are implied there."""
+        lazy = self._lazy
+        if lazy is not None and lazy[1] == head_before:
+            self._lazy = (lazy[0], head_after)
+
+    def implied_position(self, position: int, head: int) -> int:
+        """Where an inline checkpoint stored at `position` is, in effect, when the log's
+        head is `head` (for status: the lazily moved ones are at the head)."""
+        lazy = self._lazy
+        if lazy is not None and position >= lazy[0] and lazy[1] == head:
+            return head
+        return position
 
     @property
     def active(self) -> bool:
@@ -36,12 +120,20 @@ class InlineHooks:
         if not self.projectors:
             return
         cps = self.checkpoints.read(session)
+        # Checkpoints at or above `settled` are implied at the head when every event since
+        # was this writer's and concerned no projector (then head_position is `implied`).
+        lazy = self._lazy
+        settled = lazy[0] if lazy is not None and lazy[1] == head_position else None
+        self._lazy = None  # known again once this batch's after_batch has run
         live = []
+        implied: list[str] = []
         for p in self.projectors:
             cp = cps.get(p.name)
             if cp is None or cp.version != p.version or cp.state == "parked":
                 continue
-            if cp.position < head_position:
+            if cp.position < head_position and settled is not None and cp.position >= settled:
+                implied.append(p.name)  # nothing for it in between: moved below, unread
+            elif cp.position < head_position:
                 # Another process appended without this projector (or it was just added):
                 # a short gap is closed here, in order; a long one is left to catch-up jobs.
                 if head_position - cp.position > INLINE_GAP_LIMIT:
@@ -59,6 +151,9 @@ class InlineHooks:
                 # Move the checkpoint now, so a catch-up job in this batch cannot re-apply.
                 self.checkpoints.update(session, [p.name], {"position": head_position})
             live.append(p)
+        if implied:
+            # Now, as for a closed gap, so that a catch-up job in this batch cannot re-apply.
+            self.checkpoints.update(session, implied, {"position": head_position})
         # Only a projector at the head, on its current version, takes the batch's events.
         self._live = live
         self._start_head = head_position
@@ -92,3 +187,6 @@ class InlineHooks:
             self.checkpoints.update(session, [p.name for p in self._live],
                                     {"position": head_position, "updated_at": utc_now()})
         self._live = []
+        # Every live checkpoint is at this head (if the commit fails, the writer forgets its
+        # tip, and the next batch reads the log: its head will not match `_implied`).
+        self._lazy = (head_position, head_position)

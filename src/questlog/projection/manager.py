@@ -253,6 +253,8 @@ class ProjectionManager:
             for p in self.projectors:
                 cp = cps.get(p.name)
                 position = cp.position if cp else 0
+                if cp is not None and cp.state == "live" and cp.version == p.version:
+                    position = self.hooks.implied_position(position, head)  # lazy inline
                 lag_seconds = 0.0
                 if position < head:
                     first = eventstore.read_all(conn, from_position=position + 1,

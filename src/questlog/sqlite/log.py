@@ -15,7 +15,10 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import orjson
+
 from ..events import GENESIS_HASH, RecordedEvent, event_digest
+from ..fastjson import loads as decode_json
 from ..storage.errors import IntegrityConflict
 from ..storage.log import LogRow, StoredEventKey, Tip, VerifyReport
 from ..storage.session import Session
@@ -37,7 +40,9 @@ INSERT_EVENTS_JSON_SQL = (
     "value->>4, value->>5, value->>6, value->>7, value->>8, value->>9, value->>10 "
     "FROM jsonb_each(?)"
 )
-_ROWS_JSON = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), check_circular=False)
+# The rows as one JSON array by orjson (C): the stored data and metadata text go in as
+# JSON strings and come out of `->>` as the very same text.
+_dumps_rows = orjson.dumps
 
 Row = tuple[Any, ...]
 
@@ -47,9 +52,17 @@ def decode_row(row: Row) -> RecordedEvent:
     return RecordedEvent(
         position=row[0], event_id=row[1], stream_id=row[2], stream_version=row[3],
         category=row[4], type=row[5], schema_version=row[6],
-        data=json.loads(row[7]), metadata=json.loads(row[8]),
+        data=decode_json(row[7]), metadata=decode_json(row[8]),
         recorded_at=row[9], hash=row[10],
     )
+
+
+def decode_rows(rows: Iterable[Row]) -> list[RecordedEvent]:
+    """Rows of EVENT_COLUMNS as RecordedEvents: `decode_row` inlined (positional fields,
+    orjson's decoder), since reads of whole logs run this loop per event."""
+    loads, make = decode_json, RecordedEvent
+    return [make(r[0], r[1], r[2], r[3], r[4], r[5], r[6], loads(r[7]), loads(r[8]), r[9],
+                 r[10]) for r in rows]
 
 
 _NO_PAYLOAD: dict[str, Any] = {}
@@ -128,7 +141,7 @@ class SQLiteLog:
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
-        return [decode_row(r) for r in _conn(session).execute(sql, params)]
+        return decode_rows(_conn(session).execute(sql, params))
 
     def read_all(self, session: Session, *, from_position: int = 0,
                  to_position: int | None = None, backwards: bool = False,
@@ -139,7 +152,7 @@ class SQLiteLog:
                                   types=types, categories=categories, to_position=to_position,
                                   payload=payload, backwards=backwards)
         if payload:
-            return [decode_row(r) for r in rows]
+            return decode_rows(rows)
         e = _NO_PAYLOAD  # decoded inline: this loop runs for every event of a rebuild
         return [RecordedEvent(r[0], r[1], r[2], r[3], r[4], r[5], r[6], e, e, r[7], "")
                 for r in rows]
@@ -186,7 +199,8 @@ class SQLiteLog:
 
     def insert(self, session: Session, rows: Sequence[LogRow]) -> None:
         try:
-            _conn(session).execute(INSERT_EVENTS_JSON_SQL, (_ROWS_JSON.encode(rows),))
+            _conn(session).execute(INSERT_EVENTS_JSON_SQL,
+                                   (_dumps_rows(rows).decode("utf-8"),))
         except Exception as exc:
             if result_code(exc) == SQLITE_CONSTRAINT:
                 raise translate(exc) or IntegrityConflict(str(exc)) from exc
