@@ -8,7 +8,7 @@ transaction is atomic for readers: they see the old table until it commits.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,12 +17,12 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.schema import CreateIndex, CreateTable
 from sqlalchemy.sql.expression import Executable
 
-from ..storage.readmodels import digest_columns, digest_order, digest_rows, options_of
+from ..storage.digests import table_digest
+from ..storage.readmodels import options_of
 from ..storage.session import Session
 from .schema import table_exists
 
 _DIALECT = sqlite_dialect.dialect()
-_DIGEST_FETCH = 5000
 
 
 def create_statements(table: sa.Table) -> list[str]:
@@ -34,11 +34,6 @@ def create_statements(table: sa.Table) -> list[str]:
     statements.extend(str(CreateIndex(ix).compile(dialect=_DIALECT))
                       for ix in sorted(table.indexes, key=lambda ix: str(ix.name)))
     return statements
-
-
-def _batches(cursor: Any) -> Iterator[list[Any]]:
-    while rows := cursor.fetchmany(_DIGEST_FETCH):
-        yield rows
 
 
 class SQLiteReadModels:
@@ -61,15 +56,9 @@ class SQLiteReadModels:
         session.execute(f"ALTER TABLE {shadow.name} RENAME TO {live.name}")
 
     def digest(self, session: Session, table: sa.Table) -> str:
-        columns = digest_columns(table)
-        if not columns or not self.exists(session, table.name):
-            # A model never built (e.g. a store only ever opened read-only) has no rows.
-            return digest_rows([], ())
-        # Rows ordered by SQLite's collation of each column (as declared: BINARY unless
-        # the declaration says NOCASE), the order the pinned digests were taken in.
-        query = sa.select(*(table.c[c] for c in columns)).order_by(
-            *(table.c[c] for c in digest_order(table)))
-        return digest_rows(columns, _batches(session.execute(query)))
+        # Engine-independent: rows canonicalised and ordered in Python, not by SQLite's
+        # collations (storage.digests).
+        return table_digest(self, session, table)
 
     def upsert(self, table: sa.Table, *, add: Sequence[str] = (),
                keep: Sequence[str] = ()) -> Executable:

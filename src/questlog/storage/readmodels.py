@@ -3,9 +3,10 @@ shadow copies, swapped in, and digested through the `ReadModels` port.
 
 A projector declares each table with `declare` (columns, indexes, digest options);
 the same declaration under another name (`physical`) is the shadow a rebuild fills.
-Backends implement `ReadModels`: the DDL, the probe, the swap and the row order of
-digests are engine matters; the digest's encoding of rows (`digest_rows`) is defined
-here once, so every backend that returns the same rows gives the same digest.
+Backends implement `ReadModels`: the DDL, the probe and the swap are engine matters;
+digests are not: `storage.digests` canonicalises and orders the rows in Python and
+`digest_rows` (here) hashes them, so every backend that holds the same values gives
+the same digest.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sqlalchemy.sql.expression import Executable
 from .session import Session
 
 _OPTIONS = "questlog"  # the key of a declared table's `info` holding its ReadModelOptions
+_JSON = "questlog_json"  # the key of a column's `info` marking JSON text (json_text)
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,18 @@ def text(name: str, *, null: bool = False, **kw: Any) -> sa.Column[Any]:
 def integer(name: str, *, null: bool = False, **kw: Any) -> sa.Column[Any]:
     """An integer column (flags too: 0/1, the same on every engine), NOT NULL unless `null`."""
     return sa.Column(name, sa.Integer, nullable=null, **kw)
+
+
+def json_text(name: str, *, null: bool = False, **kw: Any) -> sa.Column[Any]:
+    """A column holding JSON as text (NOT NULL unless `null`): text on every engine, and
+    digested as canonical JSON (`storage.digests`), so key order and spacing never count."""
+    info = {**kw.pop("info", {}), _JSON: True}
+    return sa.Column(name, sa.Text, nullable=null, info=info, **kw)
+
+
+def is_json_column(column: sa.Column[Any]) -> bool:
+    """Whether the column was declared with `json_text` (or carries its marker)."""
+    return bool(column.info.get(_JSON))
 
 
 def real(name: str, *, null: bool = False, **kw: Any) -> sa.Column[Any]:
@@ -126,17 +140,23 @@ def _encode(value: Any) -> Any:
     return value
 
 
+def encode_line(row: Sequence[Any]) -> bytes:
+    """One row as the digest hashes it: a compact JSON array of its encoded values."""
+    return json.dumps([_encode(v) for v in row], ensure_ascii=False,
+                      separators=(",", ":")).encode("utf-8")
+
+
 def digest_rows(columns: Sequence[str], batches: Iterable[Sequence[Sequence[Any]]]) -> str:
     """SHA-256 over the column names and the rows (given in digest order), one JSON
-    line per row: the engine-neutral encoding every backend's digest uses."""
+    line per row. `storage.digests.rows_digest` puts a table's rows in canonical form
+    and order first; this is only the hashing of what it hands over."""
     h = hashlib.sha256()
     if not columns:
         return h.hexdigest()
     h.update(json.dumps(list(columns)).encode())
     for rows in batches:
         for row in rows:
-            h.update(json.dumps([_encode(v) for v in row], ensure_ascii=False,
-                                separators=(",", ":")).encode("utf-8"))
+            h.update(encode_line(row))
             h.update(b"\n")
     return h.hexdigest()
 
@@ -163,8 +183,9 @@ class ReadModels(Protocol):
         ...
 
     def digest(self, session: Session, table: sa.Table) -> str:
-        """`digest_rows` over the table's digest columns in digest order (live table);
-        a table that does not exist digests as no columns (`digest_rows([], [])`)."""
+        """The live table's digest: exactly `storage.digests.table_digest(self, session,
+        table)` (backends delegate to it; `projections hash` calls it directly, so no
+        engine's order or types can enter a digest)."""
         ...
 
     def upsert(self, table: sa.Table, *, add: Sequence[str] = (),
