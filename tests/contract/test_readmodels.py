@@ -15,7 +15,16 @@ import sqlalchemy as sa
 from questlog import NewEvent, Store
 from questlog.events import RecordedEvent
 from questlog.projection.projector import ProjectionContext, Projector
-from questlog.storage.readmodels import declare, digest_rows, integer, physical, real, text
+from questlog.storage.digests import rows_digest, table_digest
+from questlog.storage.readmodels import (
+    declare,
+    digest_rows,
+    integer,
+    json_text,
+    physical,
+    real,
+    text,
+)
 from questlog.storage.session import Session
 
 
@@ -176,6 +185,40 @@ def test_digest_encoding_does_not_depend_on_driver_value_types() -> None:
                                                   None), (False, 2.0, memoryview(b""), "x")]])
     assert plain == driver
     assert plain != digest_rows(["a", "b", "c", "d"], [[(1, 0.25, b"\x01", None)]])
+
+
+MIXED = declare("rm_contract_mixed", text("k", primary_key=True), text("label"),
+                integer("n", null=True), real("x", null=True), json_text("doc", null=True),
+                digest_order=("label", "k"))
+
+
+def test_digest_is_the_engine_independent_one_whatever_order_and_value_types(
+        store: Store) -> None:
+    """Mixed-case text (engines collate it differently), ints in a REAL column and
+    integral floats in an INTEGER one, JSON in other key orders and spacing, NULLs: two
+    tables holding equal values digest alike, and as storage.digests says."""
+    rm = store.readmodels
+    other = physical(MIXED, "rm_contract_mixed_b")
+    rows = [("1", "apple", 1, 0.5, '{"a":1,"b":2}'), ("2", "Apple", 2, 3.0, None),
+            ("3", "Zebra", None, None, '[{"y":true,"x":null}]'), ("4", "éclair", 0, 2.0, "{}"),
+            ("5", "banana", -7, -0.25, '"s"')]
+    retyped = [("5", "banana", -7.0, -0.25, '"s"'), ("4", "éclair", 0, 2, "{ }"),
+               ("3", "Zebra", None, None, '[{"x": null, "y": true}]'), ("2", "Apple", 2, 3, None),
+               ("1", "apple", 1.0, 0.5, '{"b": 2, "a": 1}')]
+    names = ("k", "label", "n", "x", "doc")
+
+    def fill(session: Session) -> tuple[str, str]:
+        rm.create(session, MIXED)
+        rm.create(session, other)
+        session.executemany(sa.insert(MIXED), [dict(zip(names, r, strict=True)) for r in rows])
+        session.executemany(sa.insert(other),
+                            [dict(zip(names, r, strict=True)) for r in retyped])
+        return rm.digest(session, MIXED), rm.digest(session, other)
+
+    mine, theirs = store.write(fill)
+    assert mine == theirs == rows_digest(MIXED, rows)
+    with store.read() as session:
+        assert table_digest(rm, session, other) == mine
 
 
 class Tally(Projector):

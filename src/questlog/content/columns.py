@@ -17,6 +17,7 @@ from typing import Any, Final, Literal
 
 import sqlalchemy as sa
 
+from ..storage.readmodels import json_text
 from .types import SRD_TYPES
 
 SqlType = Literal["TEXT", "INTEGER", "REAL", "BOOLEAN"]
@@ -261,7 +262,7 @@ def type_table_columns(type_name: str) -> list[sa.Column[Any]]:
             sa.Column("pack", sa.Text, nullable=False),
             sa.Column("name", sa.Text(collation=NOCASE)),
             *(column.column() for column in FILTER_COLUMNS.get(type_name, ())),
-            sa.Column("data", sa.Text, nullable=False)]
+            json_text("data")]
 
 
 def type_table_indexes(type_name: str) -> tuple[tuple[str, ...], ...]:

@@ -12,7 +12,7 @@ from typing import Any, Final
 
 import sqlalchemy as sa
 
-from ..storage.readmodels import declare, integer, text
+from ..storage.readmodels import declare, integer, json_text, text
 from ..storage.session import Session
 from .columns import (
     ENTITIES_TABLE,
@@ -37,13 +37,13 @@ PACK_ENTRIES: Final = declare(
     PACK_ENTRIES_TABLE,
     text("pack", primary_key=True), text("type", primary_key=True),
     text("idx", primary_key=True), text("name", null=True), text("url", null=True),
-    text("content_hash"), text("data"),
+    text("content_hash"), json_text("data"),
     indexes=(("type", "idx"),), without_rowid=True)
 ENTITIES: Final = declare(
     ENTITIES_TABLE,
     text("type", primary_key=True), text("idx", primary_key=True), text("pack"),
     integer("priority"), sa.Column("name", sa.Text(collation=NOCASE)),
-    text("name_key", null=True), text("url", null=True), text("content_hash"), text("data"),
+    text("name_key", null=True), text("url", null=True), text("content_hash"), json_text("data"),
     indexes=(("name_key",), ("url",), ("pack",)))
 MEMBERS: Final = declare(
     MEMBERS_TABLE,

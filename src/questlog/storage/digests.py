@@ -21,8 +21,9 @@ declared kind (`column_kind`):
   non-integral number (SQLite keeps `2.5` in an INTEGER column) is its float.
 - **json** (a column declared with `storage.readmodels.json_text`): parsed and
   re-encoded by `events.canonical_json` (sorted keys, no spaces, UTF-8 kept),
-  whether the driver returns text or parsed JSON; text that does not parse stays
-  as it is.
+  whether the driver returns text or parsed objects and arrays; text that does not
+  parse stays as it is (so a driver must not hand back a top-level JSON *string*
+  parsed: `"x"` parsed is `x`, which reads as text).
 - **bytes** (`sa.LargeBinary`; also `memoryview`/`bytearray` in any column): bytes.
 - **text** and anything else: a `datetime` is UTC text in the log's format
   (`%Y-%m-%dT%H:%M:%S.%fZ`; a naive one is taken as UTC), a `date` its ISO text,

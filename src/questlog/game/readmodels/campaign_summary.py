@@ -5,19 +5,19 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from ...storage.readmodels import declare, integer, text
+from ...storage.readmodels import declare, integer, json_text, text
 from ...storage.session import Session
 from ..projecting import loads
 from ..records import CampaignSummary, Location
 
 TABLE = declare(
     "rm_game_campaigns",
-    text("campaign_id", primary_key=True), text("state"), integer("position"),
+    text("campaign_id", primary_key=True), json_text("state"), integer("position"),
     text("updated_at", null=True), text("name"), text("goal"),
     text("location_name", null=True), text("location_description", null=True),
-    text("difficulty"), text("xp_system"), text("ruleset_id"), text("content_pack_priority"),
-    text("narration"), text("house_rules"), integer("session_number"),
-    integer("session_active"), text("party"), integer("in_combat"),
+    text("difficulty"), text("xp_system"), text("ruleset_id"), json_text("content_pack_priority"),
+    json_text("narration"), json_text("house_rules"), integer("session_number"),
+    integer("session_active"), json_text("party"), integer("in_combat"),
     text("active_encounter_id", null=True),
     indexes=(("active_encounter_id",),),
     digest_exclude=("position", "updated_at"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from ...storage.readmodels import declare, integer, text
+from ...storage.readmodels import declare, integer, json_text, text
 from ...storage.session import Session
 from ..projecting import loads
 from ..records import DiceRequestEntry
@@ -13,7 +13,7 @@ from ..records import DiceRequestEntry
 TABLE = declare(
     "rm_game_dice_requests",
     text("campaign_id", primary_key=True), text("request_id", primary_key=True),
-    text("character_ids"), text("roll_type"), text("formula"), text("reason"),
+    json_text("character_ids"), text("roll_type"), text("formula"), text("reason"),
     text("skill", null=True), text("ability", null=True), integer("dc", null=True),
     text("encounter_id", null=True), integer("requested_version"),
     without_rowid=True,

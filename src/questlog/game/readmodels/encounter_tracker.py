@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from ...storage.readmodels import declare, integer, text
+from ...storage.readmodels import declare, integer, json_text, text
 from ...storage.session import Session
 from ..state import EncounterState
 
 TABLE = declare(
     "rm_game_encounters",
-    text("encounter_id", primary_key=True), text("state"), integer("position"),
+    text("encounter_id", primary_key=True), json_text("state"), integer("position"),
     text("updated_at", null=True), text("campaign_id"), text("status"), integer("round"),
-    integer("turn_index"), text("current_combatant_id", null=True), text("turn_order"),
+    integer("turn_index"), text("current_combatant_id", null=True), json_text("turn_order"),
     text("outcome", null=True), integer("version"),
     indexes=(("campaign_id", "status"),),
     digest_exclude=("position", "updated_at"),
@@ -24,9 +24,9 @@ COMBATANTS = declare(
     text("encounter_id", primary_key=True), text("combatant_id", primary_key=True),
     text("kind"), text("character_id", null=True), text("name"), integer("hp"),
     integer("max_hp"), integer("ac"), integer("initiative", null=True),
-    integer("initiative_modifier"), text("conditions"), integer("defeated"),
+    integer("initiative_modifier"), json_text("conditions"), integer("defeated"),
     integer("present"), text("left_reason", null=True), integer("turn_position", null=True),
-    text("monster_ref", null=True),
+    json_text("monster_ref", null=True),
     indexes=(("character_id",),),
     without_rowid=True,
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from ...storage.readmodels import declare, integer, real, text
+from ...storage.readmodels import declare, integer, json_text, real, text
 from ...storage.session import Session
 from ..projecting import loads
 from ..records import InventoryItem
@@ -13,7 +13,7 @@ from ..records import InventoryItem
 TABLE = declare(
     "rm_game_inventory",
     text("character_id", primary_key=True), text("item_id", primary_key=True), text("name"),
-    text("description"), integer("quantity"), text("content_ref", null=True),
+    text("description"), integer("quantity"), json_text("content_ref", null=True),
     real("value_gp", null=True), text("rarity", null=True),
     without_rowid=True,
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from ...storage.readmodels import declare, integer, text
+from ...storage.readmodels import declare, integer, json_text, text
 from ...storage.session import Session
 from ..projecting import loads
 from ..records import NpcEntry
@@ -14,7 +14,7 @@ TABLE = declare(
     "rm_game_npcs",
     text("campaign_id", primary_key=True), text("npc_id", primary_key=True), text("name"),
     text("description"), text("last_location", null=True), text("attitude", null=True),
-    text("monster_ref", null=True), integer("first_version"),
+    json_text("monster_ref", null=True), integer("first_version"),
     without_rowid=True,
 )
 

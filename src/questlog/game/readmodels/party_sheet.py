@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ...storage.readmodels import declare, integer, text
+from ...storage.readmodels import declare, integer, json_text, text
 from ...storage.session import Session
 from ..projecting import loads
 from ..records import PartySheet
@@ -16,13 +16,13 @@ from ..state import CharacterState
 
 TABLE = declare(
     "rm_game_party_sheet",
-    text("character_id", primary_key=True), text("state"), integer("position"),
+    text("character_id", primary_key=True), json_text("state"), integer("position"),
     text("updated_at", null=True), text("campaign_id"), text("name"), integer("level"),
     integer("xp"), integer("current_hp"), integer("max_hp"), integer("temp_hp"),
-    text("conditions"), integer("exhaustion"), text("spell_slots_max"),
-    text("spell_slots_used"), integer("hit_die"), integer("hit_dice_total"),
+    json_text("conditions"), integer("exhaustion"), json_text("spell_slots_max"),
+    json_text("spell_slots_used"), integer("hit_die"), integer("hit_dice_total"),
     integer("hit_dice_used"), integer("death_successes"), integer("death_failures"),
-    integer("stable"), integer("dead"), integer("gold"), text("purse"), integer("version"),
+    integer("stable"), integer("dead"), integer("gold"), json_text("purse"), integer("version"),
     indexes=(("campaign_id", "name"),),
     # Positions and times differ when a recorded log is replayed elsewhere.
     digest_exclude=("position", "updated_at"),

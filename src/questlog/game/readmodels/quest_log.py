@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from ...storage.readmodels import declare, integer, text
+from ...storage.readmodels import declare, integer, json_text, text
 from ...storage.session import Session
 from ..projecting import loads
 from ..records import QuestEntry
@@ -14,7 +14,7 @@ TABLE = declare(
     "rm_game_quests",
     text("campaign_id", primary_key=True), text("quest_id", primary_key=True), text("title"),
     text("description"), text("status"), integer("objectives_completed", null=True),
-    integer("objectives_total", null=True), text("rewards", null=True),
+    integer("objectives_total", null=True), json_text("rewards", null=True),
     integer("added_version"),
     indexes=(("campaign_id", "status"),),
     without_rowid=True,
