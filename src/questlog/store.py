@@ -164,6 +164,11 @@ class Store:
                 self._writer_ready.set()
             return self._writer
 
+    def start_writer(self) -> None:
+        """Start the writer now (registering projectors, rebuilding changed ones and
+        catching up the inline ones), as the first write would."""
+        self._write_ready()
+
     def ready_writer(self) -> Writer | None:
         """The writer if it is running and synced, else None (never blocks)."""
         return self._writer if self._writer_ready.is_set() else None

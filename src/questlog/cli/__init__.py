@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "doctor": "admin:doctor_cmd",
     "verify": "admin:verify_cmd",
     "anchor": "anchors:anchor_cmd",
+    "copy": "copy:copy_cmd",
     "events": "events:events_group",
     "replay": "events:replay_cmd",
     "projections": "projections:projections_group",

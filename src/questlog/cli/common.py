@@ -223,6 +223,33 @@ def store_command(f: F) -> F:
     return db_option(json_option(wrapper))  # type: ignore[return-value]
 
 
+def progress_reporter(labels: dict[str, str] | None = None
+                      ) -> tuple[Callable[[str, int, int], None], Callable[[], None]]:
+    """A `(stage, done, total)` progress callback drawing one click progress bar per
+    stage on stderr (`labels` renames stages), and the closer of the last bar."""
+    state: dict[str, Any] = {"bar": None, "stage": None, "done": 0}
+    names = labels or {}
+
+    def close() -> None:
+        if state["bar"] is not None:
+            state["bar"].__exit__(None, None, None)
+            state["bar"] = None
+
+    def report(stage: str, done: int, total: int) -> None:
+        if state["stage"] != stage:
+            close()
+            bar = click.progressbar(length=max(total, 1), label=names.get(stage, stage),
+                                    file=sys.stderr)
+            state.update(bar=bar.__enter__(), stage=stage, done=0)
+        if done < state["done"]:  # a stage may restart its count
+            state["bar"].pos = 0
+            state["done"] = 0
+        state["bar"].update(done - state["done"])
+        state["done"] = done
+
+    return report, close
+
+
 def fail(message: str, code: int = 1) -> None:
     click.echo(f"error: {message}", err=True)
     sys.exit(code)

@@ -6,14 +6,13 @@ Thin wrappers over `store.content` (questlog.content.api.ContentAPI).
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from ..errors import ContentValidationError
-from .common import CliContext, pass_cli, store_command
+from .common import CliContext, pass_cli, progress_reporter, store_command
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -36,27 +35,6 @@ def parse_where(items: tuple[str, ...], columns: dict[str, str]) -> dict[str, An
         raise click.BadParameter(str(exc), param_hint="--where") from None
 
 
-def _progress_reporter() -> tuple[Callable[[str, int, int], None], Callable[[], None]]:
-    """A progress callback drawing click progress bars on stderr, and a closer."""
-    state: dict[str, Any] = {"bar": None, "stage": None, "done": 0}
-
-    def close() -> None:
-        if state["bar"] is not None:
-            state["bar"].__exit__(None, None, None)
-            state["bar"] = None
-
-    def report(stage: str, done: int, total: int) -> None:
-        if state["stage"] != stage:
-            close()
-            label = {"validate": "validating", "append": "appending"}.get(stage, stage)
-            bar = click.progressbar(length=max(total, 1), label=label, file=sys.stderr)
-            state.update(bar=bar.__enter__(), stage=stage, done=0)
-        state["bar"].update(done - state["done"])
-        state["done"] = done
-
-    return report, close
-
-
 @click.group("content")
 def content_group() -> None:
     """Content packs (5e-database JSON): import, read, list, check."""
@@ -77,7 +55,8 @@ def import_cmd(cli: CliContext, directory: Path, pack: str | None, priority: int
                edition: str | None, skip_invalid: bool, dry_run: bool) -> None:
     """Import a pack directory: validate every entry, append what changed."""
     store = cli.open_store(create=True)
-    report_progress, close_progress = _progress_reporter()
+    report_progress, close_progress = progress_reporter(
+        {"validate": "validating", "append": "appending"})
     try:
         report = store.content.import_pack(
             directory, pack=pack, priority=priority, edition=edition,

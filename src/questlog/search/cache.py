@@ -54,3 +54,39 @@ def embed_missing(store: Store, embedder: Embedder, texts: dict[str, str],
         if on_batch is not None:
             on_batch(part)
     return found
+
+
+def copy_vectors(source: Store, target: Store, batch: int = 1000) -> int:
+    """Copy the vectors `source`'s cache holds for its search chunks' texts (for the
+    embedder in use) into `target`'s cache (`questlog copy`): catching up the target's
+    search index then embeds nothing the source had embedded. Returns how many."""
+    import sqlalchemy as sa
+
+    from ..storage.session import Session
+    from .embedder import default_embedder
+    from .index import CHUNKS_TABLE
+
+    chunks = next((t for p in source.projections.projectors for t in p.tables
+                   if t.name == CHUNKS_TABLE), None)
+    if chunks is None:
+        return 0
+    cache = embedding_cache()
+    embedder = default_embedder()  # its model id only: nothing loads
+    with source.read() as session:
+        if not source.readmodels.exists(session, chunks.name):
+            return 0
+        hashes = sorted({str(h) for (h,) in session.execute(
+            sa.select(chunks.c.text_hash).distinct())})
+    copied = 0
+    for start in range(0, len(hashes), batch):
+        with source.read() as session:
+            found = cache.lookup(session, embedder.model_id, hashes[start:start + batch])
+        rows = sorted(found.items())
+
+        def keep(session: Session, rows: list[tuple[str, bytes]] = rows) -> None:
+            cache.store(session, embedder.model_id, embedder.dim, rows)
+
+        if rows:
+            target.write(keep)
+            copied += len(rows)
+    return copied
