@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, Union
 
 from . import schema
 from .completion import Completion
-from .errors import ReadOnlyStore, WriterClosed
+from .errors import QuestlogError, ReadOnlyStore, WriterClosed
 from .events import ANY, AppendResult, ExpectedVersion, RecordedEvent
 from .settings import Settings, load_settings
 from .storage.select import open_backend
@@ -382,10 +382,22 @@ class Store:
         if self._projections is not None:
             self._projections.stop()
         if self._writer is not None:
+            self._settle_lazy_checkpoints()
             self._writer.close()
         if self._anchorer is not None:
             self._anchorer.close()  # after the writer: anchors the last commit too
         self.backend.dispose()
+
+    def _settle_lazy_checkpoints(self) -> None:
+        """Write the inline checkpoints that batches moved only in this process's memory,
+        so that other processes (`projections status`, `stats`) see them at the head. If
+        that fails, nothing is lost: the next writer closes the gap by reading the log."""
+        if self._projections is None or not self._projections.hooks.checkpoints_behind:
+            return
+        try:
+            self.write(lambda session: None)  # a transactional batch moves them
+        except QuestlogError as exc:
+            log.warning("inline checkpoints left behind the head at close: %s", exc)
 
     def __enter__(self) -> Store:
         return self

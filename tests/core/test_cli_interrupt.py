@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from questlog import Store
@@ -30,8 +31,10 @@ def head(db: Path) -> int:
 
 
 def interrupt(args: list[str], *, after_s: float | None = None,
-              when_stderr_shows: str | None = None) -> tuple[int, str, str]:
-    """Run questlog, send SIGINT once stderr shows a text, after a delay; wait for it.
+              when_stderr_shows: str | None = None,
+              until: Callable[[], bool] | None = None) -> tuple[int, str, str]:
+    """Run questlog, send SIGINT once stderr shows a text (and `until()` holds), after a
+    delay; wait for it.
 
     (A SIGINT while Python itself is still importing is Python's to report.)"""
     proc = subprocess.Popen([*QUESTLOG, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -50,6 +53,10 @@ def interrupt(args: list[str], *, after_s: float | None = None,
     reader.start()
     if when_stderr_shows is not None:
         assert seen.wait(timeout=120), "".join(err_parts)
+    deadline = time.monotonic() + 120
+    while until is not None and not until():
+        assert proc.poll() is None and time.monotonic() < deadline, "".join(err_parts)
+        time.sleep(0.02)
     time.sleep(after_s or 0)
     proc.send_signal(signal.SIGINT)
     assert proc.stdout is not None
@@ -110,8 +117,10 @@ def test_replay_interrupted_midway_names_what_was_committed(tmp_path: Path) -> N
                                  "type": "Said", "data": {"i": i}}) + "\n")
     db = tmp_path / "replay.db"
     subprocess.run([*QUESTLOG, "--db", str(db), "init"], check=True, capture_output=True)
+    # Midway: once a first batch is committed, however loaded the machine is.
     code, _, err = interrupt(["--db", str(db), "replay", str(log)],
-                             when_stderr_shows="replaying", after_s=0.3)
+                             when_stderr_shows="replaying", until=lambda: head(db) > 0,
+                             after_s=0.1)
     case = check_truth(code, err, db, 0)
     assert case == "some", (case, err)  # stopped midway, and said where
     stored = head(db)

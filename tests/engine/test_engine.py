@@ -2,33 +2,20 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
-from types import ModuleType
 
+import engine_helpers as h
 import pytest
 
 from questlog import NewEvent, Store
 from questlog.errors import ProjectionError, UnknownProjector
 from questlog.projection.registry import discover
 from questlog.settings import Settings
-
-
-def _helpers() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("engine_helpers",
-                                                  Path(__file__).with_name("helpers.py"))
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-h = _helpers()
 
 
 def ev(type_: str = "Happened", **data: object) -> NewEvent:

@@ -3,28 +3,17 @@ pass over advance lazily: exactly once and crash safe (issue 13, point 1)."""
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from types import ModuleType
+
+import engine_helpers as h
 
 from questlog import Store
 from questlog.projection.inline import LAZY_LIMIT
 
-
-def _helpers() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("engine_helpers",
-                                                  Path(__file__).with_name("helpers.py"))
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-h = _helpers()
-HELPERS = Path(__file__).with_name("helpers.py")
+HELPERS = Path(__file__).with_name("engine_helpers.py")
 
 
 def scored(amount: int = 1) -> dict[str, object]:

@@ -3,16 +3,15 @@ steps over one on purpose and is recorded in the log; `replay --check` reads a l
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 import threading
 import time
 import uuid
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+import engine_helpers as h
 import pytest
 
 from questlog import NewEvent, Store
@@ -20,17 +19,6 @@ from questlog.cli import main
 from questlog.errors import ProjectionError
 from questlog.projection.registry import discover
 
-
-def _helpers() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("engine_helpers",
-                                                  Path(__file__).with_name("helpers.py"))
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-h = _helpers()
 EVENTS = 10_000
 POISON_LINE = 5_001  # 1-based line of the malformed event: its position in a fresh store
 NS = uuid.UUID("6b1d8f4e-2f63-4c8e-9a53-0d5f7b3c2a11")

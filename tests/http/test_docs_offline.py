@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from browsers import need_chromium
 from fastapi.testclient import TestClient
 from http_tokens import API_TOKEN, READ_TOKEN
 
@@ -79,18 +79,10 @@ def test_guarded_docs_need_the_read_token_but_assets_do_not(guarded: TestClient)
     assert guarded.get("/openapi.json", headers=auth).status_code == 200
 
 
-def _chromium() -> str | None:
-    return next((found for name in ("chromium", "chromium-browser")
-                 if (found := shutil.which(name))), None)
-
-
-@pytest.mark.skipif(_chromium() is None, reason="no chromium binary (Debian: apt-get install "
-                    "chromium) to render the page")
 def test_swagger_ui_renders_in_a_real_browser(write_node_url: str, tmp_path: Path) -> None:
     # This machine reaches no CDN: a page that renders its operations loaded all it needs
     # from the node.
-    chromium = _chromium()
-    assert chromium is not None
+    chromium = need_chromium()
     done = subprocess.run(
         [chromium, "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={tmp_path}",
          "--virtual-time-budget=10000", "--dump-dom", f"{write_node_url}/docs"],

@@ -8,14 +8,13 @@ it these tests skip on a user's machine and fail under CI=true.
 from __future__ import annotations
 
 import contextlib
-import os
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from browsers import need_chromium
 from http_tokens import READ_TOKEN, WRITE
 
 from questlog import Store
@@ -51,26 +50,6 @@ SETUP: list[dict[str, Any]] = [
 ]
 
 
-def _chromium() -> str | None:
-    return next((found for name in ("chromium", "chromium-browser")
-                 if (found := shutil.which(name))), None)
-
-
-def _need_browser() -> str:
-    chromium = _chromium()
-    missing = "no chromium binary (Debian: apt-get install chromium; ops/setup.sh does)"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        missing = "no playwright package (pip install 'questlog[dev]')"
-        chromium = None
-    if chromium is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true but {missing}")
-        pytest.skip(missing)
-    return chromium
-
-
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory,
          start_node: Callable[..., contextlib.AbstractContextManager[str]]) -> Iterator[str]:
@@ -85,7 +64,7 @@ def node(tmp_path_factory: pytest.TempPathFactory,
 
 @pytest.fixture(scope="module")
 def browser(node: str) -> Iterator[Any]:
-    chromium = _need_browser()
+    chromium = need_chromium(playwright=True)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -32,10 +33,6 @@ class Scrape:
 
 
 def engine_helpers() -> ModuleType:
-    """tests/engine/helpers.py (its Tally projector parks on a non-integer amount)."""
-    path = REPO / "tests" / "engine" / "helpers.py"
-    spec = importlib.util.spec_from_file_location("engine_helpers_obs", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """tests/engine/engine_helpers.py (its Tally projector parks on a non-integer amount)."""
+    sys.path.insert(0, str(REPO / "tests" / "engine"))
+    return importlib.import_module("engine_helpers")

@@ -7,6 +7,7 @@ for FastAPI, numpy or torch.
 from __future__ import annotations
 
 import importlib
+import os
 from pathlib import Path
 
 import click
@@ -77,7 +78,9 @@ def cli(ctx: click.Context, db: Path | str | None, json_: bool, log_format: str)
     """
     obj = ctx.ensure_object(CliContext)
     obj.log_format = log_format
-    setup_logging("warning", log_format)  # servers raise the level (serve --log-level)
+    # Servers raise the level (serve --log-level) and always log slow operations; a
+    # one-shot command logs them only when QUESTLOG_SLOW_MS asks for it.
+    setup_logging("warning", log_format, slow_log="QUESTLOG_SLOW_MS" in os.environ)
     if db is not None:
         obj.db = db
     if json_:

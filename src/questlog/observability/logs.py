@@ -32,6 +32,7 @@ request_id: ContextVar[str | None] = ContextVar("questlog_request_id", default=N
 correlation_id: ContextVar[str | None] = ContextVar("questlog_correlation_id", default=None)
 
 ACCESS_LOGGER = "questlog.access"
+SLOW_LOGGER = "questlog.slow"
 CONTEXT_FIELDS = ("request_id", "correlation_id")
 EXTRA_FIELDS = ("operation", "duration_ms", "params", "method", "route", "path", "status",
                 "backend", "driver", "sqlite_version", "sqlite_vec", "schema_revision", "role")
@@ -120,9 +121,13 @@ def resolve_format(fmt: str) -> str:
 
 
 def setup_logging(level: str = "warning", fmt: str = "auto", *,
-                  access_log: bool = False) -> None:
+                  access_log: bool = False, slow_log: bool = True) -> None:
     """Configure the root logger once per entry point (calling again replaces questlog's
-    own handler, never one somebody else installed)."""
+    own handler, never one somebody else installed).
+
+    `slow_log=False` silences the slow-operation log: a one-shot command's user sees its
+    whole run, and a warning line would break the one-line answer scripts read from
+    stderr; servers keep it on."""
     root = logging.getLogger()
     for handler in list(root.handlers):
         if isinstance(handler, _StderrHandler):
@@ -134,3 +139,4 @@ def setup_logging(level: str = "warning", fmt: str = "auto", *,
     root.setLevel(level.upper())
     # The access log is info records of its own logger: on only when asked for.
     logging.getLogger(ACCESS_LOGGER).setLevel(logging.INFO if access_log else logging.WARNING)
+    logging.getLogger(SLOW_LOGGER).setLevel(logging.NOTSET if slow_log else logging.ERROR)

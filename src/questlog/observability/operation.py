@@ -16,13 +16,13 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from . import tracing
-from .logs import correlation_id
+from .logs import SLOW_LOGGER, correlation_id
 from .switch import enabled
 
 if TYPE_CHECKING:
     from prometheus_client.metrics import Histogram
 
-slow_log = logging.getLogger("questlog.slow")
+slow_log = logging.getLogger(SLOW_LOGGER)
 
 
 class Operation:

@@ -112,6 +112,13 @@ class InlineHooks:
         return position
 
     @property
+    def checkpoints_behind(self) -> bool:
+        """True while batches have passed over events since the checkpoints last moved: a
+        transactional batch (even an empty write job) moves them to the head."""
+        lazy = self._lazy
+        return lazy is not None and lazy[1] > lazy[0]
+
+    @property
     def active(self) -> bool:
         """Inline projectors write in the append's transaction, so batches need one."""
         return bool(self.projectors)
