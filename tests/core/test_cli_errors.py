@@ -142,6 +142,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
                                   "bogus_setting"])
 def test_every_command_against_hostile_stores(case: str, hostile: dict[str, Path],
                                               files: dict[str, Path],
+                                              tmp_path_factory: pytest.TempPathFactory,
                                               monkeypatch: pytest.MonkeyPatch,
                                               capsys: pytest.CaptureFixture[str]) -> None:
     db = hostile.get(case, files["file"].parent / "fresh.db")
@@ -151,6 +152,9 @@ def test_every_command_against_hostile_stores(case: str, hostile: dict[str, Path
     for path, command in leaf_commands():
         if path[0] in SERVERS:
             continue  # run as subprocesses below
+        if path == ["copy"]:
+            ran += _copy_against(db, case, tmp_path_factory, monkeypatch, capsys)
+            continue
         args = ["--db", str(db), *path, *required_args(command, files)]
         code, out, err = run_in_process(args, monkeypatch, capsys)
         ran += 1
@@ -171,6 +175,25 @@ def test_every_command_against_hostile_stores(case: str, hostile: dict[str, Path
         if case == "not_sqlite":
             assert "not a questlog store" in err, (args, err)
     assert ran > 30
+
+
+def _copy_against(db: Path, case: str, tmp_path_factory: pytest.TempPathFactory,
+                  monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> int:
+    """`copy SOURCE TARGET` names its stores as arguments (no --db): the hostile store is
+    the SOURCE, then the TARGET of a good source. Both fail in one line."""
+    root = tmp_path_factory.mktemp("copy")
+    good = root / "good.db"
+    if case != "bogus_setting":
+        with Store.open(good, projectors=[]) as store:
+            store.append("s-1", [NewEvent(type="T", data={})])
+    for args in (["copy", str(db), str(root / "target.db")], ["copy", str(good), str(db)]):
+        code, _out, err = run_in_process(args, monkeypatch, capsys)
+        assert_one_line_error(code, err, args)
+        if case == "bogus_setting":
+            assert "QUESTLOG_DURABILITY='bogus'" in err, (args, err)
+        if case == "not_sqlite":
+            assert "not a questlog store" in err, (args, err)
+    return 2
 
 
 @pytest.mark.parametrize("case", ["not_sqlite", "directory", "missing_dir", "bogus_setting"])
