@@ -127,10 +127,11 @@ def test_the_same_store_twice_and_an_unavailable_backend_are_refused(
     target = tmp_path / "never.db"
     url = "postgresql://nobody@127.0.0.1:1/none"
     for args in ((str(small_store), url), (url, str(target))):
+        # Without the PostgreSQL backend: BackendUnavailable; with it: no server there.
         cli = questlog("copy", *args)
-        assert cli.returncode == 1, cli.stderr
-        assert cli.stderr.startswith("error: ") and cli.stderr.count("\n") == 1
-        assert "Traceback" not in cli.stderr
+        assert cli.returncode in (1, 2), cli.stderr
+        errors = [line for line in cli.stderr.splitlines() if line.startswith("error: ")]
+        assert len(errors) == 1 and "Traceback" not in cli.stderr, cli.stderr
     assert not target.exists()
 
 
