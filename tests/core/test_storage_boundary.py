@@ -27,10 +27,6 @@ DRIVERS = ("pysqlite3", "sqlite3", "sqlite_vec")
 SQL_STILL_OUTSIDE = frozenset({
     "content/api.py",
     "content/query.py",
-    "game/api.py",
-    "game/loading.py",
-    "projection/poison.py",
-    "replication/restore.py",
 })
 
 # Matching an error's message text, allowed only where the error has no type or code to

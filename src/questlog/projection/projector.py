@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.expression import Executable
 
 from ..events import RecordedEvent
+from ..storage.log import EnvelopeRow  # row-mode projectors' events, re-exported
 from ..storage.readmodels import ReadModels, declare
 from ..storage.session import Session
 
@@ -29,9 +30,6 @@ if TYPE_CHECKING:
 __all__ = ["EnvelopeRow", "Mode", "ProjectionContext", "Projector", "declare"]
 
 Mode = Literal["inline", "async"]
-# Where and what an event is, without its payload, as the log's SQL returns it
-# (eventstore.ROW_COLUMNS): (position, stream_id, stream_version, category, type, recorded_at)
-EnvelopeRow = tuple[int, str, int, str, str, str]
 
 # Statements built per physical table, by label. The table is the key (hashed by
 # identity); shadows' entries go when they are swapped in or dropped.

@@ -8,8 +8,8 @@ import subprocess
 from dataclasses import dataclass
 from typing import Any
 
-from ..db import litestream_binary
 from ..errors import ReplicationError
+from ..sqlite.wal import litestream_binary
 
 log = logging.getLogger("questlog.replication")
 
