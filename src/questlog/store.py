@@ -350,9 +350,9 @@ class Store:
         revision = self.backend.schema_revision()
         capabilities = self.backend.capabilities()
         from .errors import VectorSearchUnavailable
+        from .replication.binary import installed_binary
         from .search.backend import choose_backend
-        from .sqlite.driver import vec_status
-        from .sqlite.wal import litestream_binary
+        from .search.indexes import approximate_index_status
 
         try:
             choice = choose_backend(self.settings)
@@ -363,8 +363,8 @@ class Store:
             driver=str(capabilities.get("driver", "")),
             sqlite_version=str(capabilities.get("sqlite_version", "")),
             sqlite_safe=bool(capabilities.get("sqlite_safe", False)),
-            sqlite_vec=vec_status(), vector_backend=active, vector_backend_reason=reason,
-            litestream=litestream_binary(), schema_revision=revision,
+            sqlite_vec=approximate_index_status(), vector_backend=active,
+            vector_backend_reason=reason, litestream=installed_binary(), schema_revision=revision,
             schema_head=schema.HEAD_REVISION, backend=self.backend.name,
             capabilities=capabilities,
         )

@@ -84,7 +84,7 @@ class ContentAPI:
     def get(self, type: str, index: str, resolve: bool = False) -> ContentEntity:
         """The effective entry of (type, index); raises ContentNotFound."""
         with self.store.read() as conn:
-            token = CONTENT.token(conn)
+            token = CONTENT.token(self.store.backend.read_positions, conn)
             cached = self._entries.get(token, (type, index, resolve))
             if cached is not None:
                 return cached.model_copy(deep=True)  # callers may change what they get

@@ -14,6 +14,11 @@ from ..sqlite.wal import litestream_binary
 log = logging.getLogger("questlog.replication")
 
 
+def installed_binary() -> str | None:
+    """The litestream executable when one is installed (None: no replication here)."""
+    return litestream_binary()
+
+
 def find_binary(explicit: str | None = None) -> str:
     """The litestream executable, or a ReplicationError saying how to get one."""
     if explicit:

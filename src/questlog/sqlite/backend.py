@@ -22,6 +22,7 @@ from .connections import Database
 from .driver import load_dbapi, sqlite_version_is_safe, vec_status
 from .errors import open_failure
 from .log import LOG, SQLiteLog
+from .read_positions import READ_POSITIONS, SQLiteReadPositions
 from .session import SQLiteSession
 from .transactions import SQLiteWriteTransactions
 
@@ -36,6 +37,7 @@ class SQLiteBackend:
 
     name = "sqlite"
     log: SQLiteLog = LOG
+    read_positions: SQLiteReadPositions = READ_POSITIONS
 
     # Read-model ports declare SQLAlchemy Core tables: imported on first use, so a read
     # command (`events read`, `content get`) never loads SQLAlchemy.
