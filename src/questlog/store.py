@@ -34,7 +34,7 @@ if TYPE_CHECKING:  # the writer and planner (pydantic among them) load on the fi
     from .search.api import SearchAPI
     from .storage.backend import Backend
     from .storage.checkpoints import Checkpoints
-    from .storage.log import VerifyReport
+    from .storage.log import Log, VerifyReport
     from .storage.readmodels import ReadModels
     from .storage.snapshots import Snapshots
     from .writer import Writer
@@ -67,7 +67,12 @@ class HealthReport:
 class Store:
     """One questlog store: the log, its writer, its projections and read models."""
 
-    # The projection side's ports, as the backend implements them.
+    # The projection side's ports, as the backend implements them (the store is the
+    # projection engine's `ProjectionHost`).
+    @property
+    def log(self) -> Log:
+        return self.backend.log
+
     @property
     def checkpoints(self) -> Checkpoints:
         return self.backend.checkpoints

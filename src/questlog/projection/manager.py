@@ -29,7 +29,7 @@ from .rebuild import Rebuilder
 from .registry import select
 
 if TYPE_CHECKING:
-    from ..store import Store
+    from .host import ProjectionHost
 
 log = logging.getLogger("questlog.projections")
 
@@ -38,10 +38,10 @@ log = logging.getLogger("questlog.projections")
 class ProjectionManager:
     """Status, catch-up, rebuilds, digests and the async daemon for one store."""
 
-    def __init__(self, store: Store, projectors: Sequence[Projector]) -> None:
+    def __init__(self, store: ProjectionHost, projectors: Sequence[Projector]) -> None:
         self.store = store
         self.projectors = list(projectors)
-        self.log = store.backend.log
+        self.log = store.log
         self.checkpoints = store.checkpoints
         self.readmodels = store.readmodels
         self.hooks = InlineHooks(self.projectors, self.log, self.checkpoints, self.readmodels)

@@ -25,7 +25,7 @@ from ..storage.readmodels import ReadModels, declare
 from ..storage.session import Session
 
 if TYPE_CHECKING:
-    from ..store import Store
+    from .host import ProjectionHost
 
 __all__ = ["EnvelopeRow", "Mode", "ProjectionContext", "Projector", "declare"]
 
@@ -116,7 +116,7 @@ class Projector(ABC):
         on envelope rows, so rebuilding millions of events builds no event objects."""
         raise NotImplementedError
 
-    def prepare(self, store: Store, events: Sequence[RecordedEvent]) -> Any:
+    def prepare(self, store: ProjectionHost, events: Sequence[RecordedEvent]) -> Any:
         """Expensive work for async projectors, outside any transaction (default: none)."""
         return None
 

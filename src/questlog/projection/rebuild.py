@@ -24,15 +24,15 @@ from .poison import Poison, apply_isolating, park, skipped_positions, without_sk
 from .projector import ProjectionContext, Projector, forget_statements
 
 if TYPE_CHECKING:
-    from ..store import Store
+    from .host import ProjectionHost
 
 log = logging.getLogger("questlog.projections")
 
 
 class Rebuilder:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: ProjectionHost) -> None:
         self.store = store
-        self.log = store.backend.log
+        self.log = store.log
         self.checkpoints = store.checkpoints
         self.readmodels = store.readmodels
         # Per projector of the running group: the skips recorded in the log, and the
