@@ -62,11 +62,11 @@ from typing import Any
 from _common import emit, summary_ms
 
 from questlog import NewEvent, Store
-from questlog.db import load_dbapi
 from questlog.events import GENESIS_HASH, plain_new_event
 from questlog.observability import metrics
 from questlog.planner import BatchState, encode_event, make_call, plan_calls
 from questlog.settings import Settings
+from questlog.sqlite.driver import load_dbapi
 
 
 def run_store(tmp: Path, durability: str, threads: int, calls: int, per_call: int,

@@ -202,10 +202,10 @@ def raw_reference(source: Path, target: Path) -> float:
     """Plain SQLite, as benchmarks/rebuild.py measures it: one SELECT of the game events,
     the same result rows computed in Python (the game projectors' own code, fed directly),
     written into fresh tables of another file in one transaction."""
-    from questlog.db import load_dbapi
     from questlog.events import RecordedEvent
     from questlog.projection.projector import ProjectionContext
     from questlog.projection.registry import discover
+    from questlog.sqlite.driver import load_dbapi
     from questlog.sqlite.readmodels import READ_MODELS
     from questlog.sqlite.session import SQLiteSession
 

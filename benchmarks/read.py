@@ -24,7 +24,7 @@ from typing import Any
 from _common import emit
 
 from questlog import Store
-from questlog.db import load_dbapi
+from questlog.sqlite.driver import load_dbapi
 
 COLUMNS = ("position, event_id, stream_id, stream_version, category, type, schema_version, "
            "data, metadata, recorded_at, hash")

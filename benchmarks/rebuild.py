@@ -23,9 +23,9 @@ from typing import Any
 from _common import emit, percentile
 
 from questlog import NewEvent, Store
-from questlog.db import load_dbapi
 from questlog.projection.registry import discover
 from questlog.settings import Settings
+from questlog.sqlite.driver import load_dbapi
 
 TYPES = ["HitPointsChanged", "ConditionApplied", "ChatMessagePosted", "TurnAdvanced",
          "ItemAcquired"]

@@ -47,9 +47,10 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
 
-from questlog.db import load_dbapi  # noqa: E402
-from questlog.search import index, vectors  # noqa: E402
+from questlog.search import index  # noqa: E402
 from questlog.search.synthetic import clustered  # noqa: E402
+from questlog.sqlite import search_compat as vectors  # noqa: E402
+from questlog.sqlite.driver import load_dbapi  # noqa: E402
 
 K = 10
 

@@ -24,7 +24,7 @@ from questlog.storage.readmodels import declare, integer, text
 from questlog.storage.session import Session
 
 if TYPE_CHECKING:
-    from questlog.store import Store
+    from questlog.projection.host import ProjectionHost
 
 CHUNKS = declare(
     search_index.CHUNKS_TABLE,
@@ -49,7 +49,7 @@ class SearchIndex(Projector):
     event_types = search_index.EVENT_TYPES
     tables = (CHUNKS, FTS, STATE)
 
-    def prepare(self, store: Store, events: Sequence[RecordedEvent]) -> Any:
+    def prepare(self, store: ProjectionHost, events: Sequence[RecordedEvent]) -> Any:
         embedder = default_embedder()
         with store.read() as conn:
             keys = search_index.affected_keys(conn, events)

@@ -34,7 +34,7 @@ if TYPE_CHECKING:  # the writer and planner (pydantic among them) load on the fi
     from .search.api import SearchAPI
     from .storage.backend import Backend
     from .storage.checkpoints import Checkpoints
-    from .storage.log import VerifyReport
+    from .storage.log import Log, VerifyReport
     from .storage.readmodels import ReadModels
     from .storage.snapshots import Snapshots
     from .writer import Writer
@@ -67,7 +67,12 @@ class HealthReport:
 class Store:
     """One questlog store: the log, its writer, its projections and read models."""
 
-    # The projection side's ports, as the backend implements them.
+    # The projection side's ports, as the backend implements them (the store is the
+    # projection engine's `ProjectionHost`).
+    @property
+    def log(self) -> Log:
+        return self.backend.log
+
     @property
     def checkpoints(self) -> Checkpoints:
         return self.backend.checkpoints
@@ -355,9 +360,9 @@ class Store:
         revision = self.backend.schema_revision()
         capabilities = self.backend.capabilities()
         from .errors import VectorSearchUnavailable
+        from .replication.binary import installed_binary
         from .search.backend import choose_backend
-        from .sqlite.driver import vec_status
-        from .sqlite.wal import litestream_binary
+        from .search.indexes import approximate_index_status
 
         try:
             choice = choose_backend(self.settings)
@@ -368,8 +373,8 @@ class Store:
             driver=str(capabilities.get("driver", "")),
             sqlite_version=str(capabilities.get("sqlite_version", "")),
             sqlite_safe=bool(capabilities.get("sqlite_safe", False)),
-            sqlite_vec=vec_status(), vector_backend=active, vector_backend_reason=reason,
-            litestream=litestream_binary(), schema_revision=revision,
+            sqlite_vec=approximate_index_status(), vector_backend=active,
+            vector_backend_reason=reason, litestream=installed_binary(), schema_revision=revision,
             schema_head=schema.HEAD_REVISION, backend=self.backend.name,
             capabilities=capabilities,
         )

@@ -17,7 +17,7 @@ import pytest
 
 from questlog import NewEvent, Store
 from questlog.copying import CopyRefused, SourceChainBroken, copy_store
-from questlog.db import load_dbapi
+from questlog.sqlite.driver import load_dbapi
 
 from .conftest import GAME_LOG, questlog
 

@@ -23,10 +23,10 @@ from pydantic import SecretStr
 
 from questlog import NewEvent, Store
 from questlog.anchors import Anchor, AnchorKey, default_anchor_path
-from questlog.db import load_dbapi
 from questlog.errors import ConfigurationError
 from questlog.events import event_digest
 from questlog.settings import Settings
+from questlog.sqlite.driver import load_dbapi
 
 KEY = "test-anchor-key-0123456789abcdef"
 QUESTLOG = [sys.executable, "-m", "questlog.cli"]

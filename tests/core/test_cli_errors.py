@@ -24,7 +24,7 @@ import pytest
 
 from questlog import NewEvent, Store
 from questlog.cli import cli, main
-from questlog.db import load_dbapi
+from questlog.sqlite.driver import load_dbapi
 
 QUESTLOG = [sys.executable, "-m", "questlog.cli"]
 SERVERS = {"serve", "read-node", "replicate", "restore"}  # they would run until stopped

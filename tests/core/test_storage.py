@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from questlog import Store, schema
-from questlog.db import Database, sqlite_version_is_safe, vec_status
 from questlog.errors import SchemaOutOfDate, StoreNotInitialized, UnsafeSQLiteVersion
 from questlog.settings import Settings
+from questlog.sqlite.connections import Database
+from questlog.sqlite.driver import sqlite_version_is_safe, vec_status
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -96,7 +97,7 @@ def test_schema_head_matches_alembic_and_gates_opening(tmp_path: Path) -> None:
         Store.open(tmp_path / "none.db", create=False)
     store = Store.open(tmp_path / "s.db", projectors=[])
     store.close()
-    from questlog.db import load_dbapi
+    from questlog.sqlite.driver import load_dbapi
 
     conn = load_dbapi().connect(str(tmp_path / "s.db"))
     conn.execute("UPDATE alembic_version SET version_num = '9999'")

@@ -2,6 +2,11 @@
 
 - No module of the library outside `questlog/sqlite/` imports a SQLite driver
   (`pysqlite3`, `sqlite3`, `sqlite_vec`), by statement or by `importlib`.
+- Nor does it import the engine package itself (`questlog.sqlite.*`: driver
+  loading, result codes, SQL), except the few composition points in
+  `ENGINE_IMPORT_ALLOWED`; nor does it name a driver's error attributes or result
+  codes (`sqlite_errorcode`, `SQLITE_BUSY`, `load_dbapi`): driver errors reach it
+  translated, through `questlog.storage.errors`.
 - No code in the library recognises an error by its message text (`"locked" in
   str(exc)`): errors are told apart by type and code (questlog.storage.errors).
 - SQL text lives in `questlog/sqlite/` (and migrations/). The modules that still
@@ -22,16 +27,31 @@ LIBRARY = Path(__file__).resolve().parents[2] / "src" / "questlog"
 ENGINE_PACKAGES = ("sqlite",)  # questlog/<name>/: one package per engine
 DRIVERS = ("pysqlite3", "sqlite3", "sqlite_vec")
 
-# Modules (relative to src/questlog) outside the engine packages that still hold SQL text.
-# Other storage branches move read models' and search's SQL; shrink this list as they land.
-SQL_STILL_OUTSIDE = frozenset({
-    "content/api.py",
-    "content/query.py",
-    "game/api.py",
-    "game/loading.py",
-    "projection/poison.py",
+# Modules (relative to src/questlog) outside the engine packages that still hold SQL text:
+# none since issue 11 was finished. The mechanism stays so that a regression names itself.
+SQL_STILL_OUTSIDE: frozenset[str] = frozenset()
+
+# Modules outside the engine packages that may import from one (`questlog.sqlite.*`), each
+# with the reason it still does. Everything else reaches the engine through the ports of
+# questlog.storage (the backend's attributes) and the neutral error tree.
+ENGINE_IMPORT_ALLOWED = frozenset({
+    # The composition root: opens the backend a store location names (and migrates it).
+    "storage/select.py",
+    # Search's composition point: builds the engine's implementation of each search port
+    # (chunks, vector and keyword indexes, embedding cache) until the backend hands them out.
+    "search/indexes.py",
+    # Litestream replicates SQLite files and nothing else: finding its binary (sqlite.wal)
+    # and checking a restored file's integrity are SQLite's by nature.
+    "replication/binary.py",
     "replication/restore.py",
 })
+# What only an engine package may know of its driver: how it is loaded and how its errors
+# say what they are.
+DRIVER_KNOWLEDGE = re.compile(
+    r"^(load_dbapi|sqlite_errorcode|sqlite_errorname"
+    r"|SQLITE_(ERROR|INTERNAL|PERM|ABORT|BUSY|LOCKED|NOMEM|READONLY|INTERRUPT|IOERR|CORRUPT"
+    r"|NOTFOUND|FULL|CANTOPEN|PROTOCOL|SCHEMA|TOOBIG|CONSTRAINT|MISMATCH|MISUSE|AUTH|RANGE"
+    r"|NOTADB)(_[A-Z_]+)?)$")  # a result code, primary or extended (sqlite.org/rescode.html)
 
 # Matching an error's message text, allowed only where the error has no type or code to
 # tell it by. Shrink as the owners move them.
@@ -81,6 +101,73 @@ def test_no_driver_is_imported_outside_the_engine_packages() -> None:
     found = [f"{rel}: {name}" for rel, tree in library_modules() if not in_engine_package(rel)
              for name in imported_modules(tree) if name.split(".", 1)[0] in DRIVERS]
     assert found == []
+
+
+def absolute_imports(rel: str, tree: ast.Module) -> Iterator[str]:
+    """Every module `tree` (at `rel` under src/questlog) imports, relative ones resolved;
+    `from X import a` also yields `X.a` (a may be a submodule)."""
+    package = ["questlog", *rel.split("/")[:-1]]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level > 0:
+            base = package[:len(package) - (node.level - 1)]
+            module = ".".join([*base, *([node.module] if node.module else [])])
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            module = node.module
+        else:
+            continue
+        yield module
+        yield from (f"{module}.{alias.name}" for alias in node.names)
+    yield from imported_modules(tree)
+
+
+def imports_engine(rel: str, tree: ast.Module) -> list[str]:
+    return sorted({name for name in absolute_imports(rel, tree)
+                   if name.split(".")[:2] in (["questlog", e] for e in ENGINE_PACKAGES)})
+
+
+def test_the_engine_package_is_imported_only_where_an_engine_is_composed() -> None:
+    found = {rel: names for rel, tree in library_modules() if not in_engine_package(rel)
+             if (names := imports_engine(rel, tree))}
+    assert set(found) - ENGINE_IMPORT_ALLOWED == set(), found
+    assert ENGINE_IMPORT_ALLOWED - set(found) == set(), "no longer imports it: take off the list"
+
+
+def test_the_engine_import_check_resolves_relative_imports() -> None:
+    assert imports_engine("search/x.py", ast.parse("from ..sqlite.driver import vec_status"))
+    assert imports_engine("x.py", ast.parse("from . import sqlite"))
+    assert imports_engine("http/x.py", ast.parse("import questlog.sqlite.errors"))
+    assert not imports_engine("search/x.py", ast.parse("from .sqlite_notes import x"))
+    assert not imports_engine("http/x.py", ast.parse("from ..storage.errors import translate"))
+
+
+def driver_knowledge(tree: ast.Module) -> list[str]:
+    """Names, attributes and strings (`getattr(exc, "sqlite_errorcode")`) that only the
+    engine package may know."""
+    skip = _docstrings(tree)
+    found: list[str] = []
+    for node in ast.walk(tree):
+        text = (node.id if isinstance(node, ast.Name) else node.attr
+                if isinstance(node, ast.Attribute) else node.value
+                if isinstance(node, ast.Constant) and isinstance(node.value, str)
+                and id(node) not in skip else None)
+        if text is not None and DRIVER_KNOWLEDGE.match(text):
+            found.append(f"{node.lineno}: {text}")  # type: ignore[attr-defined]
+    return found
+
+
+def test_no_driver_error_code_is_known_outside_the_engine_packages() -> None:
+    found = {rel: names for rel, tree in library_modules() if not in_engine_package(rel)
+             if (names := driver_knowledge(tree))}
+    assert found == {}
+
+
+def test_the_driver_knowledge_check_sees_codes() -> None:
+    assert driver_knowledge(ast.parse("code = getattr(exc, 'sqlite_errorcode', None)"))
+    assert driver_knowledge(ast.parse("if code == SQLITE_BUSY:\n    pass"))
+    assert driver_knowledge(ast.parse("dbapi = load_dbapi()"))
+    assert driver_knowledge(ast.parse("x = 'SQLITE_IOERR_SHORT_READ'"))
+    assert not driver_knowledge(ast.parse("from ..storage.errors import is_corruption"))
+    assert not driver_knowledge(ast.parse("SQLITE_SCHEMES = ('sqlite',)"))
 
 
 def test_the_engine_package_does_import_its_driver() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from questlog import NewEvent, Store
-from questlog.db import load_dbapi
+from questlog.sqlite.driver import load_dbapi
 
 QUESTLOG = [sys.executable, "-m", "questlog.cli"]
 

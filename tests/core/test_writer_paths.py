@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from questlog import ANY, NO_STREAM, NewEvent, Store, schema
-from questlog.db import Database
 from questlog.errors import SchemaOutOfDate, WrongExpectedVersion
 from questlog.events import GENESIS_HASH
 from questlog.planner import BatchState, LogTip, make_call, plan_calls
 from questlog.settings import Settings
+from questlog.sqlite.connections import Database
 
 
 def ev(type_: str = "Happened", **data: object) -> NewEvent:

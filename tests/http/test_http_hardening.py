@@ -22,13 +22,14 @@ from fastapi.testclient import TestClient
 from http_tokens import API_TOKEN, READ_TOKEN, WRITE
 
 from questlog import Store, errors
-from questlog.db import load_dbapi, storage_error
 from questlog.events import category_of, event_digest, utc_now
-from questlog.eventstore import EVENT_COLUMNS, head, stream_versions
 from questlog.http import create_app
 from questlog.http.problems import status_for
 from questlog.replication import LitestreamOptions, Replicator
 from questlog.settings import Settings
+from questlog.sqlite.driver import load_dbapi
+from questlog.sqlite.errors import storage_error
+from questlog.sqlite.log import EVENT_COLUMNS, LOG
 
 READ = {"Authorization": f"Bearer {READ_TOKEN}"}
 
@@ -197,8 +198,8 @@ def _store_recorded(store: Store, stream_id: str, data_json: str) -> int:
     row the writer would write, hash chain included, without the append's checks."""
 
     def job(conn: Any) -> int:
-        position, prev_hash = head(conn)
-        version = stream_versions(conn, [stream_id]).get(stream_id, 0) + 1
+        position, prev_hash = LOG.head(conn)
+        version = LOG.stream_versions(conn, [stream_id]).get(stream_id, 0) + 1
         event_id, recorded_at = str(uuid.uuid4()), utc_now()
         digest = event_digest(prev_hash, position + 1, event_id, stream_id, version, "Deep", 1,
                               data_json, "{}", recorded_at)

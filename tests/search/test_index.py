@@ -12,10 +12,10 @@ import pytest
 
 from questlog import Store
 from questlog.errors import ContentPackNotFound, SearchIndexNotBuilt, UnknownContentType
-from questlog.search import vectors
 from questlog.search.api import InvalidSearchQuery
 from questlog.search.embedder import HashingEmbedder, set_default_embedder
 from questlog.search.fusion import words as fusion_words
+from questlog.sqlite import search_compat as vectors
 
 from .conftest import SMALL_PACK, settings, write_pack
 

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from questlog.search.fts import candidate_queries, plain_query, quote
 from questlog.search.texts import (
     CHUNK_WORDS,
     SINGLE_CHUNK_WORDS,
@@ -17,6 +16,7 @@ from questlog.search.texts import (
     entry_name,
     entry_texts,
 )
+from questlog.sqlite.fts_query import candidate_queries, plain_query, quote
 
 
 def _load(srd_dir: Path, file_type: str) -> dict[str, dict[str, Any]]:

@@ -8,9 +8,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from questlog.db import load_dbapi
-from questlog.search import index, vectors
+from questlog.search import index
 from questlog.search.synthetic import Synthetic, clustered
+from questlog.sqlite import search_compat as vectors
+from questlog.sqlite.driver import load_dbapi
 
 N = 6000  # above EXACT_SCAN_MAX, so unfiltered vec0 queries take the quantized path
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Any
 
-from ..sqlite import read_positions
+from ..storage.read_positions import ReadPositions
+from ..storage.session import Session
 
 
 @dataclass(frozen=True)
@@ -20,11 +20,11 @@ class ReadModels:
     names: tuple[str, ...]
     with_head: bool = False
 
-    def token(self, session: Any) -> str:
+    def token(self, positions: ReadPositions, session: Session) -> str:
         """The current token: one statement, no read-model table touched."""
         if self.with_head:
-            return read_positions.head_and_checkpoints_token(session, self.names)
-        return read_positions.checkpoints_token(session, self.names)
+            return positions.head_and_checkpoints_token(session, self.names)
+        return positions.checkpoints_token(session, self.names)
 
 
 CONTENT = ReadModels(("content",))

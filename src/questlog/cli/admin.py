@@ -10,7 +10,7 @@ import click
 
 from .. import schema
 from ..settings import load_settings
-from ..storage.select import migrate_store, parse_location
+from ..storage.select import engine_report, migrate_store, parse_location
 from .common import CliContext, pass_cli, store_command
 
 
@@ -68,13 +68,8 @@ def doctor_cmd(cli: CliContext) -> None:
             store.close()
         report = {"db": str(path or location), **health, "projectors": lag}
     else:
-        from ..sqlite.driver import load_dbapi, sqlite_version_is_safe, vec_status
-
-        dbapi = load_dbapi()
-        report = {"db": f"{path} (does not exist yet)", "backend": "sqlite",
-                  "driver": dbapi.__name__, "sqlite_version": dbapi.sqlite_version,
-                  "sqlite_safe": sqlite_version_is_safe(dbapi.sqlite_version),
-                  "sqlite_vec": vec_status().__dict__, "schema_head": schema.HEAD_REVISION}
+        report = {"db": f"{path} (does not exist yet)", **engine_report(location),
+                  "schema_head": schema.HEAD_REVISION}
     report["model"] = _model_report()
     from ..search.model_cache import report as onnx_model_report
 

@@ -136,7 +136,7 @@ class CliContext:
             try:
                 _OPENED_FOR_WRITING.append((store.path, store.head_position()))
             except Exception as exc:  # a damaged log: the command itself will say so
-                from ..db import is_corruption
+                from ..storage.errors import is_corruption
 
                 if not is_corruption(exc):
                     raise
@@ -262,14 +262,13 @@ def one_line(text: str, limit: int = 500) -> str:
 
 
 def _driver_error(exc: BaseException) -> tuple[str, int] | None:
-    """The line and exit code for a SQLite driver error that reached the command line."""
-    exc = getattr(exc, "orig", None) or exc  # SQLAlchemy wraps the driver's error
-    code = getattr(exc, "sqlite_errorcode", None)
-    if not isinstance(code, int):
-        return None
-    from ..db import is_corruption  # not at import time: `--help` needs no SQLAlchemy
+    """The line and exit code for a database driver error that reached the command line."""
+    from ..storage.errors import code_name, is_corruption
 
-    name = getattr(exc, "sqlite_errorname", None) or f"SQLite error {code}"
+    name = code_name(exc)
+    if name is None:
+        return None
+    exc = getattr(exc, "orig", None) or exc  # SQLAlchemy wraps the driver's error
     if is_corruption(exc):
         return (f"the store file is damaged ({name}: {exc}); run `questlog verify`",
                 EXIT_STORE_FAULT)

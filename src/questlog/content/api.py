@@ -19,7 +19,7 @@ from ..caching import CONTENT, PositionLRU
 from ..errors import ContentNotFound, UnknownContentType
 from . import tables
 from .columns import filter_columns, name_key
-from .query import filter_sql, order_clause, source_of, where_clause
+from .query import count_statement, filter_statement, list_statement
 from .references import iter_references, target_of
 from .types import SRD_TYPES, GenericEntry, typed_model
 
@@ -84,7 +84,7 @@ class ContentAPI:
     def get(self, type: str, index: str, resolve: bool = False) -> ContentEntity:
         """The effective entry of (type, index); raises ContentNotFound."""
         with self.store.read() as conn:
-            token = CONTENT.token(conn)
+            token = CONTENT.token(self.store.backend.read_positions, conn)
             cached = self._entries.get(token, (type, index, resolve))
             if cached is not None:
                 return cached.model_copy(deep=True)  # callers may change what they get
@@ -112,29 +112,21 @@ class ContentAPI:
              order_by: str | Sequence[str] | None = None, limit: int | None = None,
              offset: int = 0) -> builtins.list[ContentEntity]:
         """Entries of a type matching `where` (see questlog.content.query for the forms)."""
-        table, _ = source_of(type)
-        clause, params = where_clause(type, where)
-        order = order_clause(type, order_by)
-        page = ""
-        if limit is not None or offset:
-            page = " LIMIT ? OFFSET ?"
-            params = [*params, -1 if limit is None else int(limit), int(offset)]
+        statement = list_statement(type, where, order_by, limit, offset)
         with self.store.read() as conn:
             self._check_type(conn, type)
             if not self._ready(conn):
                 return []
-            rows = conn.execute(f"SELECT data FROM {table}{clause}{order}{page}",
-                                params).fetchall()
+            rows = conn.execute(statement).fetchall()
         return [to_model(type, str(r[0])) for r in rows]
 
     def count(self, type: str, where: Mapping[str, Any] | None = None) -> int:
-        table, _ = source_of(type)
-        clause, params = where_clause(type, where)
+        statement = count_statement(type, where)
         with self.store.read() as conn:
             self._check_type(conn, type)
             if not self._ready(conn):
                 return 0
-            row = conn.execute(f"SELECT COUNT(*) FROM {table}{clause}", params).fetchone()
+            row = conn.execute(statement).fetchone()
         return int(row[0])
 
     def find_by_name(self, name: str, type: str | None = None) -> builtins.list[ContentMatch]:
@@ -172,10 +164,13 @@ class ContentAPI:
 
     def filter_sql(self, type: str,
                    where: Mapping[str, Any] | None) -> tuple[str, builtins.list[object]]:
-        """A parameterized `SELECT idx FROM content_<type> WHERE ...` and its parameters."""
+        """A parameterized `SELECT idx FROM content_<type> WHERE ...` and its parameters, in
+        the store's SQL dialect (search restricts its indexes with it)."""
+        statement = filter_statement(type, where)
         with self.store.read() as conn:
             self._check_type(conn, type)
-        return filter_sql(type, where)
+            sql, params = conn.render(statement)
+        return sql, list(params)
 
     def check_filters(self, types: Sequence[str] = (), packs: Sequence[str] = ()) -> None:
         """A filter on a type or pack this store does not know is an error, never "no

@@ -1,4 +1,4 @@
-"""Filters over the content read models, always as parameterized SQL.
+"""Filters over the content read models, as SQLAlchemy Core conditions on their tables.
 
 A `where` mapping has one item per field (AND-ed). Its value is:
 
@@ -16,7 +16,9 @@ take a value (has it), a list (has any of them), or `{"all": [...]}` /
 
 Field names are checked against the type's columns (an unknown one raises
 `UnknownFilterField`, an `UnknownContentType`, listing the known ones); values
-only ever reach SQL as bound parameters.
+only ever reach SQL as bound parameters. The conditions are built on the tables
+declared in `tables.py`, so each backend compiles them to its own dialect (text
+compares without regard to case through the columns' collation).
 """
 
 from __future__ import annotations
@@ -24,15 +26,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
+import sqlalchemy as sa
+
 from ..errors import ContentError, UnknownFilterField
-from .columns import (
-    ENTITIES_TABLE,
-    MEMBER_TYPE,
-    MEMBERS_TABLE,
-    filter_columns,
-    type_table,
-)
+from . import tables
+from .columns import MEMBER_TYPE, filter_columns
 from .types import TYPED_MODELS
+
+Condition = sa.ColumnElement[bool]
 
 
 class InvalidContentFilter(ContentError):
@@ -45,11 +46,25 @@ _OPERATORS: Final = {
 }
 
 
-def source_of(type_name: str) -> tuple[str, list[object]]:
+def _compare(column: sa.ColumnElement[Any], op: str, value: object) -> Condition:
+    if op == "=":
+        return column == value
+    if op == "!=":
+        return column != value
+    if op == "<":
+        return column < value
+    if op == "<=":
+        return column <= value
+    if op == ">":
+        return column > value
+    return column >= value
+
+
+def source_of(type_name: str) -> tuple[sa.Table, list[Condition]]:
     """The table a type is read from and the condition that scopes it to the type."""
     if type_name in TYPED_MODELS:
-        return type_table(type_name), []
-    return ENTITIES_TABLE, [type_name]
+        return tables.TYPED[type_name], []
+    return tables.ENTITIES, [tables.ENTITIES.c.type == type_name]
 
 
 def _check_value(field: str, sql_type: str, value: object) -> object:
@@ -75,34 +90,31 @@ def _check_value(field: str, sql_type: str, value: object) -> object:
         f"filter {field!r} is {sql_type}; {value!r} ({type(value).__name__}) does not fit")
 
 
-def _scalar_condition(column: str, field: str, sql_type: str, value: object,
-                      params: list[object]) -> list[str]:
-    col = f'"{column}"'
+def _scalar_condition(col: sa.ColumnElement[Any], field: str, sql_type: str,
+                      value: object) -> list[Condition]:
     if isinstance(value, Mapping):
         if not value:
             raise InvalidContentFilter(f"filter {field!r}: empty operator mapping")
-        parts: list[str] = []
+        parts: list[Condition] = []
         for op, operand in value.items():
             if op == "between":
                 if not isinstance(operand, Sequence) or isinstance(operand, str) \
                         or len(operand) != 2:
                     raise InvalidContentFilter(f"filter {field!r}: between takes [low, high]")
-                params.extend(_check_value(field, sql_type, v) for v in operand)
-                parts.append(f"{col} BETWEEN ? AND ?")
+                low, high = (_check_value(field, sql_type, v) for v in operand)
+                parts.append(col.between(low, high))
             elif op == "in":
-                parts.extend(_scalar_condition(column, field, sql_type, list(operand), params))
+                parts.extend(_scalar_condition(col, field, sql_type, list(operand)))
             elif op == "like":
                 if not isinstance(operand, str):
                     raise InvalidContentFilter(f"filter {field!r}: like takes a string pattern")
-                params.append(operand)
-                parts.append(f"{col} LIKE ?")
+                parts.append(col.like(operand))
             elif op in _OPERATORS:
                 checked = _check_value(field, sql_type, operand)
                 if checked is None:
-                    parts.append(f"{col} IS {'NOT ' if _OPERATORS[op] == '!=' else ''}NULL")
+                    parts.append(col.is_not(None) if _OPERATORS[op] == "!=" else col.is_(None))
                 else:
-                    params.append(checked)
-                    parts.append(f"{col} {_OPERATORS[op]} ?")
+                    parts.append(_compare(col, _OPERATORS[op], checked))
             else:
                 raise InvalidContentFilter(
                     f"filter {field!r}: unknown operator {op!r}; known: "
@@ -111,36 +123,35 @@ def _scalar_condition(column: str, field: str, sql_type: str, value: object,
     if isinstance(value, (list, tuple, set, frozenset)):
         values = [_check_value(field, sql_type, v) for v in value]
         if not values:
-            return ["0"]
-        params.extend(values)
-        return [f"{col} IN ({', '.join('?' * len(values))})"]
+            return [sa.false()]
+        return [col.in_(values)]
     checked = _check_value(field, sql_type, value)
     if checked is None:
-        return [f"{col} IS NULL"]
-    params.append(checked)
-    return [f"{col} = ?"]
+        return [col.is_(None)]
+    return [col == checked]
 
 
-def _member_condition(type_name: str, field: str, value: object,
-                      params: list[object]) -> list[str]:
-    sub = (f"idx IN (SELECT idx FROM {MEMBERS_TABLE} WHERE type = ? AND field = ? "
-           "AND value IN ({marks}))")
+def _members(type_name: str, field: str, values: list[object]) -> sa.Select[Any]:
+    """The entries of a type whose membership field holds any of `values`."""
+    m = tables.MEMBERS.c
+    return sa.select(m.idx).where(m.type == type_name, m.field == field, m.value.in_(values))
+
+
+def _member_condition(idx: sa.ColumnElement[Any], type_name: str, field: str,
+                      value: object) -> list[Condition]:
     if isinstance(value, Mapping):
-        parts: list[str] = []
+        parts: list[Condition] = []
         for op, operand in value.items():
             values = [operand] if isinstance(operand, str) else list(operand)
             checked = [_check_value(field, MEMBER_TYPE, v) for v in values]
             if op in ("all",):
-                for v in checked:
-                    params.extend([type_name, field, v])
-                    parts.append(sub.format(marks="?"))
+                parts.extend(idx.in_(_members(type_name, field, [v])) for v in checked)
             elif op in ("any", "in", "eq", "=", "=="):
-                params.extend([type_name, field, *checked])
-                parts.append(sub.format(marks=", ".join("?" * len(checked))) if checked else "0")
+                parts.append(idx.in_(_members(type_name, field, checked)) if checked
+                             else sa.false())
             elif op in ("none", "ne", "!="):
                 if checked:
-                    params.extend([type_name, field, *checked])
-                    parts.append("NOT " + sub.format(marks=", ".join("?" * len(checked))))
+                    parts.append(idx.not_in(_members(type_name, field, checked)))
             else:
                 raise InvalidContentFilter(
                     f"membership filter {field!r}: unknown operator {op!r}; "
@@ -149,17 +160,15 @@ def _member_condition(type_name: str, field: str, value: object,
     values = [value] if isinstance(value, str) else list(value)  # type: ignore[call-overload]
     checked = [_check_value(field, MEMBER_TYPE, v) for v in values]
     if not checked:
-        return ["0"]
-    params.extend([type_name, field, *checked])
-    return [sub.format(marks=", ".join("?" * len(checked)))]
+        return [sa.false()]
+    return [idx.in_(_members(type_name, field, checked))]
 
 
-def where_clause(type_name: str, where: Mapping[str, Any] | None) -> tuple[str, list[object]]:
-    """`WHERE ...` (possibly empty, scoped to the type) and its parameters."""
-    table, scope = source_of(type_name)
+def conditions(type_name: str, where: Mapping[str, Any] | None
+               ) -> tuple[sa.Table, list[Condition]]:
+    """The table of a type and the AND-ed conditions (scoped to the type) of `where`."""
+    table, parts = source_of(type_name)
     columns = filter_columns(type_name)
-    params: list[object] = list(scope)
-    parts: list[str] = ["type = ?"] if scope else []
     for field, value in (where or {}).items():
         sql_type = columns.get(field)
         if sql_type is None:
@@ -167,26 +176,27 @@ def where_clause(type_name: str, where: Mapping[str, Any] | None) -> tuple[str, 
                 f"unknown filter field {field!r} for content type {type_name!r}; "
                 f"known: {', '.join(sorted(columns))}")
         if sql_type == MEMBER_TYPE:
-            parts.extend(_member_condition(type_name, field, value, params))
+            parts.extend(_member_condition(table.c.idx, type_name, field, value))
         else:
-            parts.extend(_scalar_condition(field, field, sql_type, value, params))
-    return (" WHERE " + " AND ".join(parts) if parts else ""), params
+            parts.extend(_scalar_condition(table.c[field], field, sql_type, value))
+    return table, parts
 
 
-def filter_sql(type_name: str, where: Mapping[str, Any] | None) -> tuple[str, list[object]]:
+def filter_statement(type_name: str, where: Mapping[str, Any] | None) -> sa.Select[Any]:
     """`SELECT idx FROM <table> WHERE ...` for the entries of a type matching `where`."""
-    table, _ = source_of(type_name)
-    clause, params = where_clause(type_name, where)
-    return f"SELECT idx FROM {table}{clause}", params
+    table, parts = conditions(type_name, where)
+    return _one_off(sa.select(table.c.idx).where(*parts))
 
 
-def order_clause(type_name: str, order_by: str | Sequence[str] | None) -> str:
-    """`ORDER BY ...` over filter columns (a leading '-' sorts descending); idx breaks ties."""
+def ordering(table: sa.Table, type_name: str,
+             order_by: str | Sequence[str] | None) -> list[sa.ColumnElement[Any]]:
+    """`ORDER BY` terms over filter columns (a leading '-' sorts descending); idx breaks
+    ties."""
     if order_by is None:
-        return " ORDER BY idx"
+        return [table.c.idx]
     fields = [order_by] if isinstance(order_by, str) else list(order_by)
     columns = filter_columns(type_name)
-    parts: list[str] = []
+    parts: list[sa.ColumnElement[Any]] = []
     for spec in fields:
         descending = spec.startswith("-")
         field = spec.lstrip("-+")
@@ -196,5 +206,29 @@ def order_clause(type_name: str, order_by: str | Sequence[str] | None) -> str:
             sortable = sorted(k for k, v in columns.items() if v != MEMBER_TYPE)
             raise UnknownFilterField(
                 f"cannot order {type_name!r} by {field!r}; known: index, {', '.join(sortable)}")
-        parts.append(f'"{field}"{" DESC" if descending else ""}')
-    return " ORDER BY " + ", ".join([*parts, "idx"])
+        column = table.c[field]
+        parts.append(column.desc() if descending else column)
+    return [*parts, table.c.idx]
+
+
+def list_statement(type_name: str, where: Mapping[str, Any] | None,
+                   order_by: str | Sequence[str] | None, limit: int | None,
+                   offset: int) -> sa.Select[Any]:
+    """The entries' data of a type matching `where`, ordered, one page of them."""
+    table, parts = conditions(type_name, where)
+    statement = sa.select(table.c.data).where(*parts).order_by(
+        *ordering(table, type_name, order_by))
+    if limit is not None or offset:
+        statement = statement.limit(None if limit is None else int(limit)).offset(int(offset))
+    return _one_off(statement)
+
+
+def count_statement(type_name: str, where: Mapping[str, Any] | None) -> sa.Select[Any]:
+    table, parts = conditions(type_name, where)
+    return _one_off(sa.select(sa.func.count()).select_from(table).where(*parts))
+
+
+def _one_off(statement: sa.Select[Any]) -> sa.Select[Any]:
+    # Built per call (its shape follows the filter): a session compiles it without
+    # keeping the compiled form, which would push out the statements built once.
+    return statement.execution_options(one_off=True)

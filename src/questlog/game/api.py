@@ -17,7 +17,6 @@ from pydantic import BaseModel
 
 from ..errors import ContentError
 from ..events import NO_STREAM, ExpectedVersion, NewEvent
-from ..eventstore import existing_events
 from .commands import Command
 from .decider import DecidedEvent, UnitOfWork, stream_id
 from .errors import UnknownEntity
@@ -136,13 +135,15 @@ class GameAPI(GameRepository):
 
         def open_encounters(campaign_id: str) -> list[str]:
             # Started and not ended, per the log; the fold of each then has the last word.
+            # The log's type index finds both kinds of event (one per encounter each).
             with self.store.read() as conn:
-                rows = conn.execute(
-                    "SELECT s.stream_id FROM events s WHERE s.type = 'EncounterStarted' "
-                    "AND json_extract(s.data, '$.campaign_id') = ? AND NOT EXISTS ("
-                    "SELECT 1 FROM events e WHERE e.stream_id = s.stream_id "
-                    "AND e.type = 'EncounterEnded')", (campaign_id,)).fetchall()
-            return [str(r[0]).split("-", 1)[1] for r in rows]
+                events = self.store.backend.log.read_all(
+                    conn, types=("EncounterStarted", "EncounterEnded"),
+                    categories=("encounter",))
+            started = {e.stream_id for e in events if e.type == "EncounterStarted"
+                       and e.data.get("campaign_id") == campaign_id}
+            ended = {e.stream_id for e in events if e.type == "EncounterEnded"}
+            return [sid.split("-", 1)[1] for sid in sorted(started - ended)]
 
         def load(category: str, entity_id: str) -> tuple[Any, int]:
             loaded = self.load(category, entity_id)
@@ -154,7 +155,7 @@ class GameAPI(GameRepository):
 
     def _already_applied(self, correlation_id: str) -> ApplyResult | None:
         with self.store.read() as conn:
-            first = existing_events(conn, [str(event_id_for(correlation_id, 0))])
+            first = self.store.backend.log.existing_events(conn, [str(event_id_for(correlation_id, 0))])
             if not first:
                 return None
             found: list[Any] = []
@@ -162,7 +163,7 @@ class GameAPI(GameRepository):
             while True:
                 ids = [str(event_id_for(correlation_id, i))
                        for i in range(len(found), len(found) + chunk)]
-                got = existing_events(conn, ids)
+                got = self.store.backend.log.existing_events(conn, ids)
                 found.extend(got[i] for i in ids if i in got)
                 if len(got) < chunk:
                     break

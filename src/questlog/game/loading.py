@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from ..eventstore import EVENT_COLUMNS, decode_row
 from .decider import stream_id
 from .errors import InvalidCommand
 from .fold import STATE_TYPES, fold
@@ -52,26 +51,17 @@ def load_state(store: Store, category: str, entity_id: str, *, position: int | N
     if sum(x is not None for x in (position, version, timestamp)) > 1:
         raise InvalidCommand("give at most one of position, version, timestamp")
     sid = stream_id(category, entity_id)
+    log = store.backend.log
     with store.read() as conn:
         if timestamp is not None:
-            row = conn.execute(
-                "SELECT max(stream_version) FROM events WHERE stream_id = ? AND recorded_at <= ?",
-                (sid, normalize_timestamp(timestamp))).fetchone()
-            version = int(row[0] or 0)
+            version = log.stream_version_at(conn, sid, normalize_timestamp(timestamp))
         snap = read_snapshot(store.snapshots, conn, category, sid) if use_snapshots else None
         if snap is not None and ((position is not None and snap.position > position)
                                  or (version is not None and snap.stream_version > version)):
             snap = None
         start = snap.stream_version if snap is not None else 0
-        sql = f"SELECT {EVENT_COLUMNS} FROM events WHERE stream_id = ? AND stream_version > ?"
-        params: list[Any] = [sid, start]
-        if position is not None:
-            sql += " AND position <= ?"
-            params.append(position)
-        if version is not None:
-            sql += " AND stream_version <= ?"
-            params.append(version)
-        events = [decode_row(r) for r in conn.execute(sql + " ORDER BY stream_version", params)]
+        events = log.read_stream(conn, sid, from_version=start + 1, to_version=version,
+                                 to_position=position)
     state = snap.state if snap is not None else STATE_TYPES[category]()
     fold(category, events, state)
     return Loaded(state, state.version, len(events), snap is not None)

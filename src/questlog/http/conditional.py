@@ -22,13 +22,13 @@ from fastapi.concurrency import run_in_threadpool
 
 from ..caching import PositionLRU
 from ..caching.tokens import ReadModels
-from ..sqlite import read_positions
+from ..storage.read_positions import ReadPositions
 
 if TYPE_CHECKING:
     from ..store import Store
 
 CACHE_CONTROL = "no-cache"
-TokenOf = Callable[[Any, Request], str]  # (read session, request) -> token
+TokenOf = Callable[[ReadPositions, Any, Request], str]  # (port, read session, request) -> token
 
 
 class NotModified(Exception):
@@ -40,18 +40,18 @@ class NotModified(Exception):
 
 
 def of_read_models(models: ReadModels | Callable[[], ReadModels]) -> TokenOf:
-    def token(session: Any, _request: Request) -> str:
+    def token(positions: ReadPositions, session: Any, _request: Request) -> str:
         chosen = models() if callable(models) else models
-        return chosen.token(session)
+        return chosen.token(positions, session)
     return token
 
 
-def of_stream(session: Any, request: Request) -> str:
-    return read_positions.stream_version_token(session, request.path_params["stream_id"])
+def of_stream(positions: ReadPositions, session: Any, request: Request) -> str:
+    return positions.stream_version_token(session, request.path_params["stream_id"])
 
 
-def of_head(session: Any, _request: Request) -> str:
-    return read_positions.head_token(session)
+def of_head(positions: ReadPositions, session: Any, _request: Request) -> str:
+    return positions.head_token(session)
 
 
 def etag_for(token: str, request: Request) -> str:
@@ -108,10 +108,11 @@ def conditional(store: "Store", token_of: TokenOf,
     """A dependency: access checked first, then the token; 304 when it matches."""
 
     bodies: PositionLRU[bytes] = PositionLRU(store.settings.read_cache_entries)
+    positions = store.backend.read_positions
 
     def read_token(request: Request) -> str:
         with store.read() as session:
-            return token_of(session, request)
+            return token_of(positions, session, request)
 
     async def check(request: Request, response: Response,
                     _access: Annotated[None, Depends(read_access)]) -> ETag:

@@ -100,27 +100,30 @@ def install_error_handlers(app: FastAPI, role: Role,
 
 def install_database_error_handlers(app: FastAPI, role: Role,
                                     library_error: LibraryErrorHandler) -> None:
-    """Errors of the database driver that reach a route. The one place that names driver
-    classes: the storage layer's neutral error tree replaces them here."""
-    from ..db import load_dbapi, storage_error
+    """Errors of the database driver that reach a route, answered through the storage
+    layer's neutral error tree (the engine packages registered with it say which
+    classes are their driver's and what each error means)."""
+    from ..storage.errors import driver_error_classes, storage_error
 
-    if role == "read":
-        @app.exception_handler(load_dbapi().DatabaseError)
-        async def replica_busy(_request: Request, exc: Exception) -> JSONResponse:
-            # The follower replaced the file under this read (a restart restores afresh).
-            log.warning("read on the replica failed, asking the client to retry: %s", exc)
-            return problem_response(503, "replica_not_ready",
-                                    f"the replica file is being restored: {exc}",
-                                    headers={"Retry-After": str(RETRY_AFTER_S)})
-    else:
-        @app.exception_handler(load_dbapi().Error)
-        async def database_error(request: Request, exc: Exception) -> JSONResponse:
-            # A read that met a failing or damaged file: the server's fault, never a 4xx.
-            fault = storage_error(exc)
-            if fault is not None:
-                return await library_error(request, fault)
-            log.error("%s %s: database error: %s", request.method, request.url.path, exc)
-            return problem_response(500, "database_error", str(exc))
+    async def replica_busy(_request: Request, exc: Exception) -> JSONResponse:
+        # The follower replaced the file under this read (a restart restores afresh).
+        log.warning("read on the replica failed, asking the client to retry: %s", exc)
+        return problem_response(503, "replica_not_ready",
+                                f"the replica file is being restored: {exc}",
+                                headers={"Retry-After": str(RETRY_AFTER_S)})
+
+    async def database_error(request: Request, exc: Exception) -> JSONResponse:
+        # A read that met a failing or damaged file: the server's fault, never a 4xx.
+        fault = storage_error(exc)
+        if fault is not None:
+            return await library_error(request, fault)
+        log.error("%s %s: database error: %s", request.method, request.url.path, exc)
+        return problem_response(500, "database_error", str(exc))
+
+    read_node = role == "read"
+    for driver_error in driver_error_classes(database_only=read_node):
+        app.add_exception_handler(driver_error,
+                                  replica_busy if read_node else database_error)
 
 
 def validation_summary(issues: Sequence[dict[str, Any]]) -> str:

@@ -20,18 +20,16 @@ import sqlalchemy as sa
 from sqlalchemy.sql.expression import Executable
 
 from ..events import RecordedEvent
+from ..storage.log import EnvelopeRow  # row-mode projectors' events, re-exported
 from ..storage.readmodels import ReadModels, declare
 from ..storage.session import Session
 
 if TYPE_CHECKING:
-    from ..store import Store
+    from .host import ProjectionHost
 
 __all__ = ["EnvelopeRow", "Mode", "ProjectionContext", "Projector", "declare"]
 
 Mode = Literal["inline", "async"]
-# Where and what an event is, without its payload, as the log's SQL returns it
-# (eventstore.ROW_COLUMNS): (position, stream_id, stream_version, category, type, recorded_at)
-EnvelopeRow = tuple[int, str, int, str, str, str]
 
 # Statements built per physical table, by label. The table is the key (hashed by
 # identity); shadows' entries go when they are swapped in or dropped.
@@ -118,7 +116,7 @@ class Projector(ABC):
         on envelope rows, so rebuilding millions of events builds no event objects."""
         raise NotImplementedError
 
-    def prepare(self, store: Store, events: Sequence[RecordedEvent]) -> Any:
+    def prepare(self, store: ProjectionHost, events: Sequence[RecordedEvent]) -> Any:
         """Expensive work for async projectors, outside any transaction (default: none)."""
         return None
 

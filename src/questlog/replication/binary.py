@@ -8,10 +8,15 @@ import subprocess
 from dataclasses import dataclass
 from typing import Any
 
-from ..db import litestream_binary
 from ..errors import ReplicationError
+from ..sqlite.wal import litestream_binary
 
 log = logging.getLogger("questlog.replication")
+
+
+def installed_binary() -> str | None:
+    """The litestream executable when one is installed (None: no replication here)."""
+    return litestream_binary()
 
 
 def find_binary(explicit: str | None = None) -> str:

@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from ..db import load_dbapi
 from ..errors import ReplicationError
+from ..sqlite.schema import integrity_problems
 from .binary import error_text, find_binary, list_ltx, run
 from .options import normalize_replica_url
 
@@ -76,13 +76,8 @@ def remove_database_files(path: Path) -> None:
 
 
 def integrity_check(path: Path) -> None:
-    """PRAGMA integrity_check on a fresh read-only connection; ReplicationError if not ok."""
-    conn = load_dbapi().connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        rows = conn.execute("PRAGMA integrity_check").fetchall()
-    finally:
-        conn.close()
-    problems = [str(r[0]) for r in rows if str(r[0]) != "ok"]
+    """SQLite's integrity check of the restored file; ReplicationError if not ok."""
+    problems = integrity_problems(path)
     if problems:
         raise ReplicationError(f"restored database {path} fails integrity_check: {problems[:3]}")
 

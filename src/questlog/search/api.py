@@ -178,7 +178,7 @@ class SearchAPI:
         type_t = _as_tuple(types, "types")
         pack_t = _as_tuple(packs, "packs")
         with self.store.read() as conn:
-            token = SEARCH.token(conn)
+            token = SEARCH.token(self.store.backend.read_positions, conn)
         key = (query, type_t, pack_t, _where_key(where), k, mode)
         cached = self._results.get(token, key)
         if cached is not None:  # the filters were valid at this very token

@@ -18,10 +18,11 @@ from .embedder import Embedder
 from .indexes import embedding_cache
 
 if TYPE_CHECKING:
+    from ..projection.host import ProjectionHost
     from ..store import Store
 
 
-def embed_missing(store: Store, embedder: Embedder, texts: dict[str, str],
+def embed_missing(store: ProjectionHost, embedder: Embedder, texts: dict[str, str],
                   batch: int = 256, *, persist: bool = True,
                   on_batch: Callable[[Sequence[str]], None] | None = None) -> dict[str, bytes]:
     """Vectors for every {hash: text}: cached ones read, missing ones computed and stored.

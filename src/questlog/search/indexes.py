@@ -8,12 +8,16 @@ vector indexes, keyword index and embedding cache from these functions only.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 from ..storage.embeddings import EmbeddingCache
 from ..storage.keywords import KeywordIndex
 from ..storage.search_chunks import SearchChunks
 from ..storage.session import Session
 from ..storage.vectors import VectorIndex
+
+if TYPE_CHECKING:
+    from ..sqlite.driver import VecStatus
 
 
 def embedding_cache() -> EmbeddingCache:
@@ -48,6 +52,20 @@ def exact_index(chunks_table: str) -> VectorIndex:
     from ..sqlite.vectors_numpy import SQLiteNumpyIndex
 
     return SQLiteNumpyIndex(chunks_table)
+
+
+def approximate_index_status() -> VecStatus:
+    """Whether the accelerated index's extension (sqlite-vec) loads, and why not."""
+    from ..sqlite.driver import vec_status
+
+    return vec_status()
+
+
+def approximate_index_layout() -> dict[str, Any]:
+    """How the accelerated index lays out its vectors (what `questlog doctor` prints)."""
+    from ..sqlite.vectors import LAYOUT
+
+    return dict(LAYOUT)
 
 
 def maintained_index(session: Session, chunks_table: str) -> VectorIndex | None:

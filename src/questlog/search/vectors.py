@@ -6,16 +6,12 @@ layout and its measurements) and `questlog.sqlite.vectors_numpy` (brute force).
 Each returns candidate chunk ids and ends in `rank()`: a float64 dot product of
 the stored float32 vectors, ties broken by chunk id, so the same query gives
 the same ids in the same order, scores included, whichever index answers.
-
-The names these implementations had here before the storage ports
-(`Vec0Backend`, `NumpyBackend`, `resync_mirror`, ...) still resolve, lazily,
-to the SQLite ones (`questlog.sqlite.search_compat`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..storage.vectors import Filters, Generation
 
@@ -52,15 +48,3 @@ def blobs_to_matrix(blobs: Sequence[bytes], dim: int) -> npt.NDArray[np.float32]
         return np.zeros((0, dim), dtype=np.float32)
     return np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), dim)
 
-
-_COMPAT = frozenset({"Vec0Backend", "NumpyBackend", "resync_mirror", "mirror_insert",
-                     "mirror_delete", "mirror_token", "tune_for_knn", "VEC_TABLE", "BQ_TABLE",
-                     "CHUNKS_TABLE"})
-
-
-def __getattr__(name: str) -> Any:
-    if name in _COMPAT:
-        from ..sqlite import search_compat
-
-        return getattr(search_compat, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

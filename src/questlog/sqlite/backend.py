@@ -19,9 +19,10 @@ from ..settings import Settings
 from ..storage.session import Session
 from . import schema
 from .connections import Database
-from .driver import sqlite_version_is_safe, vec_status
+from .driver import load_dbapi, sqlite_version_is_safe, vec_status
 from .errors import open_failure
 from .log import LOG, SQLiteLog
+from .read_positions import READ_POSITIONS, SQLiteReadPositions
 from .session import SQLiteSession
 from .transactions import SQLiteWriteTransactions
 
@@ -36,6 +37,7 @@ class SQLiteBackend:
 
     name = "sqlite"
     log: SQLiteLog = LOG
+    read_positions: SQLiteReadPositions = READ_POSITIONS
 
     # Read-model ports declare SQLAlchemy Core tables: imported on first use, so a read
     # command (`events read`, `content get`) never loads SQLAlchemy.
@@ -159,6 +161,15 @@ class SQLiteBackend:
 
     def dispose(self) -> None:
         self.database.dispose()
+
+
+def driver_report() -> dict[str, Any]:
+    """What `questlog doctor` says of the engine where no store exists yet."""
+    dbapi = load_dbapi()
+    return {"backend": "sqlite", "driver": dbapi.__name__,
+            "sqlite_version": dbapi.sqlite_version,
+            "sqlite_safe": sqlite_version_is_safe(dbapi.sqlite_version),
+            "sqlite_vec": vec_status().__dict__}
 
 
 def migrate(path: Path, settings: Settings) -> tuple[str | None, str]:

@@ -20,6 +20,7 @@ from ..storage.errors import (
     StorageError,
     StorageFull,
     StorageIOError,
+    register_driver_errors,
 )
 
 SQLITE_BUSY = 5
@@ -130,3 +131,36 @@ def open_failure(exc: BaseException, path: Path, *, read_only: bool) -> Questlog
                 f"created in {path.parent} (open it once where it can be written)")
         return StoreUnavailable(f"cannot open {path} ({exc})")
     return None
+
+
+def code_name(exc: BaseException) -> str | None:
+    """`SQLITE_CORRUPT` and the like for a driver error with a result code, else None."""
+    driver_error = getattr(exc, "orig", None) or exc  # SQLAlchemy wraps the driver's error
+    code = getattr(driver_error, "sqlite_errorcode", None)
+    if not isinstance(code, int):
+        return None
+    return getattr(driver_error, "sqlite_errorname", None) or f"SQLite error {code}"
+
+
+class SQLiteDriverErrors:
+    """`storage.errors.DriverErrors` for pysqlite3 (or the stdlib driver)."""
+
+    def error_class(self) -> type[Exception]:
+        from .driver import load_dbapi
+
+        return load_dbapi().Error  # type: ignore[no-any-return]
+
+    def database_error_class(self) -> type[Exception]:
+        from .driver import load_dbapi
+
+        return load_dbapi().DatabaseError  # type: ignore[no-any-return]
+
+    def translate(self, exc: BaseException) -> QuestlogError | None:
+        return translate(exc)
+
+    def code_name(self, exc: BaseException) -> str | None:
+        return code_name(exc)
+
+
+# Registered on import: the driver is loaded (and can raise) only through this package.
+register_driver_errors(SQLiteDriverErrors())

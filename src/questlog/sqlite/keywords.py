@@ -45,7 +45,7 @@ class SQLiteKeywordIndex:
 
     def match(self, session: Session, text: str, k: int, filters: Filters,
               name_weight: float) -> list[tuple[int, float]]:
-        from ..db import load_dbapi
+        from .driver import load_dbapi
 
         conds, params = conditions("c", self.chunks_table, filters)
         extra = "".join(f" AND {c}" for c in conds)

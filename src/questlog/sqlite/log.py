@@ -20,7 +20,7 @@ import orjson
 from ..events import GENESIS_HASH, RecordedEvent, event_digest
 from ..fastjson import loads as decode_json
 from ..storage.errors import IntegrityConflict
-from ..storage.log import LogRow, StoredEventKey, Tip, VerifyReport
+from ..storage.log import EnvelopeRow, LogRow, StoredEventKey, Tip, VerifyReport
 from ..storage.session import Session
 from .driver import DBAPIConnection
 from .errors import SQLITE_CONSTRAINT, is_corruption, result_code, translate
@@ -68,7 +68,7 @@ def decode_rows(rows: Iterable[Row]) -> list[RecordedEvent]:
 _NO_PAYLOAD: dict[str, Any] = {}
 ENVELOPE_COLUMNS = ("position, event_id, stream_id, stream_version, category, type, "
                     "schema_version, recorded_at")
-# What row-mode projectors get (projection.projector.EnvelopeRow): the fields that say where
+# What row-mode projectors get (storage.log.EnvelopeRow): the fields that say where
 # and what an event is, nothing that would cost decoding.
 ROW_COLUMNS = "position, stream_id, stream_version, category, type, recorded_at"
 
@@ -94,6 +94,8 @@ _HASHES_AT_SQL = ("SELECT json_group_object(position, hash) FROM events "
                   "WHERE position IN (SELECT value FROM json_each(?))")
 _HEAD_SQL = "SELECT position, hash FROM events ORDER BY position DESC LIMIT 1"
 _HEAD_POSITION_SQL = "SELECT max(position) FROM events"
+_VERSION_AT_SQL = ("SELECT max(stream_version) FROM events "
+                   "WHERE stream_id = ? AND recorded_at <= ?")
 
 
 def _conn(session: Session | DBAPIConnection) -> DBAPIConnection:
@@ -130,18 +132,29 @@ class SQLiteLog:
 
     def read_stream(self, session: Session, stream_id: str, *,
                     from_version: int | None = None, backwards: bool = False,
-                    limit: int | None = None) -> list[RecordedEvent]:
+                    limit: int | None = None, to_version: int | None = None,
+                    to_position: int | None = None) -> list[RecordedEvent]:
         params: list[Any] = [stream_id]
         where = "stream_id = ?"
         if from_version is not None:
             where += " AND stream_version <= ?" if backwards else " AND stream_version >= ?"
             params.append(from_version)
+        if to_version is not None:
+            where += " AND stream_version <= ?"
+            params.append(to_version)
+        if to_position is not None:
+            where += " AND position <= ?"
+            params.append(to_position)
         order = "DESC" if backwards else "ASC"
         sql = f"SELECT {EVENT_COLUMNS} FROM events WHERE {where} ORDER BY stream_version {order}"
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
         return decode_rows(_conn(session).execute(sql, params))
+
+    def stream_version_at(self, session: Session, stream_id: str, recorded_at: str) -> int:
+        row = _conn(session).execute(_VERSION_AT_SQL, (stream_id, recorded_at)).fetchone()
+        return int(row[0] or 0)
 
     def read_all(self, session: Session, *, from_position: int = 0,
                  to_position: int | None = None, backwards: bool = False,
@@ -181,6 +194,14 @@ class SQLiteLog:
             sql += " LIMIT ?"
             params.append(limit)
         return list(_conn(session).execute(sql, params))
+
+    def read_envelopes(self, session: Session, *, from_position: int = 0,
+                       to_position: int | None = None, limit: int | None = None,
+                       types: Sequence[str] | None = None,
+                       categories: Sequence[str] | None = None) -> list[EnvelopeRow]:
+        return self.read_all_rows(session, from_position=from_position,
+                                  to_position=to_position, limit=limit, types=types,
+                                  categories=categories, columns=ROW_COLUMNS)
 
     # -- recorder ----------------------------------------------------------------------
 

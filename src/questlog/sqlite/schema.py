@@ -63,3 +63,14 @@ def refuse_foreign_file(target: Path) -> None:
         raise NotAStore(f"{target} is a SQLite database with other tables, not a questlog "
                         "store; refusing to add questlog's schema to it (`questlog init "
                         "--force` does)")
+
+
+def integrity_problems(path: Path) -> list[str]:
+    """What `PRAGMA integrity_check` finds wrong with the database file at `path`, read
+    on a fresh read-only connection (empty: the file is sound)."""
+    conn = load_dbapi().connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        rows = conn.execute("PRAGMA integrity_check").fetchall()
+    finally:
+        conn.close()
+    return [str(r[0]) for r in rows if str(r[0]) != "ok"]

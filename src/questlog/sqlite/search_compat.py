@@ -1,8 +1,7 @@
 """The SQLite vector indexes under the names and call forms they had before the ports.
 
-`questlog.search.vectors.Vec0Backend` / `NumpyBackend` and the mirror helpers
-resolve here (tests and scripts written against them keep working): the
-backends take the raw connection and, last, the index generation's total
+`Vec0Backend` / `NumpyBackend` and the mirror helpers (which tests of the
+indexes call directly) take the raw connection and, last, the index generation's total
 (vec0) or token (numpy) instead of a `Generation`.
 """
 

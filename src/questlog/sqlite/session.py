@@ -101,12 +101,21 @@ def _positional(entry: _Entry, params: Mapping[str, Any] | None) -> tuple[Any, .
                      for name in entry.names)
 
 
+def _one_off(statement: Executable) -> bool:
+    """A statement built per call (execution option `one_off=True`): compiled each time
+    and never kept, so it cannot push the prepared statements out of the cache."""
+    return bool(statement.get_execution_options().get("one_off", False))
+
+
 def compile_statement(statement: Executable, params: Params = None
                       ) -> tuple[str, tuple[Any, ...]]:
     """SQLite SQL text and positional parameters for a Core statement."""
     if params is not None and type(params) is not dict and not isinstance(params, Mapping):
         raise TypeError("Core statements take named parameters (a mapping)")
-    entry = _compiled.get(statement, None)
+    if _one_off(statement):
+        entry = _Entry(statement, statement.compile(dialect=_dialect()))  # type: ignore[attr-defined]
+    else:
+        entry = _compiled.get(statement, None)
     if entry.expanding:
         compiled = statement.compile(  # type: ignore[attr-defined]
             dialect=_dialect(), compile_kwargs={"render_postcompile": True})
@@ -170,6 +179,9 @@ class SQLiteSession:
         else:
             values = [_positional(entry, r) for r in rows]  # type: ignore[arg-type]
         self.connection.executemany(entry.sql, values)
+
+    def render(self, statement: Executable) -> tuple[str, tuple[Any, ...]]:
+        return compile_statement(statement)
 
     @contextmanager
     def savepoint(self, name: str = "sp") -> Iterator[None]:

@@ -89,7 +89,7 @@ def tune_for_knn(session: Session) -> None:
 
 def has_vec(session: Session) -> bool:
     """Whether sqlite-vec is loaded on this connection."""
-    from ..db import load_dbapi
+    from .driver import load_dbapi
 
     try:
         session.execute("SELECT vec_version()").fetchone()

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from ..settings import Settings
 from .checkpoints import Checkpoints
 from .log import Log
+from .read_positions import ReadPositions
 from .readmodels import ReadModels
 from .session import Session
 from .snapshots import Snapshots
@@ -37,6 +38,11 @@ class Backend(Protocol):
     @property
     def readmodels(self) -> ReadModels:
         """Read-model tables: create, shadow, swap, digest, upsert."""
+        ...
+
+    @property
+    def read_positions(self) -> ReadPositions:
+        """The tokens cached read answers are keyed by."""
         ...
 
     @property

@@ -30,6 +30,9 @@ from .session import Session
 # One planned event row, in this order: position, event_id, stream_id, stream_version,
 # category, type, schema_version, data (JSON text), metadata (JSON text), recorded_at, hash.
 LogRow = tuple[Any, ...]
+# Where and what an event is, without its payload (what row-mode projectors read):
+# (position, stream_id, stream_version, category, type, recorded_at).
+EnvelopeRow = tuple[int, str, int, str, str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +87,15 @@ class LogReader(Protocol):
 
     def read_stream(self, session: Session, stream_id: str, *,
                     from_version: int | None = None, backwards: bool = False,
-                    limit: int | None = None) -> list[RecordedEvent]: ...
+                    limit: int | None = None, to_version: int | None = None,
+                    to_position: int | None = None) -> list[RecordedEvent]:
+        """The stream's events from `from_version` on (down to it when `backwards`), at
+        most up to stream version `to_version` and log position `to_position`."""
+        ...
+
+    def stream_version_at(self, session: Session, stream_id: str, recorded_at: str) -> int:
+        """The stream's version as of a time (the log's UTC text format; 0: none yet)."""
+        ...
 
     def read_all(self, session: Session, *, from_position: int = 0,
                  to_position: int | None = None, backwards: bool = False,
@@ -93,6 +104,13 @@ class LogReader(Protocol):
                  payload: bool = True) -> list[RecordedEvent]:
         """Events with from_position <= position <= to_position, in log order (newest
         first when `backwards`); `payload=False` leaves data, metadata and hash empty."""
+        ...
+
+    def read_envelopes(self, session: Session, *, from_position: int = 0,
+                       to_position: int | None = None, limit: int | None = None,
+                       types: Sequence[str] | None = None,
+                       categories: Sequence[str] | None = None) -> list[EnvelopeRow]:
+        """As `read_all` (forwards), as plain envelope rows: nothing to decode."""
         ...
 
 

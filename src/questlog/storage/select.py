@@ -104,3 +104,11 @@ def migrate_store(location: str | Path, settings: Settings) -> tuple[str | None,
     from ..sqlite.backend import migrate
 
     return migrate(path, settings)
+
+
+def engine_report(location: str | Path) -> dict[str, object]:
+    """The engine of a location where no store exists yet: backend, driver, versions."""
+    sqlite_file(location)
+    from ..sqlite.backend import driver_report
+
+    return driver_report()

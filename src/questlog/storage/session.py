@@ -2,7 +2,8 @@
 
 Backend-neutral code (projectors, read-model queries, the writer's jobs) runs
 SQLAlchemy Core statements built from declared tables; the session compiles
-each one for its dialect (cached) and runs it on its driver connection. Code
+each one for its dialect (cached, unless the statement is built per call and says
+so with the execution option `one_off=True`) and runs it on its driver connection. Code
 inside an engine package may also pass SQL text in that engine's dialect.
 """
 
@@ -44,6 +45,11 @@ class Session(Protocol):
         """Run a statement once per row: mappings of named parameters, or (Core) tuples
         holding every parameter in the statement's order — for an insert of a declared
         table, its columns' order (hot paths skip building a mapping per row)."""
+        ...
+
+    def render(self, statement: Executable) -> tuple[str, Sequence[Any]]:
+        """A Core statement as SQL text in this engine's dialect and its positional
+        parameters (for an engine's own code to embed, e.g. a content filter in a search)."""
         ...
 
     def savepoint(self, name: str = "sp") -> AbstractContextManager[None]:
