@@ -213,7 +213,11 @@ def quality_table(store: Any) -> dict[str, Any]:
 
 
 def tune_fusion(store: Any) -> dict[str, Any]:
-    """Grid search of the fusion on the tuning half only (see search/fusion.py)."""
+    """Grid search of the fusion on the tuning half only (see search/fusion.py).
+
+    Each point ranks the candidates a k=5 hybrid search fuses (`candidates`), so
+    its figures are what `quality_table` measures for that point.
+    """
     import itertools
 
     from questlog.search.evaluation import halves, load_queries
@@ -221,13 +225,10 @@ def tune_fusion(store: Any) -> dict[str, Any]:
 
     tuning, _ = halves(load_queries(REPO / "tests" / "search" / "queries.json"))
     lists = []
-    for q in tuning:  # entity ranks of each signal, from the public API
-        ranks: dict[str, dict[tuple[str, str], int]] = {}
-        names: dict[tuple[str, str], str] = {}
-        for mode in ("vector", "keyword"):
-            hits = store.search(q.text, k=40, mode=mode)
-            ranks[mode] = {(h.type, h.index): r for r, h in enumerate(hits, 1)}
-            names.update({(h.type, h.index): h.name for h in hits})
+    for q in tuning:  # entity ranks of each signal: exactly what a k=5 search fuses
+        vec_e, kw_e, names = store.search.candidates(q.text, k=5)
+        ranks = {"vector": {key: r[0] for key, r in vec_e.items()},
+                 "keyword": {key: r[0] for key, r in kw_e.items()}}
         lists.append((q, words(q.text), ranks, names))
 
     def score(point: tuple[float, ...]) -> float:
@@ -256,7 +257,7 @@ def tune_fusion(store: Any) -> dict[str, Any]:
 
     smooth = {p: sum(raw[q] for q in neighbours(p)) / len(neighbours(p)) for p in points}
     pick = max(points, key=lambda p: (round(smooth[p], 9), raw[p]))
-    picked = dict(zip(GRID, pick, strict=True))
+    picked = {k: (v if v != float("inf") else "inf") for k, v in zip(GRID, pick, strict=True)}
     return {"grid_points": len(points), "pick": picked,
             "pick_recall_plus_mrr": round(raw[pick], 3),
             "shipped_is_pick": from_grid(*pick) == TUNED}
