@@ -272,7 +272,7 @@ def srd_figures(srd: Path, n_queries_reps: int = 2, repeats: int = 3,
     from questlog.search.embedder import SentenceTransformerEmbedder, set_default_embedder
     from questlog.search.evaluation import load_queries
     from questlog.search.model_cache import cached_model, ensure_model
-    from questlog.search.onnx_embedder import OnnxEmbedder, workers
+    from questlog.search.onnx_embedder import OnnxEmbedder
     from questlog.settings import Settings
 
     started = time.perf_counter()
@@ -361,7 +361,6 @@ def srd_figures(srd: Path, n_queries_reps: int = 2, repeats: int = 3,
         "cold_build_x_plain_loop": round(statistics.median(cold_ratios), 2),
         "cold_build_x_plain_loop_per_repeat": [round(r, 2) for r in cold_ratios],
         "target_cold_build_x_plain_loop": 4.0,
-        "embed_workers": workers(),
         "embedding_sample": len(chosen),
         "onnx_embed_chunks_per_s": round(statistics.median(onnx_rates), 1),
         "onnx_embed_x_plain_loop_per_repeat": [round(o / p, 2) for o, p in

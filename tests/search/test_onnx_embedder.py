@@ -11,7 +11,6 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -130,29 +129,3 @@ def test_ensure_model_reuses_a_complete_export(model_settings: Settings) -> None
     first = ensure_model(model_settings)
     assert ensure_model(model_settings, notice=lambda line: pytest.fail(line)) == first
 
-
-def test_a_failing_batch_fails_the_whole_call(model_settings: Settings,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    """Batches run on several threads: an error in any of them reaches the caller."""
-    embedder = OnnxEmbedder(settings=model_settings)
-    real = embedder.session()
-    calls = []
-
-    class Failing:
-        def get_inputs(self) -> Any:
-            return real.get_inputs()
-
-        def run(self, names: Any, feeds: Any) -> Any:
-            calls.append(len(feeds["input_ids"]))
-            if len(calls) == 3:
-                raise RuntimeError("batch 3 failed")
-            return real.run(names, feeds)
-
-    monkeypatch.setattr(embedder, "session", Failing)
-    texts = [f"text number {i} " * (1 + i % 40) for i in range(300)]
-    with pytest.raises(RuntimeError, match="batch 3 failed"):
-        embedder.embed(texts)
-    lengths = [len(e.ids) for e in embedder.tokenizer().encode_batch(texts)]
-    batches = _batches(sorted(range(300), key=lambda i: lengths[i]), lengths)
-    # The other threads stop taking batches (each finishes at most the one it runs).
-    assert 3 <= len(calls) < len(batches)
