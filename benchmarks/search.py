@@ -13,8 +13,9 @@ Figures (k=10 everywhere, 384-d):
 * Cold SRD index build (`store.search.build()`, what the first `questlog search`
   runs: ONNX Runtime, length-sorted batches committed to the embedding cache)
   in chunks/s against the plain fp32 sentence-transformers `model.encode` loop
-  (batches of 64, stored order; median of interleaved repeats on a random
-  sample of chunks, beside the ONNX embedder on the same sample). Warm rebuild.
+  (batches of 64, stored order, on a random sample of chunks, beside the ONNX
+  embedder on the same sample): `--build-repeats` rounds of a cold build on a
+  fresh store then the loop, the ratio per round and its median. Warm rebuild.
 * One-off `questlog search` process wall time (median of interleaved repeats),
   ONNX embedder against the sentence-transformers one.
 * recall@5 and MRR of vector, keyword, tuned hybrid and plain-RRF hybrid on the
@@ -22,7 +23,7 @@ Figures (k=10 everywhere, 384-d):
   fusion grid search on the tuning half (its pick must be what fusion.py ships).
 
 Usage: .venv/bin/python benchmarks/search.py [--sizes 10000,100000] [--queries 100]
-       [--srd DIR] [--skip-srd]
+       [--srd DIR] [--skip-srd] [--build-repeats 3]
 Targets: filtered ≤ 1.5x numpy; unfiltered ≤ 3x numpy with recall@10 ≥ 0.95;
 cold build ≥ 4x the plain loop; one-off search ≤ 3 s; warm build ≤ 2 s;
 hybrid p50 ≤ 40 ms; hybrid recall@5 ≥ vector and keyword on both halves.
@@ -214,7 +215,11 @@ def quality_table(store: Any) -> dict[str, Any]:
 
 
 def tune_fusion(store: Any) -> dict[str, Any]:
-    """Grid search of the fusion on the tuning half only (see search/fusion.py)."""
+    """Grid search of the fusion on the tuning half only (see search/fusion.py).
+
+    Each point ranks the candidates a k=5 hybrid search fuses (`candidates`), so
+    its figures are what `quality_table` measures for that point.
+    """
     import itertools
 
     from questlog.search.evaluation import halves, load_queries
@@ -222,13 +227,10 @@ def tune_fusion(store: Any) -> dict[str, Any]:
 
     tuning, _ = halves(load_queries(REPO / "tests" / "search" / "queries.json"))
     lists = []
-    for q in tuning:  # entity ranks of each signal, from the public API
-        ranks: dict[str, dict[tuple[str, str], int]] = {}
-        names: dict[tuple[str, str], str] = {}
-        for mode in ("vector", "keyword"):
-            hits = store.search(q.text, k=40, mode=mode)
-            ranks[mode] = {(h.type, h.index): r for r, h in enumerate(hits, 1)}
-            names.update({(h.type, h.index): h.name for h in hits})
+    for q in tuning:  # entity ranks of each signal: exactly what a k=5 search fuses
+        vec_e, kw_e, names = store.search.candidates(q.text, k=5)
+        ranks = {"vector": {key: r[0] for key, r in vec_e.items()},
+                 "keyword": {key: r[0] for key, r in kw_e.items()}}
         lists.append((q, words(q.text), ranks, names))
 
     def score(point: tuple[float, ...]) -> float:
@@ -257,14 +259,14 @@ def tune_fusion(store: Any) -> dict[str, Any]:
 
     smooth = {p: sum(raw[q] for q in neighbours(p)) / len(neighbours(p)) for p in points}
     pick = max(points, key=lambda p: (round(smooth[p], 9), raw[p]))
-    picked = dict(zip(GRID, pick, strict=True))
+    picked = {k: (v if v != float("inf") else "inf") for k, v in zip(GRID, pick, strict=True)}
     return {"grid_points": len(points), "pick": picked,
             "pick_recall_plus_mrr": round(raw[pick], 3),
             "shipped_is_pick": from_grid(*pick) == TUNED}
 
 
 def srd_figures(srd: Path, n_queries_reps: int = 2, repeats: int = 3,
-                sample: int = 384) -> dict[str, Any]:
+                sample: int = 384, build_repeats: int = 3) -> dict[str, Any]:
     import random
 
     from questlog import Store
@@ -281,31 +283,41 @@ def srd_figures(srd: Path, n_queries_reps: int = 2, repeats: int = 3,
     onnx = OnnxEmbedder()
     set_default_embedder(onnx)
 
-    tmp = Path(tempfile.mkdtemp(prefix="qlbench-srd-"))
-    store = Store.open(tmp / "srd.db")
-    store.content.import_pack(srd, pack="srd")
-    started = time.perf_counter()
-    build = store.search.build()  # what the first `questlog search` runs
-    cold_s = time.perf_counter() - started
-    with store.read() as conn:
-        texts = [str(r[0]) for r in conn.execute(f"SELECT text FROM {index.CHUNKS_TABLE}")]
-    started = time.perf_counter()
-    store.projections.rebuild(["search_index"])
-    warm_s = time.perf_counter() - started
-
-    # Embedding alone, interleaved on one random sample: the plain fp32 loop (in stored
-    # order, as a naive caller would) against the ONNX path the build uses.
+    # Cold builds (a fresh store each: nothing in its embedding cache), each followed by
+    # the plain fp32 loop and the ONNX embedder on one random sample of the chunks (the
+    # loop in stored order, as a naive caller would): interleaved, so the load other
+    # processes put on the machine weighs on both sides of every ratio alike.
     st_model = SentenceTransformerEmbedder().model()
-    rng = random.Random(7)
-    chosen = rng.sample(texts, min(sample, len(texts)))
-    plain_rates, onnx_rates = [], []
-    for _ in range(repeats):
+    tmp = Path(tempfile.mkdtemp(prefix="qlbench-srd-"))
+    cold_rates, plain_rates, onnx_rates, embedded = [], [], [], []
+    store: Any = None
+    texts: list[str] = []
+    chosen: list[str] = []
+    for repeat in range(build_repeats):
+        if store is not None:
+            store.close()
+        store = Store.open(tmp / f"srd-{repeat}.db")
+        store.content.import_pack(srd, pack="srd")
+        started = time.perf_counter()
+        build = store.search.build()  # what the first `questlog search` runs
+        cold_s = time.perf_counter() - started
+        embedded.append(build.embedded)
+        if not texts:
+            with store.read() as conn:
+                texts = [str(r[0]) for r in conn.execute(
+                    f"SELECT text FROM {index.CHUNKS_TABLE}")]
+            chosen = random.Random(7).sample(texts, min(sample, len(texts)))
+        cold_rates.append(len(texts) / cold_s)
         plain_rates.append(len(chosen) / _plain_loop_s(st_model, chosen))
         t0 = time.perf_counter()
         onnx.embed(chosen)
         onnx_rates.append(len(chosen) / (time.perf_counter() - t0))
+    started = time.perf_counter()
+    store.projections.rebuild(["search_index"])
+    warm_s = time.perf_counter() - started
     plain_rate = statistics.median(plain_rates)
-    cold_rate = len(texts) / cold_s
+    cold_rate = statistics.median(cold_rates)
+    cold_ratios = [c / p for c, p in zip(cold_rates, plain_rates, strict=True)]
 
     queries = [q.text for q in load_queries(REPO / "tests" / "search" / "queries.json")]
 
@@ -340,11 +352,15 @@ def srd_figures(srd: Path, n_queries_reps: int = 2, repeats: int = 3,
     return {
         "chunks": len(texts),
         "model_export_s": round(export_s, 2), "model_exported_in_this_run": exported,
-        "index_build_cold_s": round(cold_s, 2),
+        "build_repeats": build_repeats,
+        "index_build_cold_s": round(len(texts) / cold_rate, 2),
         "index_build_cold_chunks_per_s": round(cold_rate, 1),
-        "index_build_embedded": build.embedded,
+        "index_build_cold_chunks_per_s_per_repeat": [round(r, 1) for r in cold_rates],
+        "index_build_embedded": embedded,
         "plain_fp32_encode_loop_chunks_per_s": round(plain_rate, 1),
-        "cold_build_x_plain_loop": round(cold_rate / plain_rate, 2),
+        "plain_fp32_encode_loop_chunks_per_s_per_repeat": [round(r, 1) for r in plain_rates],
+        "cold_build_x_plain_loop": round(statistics.median(cold_ratios), 2),
+        "cold_build_x_plain_loop_per_repeat": [round(r, 2) for r in cold_ratios],
         "target_cold_build_x_plain_loop": 4.0,
         "embedding_sample": len(chosen),
         "onnx_embed_chunks_per_s": round(statistics.median(onnx_rates), 1),
@@ -369,6 +385,8 @@ def main() -> None:
     parser.add_argument("--srd", default=os.environ.get(
         "QUESTLOG_SRD_DIR", str(REPO.parent / "shared" / "data" / "5e-srd-2014")))
     parser.add_argument("--skip-srd", action="store_true")
+    parser.add_argument("--build-repeats", type=int, default=3,
+                        help="cold SRD builds, each followed by the plain loop (interleaved)")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     result: dict[str, Any] = {"benchmark": "search", "k": K, "dim": 384,
@@ -377,7 +395,7 @@ def main() -> None:
     for n in (int(s) for s in args.sizes.split(",") if s):
         result[f"knn_{n}"] = knn_figures(n, args.queries)
     if not args.skip_srd and Path(args.srd).is_dir():
-        result["srd"] = srd_figures(Path(args.srd))
+        result["srd"] = srd_figures(Path(args.srd), build_repeats=args.build_repeats)
     print(json.dumps(result, separators=(",", ":")))
 
 

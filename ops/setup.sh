@@ -20,7 +20,10 @@ PY="${PYTHON:-python3}"
 python -m pip install --quiet --upgrade pip
 python -m pip install --quiet "torch==2.13.0"
 if [ "${QUESTLOG_EDITABLE:-1}" = "1" ]; then
-  python -m pip install --quiet -e ".[all]"
+  # setuptools boxes an "Editable installation" notice (folders named like the package
+  # may shadow it) for every layout with several package roots, as ours has
+  # (src/, projections/, migrations/, data/): informational, so it is filtered here.
+  PYTHONWARNINGS="ignore:Editable installation" python -m pip install --quiet -e ".[all]"
 else
   python -m pip install --quiet ".[all]"
 fi

@@ -24,6 +24,17 @@ def test_found_by_both_beats_found_by_one_and_priors_scale() -> None:
     assert bonus.score(words("speak with animals"), "spells", "Speak with Animals", 9, None) > 0.5
 
 
+def test_keyword_gate_drops_deep_keyword_ranks_and_scales_keyword_only_finds() -> None:
+    q = words("anything")
+    f = Fusion(rrf_k=5, keyword_weight=1.0, keyword_depth=3, keyword_alone=0.5)
+    assert f.score(q, "spells", "X", None, 4) == 0.0  # below the depth: noise
+    assert f.score(q, "spells", "X", 2, 4) == f.score(q, "spells", "X", 2, None)
+    assert f.score(q, "spells", "X", None, 1) == 0.5 * f.score(q, "spells", "X", 1, 1) - 0.5 / 6
+    assert f.score(q, "spells", "X", 1, 3) == 1 / 6 + 1 / 8  # both found it: no gate
+    ungated = Fusion(rrf_k=5)
+    assert ungated.score(q, "spells", "X", None, 40) == 1 / 45
+
+
 def test_plain_rrf_is_the_old_formula_and_tuned_is_on_the_grid() -> None:
     q = words("x")
     assert PLAIN_RRF.score(q, "spells", "X", 2, 5) == 1 / 62 + 1 / 65
@@ -31,3 +42,5 @@ def test_plain_rrf_is_the_old_formula_and_tuned_is_on_the_grid() -> None:
     assert TUNED.keyword_weight in GRID["keyword_weight"]
     assert TUNED.rrf_k in GRID["rrf_k"] and TUNED.name_bonus in GRID["name_bonus"]
     assert {TUNED.type_priors[t] for t in SURVEY_TYPES} <= set(GRID["survey_prior"])
+    assert TUNED.keyword_alone in GRID["keyword_alone"]
+    assert TUNED.keyword_depth in GRID["keyword_depth"]

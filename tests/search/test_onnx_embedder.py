@@ -17,7 +17,7 @@ import pytest
 
 from questlog.search.embedder import MINILM_ID, SentenceTransformerEmbedder
 from questlog.search.model_cache import cached_model, ensure_model
-from questlog.search.onnx_embedder import OnnxEmbedder, _batches
+from questlog.search.onnx_embedder import BATCH_TOKENS, OnnxEmbedder, _batches
 from questlog.settings import Settings
 
 TOLERANCE = 1e-4
@@ -86,7 +86,7 @@ def test_batches_follow_the_token_budget() -> None:
     assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
     for batch in batches:
         assert len(batch) <= 64
-        assert len(batch) * max(lengths[i] for i in batch) <= 8192 or len(batch) == 1
+        assert len(batch) * max(lengths[i] for i in batch) <= BATCH_TOKENS or len(batch) == 1
 
 
 def test_export_happens_once_with_one_line_and_the_query_path_stays_light(
@@ -107,7 +107,7 @@ def test_export_happens_once_with_one_line_and_the_query_path_stays_light(
     lines = [line for line in first.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "exporting all-MiniLM-L6-v2 to ONNX once" in lines[0], lines
     model = cached_model(Settings(model_cache=cache))
-    assert model.complete() and model.file("fp32").exists() and model.tokenizer.exists()
+    assert model.complete() and model.model.exists() and model.tokenizer.exists()
     assert model.manifest()["max_abs_diff_vs_torch_fp32"] <= 1e-5
 
     second = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -128,3 +128,4 @@ def test_export_happens_once_with_one_line_and_the_query_path_stays_light(
 def test_ensure_model_reuses_a_complete_export(model_settings: Settings) -> None:
     first = ensure_model(model_settings)
     assert ensure_model(model_settings, notice=lambda line: pytest.fail(line)) == first
+

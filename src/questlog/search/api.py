@@ -32,6 +32,7 @@ from ..caching import SEARCH, PositionLRU
 from ..errors import QuestlogError, SearchIndexNotBuilt, VectorSearchUnavailable
 from ..observability.metrics import SEARCH_SECONDS
 from ..observability.operation import Operation
+from ..storage.search_chunks import ChunkInfo
 from ..storage.session import Session
 from ..storage.vectors import EntryFilter, Filters, Generation
 from . import indexes
@@ -50,6 +51,14 @@ Mode = Literal["hybrid", "vector", "keyword"]
 MODES: tuple[str, ...] = ("hybrid", "vector", "keyword")
 MAX_K = 1000
 NAME_WEIGHT = 4.0  # bm25 weight of the name column against the chunk text
+
+# Entity -> (rank among the signal's entities, best chunk id, that chunk's score).
+EntityRanks = dict[tuple[str, str], tuple[int, int, float]]
+
+
+def fetch_depth(k: int) -> int:
+    """Chunks fetched per signal for a top-k search: several chunks can share an entity."""
+    return 3 * k + 10
 
 
 class InvalidSearchQuery(QuestlogError):
@@ -185,7 +194,7 @@ class SearchAPI:
             return [hit.model_copy(deep=True) for hit in cached]
         self.store.content.check_filters(type_t or (), pack_t or ())
         filters = Filters(types=type_t, packs=pack_t, entries=self._entry_filter(type_t, where))
-        fetch = 3 * k + 10  # chunks per signal: several chunks can belong to one entity
+        fetch = fetch_depth(k)
 
         # The text is the user's: its length is logged, never the text.
         params = {"mode": mode, "k": k, "types": type_t, "packs": pack_t,
@@ -250,27 +259,39 @@ class SearchAPI:
             return self._numpy.search(session, query, n, filters,
                                       Generation(state.token, state.total))
 
-    def _fuse(self, vector: list[tuple[int, float]], keyword: list[tuple[int, float]], k: int,
-              mode: str, query: str) -> list[SearchHit]:
+    def candidates(self, text: str, k: int = 5) -> tuple[EntityRanks, EntityRanks,
+                                                         dict[tuple[str, str], str]]:
+        """What a hybrid top-k search of `text` fuses: each signal's entity ranks, and names.
+
+        The fusion tuner (benchmarks/search.py) ranks exactly these, so the
+        constants it picks are tuned for what the product fuses.
+        """
+        query = _clean_text(text)
+        with self.store.read() as conn:
+            state = self._require_state(conn)
+        fetch, filters = fetch_depth(k), Filters()
+        vector = self._vector(query, filters, fetch, state)
+        keyword = self._keyword(query, filters, fetch)
+        meta = self._describe(vector, keyword)
+        vec_e, kw_e = _per_entity(vector, meta), _per_entity(keyword, meta)
+        names = {key: meta[v[1]][2] for key, v in (kw_e | vec_e).items()}
+        return vec_e, kw_e, names
+
+    def _describe(self, vector: list[tuple[int, float]],
+                  keyword: list[tuple[int, float]]) -> dict[int, ChunkInfo]:
         ids = sorted({cid for cid, _ in vector} | {cid for cid, _ in keyword})
         if not ids:
-            return []
+            return {}
         with self.store.read() as session:
-            meta = self._chunks.describe(session, ids)
+            return self._chunks.describe(session, ids)
 
-        def per_entity(ranked: list[tuple[int, float]]) -> dict[tuple[str, str], tuple[int, int, float]]:
-            out: dict[tuple[str, str], tuple[int, int, float]] = {}
-            for cid, score in ranked:
-                m = meta.get(cid)
-                if m is None:
-                    continue
-                key = (m[0], m[1])
-                if key not in out:
-                    out[key] = (len(out) + 1, cid, score)
-            return out
-
-        vec_e = per_entity(vector)
-        kw_e = per_entity(keyword)
+    def _fuse(self, vector: list[tuple[int, float]], keyword: list[tuple[int, float]], k: int,
+              mode: str, query: str) -> list[SearchHit]:
+        meta = self._describe(vector, keyword)
+        if not meta:
+            return []
+        vec_e = _per_entity(vector, meta)
+        kw_e = _per_entity(keyword, meta)
         query_words = fusion_words(query)
         scored: list[tuple[float, tuple[str, str]]] = []
         for key in set(vec_e) | set(kw_e):
@@ -298,3 +319,16 @@ class SearchAPI:
                 vector_score=v[2] if v else None,
                 keyword_score=kw[2] if kw else None))
         return hits
+
+
+def _per_entity(ranked: list[tuple[int, float]], meta: Mapping[int, ChunkInfo]) -> EntityRanks:
+    """Each entity's rank in a chunk list (its best chunk represents it)."""
+    out: EntityRanks = {}
+    for cid, score in ranked:
+        m = meta.get(cid)
+        if m is None:
+            continue
+        key = (m[0], m[1])
+        if key not in out:
+            out[key] = (len(out) + 1, cid, score)
+    return out

@@ -10,7 +10,6 @@ offline, about 10 s; one line on stderr says so) and kept in the model cache:
       all-MiniLM-L6-v2/onnx-<EXPORT_VERSION>-<source fingerprint>/
         model.onnx        fp32; mean pooling + L2 normalisation inside the graph,
                           attention fused by onnxruntime's transformer optimizer
-        model-int8.onnx   the same graph with int8 weights (dynamic quantisation)
         tokenizer.json    the model's tokenizer (truncation/padding are set at load)
         manifest.json     source, versions, and the check the export passed
 
@@ -18,6 +17,8 @@ The fingerprint (weights package version and weight file size) changes when
 the installed weights do, so a new package never reuses an old export. An
 export is written to a temporary directory and renamed into place, under a
 file lock, so concurrent processes neither see half an export nor both export.
+There is no int8 graph: quantised vectors lost recall on the labelled set, and
+an index must be built and queried with the same model.
 """
 
 from __future__ import annotations
@@ -32,23 +33,19 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from ..settings import Settings, load_settings
 
 EXPORT_VERSION = 1
 MODEL_NAME = "all-MiniLM-L6-v2"
 MAX_TOKENS = 256  # sentence-transformers' max_seq_length for this model
-FP32_FILE = "model.onnx"
-INT8_FILE = "model-int8.onnx"
+MODEL_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 MANIFEST_FILE = "manifest.json"
 # The exported graph must reproduce the torch model this closely (max abs difference
 # of any vector component) on the probe texts, or the export is refused.
 EXPORT_TOLERANCE = 1e-5
-
-Precision = Literal["fp32", "int8"]
-PRECISION_FILES: dict[str, str] = {"fp32": FP32_FILE, "int8": INT8_FILE}
 
 _PROBES = (
     "a cantrip that deals cold damage",
@@ -99,8 +96,9 @@ class CachedModel:
 
     directory: Path
 
-    def file(self, precision: Precision) -> Path:
-        return self.directory / PRECISION_FILES[precision]
+    @property
+    def model(self) -> Path:
+        return self.directory / MODEL_FILE
 
     @property
     def tokenizer(self) -> Path:
@@ -186,14 +184,13 @@ def export(source: Path, target: Path) -> None:
             want = _torch_vectors(torch, model, work)
             raw = work / "raw.onnx"
             _torch_export(torch, model, raw)
-            _optimize(raw, work / FP32_FILE)
-            _quantize(raw, work / INT8_FILE)
+            _optimize(raw, work / MODEL_FILE)
             raw.unlink()
             worst = _check(want, work)
         manifest = {
             "model": MODEL_NAME, "source": str(source), "export_version": EXPORT_VERSION,
             "fingerprint": source_fingerprint(source), "max_tokens": MAX_TOKENS,
-            "pooling": "mean", "normalized": True, "files": dict(PRECISION_FILES),
+            "pooling": "mean", "normalized": True, "file": MODEL_FILE,
             "max_abs_diff_vs_torch_fp32": worst, "torch": torch.__version__,
             "onnxruntime": _ort_version(), "seconds": round(time.perf_counter() - started, 1),
         }
@@ -249,13 +246,6 @@ def _optimize(raw: Path, out: Path) -> None:
     optimized.save_model_to_file(str(out))
 
 
-def _quantize(raw: Path, out: Path) -> None:
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    # From the unfused graph: the quantizer cannot infer types through fused ops.
-    quantize_dynamic(str(raw), str(out), weight_type=QuantType.QInt8)
-
-
 def _torch_vectors(torch: Any, model: Any, work: Path) -> Any:
     """The probe texts' vectors from torch (tokenized as the ONNX embedder will)."""
     from .onnx_embedder import OnnxEmbedder
@@ -301,9 +291,8 @@ def report(settings: Settings | None = None) -> dict[str, Any]:
                          "unavailable: weights package not installed")
         return out
     manifest = model.manifest()
-    sizes = {p: round(model.file(p).stat().st_size / 1e6, 1)  # type: ignore[arg-type]
-             for p in PRECISION_FILES if model.file(p).exists()}  # type: ignore[arg-type]
-    out.update(status="cached", files_mb=sizes,
+    size = round(model.model.stat().st_size / 1e6, 1) if model.model.exists() else None
+    out.update(status="cached", model_mb=size,
                max_abs_diff_vs_torch=manifest.get("max_abs_diff_vs_torch_fp32"),
                exported_with=f"torch {manifest.get('torch')}, "
                              f"onnxruntime {manifest.get('onnxruntime')}")
