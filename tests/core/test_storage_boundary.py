@@ -1,10 +1,11 @@
 """The storage boundary, checked on the source (issue 11): engine code stays in its package.
 
-- No module of the library outside `questlog/sqlite/` imports a SQLite driver
-  (`pysqlite3`, `sqlite3`, `sqlite_vec`), by statement or by `importlib`.
+- No module of the library outside the engine packages (`questlog/sqlite/`,
+  `questlog/postgres/`) imports a database driver (`pysqlite3`, `sqlite3`,
+  `sqlite_vec`, `psycopg`, `psycopg_pool`, `pgvector`), by statement or by `importlib`.
 - No code in the library recognises an error by its message text (`"locked" in
   str(exc)`): errors are told apart by type and code (questlog.storage.errors).
-- SQL text lives in `questlog/sqlite/` (and migrations/). The modules that still
+- SQL text lives in the engine packages (and migrations/). The modules that still
   hold some are listed in `SQL_STILL_OUTSIDE`, a list that only shrinks: a module
   that no longer holds SQL must leave the list, one that starts to is refused.
 """
@@ -19,8 +20,8 @@ from pathlib import Path
 import pytest
 
 LIBRARY = Path(__file__).resolve().parents[2] / "src" / "questlog"
-ENGINE_PACKAGES = ("sqlite",)  # questlog/<name>/: one package per engine
-DRIVERS = ("pysqlite3", "sqlite3", "sqlite_vec")
+ENGINE_PACKAGES = ("sqlite", "postgres")  # questlog/<name>/: one package per engine
+DRIVERS = ("pysqlite3", "sqlite3", "sqlite_vec", "psycopg", "psycopg_pool", "pgvector")
 
 # Modules (relative to src/questlog) outside the engine packages that still hold SQL text.
 # Other storage branches move read models' and search's SQL; shrink this list as they land.
@@ -29,7 +30,6 @@ SQL_STILL_OUTSIDE = frozenset({
     "content/query.py",
     "game/api.py",
     "game/loading.py",
-    "projection/poison.py",
     "replication/restore.py",
 })
 
@@ -87,7 +87,7 @@ def test_the_engine_package_does_import_its_driver() -> None:
     """The check above looks where the imports are (it would pass on an empty tree)."""
     found = {name.split(".", 1)[0] for rel, tree in library_modules()
              if in_engine_package(rel) for name in imported_modules(tree)}
-    assert {"pysqlite3", "sqlite_vec"} <= found
+    assert {"pysqlite3", "sqlite_vec", "psycopg", "psycopg_pool"} <= found
 
 
 def _docstrings(tree: ast.Module) -> set[int]:
@@ -123,7 +123,7 @@ def holds_sql(tree: ast.Module) -> bool:
 def test_sql_text_stays_in_the_engine_packages() -> None:
     holding = {rel for rel, tree in library_modules()
                if not in_engine_package(rel) and holds_sql(tree)}
-    assert holding - SQL_STILL_OUTSIDE == set(), "SQL text outside questlog/sqlite/"
+    assert holding - SQL_STILL_OUTSIDE == set(), "SQL text outside the engine packages"
     assert SQL_STILL_OUTSIDE - holding == set(), "no SQL left: take these off the list"
 
 

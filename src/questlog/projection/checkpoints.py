@@ -12,9 +12,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .. import eventstore
 from ..errors import ProjectionError
 from ..storage.checkpoints import Checkpoint, Checkpoints
+from ..storage.log import LogReader
 from ..storage.readmodels import ReadModels, physical
 from ..storage.session import Session
 from .projector import Projector
@@ -52,11 +52,12 @@ def position_of(item: Any) -> int:
     return int(item[0]) if isinstance(item, tuple) else int(item.position)
 
 
-def read_items(conn: Session, rows: bool, payload: bool, **where: Any) -> list[Any]:
+def read_items(log: LogReader, conn: Session, rows: bool, payload: bool,
+               **where: Any) -> list[Any]:
     """Envelope rows (row mode) or RecordedEvents, in log order."""
     if rows:
-        return eventstore.read_all_rows(conn, columns=eventstore.ROW_COLUMNS, **where)
-    return eventstore.read_all(conn, payload=payload, **where)
+        return log.read_envelopes(conn, **where)
+    return log.read_all(conn, payload=payload, **where)
 
 
 def wrap_failure(p: Projector, events: Sequence[Any], exc: Exception) -> ProjectionError:

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from .. import eventstore
 from ..events import RecordedEvent, utc_now
 from ..storage.checkpoints import Checkpoints
+from ..storage.log import Log
 from ..storage.readmodels import ReadModels
 from ..storage.session import Session
 from . import poison
@@ -75,8 +75,9 @@ class InlineHooks:
     """Plugged into the writer: runs live inline projectors inside each append batch."""
 
     def __init__(self, projectors: Sequence[Projector], checkpoints: Checkpoints,
-                 readmodels: ReadModels) -> None:
+                 readmodels: ReadModels, log: Log) -> None:
         self.projectors = [p for p in projectors if p.mode == "inline"]
+        self.log = log
         self.checkpoints = checkpoints
         self.readmodels = readmodels
         self._live: list[Projector] = []
@@ -138,13 +139,13 @@ class InlineHooks:
                 # a short gap is closed here, in order; a long one is left to catch-up jobs.
                 if head_position - cp.position > INLINE_GAP_LIMIT:
                     continue
-                missed = [e for e in eventstore.read_all(session, from_position=cp.position + 1,
-                                                         payload=p.payload) if p.handles(e)]
+                missed = [e for e in self.log.read_all(session, from_position=cp.position + 1,
+                                                       payload=p.payload) if p.handles(e)]
                 # These are stored events: one it cannot apply parks the projector and
                 # never fails the appends of this batch.
                 found = poison.apply_isolating(
                     session, p, ProjectionContext(session, live_tables(p), self.readmodels),
-                    poison.without_skipped(missed, poison.skipped_positions(session, p.name)))
+                    poison.without_skipped(missed, poison.skipped_positions(self.log, session, p.name)))
                 if found is not None:
                     poison.park(self.checkpoints, session, found)
                     continue

@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from .. import eventstore
 from ..errors import ProjectionError
 from ..events import NewEvent, RecordedEvent, utc_now
 from ..observability.operation import Operation
@@ -44,7 +43,8 @@ class ProjectionManager:
         self.projectors = list(projectors)
         self.checkpoints = store.checkpoints
         self.readmodels = store.readmodels
-        self.hooks = InlineHooks(self.projectors, self.checkpoints, self.readmodels)
+        self.log = store.backend.log
+        self.hooks = InlineHooks(self.projectors, self.checkpoints, self.readmodels, self.log)
         self._daemon: threading.Thread | None = None
         self._stop = threading.Event()
         self._backoff_until: dict[str, float] = {}
@@ -91,10 +91,10 @@ class ProjectionManager:
                       ) -> tuple[list[RecordedEvent], int]:
         """Handled events after `after` (at most `limit`), and the position they cover up to."""
         with self.store.read() as conn:
-            head = eventstore.head_position(conn)
+            head = self.log.head_position(conn)
             types = sorted(p.event_types) if p.event_types is not None else None
             cats = sorted(p.categories) if p.categories is not None else None
-            events = eventstore.read_all(conn, from_position=after + 1, to_position=head,
+            events = self.log.read_all(conn, from_position=after + 1, to_position=head,
                                          limit=limit, types=types, categories=cats,
                                          payload=p.payload)
         covered = events[-1].position if len(events) == limit else head
@@ -124,9 +124,9 @@ class ProjectionManager:
         """One batch of catch-up for `p`: (whether it moved, its position, the head)."""
         with self.store.read() as conn:
             cp = self.checkpoints.read(conn).get(p.name)
-            head = eventstore.head_position(conn)
+            head = self.log.head_position(conn)
             busy = cp is not None and cp.version == p.version and cp.position < head
-            skipped = poison.skipped_positions(conn, p.name) if busy else frozenset()
+            skipped = poison.skipped_positions(self.log, conn, p.name) if busy else frozenset()
         if cp is None or cp.version != p.version:
             return False, cp.position if cp else 0, head
         # A parked projector goes on only once its poison event is recorded as skipped.
@@ -248,7 +248,7 @@ class ProjectionManager:
     def status(self) -> list[dict[str, Any]]:
         with self.store.read() as conn:
             cps = self.checkpoints.read(conn)
-            head = eventstore.head_position(conn)
+            head = self.log.head_position(conn)
             rows = []
             for p in self.projectors:
                 cp = cps.get(p.name)
@@ -257,7 +257,7 @@ class ProjectionManager:
                     position = self.hooks.implied_position(position, head)  # lazy inline
                 lag_seconds = 0.0
                 if position < head:
-                    first = eventstore.read_all(conn, from_position=position + 1,
+                    first = self.log.read_all(conn, from_position=position + 1,
                                                 to_position=position + 1, payload=False)
                     if first:
                         then = datetime.strptime(first[0].recorded_at,
@@ -265,7 +265,7 @@ class ProjectionManager:
                         lag_seconds = max(0.0, (datetime.now(UTC) - then).total_seconds())
                 error_type = None
                 if cp is not None and cp.error_position is not None:
-                    found = eventstore.read_all(conn, from_position=cp.error_position,
+                    found = self.log.read_all(conn, from_position=cp.error_position,
                                                 to_position=cp.error_position, payload=False)
                     error_type = found[0].type if found else None
                 state = cp.state if cp else "new"
@@ -304,8 +304,8 @@ class ProjectionManager:
         (p,) = select(self.projectors, [name])
         with self.store.read() as conn:
             cp = self.checkpoints.read(conn).get(p.name)
-            found = eventstore.read_all(conn, from_position=position, to_position=position)
-            skipped = poison.skipped_positions(conn, p.name)
+            found = self.log.read_all(conn, from_position=position, to_position=position)
+            skipped = poison.skipped_positions(self.log, conn, p.name)
         if not found:
             raise ProjectionError(f"no event at position {position}", projector=p.name,
                                   position=position)

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 from ..errors import ProjectorsParked as ProjectorsParked  # re-exported: it moved to errors
 from ..events import utc_now
 from ..storage.checkpoints import Checkpoints
+from ..storage.log import Log
 from ..storage.session import Session
 from .checkpoints import position_of
 from .projector import ProjectionContext, Projector
@@ -100,13 +101,13 @@ def park(checkpoints: Checkpoints, session: Session, poison: Poison) -> None:
         "error_position": poison.position, "updated_at": utc_now()})
 
 
-def skipped_positions(conn: Session, projector: str) -> frozenset[int]:
+def skipped_positions(log: Log, conn: Session, projector: str) -> frozenset[int]:
     """Positions, in this store, of the events recorded as skipped for `projector`."""
-    rows = conn.execute(
-        "SELECT e.position FROM events s JOIN events e "
-        "ON e.event_id = json_extract(s.data, '$.event_id') "
-        "WHERE s.stream_id = ? AND s.type = ?", (skip_stream(projector), SKIP_EVENT_TYPE))
-    return frozenset(int(r[0]) for r in rows)
+    skips = log.read_stream(conn, skip_stream(projector))
+    ids = [str(e.data.get("event_id")) for e in skips if e.type == SKIP_EVENT_TYPE]
+    if not ids:
+        return frozenset()
+    return frozenset(key.position for key in log.existing_events(conn, ids).values())
 
 
 def without_skipped(items: list[T], skipped: frozenset[int]) -> list[T]:

@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from .. import eventstore
 from ..completion import Completion
 from ..errors import ProjectionError
 from ..events import utc_now
@@ -35,6 +34,7 @@ class Rebuilder:
         self.store = store
         self.checkpoints = store.checkpoints
         self.readmodels = store.readmodels
+        self.log = store.backend.log
         # Per projector of the running group: the skips recorded in the log, and the
         # poison event that stopped its shadow (touched only by jobs on the writer
         # thread, which run in order, and read after they finish).
@@ -59,7 +59,7 @@ class Rebuilder:
         starts: dict[str, tuple[str, int]] = self.store.write(
             lambda conn: {p.name: self._begin_rebuild(conn, p) for p in chosen})
         with self.store.read() as conn:
-            self._skipped = {p.name: skipped_positions(conn, p.name) for p in chosen}
+            self._skipped = {p.name: skipped_positions(self.log, conn, p.name) for p in chosen}
         self._stopped = {}
         payload = any(p.payload for p in chosen)
         batch = self.store.settings.projection_rebuild_batch_size
@@ -69,8 +69,8 @@ class Rebuilder:
         pending: Completion[None] | None = None
         while True:
             with self.store.read() as conn:
-                head = eventstore.head_position(conn)
-                events = read_items(conn, rows, payload, from_position=position + 1,
+                head = self.log.head_position(conn)
+                events = read_items(self.log, conn, rows, payload, from_position=position + 1,
                                      to_position=head, limit=batch)
             covered = position_of(events[-1]) if len(events) == batch else head
             if progress is not None:
@@ -108,7 +108,7 @@ class Rebuilder:
             if swapped is not None:
                 break
             with self.store.read() as conn:
-                events = read_items(conn, rows, payload, from_position=position + 1)
+                events = read_items(self.log, conn, rows, payload, from_position=position + 1)
         assert swapped is not None
         if progress is not None:
             progress(swapped, swapped)
@@ -122,8 +122,8 @@ class Rebuilder:
               payload: bool, rows: bool, tail: list[tuple[Projector, list[Any], Any]],
               tail_positions: list[int], force: bool) -> int | None:
         """Apply the tail to the shadows and rename them over the live tables, atomically."""
-        head = eventstore.head_position(conn)
-        rest = read_items(conn, rows, payload, from_position=position + 1)
+        head = self.log.head_position(conn)
+        rest = read_items(self.log, conn, rows, payload, from_position=position + 1)
         if [position_of(e) for e in rest] == tail_positions:
             work = tail
         elif not force:

@@ -95,6 +95,14 @@ class LogReader(Protocol):
         first when `backwards`); `payload=False` leaves data, metadata and hash empty."""
         ...
 
+    def read_envelopes(self, session: Session, *, from_position: int = 0,
+                       to_position: int | None = None, limit: int | None = None,
+                       types: Sequence[str] | None = None,
+                       categories: Sequence[str] | None = None) -> list[tuple[Any, ...]]:
+        """Raw envelope rows (position, stream_id, stream_version, category, type,
+        recorded_at) in log order: what row-mode projectors get, nothing decoded."""
+        ...
+
 
 class LogRecorder(Protocol):
     def tip(self, session: Session, stream_ids: Iterable[str]) -> Tip:

@@ -1,0 +1,5 @@
+"""The PostgreSQL backend: every PostgreSQL statement and trick (psycopg 3, pgvector).
+
+Imported only when a store location is a `postgresql://` URL (`storage.select`);
+nothing outside this package imports psycopg or writes PostgreSQL's SQL.
+"""

@@ -1,0 +1,151 @@
+"""Read-model tables in PostgreSQL: DDL from the Core declarations, the `pg_tables`
+probe, swaps by `RENAME` in the writer's transaction, digests and `ON CONFLICT` upserts.
+
+PostgreSQL's DDL is transactional, so a swap (drop the live table, rename the
+shadow and its indexes over it) inside the writer's transaction is atomic for
+readers: they see the old table until it commits, then the new one.
+
+The declarations are engine-neutral; what differs from SQLite:
+
+- `Integer` columns are BIGINT (SQLite's integers are 64-bit; PostgreSQL's INTEGER
+  is not), so the same values fit on both.
+- SQLite's `NOCASE` collation (ASCII letters compare case-insensitively) has no
+  built-in twin without ICU (which pgserver's build lacks): such columns are plain
+  text here; case-insensitive lookups are the content queries' matter.
+- A SQLite virtual table (`virtual=`, FTS5) is created as a plain table of its
+  declared columns, which PostgreSQL's search ports index by their own means.
+- Digests order text by bytes (`COLLATE "C"`, SQLite's BINARY) and NOCASE text by
+  its ASCII-lowercased bytes, so both engines give the same digest of the same rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from functools import cache
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.schema import CreateIndex, CreateTable
+from sqlalchemy.sql.expression import Executable
+
+from ..storage.readmodels import digest_columns, digest_order, digest_rows
+from ..storage.session import Session
+from .schema import table_exists
+from .session import dialect
+
+_DIGEST_FETCH = 5000
+NOCASE = "NOCASE"
+_INDEXES_OF_SQL = ("SELECT indexname FROM pg_catalog.pg_indexes "
+                   "WHERE schemaname = current_schema() AND tablename = %s")
+
+
+@cache
+def _ddl_dialect() -> Any:
+    """The psycopg dialect, rendering Integer as BIGINT and NOCASE text without the
+    collation (PostgreSQL has none of that name)."""
+    from sqlalchemy.dialects.postgresql.base import PGTypeCompiler
+
+    class QuestlogTypes(PGTypeCompiler):
+        def visit_INTEGER(self, type_: Any, **kw: Any) -> str:
+            return "BIGINT"
+
+        def visit_integer(self, type_: Any, **kw: Any) -> str:
+            return "BIGINT"
+
+        def visit_TEXT(self, type_: Any, **kw: Any) -> str:
+            return "TEXT"
+
+        def visit_text(self, type_: Any, **kw: Any) -> str:
+            return "TEXT"
+
+        def visit_string(self, type_: Any, **kw: Any) -> str:
+            return "TEXT"
+
+    ddl = type(dialect())()
+    ddl.type_compiler_instance = QuestlogTypes(ddl)
+    return ddl
+
+
+def _is_nocase(column: sa.Column[Any]) -> bool:
+    return str(getattr(column.type, "collation", None) or "").upper() == NOCASE
+
+
+def create_statements(table: sa.Table) -> list[str]:
+    """PostgreSQL DDL of a declared (physical) table and its indexes."""
+    # A SQLite virtual table (FTS5) is its declared columns here, a plain table: the
+    # PostgreSQL search ports index it by their own means (tsvector + GIN).
+    ddl = _ddl_dialect()
+    statements = [str(CreateTable(table).compile(dialect=ddl)).strip()]
+    statements.extend(str(CreateIndex(ix).compile(dialect=ddl))
+                      for ix in sorted(table.indexes, key=lambda ix: str(ix.name)))
+    return statements
+
+
+def _batches(cursor: Any) -> Iterator[list[Any]]:
+    while rows := cursor.fetchmany(_DIGEST_FETCH):
+        yield rows
+
+
+def _order_key(column: sa.Column[Any]) -> Any:
+    """How the digest orders a column: SQLite's order of the same values."""
+    if isinstance(column.type, sa.String):
+        as_bytes = column.collate("C")
+        return sa.func.lower(as_bytes) if _is_nocase(column) else as_bytes
+    return column
+
+
+class PostgresReadModels:
+    def __init__(self) -> None:
+        self._upserts: dict[tuple[sa.Table, tuple[str, ...], tuple[str, ...]], Executable] = {}
+
+    def exists(self, session: Session, name: str) -> bool:
+        return table_exists(session, name)
+
+    def create(self, session: Session, table: sa.Table) -> None:
+        for sql in create_statements(table):
+            session.execute(sql)
+
+    def drop(self, session: Session, name: str) -> None:
+        session.execute(f'DROP TABLE IF EXISTS "{name}"')
+
+    def swap(self, session: Session, shadow: sa.Table, live: sa.Table) -> None:
+        session.execute(f'DROP TABLE IF EXISTS "{live.name}"')
+        session.execute(f'ALTER TABLE "{shadow.name}" RENAME TO "{live.name}"')
+        # Index names are per schema: give the shadow's indexes (its primary key's too)
+        # the live table's names, so the next rebuild's shadow can take its own again.
+        for (index,) in session.execute(_INDEXES_OF_SQL, (live.name,)).fetchall():
+            if index.startswith(shadow.name):
+                session.execute(f'ALTER INDEX "{index}" RENAME TO '
+                                f'"{live.name}{index[len(shadow.name):]}"')
+
+    def digest(self, session: Session, table: sa.Table) -> str:
+        columns = digest_columns(table)
+        if not columns or not self.exists(session, table.name):
+            return digest_rows([], ())
+        query = sa.select(*(table.c[c] for c in columns)).order_by(
+            *(_order_key(table.c[c]) for c in digest_order(table)))
+        return digest_rows(columns, _batches(session.execute(query)))
+
+    def upsert(self, table: sa.Table, *, add: Sequence[str] = (),
+               keep: Sequence[str] = ()) -> Executable:
+        key = (table, tuple(add), tuple(keep))
+        cached = self._upserts.get(key)
+        if cached is not None:
+            return cached
+        primary = [c.name for c in table.primary_key.columns]
+        statement = pg_insert(table)
+        changes: dict[str, Any] = {}
+        for column in table.columns:
+            if column.name in primary or column.name in keep:
+                continue
+            new = statement.excluded[column.name]
+            changes[column.name] = table.c[column.name] + new if column.name in add else new
+        built: Executable = (
+            statement.on_conflict_do_update(index_elements=primary, set_=changes) if changes
+            else statement.on_conflict_do_nothing(index_elements=primary))
+        self._upserts[key] = built
+        return built
+
+
+READ_MODELS = PostgresReadModels()
