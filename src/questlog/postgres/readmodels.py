@@ -1,9 +1,16 @@
 """Read-model tables in PostgreSQL: DDL from the Core declarations, the `pg_tables`
 probe, swaps by `RENAME` in the writer's transaction, digests and `ON CONFLICT` upserts.
 
-PostgreSQL's DDL is transactional, so a swap (drop the live table, rename the
-shadow and its indexes over it) inside the writer's transaction is atomic for
-readers: they see the old table until it commits, then the new one.
+A swap runs inside the writer's transaction, but PostgreSQL's catalogue is not
+read under a reader's snapshot: a reader whose snapshot predates the swap's commit
+would find the renamed shadow under the live name and read it under that old
+snapshot (missing the rows the swap's transaction wrote). So when the shadow has
+the live table's structure (the same DDL, recorded as a fingerprint in the table's
+comment at creation), the swap moves ROWS, which MVCC keeps consistent: it
+deletes the live rows and inserts the shadow's, then drops the shadow; a reader
+sees the old model until the swap commits, then the new one, whatever its
+snapshot. Only a shadow of another structure (a projector whose table changed) is
+renamed over the live table, and its indexes with it.
 
 The declarations are engine-neutral; what differs from SQLite:
 
@@ -20,6 +27,7 @@ The declarations are engine-neutral; what differs from SQLite:
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Sequence
 from functools import cache
 from typing import Any
@@ -38,6 +46,8 @@ _DIGEST_FETCH = 5000
 NOCASE = "NOCASE"
 _INDEXES_OF_SQL = ("SELECT indexname FROM pg_catalog.pg_indexes "
                    "WHERE schemaname = current_schema() AND tablename = %s")
+_COMMENT_OF_SQL = "SELECT obj_description(to_regclass(%s), 'pg_class')"
+_FINGERPRINT = "questlog-ddl:"
 
 
 @cache
@@ -82,6 +92,12 @@ def create_statements(table: sa.Table) -> list[str]:
     return statements
 
 
+def fingerprint(table: sa.Table) -> str:
+    """The table's DDL, whatever its physical name, as a short digest."""
+    ddl = "\n".join(create_statements(table)).replace(table.name, "{table}")
+    return _FINGERPRINT + hashlib.sha256(ddl.encode()).hexdigest()[:32]
+
+
 def _batches(cursor: Any) -> Iterator[list[Any]]:
     while rows := cursor.fetchmany(_DIGEST_FETCH):
         yield rows
@@ -105,11 +121,21 @@ class PostgresReadModels:
     def create(self, session: Session, table: sa.Table) -> None:
         for sql in create_statements(table):
             session.execute(sql)
+        session.execute(f"COMMENT ON TABLE \"{table.name}\" IS '{fingerprint(table)}'")
 
     def drop(self, session: Session, name: str) -> None:
         session.execute(f'DROP TABLE IF EXISTS "{name}"')
 
     def swap(self, session: Session, shadow: sa.Table, live: sa.Table) -> None:
+        (comment,) = session.execute(_COMMENT_OF_SQL, (f'"{live.name}"',)).fetchone()
+        if comment is not None and comment == fingerprint(shadow):
+            # The same structure: move rows, so readers of any snapshot stay consistent.
+            columns = ", ".join(f'"{c.name}"' for c in shadow.columns)
+            session.execute(f'DELETE FROM "{live.name}"')
+            session.execute(f'INSERT INTO "{live.name}" ({columns}) '
+                            f'SELECT {columns} FROM "{shadow.name}"')
+            session.execute(f'DROP TABLE "{shadow.name}"')
+            return
         session.execute(f'DROP TABLE IF EXISTS "{live.name}"')
         session.execute(f'ALTER TABLE "{shadow.name}" RENAME TO "{live.name}"')
         # Index names are per schema: give the shadow's indexes (its primary key's too)
