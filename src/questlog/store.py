@@ -21,7 +21,7 @@ from .completion import Completion
 from .errors import ReadOnlyStore, WriterClosed
 from .events import ANY, AppendResult, ExpectedVersion, RecordedEvent
 from .settings import Settings, load_settings
-from .storage.select import open_backend
+from .storage.select import open_backend, redacted
 from .storage.session import Session
 
 if TYPE_CHECKING:  # the writer and planner (pydantic among them) load on the first write
@@ -85,8 +85,10 @@ class Store:
                  path: Path | None = None) -> None:
         self.backend = backend
         self.settings = settings
-        # The store file of a SQLite backend (anchors, replication and messages use it).
-        self.path: Path = path if path is not None else getattr(backend, "path", Path(backend.url))
+        # The store file of a SQLite backend (anchors, replication and messages use it);
+        # a server's URL, without its password, for the others.
+        self.path: Path = path if path is not None else getattr(
+            backend, "path", Path(redacted(backend.url)))
         self.read_only = backend.read_only
         self._writer: Writer | None = None
         self._writer_lock = threading.RLock()
@@ -117,6 +119,13 @@ class Store:
         backend = open_backend(path if path is not None else settings.db, settings,
                                read_only=read_only, create=create, adopt=adopt)
         return cls(backend, settings, projectors, path=getattr(backend, "path", None))
+
+    @property
+    def location(self) -> Path | str:
+        """Where the store lives, as `Store.open` takes it: the file of a SQLite store, the
+        URL of a server's (with its password: show it through `storage.select.redacted`)."""
+        path: Path | None = getattr(self.backend, "path", None)
+        return path if path is not None else self.backend.url
 
     @property
     def db(self) -> Backend:
@@ -259,14 +268,19 @@ class Store:
         """Yield events from `from_position` on, then new ones as they are committed."""
         position = from_position
         stop = stop or threading.Event()
+        signal = self.backend.commit_signal()  # PostgreSQL: woken by commits of any process
         while not stop.is_set():
             got = False
+            seen = signal.seen() if signal is not None else 0
             for event in self.read_all(position, types=types, categories=categories):
                 got = True
                 position = event.position + 1
                 yield event
             if not got:
-                stop.wait(poll_interval)
+                if signal is not None:
+                    signal.wait(seen, poll_interval)
+                else:
+                    stop.wait(poll_interval)
 
     def head_position(self) -> int:
         with self.backend.read() as session:

@@ -8,6 +8,7 @@ it once. Every failure to open is one QuestlogError naming the (password-less) U
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -15,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 from .. import schema as alembic_schema
 from ..errors import NotAStore, SchemaOutOfDate, StoreNotInitialized
 from ..settings import Settings
+from ..storage.select import redacted
 from ..storage.session import Session
 from . import schema
-from .connections import Database, redacted
+from .connections import Database
 from .driver import server_facts
 from .errors import open_failure
 from .log import LOG, PostgresLog
@@ -26,6 +28,7 @@ from .transactions import PostgresWriteTransactions
 
 if TYPE_CHECKING:
     from .checkpoints import PostgresCheckpoints
+    from .notify import CommitListener
     from .readmodels import PostgresReadModels
     from .snapshots import PostgresSnapshots
 
@@ -59,6 +62,8 @@ class PostgresBackend:
         self.settings: Settings = database.settings
         self.read_only: bool = database.read_only
         self.url = database.url
+        self._signal: CommitListener | None = None
+        self._signal_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"PostgresBackend({redacted(self.url)!r})"
@@ -136,7 +141,20 @@ class PostgresBackend:
         """Nothing to do: a commit PostgreSQL acknowledged is in its WAL on disk already
         (questlog never turns `synchronous_commit` off)."""
 
+    def commit_signal(self) -> CommitListener:
+        """LISTEN/NOTIFY on the log's channel (one listening connection, on first use)."""
+        with self._signal_lock:
+            if self._signal is None:
+                from .notify import CommitListener
+
+                self._signal = CommitListener(self.database)
+            return self._signal
+
     def dispose(self) -> None:
+        with self._signal_lock:
+            signal, self._signal = self._signal, None
+        if signal is not None:
+            signal.close()
         self.database.dispose()
 
 

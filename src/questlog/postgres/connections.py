@@ -40,15 +40,6 @@ def conninfo_of(url: str) -> str:
     return f"{scheme.split('+', 1)[0]}{sep}{rest}"
 
 
-def redacted(url: str) -> str:
-    """The URL without its password (for messages and logs)."""
-    scheme, _, rest = url.partition("://")
-    credentials, at, host = rest.rpartition("@")
-    if not at or ":" not in credentials:
-        return url
-    return f"{scheme}://{credentials.split(':', 1)[0]}:***@{host}"
-
-
 class Database:
     """The connections of one PostgreSQL store (one database on a server)."""
 
@@ -63,12 +54,12 @@ class Database:
 
     # -- connections ---------------------------------------------------------------------
 
-    def connect(self, *, application: str = "questlog") -> PGConnection:
-        """A new autocommit connection with questlog's settings."""
+    def connect(self, *, application: str = "questlog", autocommit: bool = True) -> PGConnection:
+        """A new connection with questlog's settings (autocommit unless told otherwise)."""
         import psycopg
 
-        conn = psycopg.connect(self.conninfo, autocommit=True, application_name=application,
-                               connect_timeout=CONNECT_TIMEOUT_S)
+        conn = psycopg.connect(self.conninfo, autocommit=autocommit,
+                               application_name=application, connect_timeout=CONNECT_TIMEOUT_S)
         self._configure(conn)
         return conn
 
@@ -76,6 +67,8 @@ class Database:
         # A writer waiting longer than this for the log's lock gets StorageBusy, which the
         # writer retries for `lock_retry_s` (as SQLite's busy timeout).
         conn.execute(f"SET lock_timeout = {int(self.settings.busy_timeout_ms)}")
+        if not conn.autocommit:
+            conn.commit()  # the SET began a transaction: end it, keeping the setting
 
     def _reader_pool(self) -> ConnectionPool[Any]:
         pool = self._pool
@@ -139,8 +132,10 @@ class Database:
         import sqlalchemy as sa
         from sqlalchemy.pool import NullPool
 
+        # Not autocommit: alembic's transaction must be one (DDL and the schema lock in it).
         engine = sa.create_engine("postgresql+psycopg://", poolclass=NullPool,
-                                  creator=lambda: self.connect(application="questlog-admin"))
+                                  creator=lambda: self.connect(application="questlog-admin",
+                                                               autocommit=False))
 
         @sa.event.listens_for(engine, "begin")
         def _begin(conn: sa.Connection) -> None:

@@ -157,6 +157,10 @@ class SQLiteBackend:
             finally:
                 os.close(fd)
 
+    def commit_signal(self) -> None:
+        """None: SQLite announces no commits, pollers poll."""
+        return None
+
     def dispose(self) -> None:
         self.database.dispose()
 

@@ -14,6 +14,7 @@ from .checkpoints import Checkpoints
 from .log import Log
 from .readmodels import ReadModels
 from .session import Session
+from .signals import CommitSignal
 from .snapshots import Snapshots
 from .transactions import WriteTransactions
 
@@ -62,6 +63,10 @@ class Backend(Protocol):
 
     def make_durable(self) -> None:
         """Make every commit visible now survive a power cut (anchors call it)."""
+        ...
+
+    def commit_signal(self) -> CommitSignal | None:
+        """A wake-up on commits of any process (storage.signals), or None: poll."""
         ...
 
     def dispose(self) -> None: ...

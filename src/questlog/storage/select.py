@@ -72,7 +72,7 @@ def sqlite_file(location: str | Path) -> Path:
     parsed = parse_location(location)
     if parsed.backend == "postgresql":
         raise BackendUnavailable(
-            f"{_redacted(parsed.url)} names a PostgreSQL store, which has no store file "
+            f"{redacted(parsed.url)} names a PostgreSQL store, which has no store file "
             "(this command works on SQLite files: give a file path or sqlite:///PATH)")
     if parsed.path is None:  # pragma: no cover - parse_location gives SQLite a path
         raise ConfigurationError(f"store location {location!r} names no file")
@@ -98,7 +98,7 @@ def open_backend(location: str | Path, settings: Settings, *, read_only: bool = 
                               adopt=adopt)
 
 
-def _redacted(url: str) -> str:
+def redacted(url: str) -> str:
     """The URL without a password (it goes into error messages and logs)."""
     scheme, _, rest = url.partition("://")
     credentials, at, host = rest.rpartition("@")
