@@ -148,7 +148,7 @@ class Store:
                 from .anchors import Anchorer
                 from .writer import Writer
 
-                anchorer = Anchorer.from_settings(self.backend, self.settings, self.path)
+                anchorer = Anchorer.from_settings(self.backend, self.settings, self.location)
                 try:
                     writer = Writer(self.backend, manager.hooks,
                                     on_commit=anchorer.committed if anchorer else None)
@@ -300,14 +300,14 @@ class Store:
         from .anchors import AnchorKey, anchor_path, take_anchor
 
         return take_anchor(self.backend, AnchorKey.from_settings(self.settings),
-                           anchor_path(self.settings, self.path, path))
+                           anchor_path(self.settings, self.location, path))
 
     def verify_anchors(self, path: Path | None = None) -> AnchorReport:
         """Check that the log still reaches every anchor in the file with the same hash."""
         from .anchors import AnchorKey, anchor_path, verify_anchors
 
         return verify_anchors(self.backend, AnchorKey.from_settings(self.settings),
-                              anchor_path(self.settings, self.path, path))
+                              anchor_path(self.settings, self.location, path))
 
     # -- projections and read models ------------------------------------------------------
 

@@ -171,3 +171,20 @@ def test_a_subscriber_wakes_on_another_process_commit_before_its_poll_interval(
         stop.set()
         follower.join(timeout=35)
         assert [p for p, _t in got] == [1, 2, 3]
+
+
+def test_anchors_need_an_anchor_file_named_and_then_verify(pg_url: str, tmp_path: Any) -> None:
+    from questlog.errors import ConfigurationError
+    from questlog.settings import Settings
+
+    key = "k" * 32
+    with Store.open(pg_url, projectors=[],
+                    settings=Settings(anchor_key=key, anchor_every_events=0,  # type: ignore[arg-type]
+                                      anchor_every_s=0)) as store:
+        store.append("camp-1", [NewEvent(type="A")])
+        with pytest.raises(ConfigurationError, match="QUESTLOG_ANCHOR_PATH"):
+            store.anchor()
+        anchor = store.anchor(tmp_path / "anchors.jsonl")
+        assert anchor.position == 1
+        store.append("camp-1", [NewEvent(type="B")])
+        assert store.verify_anchors(tmp_path / "anchors.jsonl").ok
