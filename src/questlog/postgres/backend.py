@@ -28,6 +28,7 @@ from .transactions import PostgresWriteTransactions
 
 if TYPE_CHECKING:
     from .checkpoints import PostgresCheckpoints
+    from .leases import AdvisoryLeases
     from .notify import CommitListener
     from .readmodels import PostgresReadModels
     from .snapshots import PostgresSnapshots
@@ -149,6 +150,12 @@ class PostgresBackend:
 
                 self._signal = CommitListener(self.database)
             return self._signal
+
+    def leases(self) -> AdvisoryLeases:
+        """Session-level advisory locks on a connection of their own (one set per caller)."""
+        from .leases import AdvisoryLeases
+
+        return AdvisoryLeases(self.database)
 
     def dispose(self) -> None:
         with self._signal_lock:

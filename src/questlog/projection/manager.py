@@ -29,6 +29,7 @@ from .rebuild import Rebuilder
 from .registry import select
 
 if TYPE_CHECKING:
+    from ..storage.leases import Leases
     from ..storage.signals import CommitSignal
     from ..store import Store
 
@@ -229,11 +230,24 @@ class ProjectionManager:
         # Woken by commits of any process where the backend announces them (PostgreSQL);
         # the poll interval stays the longest wait either way.
         signal = self._signal = self.store.backend.commit_signal()
+        # Where several nodes share the store, a projector is stepped only by the node
+        # holding its lease (storage.leases); the others take over when that node dies.
+        leases = self.store.backend.leases()
+        try:
+            self._daemon_loop(poll, signal, leases)
+        finally:
+            if leases is not None:
+                leases.close()
+
+    def _daemon_loop(self, poll: float, signal: CommitSignal | None,
+                     leases: Leases | None) -> None:
         while not self._stop.is_set():
             seen = signal.seen() if signal is not None else 0
             moved = False
             for p in self.projectors:
                 if p.mode != "async" or self._stop.is_set():
+                    continue
+                if leases is not None and not leases.hold(f"projector:{p.name}"):
                     continue
                 if time.monotonic() < self._backoff_until.get(p.name, 0.0):
                     continue

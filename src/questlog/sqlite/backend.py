@@ -161,6 +161,10 @@ class SQLiteBackend:
         """None: SQLite announces no commits, pollers poll."""
         return None
 
+    def leases(self) -> None:
+        """None: one writer process per file runs every async projector."""
+        return None
+
     def dispose(self) -> None:
         self.database.dispose()
 

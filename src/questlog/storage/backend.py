@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from ..settings import Settings
 from .checkpoints import Checkpoints
+from .leases import Leases
 from .log import Log
 from .readmodels import ReadModels
 from .session import Session
@@ -67,6 +68,11 @@ class Backend(Protocol):
 
     def commit_signal(self) -> CommitSignal | None:
         """A wake-up on commits of any process (storage.signals), or None: poll."""
+        ...
+
+    def leases(self) -> Leases | None:
+        """New leases for async projectors (storage.leases), or None: one writer process
+        per store, which runs them all."""
         ...
 
     def dispose(self) -> None: ...
