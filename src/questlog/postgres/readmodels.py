@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -48,31 +47,9 @@ _COMMENT_OF_SQL = "SELECT obj_description(to_regclass(%s), 'pg_class')"
 _FINGERPRINT = "questlog-ddl:"
 
 
-@cache
 def _ddl_dialect() -> Any:
-    """The psycopg dialect, rendering Integer as BIGINT and NOCASE text without the
-    collation (PostgreSQL has none of that name)."""
-    from sqlalchemy.dialects.postgresql.base import PGTypeCompiler
-
-    class QuestlogTypes(PGTypeCompiler):
-        def visit_INTEGER(self, type_: Any, **kw: Any) -> str:
-            return "BIGINT"
-
-        def visit_integer(self, type_: Any, **kw: Any) -> str:
-            return "BIGINT"
-
-        def visit_TEXT(self, type_: Any, **kw: Any) -> str:
-            return "TEXT"
-
-        def visit_text(self, type_: Any, **kw: Any) -> str:
-            return "TEXT"
-
-        def visit_string(self, type_: Any, **kw: Any) -> str:
-            return "TEXT"
-
-    ddl = type(dialect())()
-    ddl.type_compiler_instance = QuestlogTypes(ddl)
-    return ddl
+    """The session's dialect: Integer as BIGINT, NOCASE text without the collation."""
+    return dialect()
 
 
 def create_statements(table: sa.Table) -> list[str]:

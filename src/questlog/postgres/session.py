@@ -26,10 +26,34 @@ if TYPE_CHECKING:
 
 @cache
 def dialect() -> Dialect:
-    """SQLAlchemy's psycopg dialect with positional placeholders, loaded on first use."""
-    from sqlalchemy.dialects.postgresql import psycopg as pg_psycopg
+    """SQLAlchemy's psycopg dialect with positional placeholders, loaded on first use.
 
-    return pg_psycopg.dialect(paramstyle="format")  # type: ignore[no-untyped-call]
+    Its types are questlog's on PostgreSQL, in DDL and in the casts psycopg's dialect
+    puts on every bound value alike: `Integer` is BIGINT (SQLite's integers are 64-bit)
+    and text is TEXT without a declared collation (SQLite's NOCASE has no PostgreSQL
+    twin: `$1::VARCHAR COLLATE "NOCASE"` would fail)."""
+    from sqlalchemy.dialects.postgresql import psycopg as pg_psycopg
+    from sqlalchemy.dialects.postgresql.base import PGTypeCompiler
+
+    class QuestlogTypes(PGTypeCompiler):
+        def visit_INTEGER(self, type_: Any, **kw: Any) -> str:
+            return "BIGINT"
+
+        def visit_integer(self, type_: Any, **kw: Any) -> str:
+            return "BIGINT"
+
+        def visit_TEXT(self, type_: Any, **kw: Any) -> str:
+            return "TEXT"
+
+        def visit_text(self, type_: Any, **kw: Any) -> str:
+            return "TEXT"
+
+        def visit_string(self, type_: Any, **kw: Any) -> str:
+            return "TEXT"
+
+    engine_dialect = pg_psycopg.dialect(paramstyle="format")  # type: ignore[no-untyped-call]
+    engine_dialect.type_compiler_instance = QuestlogTypes(engine_dialect)
+    return engine_dialect
 
 
 _compiled = CompiledCache(dialect)
