@@ -37,7 +37,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.schema import CreateIndex, CreateTable
 from sqlalchemy.sql.expression import Executable
 
-from ..storage.readmodels import digest_columns, digest_order, digest_rows
+from ..storage.readmodels import digest_columns, digest_order, digest_rows, options_of
 from ..storage.session import Session
 from .schema import table_exists
 from .session import dialect
@@ -83,12 +83,16 @@ def _is_nocase(column: sa.Column[Any]) -> bool:
 
 def create_statements(table: sa.Table) -> list[str]:
     """PostgreSQL DDL of a declared (physical) table and its indexes."""
-    # A SQLite virtual table (FTS5) is its declared columns here, a plain table: the
-    # PostgreSQL search ports index it by their own means (tsvector + GIN).
+    # A SQLite virtual table (FTS5) is its declared columns here, a plain table, which
+    # the keyword index makes its own (a generated tsvector column + GIN: keywords.py).
     ddl = _ddl_dialect()
     statements = [str(CreateTable(table).compile(dialect=ddl)).strip()]
     statements.extend(str(CreateIndex(ix).compile(dialect=ddl))
                       for ix in sorted(table.indexes, key=lambda ix: str(ix.name)))
+    if options_of(table).virtual is not None:
+        from .keywords import keyword_ddl
+
+        statements.extend(keyword_ddl(table.name))
     return statements
 
 
