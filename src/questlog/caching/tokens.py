@@ -7,9 +7,19 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
-from ..sqlite import read_positions
+
+def positions_of(session: Any) -> ModuleType:
+    """The read-positions statements of the session's engine."""
+    if session.dialect == "postgresql":
+        from ..postgres import read_positions as postgres_positions
+
+        return postgres_positions
+    from ..sqlite import read_positions
+
+    return read_positions
 
 
 @dataclass(frozen=True)
@@ -22,9 +32,10 @@ class ReadModels:
 
     def token(self, session: Any) -> str:
         """The current token: one statement, no read-model table touched."""
+        positions = positions_of(session)
         if self.with_head:
-            return read_positions.head_and_checkpoints_token(session, self.names)
-        return read_positions.checkpoints_token(session, self.names)
+            return str(positions.head_and_checkpoints_token(session, self.names))
+        return str(positions.checkpoints_token(session, self.names))
 
 
 CONTENT = ReadModels(("content",))

@@ -21,8 +21,7 @@ from fastapi import Depends, FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from ..caching import PositionLRU
-from ..caching.tokens import ReadModels
-from ..sqlite import read_positions
+from ..caching.tokens import ReadModels, positions_of
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -47,11 +46,12 @@ def of_read_models(models: ReadModels | Callable[[], ReadModels]) -> TokenOf:
 
 
 def of_stream(session: Any, request: Request) -> str:
-    return read_positions.stream_version_token(session, request.path_params["stream_id"])
+    return positions_of(session).stream_version_token(  # type: ignore[no-any-return]
+        session, request.path_params["stream_id"])
 
 
 def of_head(session: Any, _request: Request) -> str:
-    return read_positions.head_token(session)
+    return positions_of(session).head_token(session)  # type: ignore[no-any-return]
 
 
 def etag_for(token: str, request: Request) -> str:

@@ -54,7 +54,7 @@ _FINGERPRINT = "questlog-ddl:"
 def _ddl_dialect() -> Any:
     """The psycopg dialect, rendering Integer as BIGINT and NOCASE text without the
     collation (PostgreSQL has none of that name)."""
-    from sqlalchemy.dialects.postgresql.base import PGTypeCompiler
+    from sqlalchemy.dialects.postgresql.base import PGDDLCompiler, PGTypeCompiler
 
     class QuestlogTypes(PGTypeCompiler):
         def visit_INTEGER(self, type_: Any, **kw: Any) -> str:
@@ -72,8 +72,16 @@ def _ddl_dialect() -> Any:
         def visit_string(self, type_: Any, **kw: Any) -> str:
             return "TEXT"
 
+    class QuestlogDDL(PGDDLCompiler):
+        def get_column_specification(self, column: Any, **kw: Any) -> str:
+            # An integer primary key is SQLite's 64-bit rowid: BIGSERIAL, not SERIAL
+            # (a 63-bit search chunk id does not fit a 32-bit integer).
+            spec: str = super().get_column_specification(column, **kw)  # type: ignore[no-untyped-call]
+            return spec.replace(" SERIAL", " BIGSERIAL", 1)
+
     ddl = type(dialect())()
     ddl.type_compiler_instance = QuestlogTypes(ddl)
+    ddl.ddl_compiler = QuestlogDDL
     return ddl
 
 

@@ -7,6 +7,13 @@ from __future__ import annotations
 from ..storage.vectors import Filters
 
 
+def qmark_to_format(sql: str) -> str:
+    """A content filter (`ContentAPI.filter_sql`, written with SQLite's `?` placeholders,
+    its values all bound parameters and its names declared columns, so no `?` or `%` is
+    anything but a placeholder) in psycopg's `%s` style."""
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
 def id_query(chunks_table: str, filters: Filters) -> tuple[str, list[object]] | None:
     """`SELECT id FROM chunks ...` for an explicit id query or an entry filter, else None."""
     if filters.id_sql is not None:
@@ -14,7 +21,8 @@ def id_query(chunks_table: str, filters: Filters) -> tuple[str, list[object]] | 
     entries = filters.entries
     if entries is None:
         return None
-    sql = f"SELECT id FROM {chunks_table} WHERE type = %s AND idx IN ({entries.query})"
+    sql = (f"SELECT id FROM {chunks_table} WHERE type = %s "
+           f"AND idx IN ({qmark_to_format(entries.query)})")
     params: list[object] = [entries.type, *entries.params]
     if filters.packs:
         sql += " AND pack = ANY(%s)"

@@ -28,8 +28,29 @@ if TYPE_CHECKING:
 def dialect() -> Dialect:
     """SQLAlchemy's psycopg dialect with positional placeholders, loaded on first use."""
     from sqlalchemy.dialects.postgresql import psycopg as pg_psycopg
+    from sqlalchemy.dialects.postgresql.base import PGTypeCompiler
 
-    return pg_psycopg.dialect(paramstyle="format")  # type: ignore[no-untyped-call]
+    class QuestlogBinds(PGTypeCompiler):
+        """Bind casts as the tables are created (readmodels.py): integers as BIGINT (a
+        63-bit chunk id would not fit `%s::INTEGER`), SQLite's NOCASE text columns
+        without the collation, which PostgreSQL does not have."""
+
+        def visit_INTEGER(self, type_: Any, **kw: Any) -> str:
+            return "BIGINT"
+
+        def visit_integer(self, type_: Any, **kw: Any) -> str:
+            return "BIGINT"
+
+        def _render_string_type(self, name: str, length: int | None, collation: str | None,
+                                *args: Any, **kw: Any) -> str:
+            if str(collation or "").upper() == "NOCASE":
+                collation = None
+            return super()._render_string_type(
+                name, length, collation, *args, **kw)
+
+    compiled = pg_psycopg.dialect(paramstyle="format")  # type: ignore[no-untyped-call]
+    compiled.type_compiler_instance = QuestlogBinds(compiled)
+    return compiled
 
 
 _compiled = CompiledCache(dialect)

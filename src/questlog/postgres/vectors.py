@@ -123,7 +123,7 @@ def mirror_upsert(session: Session, rows: Sequence[tuple[int, str, str, bytes]])
     conn = cast("PostgresSession", session).connection
     info = TypeInfo.fetch(conn, "vector")
     with conn.cursor(binary=True) as cursor:
-        register_vector_info(cursor, info)  # type: ignore[arg-type]  # a cursor adapts too
+        register_vector_info(cursor, info)  # a cursor adapts too: only its statements
         cursor.executemany(
             f"INSERT INTO {VEC_TABLE} (id, type, pack, embedding) VALUES (%s, %s, %s, %s) "
             "ON CONFLICT (id) DO UPDATE SET type = excluded.type, pack = excluded.pack, "
