@@ -3,7 +3,8 @@
 The keyword table (`search_fts`, declared by the search projector as an FTS5
 virtual table on SQLite) is here a plain table of its declared columns (id, name,
 text) plus `doc`, a STORED generated `tsvector` of the name (weight A) and the
-text (weight B) under the `english` configuration, with a GIN index on it
+text (weight B) under the `english` configuration, with a GIN index on it, and `ntok`,
+its number of tokens
 (`keyword_ddl`, appended to the table's DDL by `readmodels.create_statements`).
 Being generated, `doc` is recomputed by every insert, a rebuild swap's copy included.
 
@@ -11,7 +12,7 @@ Ranking follows SQLite's FTS5 bm25 (`questlog.sqlite.keywords`) so both engines
 order the same chunks alike: each term's weighted frequency in a chunk is
 `ts_rank_cd` of that term alone (the sum of its occurrences' weights, the name's
 `name_weight` times the text's), saturated and length-normalised as bm25 does
-(k1 = 1.2, b = 0.75, length = the chunk's distinct lexemes), times the term's
+(k1 = 1.2, b = 0.75, length = the chunk's tokens, `ntok`), times the term's
 bm25 idf over the whole table (FTS5's floor of 1e-6 for terms in half the chunks
 or more). The terms are the user's words OR-ed (`plain_terms`, shared with SQLite);
 text that visibly uses web-search syntax (quotes, `or`, a leading `-`) is first
@@ -35,7 +36,7 @@ B = 0.75
 IDF_FLOOR = 1e-6  # FTS5's idf for a term in half the rows or more
 MAX_WORD = 200  # longer "words" are no words (tsvector drops lexemes over 2 KB anyway)
 MAX_TERMS = 32
-_SYNTAX = re.compile(r'"|\bor\b|(^|\s)-\w', re.IGNORECASE)
+_SYNTAX = re.compile(r'"|\bOR\b|(^|\s)-\w')  # as SQLite: upper-case OR only
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 # Stopwords as SQLite's keyword index drops them (PostgreSQL's `english` config drops
@@ -49,6 +50,11 @@ def keyword_ddl(table: str) -> list[str]:
         f'ALTER TABLE "{table}" ADD COLUMN doc tsvector GENERATED ALWAYS AS ('
         f"setweight(to_tsvector('{CONFIG}', name), 'A') || "
         f"setweight(to_tsvector('{CONFIG}', text), 'B')) STORED",
+        # Tokens as FTS5 counts them (runs of letters and digits, stop words included):
+        # bm25's document length.
+        f'ALTER TABLE "{table}" ADD COLUMN ntok integer GENERATED ALWAYS AS (coalesce('
+        "array_length(regexp_split_to_array(trim(regexp_replace(name || ' ' || text, "
+        "'[^[:alnum:]]+', ' ', 'g')), ' '), 1), 0)) STORED",
         f'CREATE INDEX "{table}__doc" ON "{table}" USING gin (doc)',
     ]
 
@@ -71,28 +77,33 @@ def _weights(name_weight: float) -> list[float]:
 
 def _ranked_sql(fts: str, chunks: str, extra: str) -> str:
     """bm25 over the rows matching any of the term queries (see the module docstring).
-    Parameters: terms (text[]), weights (float4[]), k."""
+    Every CTE is MATERIALIZED: inlined, the planner counted a term's rows once per hit.
+    Parameters: terms (text[]), weights (float4[]), scale, the filters', k."""
     return f"""
-WITH terms AS (
-    SELECT t.n, t.q FROM (
+WITH terms AS MATERIALIZED (
+    SELECT n, q FROM (
         SELECT n, websearch_to_tsquery('{CONFIG}', term) AS q
         FROM unnest(%s::text[]) WITH ORDINALITY AS u(term, n)) t
-    WHERE numnode(t.q) > 0),
-total AS (SELECT count(*) AS n, greatest(avg(length(doc)), 1) AS avgdl FROM {fts}),
-df AS (
-    SELECT terms.n AS term, terms.q,
-           greatest(ln((total.n - hits.n + 0.5) / (hits.n + 0.5)), {IDF_FLOOR}) AS idf
-    FROM terms CROSS JOIN total
-    CROSS JOIN LATERAL (SELECT count(*) AS n FROM {fts} WHERE doc @@ terms.q) hits),
-matched AS (
-    SELECT f.id, f.doc FROM {fts} f JOIN {chunks} c ON c.id = f.id
+    WHERE numnode(q) > 0),
+hits AS MATERIALIZED (
+    -- `|| ''`: the tsvector itself, not a TOAST pointer read again for every term
+    SELECT f.id, f.doc || ''::tsvector AS doc, f.ntok FROM {fts} f
     WHERE f.doc @@ (SELECT coalesce(string_agg(q::text, ' | ')::tsquery, ''::tsquery)
-                    FROM terms){extra})
-SELECT m.id, sum(df.idf * tf.f * ({K1} + 1) /
-                 (tf.f + {K1} * (1 - {B} + {B} * length(m.doc) / total.avgdl))) AS score
-FROM matched m CROSS JOIN total JOIN df ON m.doc @@ df.q
-CROSS JOIN LATERAL (SELECT ts_rank_cd(%s::float4[], m.doc, df.q, 0) * %s AS f) tf
-GROUP BY m.id ORDER BY score DESC, m.id LIMIT %s"""
+                    FROM terms)),
+pairs AS MATERIALIZED (
+    SELECT h.id, h.ntok, t.n, ts_rank_cd(%s::float4[], h.doc, t.q, 0) * %s AS f
+    FROM hits h JOIN terms t ON h.doc @@ t.q),
+total AS MATERIALIZED (
+    SELECT count(*) AS n, greatest(avg(ntok), 1) AS avgdl FROM {fts}),
+df AS MATERIALIZED (
+    SELECT p.n, greatest(ln((total.n - count(*) + 0.5) / (count(*) + 0.5)), {IDF_FLOOR})
+           AS idf
+    FROM pairs p CROSS JOIN total GROUP BY p.n, total.n)
+SELECT p.id, sum(df.idf * p.f * ({K1} + 1) /
+                 (p.f + {K1} * (1 - {B} + {B} * p.ntok / total.avgdl))) AS score
+FROM pairs p JOIN df ON df.n = p.n CROSS JOIN total JOIN {chunks} c ON c.id = p.id
+WHERE TRUE{extra}
+GROUP BY p.id ORDER BY score DESC, p.id LIMIT %s"""
 
 
 def _written_sql(fts: str, chunks: str, extra: str) -> str:
@@ -140,7 +151,7 @@ class PostgresKeywordIndex:
         # ts_rank_cd scaled its weights into [0, 1]: scale back to name_weight : 1.
         scale = max(name_weight, 1.0)
         sql = _ranked_sql(self.fts_table, self.chunks_table, extra)
-        rows = session.execute(sql, [terms, *params, weights, scale, k]).fetchall()
+        rows = session.execute(sql, [terms, weights, scale, *params, k]).fetchall()
         return [(int(cid), float(s)) for cid, s in rows]
 
 

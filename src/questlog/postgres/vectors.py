@@ -83,15 +83,20 @@ def create_mirror(session: Session, dim: int) -> None:
     session.execute(f"CREATE TABLE IF NOT EXISTS {VEC_TABLE} (id BIGINT PRIMARY KEY, "
                     f"type TEXT NOT NULL, pack TEXT NOT NULL, embedding vector({int(dim)}) "
                     "NOT NULL)")
+    session.execute(f"CREATE TABLE IF NOT EXISTS {VEC_STATE_TABLE} "
+                    "(id INTEGER PRIMARY KEY CHECK (id = 1), token TEXT NOT NULL, "
+                    "dim INTEGER NOT NULL)")
+
+
+def index_mirror(session: Session) -> None:
+    """The mirror's indexes (after a resync's rows: one bulk HNSW build is several times
+    faster than inserting into the graph row by row)."""
     session.execute(f"CREATE INDEX IF NOT EXISTS {VEC_TABLE}__hnsw ON {VEC_TABLE} USING hnsw "
                     f"(embedding vector_cosine_ops) WITH (m = {HNSW_M}, "
                     f"ef_construction = {HNSW_EF_CONSTRUCTION})")
     session.execute(f"CREATE INDEX IF NOT EXISTS {VEC_TABLE}__type_pack "
                     f"ON {VEC_TABLE} (type, pack)")
     session.execute(f"CREATE INDEX IF NOT EXISTS {VEC_TABLE}__pack ON {VEC_TABLE} (pack)")
-    session.execute(f"CREATE TABLE IF NOT EXISTS {VEC_STATE_TABLE} "
-                    "(id INTEGER PRIMARY KEY CHECK (id = 1), token TEXT NOT NULL, "
-                    "dim INTEGER NOT NULL)")
 
 
 def drop_mirror(session: Session) -> None:
@@ -145,6 +150,7 @@ def resync_mirror(session: Session, chunks_table: str, token: str, dim: int) -> 
     rows = [(int(i), str(t), str(p), bytes(b)) for i, t, p, b in cursor.fetchall()]
     for start in range(0, len(rows), _BATCH):
         mirror_upsert(session, rows[start:start + _BATCH])
+    index_mirror(session)
     set_mirror_token(session, token, dim)
     return len(rows)
 
