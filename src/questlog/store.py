@@ -369,7 +369,7 @@ class Store:
         from .sqlite.wal import litestream_binary
 
         try:
-            choice = choose_backend(self.settings)
+            choice = choose_backend(self.settings, self.backend.name)
             active, reason = choice.active, choice.reason
         except VectorSearchUnavailable as exc:
             active, reason = "unavailable", str(exc)
