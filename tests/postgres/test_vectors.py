@@ -70,11 +70,16 @@ def test_filtered_queries_are_exact_where_hnsw_would_return_fewer(pg_url: str) -
             for q in data.queries:
                 # What a plain filtered HNSW query returns (the graph walk keeps 10 rows,
                 # then the filter drops most of them).
-                session.execute("SELECT set_config('hnsw.ef_search', '10', true)")
-                walked = session.execute(
-                    f"SELECT id FROM {VEC_TABLE} WHERE type = %s "
-                    "ORDER BY embedding <=> %s::vector LIMIT %s",
-                    (rare, "[" + ",".join(map(str, q.tolist())) + "]", K)).fetchall()
+                # (the planner is steered onto the graph: no sequential scan, no btree.)
+                session.execute("SELECT set_config('hnsw.ef_search', '10', true), "
+                                "set_config('enable_seqscan', 'off', true)")
+                walk = (f"SELECT id FROM {VEC_TABLE} WHERE type || '' = %s "
+                        "ORDER BY embedding <=> %s::vector LIMIT %s")
+                params = (rare, "[" + ",".join(map(str, q.tolist())) + "]", K)
+                plan = " ".join(r[0] for r in session.execute("EXPLAIN " + walk, params))
+                assert f"{VEC_TABLE}__hnsw" in plan
+                walked = session.execute(walk, params).fetchall()
+                session.execute("SELECT set_config('enable_seqscan', 'on', true)")
                 short += len(walked) < K
                 got = index.search(session, q, K, Filters(types=(rare,)), generation)
                 assert [c for c, _ in got] == _brute(data.vectors[mask], rare_ids, q, K)
