@@ -12,7 +12,8 @@ from typing import Any
 
 
 def positions_of(session: Any) -> ModuleType:
-    """The read-positions statements of the session's engine."""
+    """The read-positions statements of the session's engine. (Main has since put them
+    behind a port, `backend.read_positions`; PostgresBackend provides it.)"""
     if session.dialect == "postgresql":
         from ..postgres import read_positions as postgres_positions
 

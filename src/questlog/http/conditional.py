@@ -21,7 +21,8 @@ from fastapi import Depends, FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from ..caching import PositionLRU
-from ..caching.tokens import ReadModels, positions_of
+from ..caching.tokens import ReadModels
+from ..sqlite import read_positions
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -46,12 +47,11 @@ def of_read_models(models: ReadModels | Callable[[], ReadModels]) -> TokenOf:
 
 
 def of_stream(session: Any, request: Request) -> str:
-    return positions_of(session).stream_version_token(  # type: ignore[no-any-return]
-        session, request.path_params["stream_id"])
+    return read_positions.stream_version_token(session, request.path_params["stream_id"])
 
 
 def of_head(session: Any, _request: Request) -> str:
-    return positions_of(session).head_token(session)  # type: ignore[no-any-return]
+    return read_positions.head_token(session)
 
 
 def etag_for(token: str, request: Request) -> str:

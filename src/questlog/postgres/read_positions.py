@@ -37,3 +37,22 @@ def head_token(session: Any) -> str:
 def stream_version_token(session: Any, stream_id: str) -> str:
     (version,) = session.execute(_STREAM_VERSION_SQL, (stream_id,)).fetchone()
     return str(int(version))
+
+
+class PostgresReadPositions:
+    """`storage.read_positions.ReadPositions` (main's port) on PostgreSQL (stateless)."""
+
+    def checkpoints_token(self, session: Any, names: Sequence[str]) -> str:
+        return checkpoints_token(session, names)
+
+    def head_and_checkpoints_token(self, session: Any, names: Sequence[str]) -> str:
+        return head_and_checkpoints_token(session, names)
+
+    def head_token(self, session: Any) -> str:
+        return head_token(session)
+
+    def stream_version_token(self, session: Any, stream_id: str) -> str:
+        return stream_version_token(session, stream_id)
+
+
+READ_POSITIONS = PostgresReadPositions()

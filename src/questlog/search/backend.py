@@ -3,7 +3,7 @@
 `QUESTLOG_VECTOR_BACKEND`: `auto` (sqlite-vec when it loads, else numpy),
 `sqlite-vec` (required: an error when it cannot load), `numpy` (always). A store
 on PostgreSQL uses pgvector unless `numpy` is asked for.
-Importing this module is light: it probes sqlite-vec through questlog.db only.
+Importing this module is light: it probes sqlite-vec through `search.indexes` only.
 """
 
 from __future__ import annotations
@@ -11,11 +11,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ..db import vec_status
 from ..errors import VectorSearchUnavailable
 from ..settings import Settings
-from ..sqlite.vectors import LAYOUT as VEC0_LAYOUT
 from .embedder import MINILM_ID, default_embedder
+from .indexes import approximate_index_layout, approximate_index_status
 
 
 @dataclass(frozen=True)
@@ -34,7 +33,7 @@ def choose_backend(settings: Settings, engine: str = "sqlite") -> BackendChoice:
         # The accelerated index is the server's pgvector (questlog.postgres.vectors); a
         # server without it leaves the mirror unsynced and queries fall back to numpy.
         return BackendChoice(configured, "pgvector", "postgresql: pgvector on the server")
-    status = vec_status()
+    status = approximate_index_status()
     if status.loaded:
         how = "auto: " if configured == "auto" else ""
         return BackendChoice(configured, "sqlite-vec", f"{how}sqlite-vec {status.version} loaded")
@@ -46,7 +45,7 @@ def choose_backend(settings: Settings, engine: str = "sqlite") -> BackendChoice:
 
 def backend_report(settings: Settings) -> dict[str, Any]:
     """A dict for `questlog doctor`: configured and active backend, reason, layout, model."""
-    status = vec_status()
+    status = approximate_index_status()
     try:
         choice = asdict(choose_backend(settings))
     except VectorSearchUnavailable as exc:
@@ -58,7 +57,7 @@ def backend_report(settings: Settings) -> dict[str, Any]:
         **choice,
         "sqlite_vec": {"loaded": status.loaded, "version": status.version,
                        "reason": status.reason},
-        "layout": dict(VEC0_LAYOUT),
+        "layout": approximate_index_layout(),
         "model": embedder.model_id if embedder.model_id else MINILM_ID,
         "model_loaded": bool(loaded) if loaded is not None else None,
     }

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import lru_cache
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ..storage.embeddings import EmbeddingCache
 from ..storage.keywords import KeywordIndex, KeywordRow
@@ -23,6 +23,8 @@ from ..storage.vectors import Filters, Generation, VectorIndex, VectorRow
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
+
+    from ..sqlite.driver import VecStatus
 
 P = TypeVar("P")
 
@@ -227,6 +229,20 @@ def exact_index(chunks_table: str) -> VectorIndex:
         return PostgresNumpyIndex(chunks_table)
 
     return _VectorIndex("numpy", True, _PerEngine({"sqlite": sqlite, "postgresql": postgres}))
+
+
+def approximate_index_status() -> VecStatus:
+    """Whether the accelerated index's extension (sqlite-vec) loads, and why not."""
+    from ..sqlite.driver import vec_status
+
+    return vec_status()
+
+
+def approximate_index_layout() -> dict[str, Any]:
+    """How the accelerated index lays out its vectors (what `questlog doctor` prints)."""
+    from ..sqlite.vectors import LAYOUT
+
+    return dict(LAYOUT)
 
 
 def maintained_index(session: Session, chunks_table: str) -> VectorIndex | None:
