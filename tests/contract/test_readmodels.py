@@ -165,6 +165,27 @@ def test_digest_is_canonical_order_and_skips_excluded_columns(store: Store) -> N
     assert store.write(change) != mine
 
 
+def test_digest_orders_text_by_code_point_and_null_first(store: Store) -> None:
+    """The digest's row order is the same on every engine: text by code point (SQLite's
+    BINARY, whatever the server's collation), NULL before any value."""
+    table = declare("rm_contract_order", text("key", primary_key=True), text("note", null=True),
+                    integer("n", null=True), digest_order=("note", "n", "key"))
+    rows = [("a", "b", 1), ("B", None, 2), ("é", "B", None), ("Z", "a", 3), ("_", None, None),
+            ("b", "B", 4), ("ab", "b", -1)]
+
+    def fill(session: Session) -> str:
+        store.readmodels.create(session, table)
+        session.executemany(sa.insert(table), [{"key": k, "note": t, "n": n}
+                                               for k, t, n in rows])
+        return store.readmodels.digest(session, table)
+
+    def order(row: tuple[str, str | None, int | None]) -> tuple[Any, ...]:
+        key, note, n = row
+        return (note is not None, note or "", n is not None, n or 0, key)
+
+    assert store.write(fill) == digest_rows(["key", "note", "n"], [sorted(rows, key=order)])
+
+
 def test_digest_of_a_table_never_created_is_the_empty_digest(store: Store) -> None:
     with store.read() as session:   # e.g. `projections hash` on a read-only store
         assert store.readmodels.digest(session, ITEMS) == digest_rows([], [])

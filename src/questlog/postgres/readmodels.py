@@ -21,8 +21,9 @@ The declarations are engine-neutral; what differs from SQLite:
   text here; case-insensitive lookups are the content queries' matter.
 - A SQLite virtual table (`virtual=`, FTS5) is created as a plain table of its
   declared columns, which PostgreSQL's search ports index by their own means.
-- Digests order text by bytes (`COLLATE "C"`, SQLite's BINARY) and NOCASE text by
-  its ASCII-lowercased bytes, so both engines give the same digest of the same rows.
+- Digests order text by bytes (`COLLATE "C"`, SQLite's BINARY), NOCASE text by its
+  ASCII-lowercased bytes and NULL first, as SQLite does, so both engines give the same
+  digest of the same rows.
 """
 
 from __future__ import annotations
@@ -116,11 +117,13 @@ def _batches(cursor: Any) -> Iterator[list[Any]]:
 
 
 def _order_key(column: sa.Column[Any]) -> Any:
-    """How the digest orders a column: SQLite's order of the same values."""
+    """How the digest orders a column: SQLite's order of the same values (text by its
+    bytes, NOCASE text by its ASCII-lowercased bytes, NULL before any value)."""
+    key: Any = column
     if isinstance(column.type, sa.String):
         as_bytes = column.collate("C")
-        return sa.func.lower(as_bytes) if _is_nocase(column) else as_bytes
-    return column
+        key = sa.func.lower(as_bytes) if _is_nocase(column) else as_bytes
+    return sa.nulls_first(key)
 
 
 class PostgresReadModels:
