@@ -387,7 +387,7 @@ class Store:
         from .search.indexes import approximate_index_status
 
         try:
-            choice = choose_backend(self.settings)
+            choice = choose_backend(self.settings, self.backend.name)
             active, reason = choice.active, choice.reason
         except VectorSearchUnavailable as exc:
             active, reason = "unavailable", str(exc)

@@ -121,23 +121,3 @@ def available_backends() -> list[str]:
     if os.environ.get(POSTGRES_URL_ENV):
         names.append("postgresql")
     return names
-
-
-# Contract modules whose ports the PostgreSQL backend does not implement YET (issue 12:
-# the search ports — vectors, keywords, embeddings, search chunks — come next). Their
-# tests are not collected for `postgresql` while listed here; the one who implements a
-# port removes its module from this list. Nothing else may leave a backend out.
-PORTS_NOT_YET_ON_POSTGRES: frozenset[str] = frozenset({
-    "test_vectors.py",
-    "test_keywords.py",
-    "test_embeddings.py",
-})
-
-
-def backends_for(module: str) -> list[str]:
-    """The backends a contract module runs on: every available one, less the PostgreSQL
-    ports not there yet (PORTS_NOT_YET_ON_POSTGRES)."""
-    names = available_backends()
-    if module in PORTS_NOT_YET_ON_POSTGRES:
-        names = [n for n in names if n != "postgresql"]
-    return names

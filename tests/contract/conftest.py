@@ -88,8 +88,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     conftest starts the throwaway PostgreSQL server there): this conftest is imported
     before that, so the backends cannot be listed at import time."""
     if "backend" in metafunc.fixturenames:
-        module = Path(str(metafunc.definition.path)).name
-        metafunc.parametrize("backend", backends.backends_for(module), indirect=True)
+        metafunc.parametrize("backend", backends.available_backends(), indirect=True)
 
 
 @pytest.fixture

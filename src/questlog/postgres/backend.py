@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from .checkpoints import PostgresCheckpoints
     from .leases import AdvisoryLeases
     from .notify import CommitListener
+    from .read_positions import PostgresReadPositions
     from .readmodels import PostgresReadModels
     from .snapshots import PostgresSnapshots
 
@@ -53,6 +54,12 @@ class PostgresBackend:
         from .readmodels import READ_MODELS
 
         return READ_MODELS
+
+    @property
+    def read_positions(self) -> PostgresReadPositions:
+        from .read_positions import READ_POSITIONS
+
+        return READ_POSITIONS
 
     @property
     def snapshots(self) -> PostgresSnapshots:
