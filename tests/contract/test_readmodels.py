@@ -86,6 +86,27 @@ def test_upsert_replaces_adds_and_keeps_by_primary_key(store: Store) -> None:
     assert store.write(job) == [("a", 3, 1, 3), ("b", 1, 2, 2)]
 
 
+def test_a_nocase_column_takes_bound_values_and_large_integers(store: Store) -> None:
+    """Columns declared as the content tables declare them (SQLite's NOCASE collation,
+    64-bit integers) take Core inserts and upserts with bound values on every engine
+    (PostgreSQL has no NOCASE: no statement may name it, nor cast a value to it)."""
+    rm = store.readmodels
+    names = declare("rm_contract_names", text("key", primary_key=True),
+                    sa.Column("name", sa.Text(collation="NOCASE"), nullable=False),
+                    integer("big"))
+    big = 2**40 + 7
+
+    def job(session: Session) -> list[tuple[Any, ...]]:
+        rm.create(session, names)
+        session.executemany(sa.insert(names), [{"key": "a", "name": "Fireball", "big": big}])
+        session.execute(rm.upsert(names), {"key": "a", "name": "Fire Bolt", "big": big + 1})
+        session.execute(sa.insert(names), {"key": "b", "name": "Acid Arrow", "big": -big})
+        query = sa.select(names).where(names.c.big != sa.bindparam("skip"))
+        return [tuple(r) for r in session.execute(query.order_by(names.c.key), {"skip": 0})]
+
+    assert store.write(job) == [("a", "Fire Bolt", big + 1), ("b", "Acid Arrow", -big)]
+
+
 def test_shadow_swap_leaves_readers_on_the_old_model_until_it_commits(store: Store) -> None:
     rm = store.readmodels
     shadow = physical(ITEMS, "rm_contract_items__rb1")

@@ -18,6 +18,7 @@ from questlog import NewEvent, Store
 from questlog.errors import NotAStore, StoreNotInitialized
 from questlog.postgres.errors import translate
 from questlog.postgres.schema import LOG_LOCK_KEY
+from questlog.storage import errors as neutral
 from questlog.storage.errors import IntegrityConflict, StorageBusy, StorageUnavailable
 
 
@@ -67,6 +68,13 @@ def test_errors_are_told_apart_by_sqlstate(pg_url: str) -> None:
         psycopg.connect("postgresql://nobody@localhost:1/none", connect_timeout=2)
     assert isinstance(translate(refused.value), StorageUnavailable)
     assert translate(ValueError("unique violation")) is None  # never by message text
+    # The same answers reach code outside the engine package through storage.errors, which
+    # asks the PostgresDriverErrors the package registered when it was imported.
+    assert isinstance(neutral.translate(unique.value), IntegrityConflict)
+    assert isinstance(neutral.storage_error(locked.value), StorageBusy)
+    assert neutral.code_name(unique.value) == "SQLSTATE 23505"
+    assert psycopg.Error in neutral.driver_error_classes()
+    assert psycopg.DatabaseError in neutral.driver_error_classes(database_only=True)
 
 
 def test_a_writer_waits_for_the_log_lock_another_process_holds(pg_url: str) -> None:
