@@ -64,25 +64,12 @@ def srd_game_store(srd_dir: Path, tmp_path_factory: pytest.TempPathFactory,
     return path
 
 
-# Tests that copy the search index, which needs the search ports (vectors, keywords,
-# embeddings) that PostgreSQL does not have yet: expected to fail there, strictly, so the
-# mark must go when they land (the rest of the copy is checked on PostgreSQL without it).
-NEEDS_SEARCH_PORTS = frozenset({
-    "test_srd_and_a_game_session_go_there_and_back_with_identical_digests",
-})
-SEARCH_PORTS_MISSING = pytest.mark.xfail(
-    strict=True, reason="search ports on PostgreSQL: branch pg-search")
-
-
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Parametrize `other_backend` at collection, after every `pytest_configure` ran (the
     root conftest starts the throwaway PostgreSQL server there): this conftest can be
     imported before that, so the backends cannot be listed at import time."""
     if "other_backend" in metafunc.fixturenames:
-        params = [pytest.param(name, marks=SEARCH_PORTS_MISSING)
-                  if name == "postgresql" and metafunc.function.__name__ in NEEDS_SEARCH_PORTS
-                  else name for name in backends.available_backends()]
-        metafunc.parametrize("other_backend", params, indirect=True)
+        metafunc.parametrize("other_backend", backends.available_backends(), indirect=True)
 
 
 @pytest.fixture

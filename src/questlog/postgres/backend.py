@@ -56,12 +56,6 @@ class PostgresBackend:
         return READ_MODELS
 
     @property
-    def read_positions(self) -> PostgresReadPositions:
-        from .read_positions import READ_POSITIONS
-
-        return READ_POSITIONS
-
-    @property
     def snapshots(self) -> PostgresSnapshots:
         from .snapshots import SNAPSHOTS
 
