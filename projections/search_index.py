@@ -32,8 +32,9 @@ CHUNKS = declare(
     text("pack"), text("name"), text("text"), text("text_hash"),
     sa.Column("embedding", sa.LargeBinary), sa.UniqueConstraint("type", "idx", "chunk_no"),
     indexes=search_index.CHUNKS_INDEXES, digest_order=("id",), digest_exclude=("embedding",))
-# The keyword index (SQLite: FTS5) is engine-specific: storage-search's port owns it.
-FTS = declare(search_index.FTS_TABLE, text("name"), text("text"),
+# The keyword index is engine-specific (SQLite: an FTS5 table keyed by rowid, which
+# ignores these columns; PostgreSQL: this table plus a tsvector, keyed by `id`).
+FTS = declare(search_index.FTS_TABLE, integer("id", primary_key=True), text("name"), text("text"),
               virtual=search_index.FTS_SPEC, digest=False)
 # Holds a fresh token per applied batch (it versions the vec0 mirror and the numpy
 # matrix), so it differs between a rebuild and incremental application.

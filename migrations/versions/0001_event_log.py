@@ -80,11 +80,26 @@ STATEMENTS = [
 
 
 def upgrade() -> None:
-    for statement in STATEMENTS:
+    for statement in _statements(STATEMENTS):
         op.execute(statement)
 
 
+def _statements(sqlite: list[str]) -> list[str]:
+    """This revision's statements for the store's engine (PostgreSQL's are its package's)."""
+    if op.get_bind().dialect.name == "postgresql":
+        from questlog.postgres.schema import STATEMENTS as POSTGRES
+
+        return POSTGRES[revision]
+    return sqlite
+
+
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        from questlog.postgres.schema import DOWNGRADES
+
+        for statement in DOWNGRADES[revision]:
+            op.execute(statement)
+        return
     for table in ("embedding_cache", "snapshots", "projector_checkpoints", "streams"):
         op.execute(f"DROP TABLE IF EXISTS {table}")
     op.execute("DROP TRIGGER IF EXISTS events_no_update")

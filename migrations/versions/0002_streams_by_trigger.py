@@ -29,8 +29,20 @@ END"""
 
 
 def upgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        from questlog.postgres.schema import STATEMENTS
+
+        for statement in STATEMENTS[revision]:
+            op.execute(statement)
+        return
     op.execute(TRACK_STREAM)
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        from questlog.postgres.schema import DOWNGRADES
+
+        for statement in DOWNGRADES[revision]:
+            op.execute(statement)
+        return
     op.execute("DROP TRIGGER IF EXISTS events_track_stream")

@@ -86,10 +86,16 @@ class AsyncStore:
     async def subscribe(self, from_position: int = 0,
                         poll_interval: float = 0.1) -> AsyncIterator[RecordedEvent]:
         position = from_position
+        signal = self.store.backend.commit_signal()  # PostgreSQL: woken by any commit
+        loop = asyncio.get_running_loop()
         while True:
+            seen = signal.seen() if signal is not None else 0
             events = await self.read_all(position, 1000)
             for event in events:
                 position = event.position + 1
                 yield event
             if not events:
-                await asyncio.sleep(poll_interval)
+                if signal is not None:
+                    await loop.run_in_executor(None, signal.wait, seen, poll_interval)
+                else:
+                    await asyncio.sleep(poll_interval)

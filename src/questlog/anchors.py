@@ -58,9 +58,17 @@ def default_anchor_path(db_path: Path) -> Path:
     return db_path.with_name(db_path.name + ".anchors.jsonl")
 
 
-def anchor_path(settings: Settings, db_path: Path, override: Path | None = None) -> Path:
-    """The anchor file: the explicit one, else QUESTLOG_ANCHOR_PATH, else beside the store."""
-    return override or settings.anchor_path or default_anchor_path(db_path)
+def anchor_path(settings: Settings, db_path: Path | str, override: Path | None = None) -> Path:
+    """The anchor file: the explicit one, else QUESTLOG_ANCHOR_PATH, else beside the store
+    file (a store on a server, named by its URL, has no file to put it beside)."""
+    chosen = override or settings.anchor_path
+    if chosen is not None:
+        return chosen
+    if isinstance(db_path, str):
+        raise ConfigurationError(
+            "a store on a database server has no file to keep anchors beside: set "
+            "QUESTLOG_ANCHOR_PATH (or give the anchor file's path)")
+    return default_anchor_path(db_path)
 
 
 class AnchorKey:
@@ -383,7 +391,7 @@ class Anchorer:
 
     @classmethod
     def from_settings(cls, backend: Backend, settings: Settings,
-                      db_path: Path) -> Anchorer | None:
+                      db_path: Path | str) -> Anchorer | None:
         """The writer's anchorer, or None while no key is set or both triggers are 0."""
         if settings.anchor_key is None or not (settings.anchor_every_events
                                                or settings.anchor_every_s):

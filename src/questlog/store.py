@@ -21,7 +21,7 @@ from .completion import Completion
 from .errors import QuestlogError, ReadOnlyStore, WriterClosed
 from .events import ANY, AppendResult, ExpectedVersion, RecordedEvent
 from .settings import Settings, load_settings
-from .storage.select import open_backend
+from .storage.select import open_backend, redacted
 from .storage.session import Session
 
 if TYPE_CHECKING:  # the writer and planner (pydantic among them) load on the first write
@@ -34,8 +34,10 @@ if TYPE_CHECKING:  # the writer and planner (pydantic among them) load on the fi
     from .search.api import SearchAPI
     from .storage.backend import Backend
     from .storage.checkpoints import Checkpoints
+    from .storage.leases import Leases
     from .storage.log import Log, VerifyReport
     from .storage.readmodels import ReadModels
+    from .storage.signals import CommitSignal
     from .storage.snapshots import Snapshots
     from .writer import Writer
 
@@ -85,13 +87,21 @@ class Store:
     def snapshots(self) -> Snapshots:
         return self.backend.snapshots
 
+    def commit_signal(self) -> CommitSignal | None:
+        return self.backend.commit_signal()
+
+    def leases(self) -> Leases | None:
+        return self.backend.leases()
+
     def __init__(self, backend: Backend, settings: Settings,
                  projectors: Sequence[Projector] | None = None, *,
                  path: Path | None = None) -> None:
         self.backend = backend
         self.settings = settings
-        # The store file of a SQLite backend (anchors, replication and messages use it).
-        self.path: Path = path if path is not None else getattr(backend, "path", Path(backend.url))
+        # The store file of a SQLite backend (anchors, replication and messages use it);
+        # a server's URL, without its password, for the others.
+        self.path: Path = path if path is not None else getattr(
+            backend, "path", Path(redacted(backend.url)))
         self.read_only = backend.read_only
         self._writer: Writer | None = None
         self._writer_lock = threading.RLock()
@@ -124,6 +134,13 @@ class Store:
         return cls(backend, settings, projectors, path=getattr(backend, "path", None))
 
     @property
+    def location(self) -> Path | str:
+        """Where the store lives, as `Store.open` takes it: the file of a SQLite store, the
+        URL of a server's (with its password: show it through `storage.select.redacted`)."""
+        path: Path | None = getattr(self.backend, "path", None)
+        return path if path is not None else self.backend.url
+
+    @property
     def db(self) -> Backend:
         """The backend (the name older callers, benchmarks among them, use)."""
         return self.backend
@@ -144,7 +161,7 @@ class Store:
                 from .anchors import Anchorer
                 from .writer import Writer
 
-                anchorer = Anchorer.from_settings(self.backend, self.settings, self.path)
+                anchorer = Anchorer.from_settings(self.backend, self.settings, self.location)
                 try:
                     writer = Writer(self.backend, manager.hooks,
                                     on_commit=anchorer.committed if anchorer else None)
@@ -269,14 +286,19 @@ class Store:
         """Yield events from `from_position` on, then new ones as they are committed."""
         position = from_position
         stop = stop or threading.Event()
+        signal = self.commit_signal()  # PostgreSQL: woken by commits of any process
         while not stop.is_set():
             got = False
+            seen = signal.seen() if signal is not None else 0
             for event in self.read_all(position, types=types, categories=categories):
                 got = True
                 position = event.position + 1
                 yield event
             if not got:
-                stop.wait(poll_interval)
+                if signal is not None:
+                    signal.wait(seen, poll_interval)
+                else:
+                    stop.wait(poll_interval)
 
     def head_position(self) -> int:
         with self.backend.read() as session:
@@ -296,14 +318,14 @@ class Store:
         from .anchors import AnchorKey, anchor_path, take_anchor
 
         return take_anchor(self.backend, AnchorKey.from_settings(self.settings),
-                           anchor_path(self.settings, self.path, path))
+                           anchor_path(self.settings, self.location, path))
 
     def verify_anchors(self, path: Path | None = None) -> AnchorReport:
         """Check that the log still reaches every anchor in the file with the same hash."""
         from .anchors import AnchorKey, anchor_path, verify_anchors
 
         return verify_anchors(self.backend, AnchorKey.from_settings(self.settings),
-                              anchor_path(self.settings, self.path, path))
+                              anchor_path(self.settings, self.location, path))
 
     # -- projections and read models ------------------------------------------------------
 
@@ -365,7 +387,7 @@ class Store:
         from .search.indexes import approximate_index_status
 
         try:
-            choice = choose_backend(self.settings)
+            choice = choose_backend(self.settings, self.backend.name)
             active, reason = choice.active, choice.reason
         except VectorSearchUnavailable as exc:
             active, reason = "unavailable", str(exc)

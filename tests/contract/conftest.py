@@ -46,7 +46,7 @@ Backends
   makes this green. The parameters are fixed at collection, so code that
   starts a throwaway server (pgserver) must set the variable before then,
   e.g. in a `pytest_configure` hook, and stop the server in
-  `pytest_unconfigure`.
+  `pytest_unconfigure` (tests/conftest.py does, with pgserver).
 To add a backend, add a factory to `BACKENDS` in backends.py and the
 condition under which it is available to `available_backends()`.
 """
@@ -83,7 +83,15 @@ backends = _load("contract_backends", "backends.py")
 _load("contract_search", "search_tables.py")
 
 
-@pytest.fixture(params=backends.available_backends())
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize `backend` at collection, after every `pytest_configure` ran (the root
+    conftest starts the throwaway PostgreSQL server there): this conftest is imported
+    before that, so the backends cannot be listed at import time."""
+    if "backend" in metafunc.fixturenames:
+        metafunc.parametrize("backend", backends.available_backends(), indirect=True)
+
+
+@pytest.fixture
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[backends.BackendUnderTest]:
     stores = backends.BACKENDS[request.param](tmp_path)
     try:

@@ -336,3 +336,47 @@ def test_a_read_only_store_reads_the_log_and_refuses_writes(
             store.append("camp-9", [ev()])
             assert reader.head_position() == 21
             assert [e.stream_id for e in reader.read_all(from_position=21)] == ["camp-9"]
+
+
+# -- the reader's bounds, envelopes, versions in time, read positions -------------------
+
+
+def test_read_stream_bounds_envelopes_and_version_at_a_time(store: Store) -> None:
+    store.append("b-1", [ev(n=1), ev(n=2)])
+    store.append("b-2", [ev("Other")])
+    store.append("b-1", [ev(n=3)])
+    log = store.log
+    with store.read() as session:
+        by_version = log.read_stream(session, "b-1", to_version=2)
+        by_position = log.read_stream(session, "b-1", to_position=3)
+        envelopes = log.read_envelopes(session, from_position=2, types=["Happened"])
+        events = log.read_all(session)
+        at_second = log.stream_version_at(session, "b-1", events[1].recorded_at)
+        before_all = log.stream_version_at(session, "b-1", "2000-01-01T00:00:00.000000Z")
+        now = log.stream_version_at(session, "b-1", "9999-12-31T23:59:59.999999Z")
+    assert [e.data["n"] for e in by_version] == [1, 2]
+    assert [e.position for e in by_position] == [1, 2]
+    assert [tuple(r) for r in envelopes] == [
+        (e.position, e.stream_id, e.stream_version, e.category, e.type, e.recorded_at)
+        for e in events if e.position >= 2 and e.type == "Happened"]
+    assert (before_all, at_second, now) == (0, 2, 3)
+
+
+def test_read_position_tokens_move_with_what_they_name(store: Store) -> None:
+    positions = store.backend.read_positions
+
+    def tokens() -> tuple[str, str, str, str]:
+        with store.read() as session:
+            return (positions.head_token(session),
+                    positions.stream_version_token(session, "t-1"),
+                    positions.checkpoints_token(session, ["nobody"]),
+                    positions.head_and_checkpoints_token(session, ["nobody"]))
+
+    empty = tokens()
+    assert empty[:2] == ("0", "0")
+    store.append("t-2", [ev()])
+    after_other = tokens()
+    assert after_other[0] == "1" and after_other[1] == "0"
+    assert after_other[2] == empty[2] and after_other[3] != empty[3]
+    store.append("t-1", [ev(), ev()])
+    assert tokens()[:2] == ("3", "2")

@@ -86,6 +86,27 @@ def test_upsert_replaces_adds_and_keeps_by_primary_key(store: Store) -> None:
     assert store.write(job) == [("a", 3, 1, 3), ("b", 1, 2, 2)]
 
 
+def test_a_nocase_column_takes_bound_values_and_large_integers(store: Store) -> None:
+    """Columns declared as the content tables declare them (SQLite's NOCASE collation,
+    64-bit integers) take Core inserts and upserts with bound values on every engine
+    (PostgreSQL has no NOCASE: no statement may name it, nor cast a value to it)."""
+    rm = store.readmodels
+    names = declare("rm_contract_names", text("key", primary_key=True),
+                    sa.Column("name", sa.Text(collation="NOCASE"), nullable=False),
+                    integer("big"))
+    big = 2**40 + 7
+
+    def job(session: Session) -> list[tuple[Any, ...]]:
+        rm.create(session, names)
+        session.executemany(sa.insert(names), [{"key": "a", "name": "Fireball", "big": big}])
+        session.execute(rm.upsert(names), {"key": "a", "name": "Fire Bolt", "big": big + 1})
+        session.execute(sa.insert(names), {"key": "b", "name": "Acid Arrow", "big": -big})
+        query = sa.select(names).where(names.c.big != sa.bindparam("skip"))
+        return [tuple(r) for r in session.execute(query.order_by(names.c.key), {"skip": 0})]
+
+    assert store.write(job) == [("a", "Fire Bolt", big + 1), ("b", "Acid Arrow", -big)]
+
+
 def test_shadow_swap_leaves_readers_on_the_old_model_until_it_commits(store: Store) -> None:
     rm = store.readmodels
     shadow = physical(ITEMS, "rm_contract_items__rb1")
@@ -172,6 +193,27 @@ def test_digest_is_canonical_order_and_skips_excluded_columns(store: Store) -> N
         return rm.digest(session, ITEMS)
 
     assert store.write(change) != mine
+
+
+def test_digest_orders_text_by_code_point_and_null_first(store: Store) -> None:
+    """The digest's row order is the same on every engine: text by code point (SQLite's
+    BINARY, whatever the server's collation), NULL before any value."""
+    table = declare("rm_contract_order", text("key", primary_key=True), text("note", null=True),
+                    integer("n", null=True), digest_order=("note", "n", "key"))
+    rows = [("a", "b", 1), ("B", None, 2), ("é", "B", None), ("Z", "a", 3), ("_", None, None),
+            ("b", "B", 4), ("ab", "b", -1)]
+
+    def fill(session: Session) -> str:
+        store.readmodels.create(session, table)
+        session.executemany(sa.insert(table), [{"key": k, "note": t, "n": n}
+                                               for k, t, n in rows])
+        return store.readmodels.digest(session, table)
+
+    def order(row: tuple[str, str | None, int | None]) -> tuple[Any, ...]:
+        key, note, n = row
+        return (note is not None, note or "", n is not None, n or 0, key)
+
+    assert store.write(fill) == digest_rows(["key", "note", "n"], [sorted(rows, key=order)])
 
 
 def test_digest_of_a_table_never_created_is_the_empty_digest(store: Store) -> None:

@@ -64,7 +64,15 @@ def srd_game_store(srd_dir: Path, tmp_path_factory: pytest.TempPathFactory,
     return path
 
 
-@pytest.fixture(params=backends.available_backends())
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize `other_backend` at collection, after every `pytest_configure` ran (the
+    root conftest starts the throwaway PostgreSQL server there): this conftest can be
+    imported before that, so the backends cannot be listed at import time."""
+    if "other_backend" in metafunc.fixturenames:
+        metafunc.parametrize("other_backend", backends.available_backends(), indirect=True)
+
+
+@pytest.fixture
 def other_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[object]:
     """A fresh, empty store location on each backend the contract suite runs on."""
     stores = backends.BACKENDS[request.param](tmp_path)

@@ -17,6 +17,7 @@ import pytest
 
 from questlog import NewEvent, Store
 from questlog.copying import CopyRefused, SourceChainBroken, copy_store
+from questlog.projection.digest import projector_digest
 from questlog.sqlite.driver import load_dbapi
 
 from .conftest import GAME_LOG, questlog
@@ -67,6 +68,29 @@ def test_srd_and_a_game_session_go_there_and_back_with_identical_digests(
     with Store.open(back, read_only=True) as store:
         assert store.content.get("spells", "fireball").name == "Fireball"
         assert store.game.party_sheet("brann").name
+
+
+def test_every_read_model_but_search_goes_there_and_back_with_identical_digests(
+        srd_game_store: Path, other_backend: Any, tmp_path: Path) -> None:
+    """The same round trip with every projector except the search index (whose ports
+    PostgreSQL lacks so far): content and game models are built on each backend, from
+    Core statements compiled for it, to the very digests SQLite gives."""
+    with Store.open(srd_game_store, read_only=True) as store:
+        projectors = [p for p in store.projections.projectors if p.name != "search_index"]
+    assert {"content", "game_party_sheet"} <= {p.name for p in projectors}
+    middle, back = other_backend.location, tmp_path / "back.db"
+    reports = [copy_store(srd_game_store, middle, projectors=projectors),
+               copy_store(middle, back, projectors=projectors)]
+    for report in reports:
+        assert report.ok, (report.verify, [d.name for d in report.digests if not d.same])
+        assert {d.name for d in report.digests} == {p.name for p in projectors}
+        assert all(d.compared and d.same for d in report.digests)
+    with Store.open(middle, read_only=True, projectors=projectors) as store:
+        assert all(s["state"] == "live" for s in store.projections.status())
+        with store.read() as session:
+            content = next(p for p in projectors if p.name == "content")
+            assert projector_digest(store.readmodels, session, content) == next(
+                d.source for d in reports[0].digests if d.name == "content")
 
 
 @pytest.fixture

@@ -1,15 +1,16 @@
 """The storage boundary, checked on the source (issue 11): engine code stays in its package.
 
-- No module of the library outside `questlog/sqlite/` imports a SQLite driver
-  (`pysqlite3`, `sqlite3`, `sqlite_vec`), by statement or by `importlib`.
-- Nor does it import the engine package itself (`questlog.sqlite.*`: driver
-  loading, result codes, SQL), except the few composition points in
-  `ENGINE_IMPORT_ALLOWED`; nor does it name a driver's error attributes or result
-  codes (`sqlite_errorcode`, `SQLITE_BUSY`, `load_dbapi`): driver errors reach it
-  translated, through `questlog.storage.errors`.
+- No module of the library outside the engine packages (`questlog/sqlite/`,
+  `questlog/postgres/`) imports a database driver (`pysqlite3`, `sqlite3`,
+  `sqlite_vec`, `psycopg`, `psycopg_pool`, `pgvector`), by statement or by `importlib`.
+- Nor does it import an engine package itself (`questlog.sqlite.*`,
+  `questlog.postgres.*`: driver loading, result codes, SQL), except the few
+  composition points in `ENGINE_IMPORT_ALLOWED`; nor does it name a driver's error
+  attributes or result codes (`sqlite_errorcode`, `SQLITE_BUSY`, `load_dbapi`,
+  `sqlstate`): driver errors reach it translated, through `questlog.storage.errors`.
 - No code in the library recognises an error by its message text (`"locked" in
   str(exc)`): errors are told apart by type and code (questlog.storage.errors).
-- SQL text lives in `questlog/sqlite/` (and migrations/). The modules that still
+- SQL text lives in the engine packages (and migrations/). The modules that still
   hold some are listed in `SQL_STILL_OUTSIDE`, a list that only shrinks: a module
   that no longer holds SQL must leave the list, one that starts to is refused.
 """
@@ -24,18 +25,20 @@ from pathlib import Path
 import pytest
 
 LIBRARY = Path(__file__).resolve().parents[2] / "src" / "questlog"
-ENGINE_PACKAGES = ("sqlite",)  # questlog/<name>/: one package per engine
-DRIVERS = ("pysqlite3", "sqlite3", "sqlite_vec")
+ENGINE_PACKAGES = ("sqlite", "postgres")  # questlog/<name>/: one package per engine
+DRIVERS = ("pysqlite3", "sqlite3", "sqlite_vec", "psycopg", "psycopg_pool", "pgvector")
 
 # Modules (relative to src/questlog) outside the engine packages that still hold SQL text:
 # none since issue 11 was finished. The mechanism stays so that a regression names itself.
 SQL_STILL_OUTSIDE: frozenset[str] = frozenset()
 
-# Modules outside the engine packages that may import from one (`questlog.sqlite.*`), each
-# with the reason it still does. Everything else reaches the engine through the ports of
-# questlog.storage (the backend's attributes) and the neutral error tree.
+# Modules outside the engine packages that may import from one (`questlog.sqlite.*`,
+# `questlog.postgres.*`), each with the reason it still does. Everything else reaches the
+# engine through the ports of questlog.storage (the backend's attributes) and the neutral
+# error tree.
 ENGINE_IMPORT_ALLOWED = frozenset({
-    # The composition root: opens the backend a store location names (and migrates it).
+    # The composition root: opens the backend a store location names (SQLite or
+    # PostgreSQL) and migrates it.
     "storage/select.py",
     # Search's composition point: builds the engine's implementation of each search port
     # (chunks, vector and keyword indexes, embedding cache) until the backend hands them out.
@@ -48,7 +51,7 @@ ENGINE_IMPORT_ALLOWED = frozenset({
 # What only an engine package may know of its driver: how it is loaded and how its errors
 # say what they are.
 DRIVER_KNOWLEDGE = re.compile(
-    r"^(load_dbapi|sqlite_errorcode|sqlite_errorname"
+    r"^(load_dbapi|sqlite_errorcode|sqlite_errorname|sqlstate|pgcode"  # pgcode: psycopg 2's
     r"|SQLITE_(ERROR|INTERNAL|PERM|ABORT|BUSY|LOCKED|NOMEM|READONLY|INTERRUPT|IOERR|CORRUPT"
     r"|NOTFOUND|FULL|CANTOPEN|PROTOCOL|SCHEMA|TOOBIG|CONSTRAINT|MISMATCH|MISUSE|AUTH|RANGE"
     r"|NOTADB)(_[A-Z_]+)?)$")  # a result code, primary or extended (sqlite.org/rescode.html)
@@ -166,6 +169,7 @@ def test_the_driver_knowledge_check_sees_codes() -> None:
     assert driver_knowledge(ast.parse("if code == SQLITE_BUSY:\n    pass"))
     assert driver_knowledge(ast.parse("dbapi = load_dbapi()"))
     assert driver_knowledge(ast.parse("x = 'SQLITE_IOERR_SHORT_READ'"))
+    assert driver_knowledge(ast.parse("state = exc.sqlstate"))
     assert not driver_knowledge(ast.parse("from ..storage.errors import is_corruption"))
     assert not driver_knowledge(ast.parse("SQLITE_SCHEMES = ('sqlite',)"))
 
@@ -174,7 +178,7 @@ def test_the_engine_package_does_import_its_driver() -> None:
     """The check above looks where the imports are (it would pass on an empty tree)."""
     found = {name.split(".", 1)[0] for rel, tree in library_modules()
              if in_engine_package(rel) for name in imported_modules(tree)}
-    assert {"pysqlite3", "sqlite_vec"} <= found
+    assert {"pysqlite3", "sqlite_vec", "psycopg", "psycopg_pool"} <= found
 
 
 def _docstrings(tree: ast.Module) -> set[int]:
@@ -210,7 +214,7 @@ def holds_sql(tree: ast.Module) -> bool:
 def test_sql_text_stays_in_the_engine_packages() -> None:
     holding = {rel for rel, tree in library_modules()
                if not in_engine_package(rel) and holds_sql(tree)}
-    assert holding - SQL_STILL_OUTSIDE == set(), "SQL text outside questlog/sqlite/"
+    assert holding - SQL_STILL_OUTSIDE == set(), "SQL text outside the engine packages"
     assert SQL_STILL_OUTSIDE - holding == set(), "no SQL left: take these off the list"
 
 

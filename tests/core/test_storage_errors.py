@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from questlog import NewEvent, Store
-from questlog.errors import NotAStore, StorageCorrupt, StorageError, StorageFull
+from questlog.errors import NotAStore, StorageCorrupt, StorageError, StorageFull, StoreUnavailable
 from questlog.settings import Settings
 from questlog.sqlite.connections import Database
 from questlog.sqlite.driver import load_dbapi
@@ -143,8 +143,9 @@ def test_locations_pick_the_backend(tmp_path: Path) -> None:
     assert parse_location(f"sqlite:///{tmp_path}/a.db").path == tmp_path / "a.db"
     assert parse_location("sqlite:///rel.db").path == Path("rel.db")
     assert parse_location("postgresql+psycopg://u:secret@h/db").backend == "postgresql"
-    with pytest.raises(BackendUnavailable, match="PostgreSQL backend is not available") as err:
-        open_backend("postgresql://u:secret@localhost/questlog", Settings())
+    # Nothing listens on port 1: one clear error naming the server, without the password.
+    with pytest.raises(StoreUnavailable, match="cannot connect to postgresql://u:\\*\\*\\*@") as err:
+        open_backend("postgresql://u:secret@localhost:1/questlog", Settings())
     assert "secret" not in str(err.value)
     store = Store.open(f"sqlite:///{tmp_path}/url.db", projectors=[])
     try:
@@ -178,10 +179,20 @@ def test_doctor_names_the_backend_and_its_capabilities(tmp_path: Path) -> None:
     assert "backend: sqlite" in human.stdout and "capabilities:" in human.stdout
 
 
-def test_a_postgresql_url_is_one_clear_error(tmp_path: Path) -> None:
+def test_a_postgresql_url_without_its_driver_is_one_clear_error(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from questlog.postgres import driver
+
+    monkeypatch.setattr(driver, "installed", lambda: False)
+    with pytest.raises(BackendUnavailable, match=r"pip install 'questlog\[postgres\]'") as err:
+        open_backend("postgresql://u:secret@localhost/questlog", Settings())
+    assert "secret" not in str(err.value)
+
+
+def test_an_unreachable_postgresql_server_is_one_clear_error(tmp_path: Path) -> None:
     done = _cli("events", "read", "s-1",
-                env={"QUESTLOG_DB": "postgresql://me:hunter2@localhost/questlog"})
+                env={"QUESTLOG_DB": "postgresql://me:hunter2@localhost:1/questlog"})
     assert done.returncode == 1
-    assert "PostgreSQL backend is not available" in done.stderr
+    assert "cannot connect to postgresql://me:***@localhost:1/questlog" in done.stderr
     assert "Traceback" not in done.stderr and "hunter2" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1

@@ -10,7 +10,7 @@ import click
 
 from .. import schema
 from ..settings import load_settings
-from ..storage.select import engine_report, migrate_store, parse_location
+from ..storage.select import engine_report, migrate_store, parse_location, redacted
 from .common import CliContext, pass_cli, store_command
 
 
@@ -26,8 +26,9 @@ def init_cmd(cli: CliContext, force: bool) -> None:
     """
     store = cli.open_store(create=True, adopt=force)
     revision = store.health().schema_revision
-    cli.emit({"db": str(store.path), "schema_revision": revision},
-             f"store ready at {store.path} (schema {revision})")
+    shown = redacted(str(store.location))
+    cli.emit({"db": shown, "schema_revision": revision},
+             f"store ready at {shown} (schema {revision})")
 
 
 @click.command("migrate")
@@ -38,8 +39,9 @@ def migrate_cmd(cli: CliContext) -> None:
     settings = load_settings()
     location = cli.db or settings.db
     before, after = migrate_store(location, settings)
-    cli.emit({"db": str(location), "from": before, "to": after},
-             f"{location}: schema {before or '(none)'} -> {after}")
+    shown = redacted(str(location))
+    cli.emit({"db": shown, "from": before, "to": after},
+             f"{shown}: schema {before or '(none)'} -> {after}")
 
 
 @click.command("doctor")
@@ -66,7 +68,8 @@ def doctor_cmd(cli: CliContext) -> None:
                 lag = {"error": str(exc)}
         finally:
             store.close()
-        report = {"db": str(path or location), **health, "projectors": lag}
+        report = {"db": str(path or redacted(str(location))), **health, "projectors": lag}
+        report.update(_server_lines(health["capabilities"]))
     else:
         report = {"db": f"{path} (does not exist yet)", **engine_report(location),
                   "schema_head": schema.HEAD_REVISION}
@@ -82,6 +85,20 @@ def doctor_cmd(cli: CliContext) -> None:
         return
     for key, value in report.items():
         click.echo(f"{key:>22}: {value}")
+
+
+def _server_lines(capabilities: dict[str, Any]) -> dict[str, object]:
+    """A database server's version and pgvector's, as their own lines (the SQLite lines
+    say nothing about a store on a server)."""
+    if "server_version" not in capabilities:
+        return {}
+    created, available = capabilities.get("pgvector"), capabilities.get("pgvector_available")
+    pgvector = (f"{created} (extension created)" if created else
+                f"{available} available (not created in this database yet)" if available
+                else "not installed on the server (vector search needs pgvector >= 0.6)")
+    supported = "" if capabilities.get("server_supported", True) else " (questlog needs >= 14)"
+    return {"postgresql": f"{capabilities['server_version']}{supported}", "pgvector": pgvector,
+            "sqlite_version": "(not used by this store)", "sqlite_safe": "(not used)"}
 
 
 def _model_report() -> str:

@@ -28,7 +28,7 @@ def anchor_cmd(cli: CliContext, path: Path | None) -> None:
     from ..anchors import anchor_path
 
     store = cli.open_store(create=False)
-    target = anchor_path(store.settings, store.path, path)
+    target = anchor_path(store.settings, store.location, path)
     anchor = store.anchor(target)
     cli.emit({**anchor.as_dict(), "path": str(target)},
              f"anchored position {anchor.position} (hash {anchor.hash[:16]}…) in {target}")

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from ..errors import LogCheckFailed, ProjectorsParked, QuestlogError
+from ..storage.select import redacted
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -68,7 +69,7 @@ class Interrupted(Exception):
 
 
 # (path, head position when opened) of every store this process opened for writing
-_OPENED_FOR_WRITING: list[tuple[Path, int]] = []
+_OPENED_FOR_WRITING: list[tuple[Path | str, int]] = []
 
 
 @contextlib.contextmanager
@@ -96,12 +97,12 @@ def account_for_interrupt(close: Callable[[], None]) -> Interrupted:
     streams = ", ".join(f"{sid}: {n}" for sid, n in c["streams"].items())
     more = "" if len(c["streams"]) < 5 else ", ..."
     return Interrupted(
-        f"interrupted, but {c['events']} event(s) had been committed to {path} "
+        f"interrupted, but {c['events']} event(s) had been committed to {redacted(str(path))} "
         f"(positions {c['first_position']}-{c['last_position']}; {streams}{more})",
         EXIT_INTERRUPTED_AFTER_COMMIT, c)
 
 
-def _committed_since(store_path: Path, head_before: int) -> dict[str, Any]:
+def _committed_since(store_path: Path | str, head_before: int) -> dict[str, Any]:
     """What the log gained after `head_before`: count, positions and the busiest streams."""
     from ..store import Store
 
@@ -134,7 +135,7 @@ class CliContext:
         self._stores.append(store)
         if not store.read_only:
             try:
-                _OPENED_FOR_WRITING.append((store.path, store.head_position()))
+                _OPENED_FOR_WRITING.append((store.location, store.head_position()))
             except Exception as exc:  # a damaged log: the command itself will say so
                 from ..storage.errors import is_corruption
 

@@ -18,9 +18,11 @@ if TYPE_CHECKING:
     from ..events import AppendResult, ExpectedVersion
     from ..settings import Settings
     from ..storage.checkpoints import Checkpoints
+    from ..storage.leases import Leases
     from ..storage.log import Log
     from ..storage.readmodels import ReadModels
     from ..storage.session import Session
+    from ..storage.signals import CommitSignal
 
 T = TypeVar("T")
 
@@ -56,4 +58,13 @@ class ProjectionHost(Protocol):
     def append(self, stream_id: str, events: Sequence[Any],
                expected_version: ExpectedVersion = ...) -> AppendResult:
         """Append events to one stream through the writer (the skip decisions)."""
+        ...
+
+    def commit_signal(self) -> CommitSignal | None:
+        """A wake-up on commits of any process (storage.signals), or None: poll."""
+        ...
+
+    def leases(self) -> Leases | None:
+        """New leases for async projectors (storage.leases), or None: this process runs
+        them all."""
         ...

@@ -29,6 +29,8 @@ from .rebuild import Rebuilder
 from .registry import select
 
 if TYPE_CHECKING:
+    from ..storage.leases import Leases
+    from ..storage.signals import CommitSignal
     from .host import ProjectionHost
 
 log = logging.getLogger("questlog.projections")
@@ -48,6 +50,7 @@ class ProjectionManager:
         self._daemon: threading.Thread | None = None
         self._stop = threading.Event()
         self._backoff_until: dict[str, float] = {}
+        self._signal: CommitSignal | None = None
 
     # -- registration ----------------------------------------------------------------------
 
@@ -216,16 +219,35 @@ class ProjectionManager:
 
     def stop(self) -> None:
         self._stop.set()
+        if self._signal is not None:
+            self._signal.wake()
         if self._daemon is not None:
             self._daemon.join()
             self._daemon = None
 
     def _run_daemon(self) -> None:
         poll = self.store.settings.projection_poll_s
+        # Woken by commits of any process where the backend announces them (PostgreSQL);
+        # the poll interval stays the longest wait either way.
+        signal = self._signal = self.store.commit_signal()
+        # Where several nodes share the store, a projector is stepped only by the node
+        # holding its lease (storage.leases); the others take over when that node dies.
+        leases = self.store.leases()
+        try:
+            self._daemon_loop(poll, signal, leases)
+        finally:
+            if leases is not None:
+                leases.close()
+
+    def _daemon_loop(self, poll: float, signal: CommitSignal | None,
+                     leases: Leases | None) -> None:
         while not self._stop.is_set():
+            seen = signal.seen() if signal is not None else 0
             moved = False
             for p in self.projectors:
                 if p.mode != "async" or self._stop.is_set():
+                    continue
+                if leases is not None and not leases.hold(f"projector:{p.name}"):
                     continue
                 if time.monotonic() < self._backoff_until.get(p.name, 0.0):
                     continue
@@ -235,7 +257,10 @@ class ProjectionManager:
                 except Exception:  # the store is closing under us
                     log.debug("projection daemon step failed", exc_info=True)
             if not moved:
-                self._stop.wait(poll)
+                if signal is not None:
+                    signal.wait(seen, poll)
+                else:
+                    self._stop.wait(poll)
 
     # -- rebuild ---------------------------------------------------------------------------
 

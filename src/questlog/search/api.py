@@ -151,7 +151,7 @@ class SearchAPI:
 
     def backend(self) -> BackendChoice:
         """Which vector backend queries use now, and why."""
-        return choose_backend(self.store.settings)
+        return choose_backend(self.store.settings, self.store.backend.name)
 
     def build(self, progress: BuildProgress | None = None) -> BuildReport:
         """Embed what the index is missing in committed batches, then catch it up."""
@@ -240,7 +240,7 @@ class SearchAPI:
         query = self._embeddings.get_or_compute(
             f"model:{embedder.model_id}", text, lambda: embedder.embed([text])[0])
         choice = self.backend()
-        if choice.active == "sqlite-vec":
+        if choice.active in ("sqlite-vec", "pgvector"):
             with self.store.read() as session:
                 if self._vec0.in_sync(session, state.token):
                     return self._vec0.search(session, query, n, filters,
@@ -254,7 +254,8 @@ class SearchAPI:
                                                  Generation(current.token, current.total))
             if self.store.settings.vector_backend == "sqlite-vec":
                 raise VectorSearchUnavailable(
-                    "the sqlite-vec index is behind the chunks and this store is read-only")
+                    f"the {choice.active} index is behind the chunks and cannot be brought "
+                    "in line (a read-only store, or a server without pgvector)")
         with self.store.read() as session:
             return self._numpy.search(session, query, n, filters,
                                       Generation(state.token, state.total))

@@ -1,7 +1,8 @@
 """Which vector backend answers queries, and why (what `questlog doctor` prints).
 
 `QUESTLOG_VECTOR_BACKEND`: `auto` (sqlite-vec when it loads, else numpy),
-`sqlite-vec` (required: an error when it cannot load), `numpy` (always).
+`sqlite-vec` (required: an error when it cannot load), `numpy` (always). A store
+on PostgreSQL uses pgvector unless `numpy` is asked for.
 Importing this module is light: it probes sqlite-vec through `search.indexes` only.
 """
 
@@ -23,10 +24,15 @@ class BackendChoice:
     reason: str
 
 
-def choose_backend(settings: Settings) -> BackendChoice:
+def choose_backend(settings: Settings, engine: str = "sqlite") -> BackendChoice:
+    """The vector backend of a store on `engine` (its backend's name)."""
     configured = settings.vector_backend
     if configured == "numpy":
         return BackendChoice(configured, "numpy", "QUESTLOG_VECTOR_BACKEND=numpy")
+    if engine == "postgresql":
+        # The accelerated index is the server's pgvector (questlog.postgres.vectors); a
+        # server without it leaves the mirror unsynced and queries fall back to numpy.
+        return BackendChoice(configured, "pgvector", "postgresql: pgvector on the server")
     status = approximate_index_status()
     if status.loaded:
         how = "auto: " if configured == "auto" else ""

@@ -159,6 +159,14 @@ class SQLiteBackend:
             finally:
                 os.close(fd)
 
+    def commit_signal(self) -> None:
+        """None: SQLite announces no commits, pollers poll."""
+        return None
+
+    def leases(self) -> None:
+        """None: one writer process per file runs every async projector."""
+        return None
+
     def dispose(self) -> None:
         self.database.dispose()
 

@@ -17,8 +17,9 @@ from typing import Any
 
 import orjson
 
-from ..events import GENESIS_HASH, RecordedEvent, event_digest
+from ..events import GENESIS_HASH, RecordedEvent
 from ..fastjson import loads as decode_json
+from ..storage.audit import LogAudit
 from ..storage.errors import IntegrityConflict
 from ..storage.log import EnvelopeRow, LogRow, StoredEventKey, Tip, VerifyReport
 from ..storage.session import Session
@@ -245,61 +246,24 @@ LOG = SQLiteLog()
 
 
 def _verify(conn: DBAPIConnection, *, batch: int, max_problems: int) -> VerifyReport:
-    problems: list[str] = []
-    first_bad: int | None = None
-
-    def fault(position: int | None, message: str) -> None:
-        nonlocal first_bad
-        if position is not None and (first_bad is None or position < first_bad):
-            first_bad = position
-        if len(problems) < max_problems:
-            problems.append(message)
-
-    prev_hash = GENESIS_HASH
-    expected_pos = 1
-    versions: dict[str, int] = {}
-    last_pos: dict[str, int] = {}
-    count = 0
-    after = 0
+    audit = LogAudit(max_problems)
+    fault = audit.fault
     while True:
         try:
             rows = conn.execute(
                 f"SELECT {EVENT_COLUMNS} FROM events WHERE position > ? ORDER BY position "
-                "LIMIT ?", (after, batch),
+                "LIMIT ?", (audit.after, batch),
             ).fetchall()
         except Exception as exc:
             if not is_corruption(exc):
                 raise
-            fault(after + 1, f"corrupt: the log cannot be read after position {after} ({exc})")
-            problems.extend(damaged_pages(conn)[:max_problems])
-            return VerifyReport(False, count, len(versions), first_bad, problems, str(exc))
+            fault(audit.after + 1,
+                  f"corrupt: the log cannot be read after position {audit.after} ({exc})")
+            audit.problems.extend(damaged_pages(conn)[:max_problems])
+            return audit.report(str(exc))
         if not rows:
             break
-        for (pos, event_id, stream_id, version, category, type_, schema_version, data, metadata,
-             recorded_at, stored_hash) in rows:
-            count += 1
-            if pos != expected_pos:
-                fault(expected_pos, f"position gap: expected {expected_pos}, found {pos}")
-            expected_pos = pos + 1
-            want_version = versions.get(stream_id, 0) + 1
-            if version != want_version:
-                fault(pos, f"position {pos}: stream {stream_id!r} version {version}, "
-                           f"expected {want_version}")
-            versions[stream_id] = version
-            last_pos[stream_id] = pos
-            if category != stream_id.split("-", 1)[0]:
-                fault(pos, f"position {pos}: category {category!r} does not match stream id")
-            for label, text in (("data", data), ("metadata", metadata)):
-                try:
-                    json.loads(text)
-                except (TypeError, ValueError):
-                    fault(pos, f"position {pos}: {label} is not valid JSON")
-            digest = event_digest(prev_hash, pos, event_id, stream_id, version, type_,
-                                  schema_version, data, metadata, recorded_at)
-            if digest != stored_hash:
-                fault(pos, f"position {pos}: hash mismatch (event altered, or chain broken)")
-            prev_hash = stored_hash
-        after = rows[-1][0]
+        audit.rows(rows)
     try:
         stored_streams = {sid: (v, lp) for sid, v, lp in conn.execute(
             "SELECT stream_id, version, last_position FROM streams")}
@@ -307,13 +271,8 @@ def _verify(conn: DBAPIConnection, *, batch: int, max_problems: int) -> VerifyRe
         if not is_corruption(exc):
             raise
         fault(None, f"corrupt: the streams table cannot be read ({exc})")
-        stored_streams = {sid: (v, last_pos[sid]) for sid, v in versions.items()}
-    for sid, version in versions.items():
-        if stored_streams.get(sid) != (version, last_pos[sid]):
-            fault(last_pos[sid], f"streams table disagrees with the log for {sid!r}: "
-                                 f"{stored_streams.get(sid)} vs {(version, last_pos[sid])}")
-    for sid in stored_streams.keys() - versions.keys():
-        fault(None, f"streams table lists {sid!r}, which has no events")
+        stored_streams = audit.streams_as_logged()
+    audit.streams(stored_streams)
     try:
         integrity = ", ".join(str(r[0]) for r in conn.execute("PRAGMA integrity_check"))
     except Exception as exc:
@@ -324,7 +283,7 @@ def _verify(conn: DBAPIConnection, *, batch: int, max_problems: int) -> VerifyRe
         fault(None, f"SQLite integrity_check: {integrity}")
         for problem in damaged_pages(conn):
             fault(None, problem)
-    return VerifyReport(not problems, count, len(versions), first_bad, problems, integrity)
+    return audit.report(integrity)
 
 
 _PAGE_RE = re.compile(r"\bpage (\d+)", re.IGNORECASE)

@@ -36,6 +36,8 @@ class SQLiteNumpyIndex:
 
     name = "numpy"
     exact = True
+    # The engine's filter SQL (PostgreSQL's subclass swaps in its own dialect).
+    id_query = staticmethod(id_query)
 
     def __init__(self, chunks_table: str) -> None:
         self.chunks_table = chunks_table
@@ -82,7 +84,7 @@ class SQLiteNumpyIndex:
         import numpy as np
 
         m = self.load(session, generation.token, len(query))
-        ids_sql = id_query(self.chunks_table, filters)
+        ids_sql = self.id_query(self.chunks_table, filters)
         if ids_sql is not None:
             wanted = [m.by_id[int(r[0])] for r in session.execute(ids_sql[0], ids_sql[1])
                       if int(r[0]) in m.by_id]

@@ -11,10 +11,12 @@ from typing import Any, Protocol
 
 from ..settings import Settings
 from .checkpoints import Checkpoints
+from .leases import Leases
 from .log import Log
 from .read_positions import ReadPositions
 from .readmodels import ReadModels
 from .session import Session
+from .signals import CommitSignal
 from .snapshots import Snapshots
 from .transactions import WriteTransactions
 
@@ -68,6 +70,15 @@ class Backend(Protocol):
 
     def make_durable(self) -> None:
         """Make every commit visible now survive a power cut (anchors call it)."""
+        ...
+
+    def commit_signal(self) -> CommitSignal | None:
+        """A wake-up on commits of any process (storage.signals), or None: poll."""
+        ...
+
+    def leases(self) -> Leases | None:
+        """New leases for async projectors (storage.leases), or None: one writer process
+        per store, which runs them all."""
         ...
 
     def dispose(self) -> None: ...

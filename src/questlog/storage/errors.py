@@ -36,6 +36,7 @@ __all__ = [
     "StorageError",
     "StorageFull",
     "StorageIOError",
+    "StorageUnavailable",
     "code_name",
     "driver_error_classes",
     "is_corruption",
@@ -48,6 +49,13 @@ __all__ = [
 class StorageBusy(StorageError):
     """Another connection held the write lock past the busy timeout (SQLITE_BUSY or
     SQLITE_LOCKED; lock_not_available / serialization failures on a server)."""
+
+    retryable = True
+
+
+class StorageUnavailable(StorageError):
+    """The database server cannot be reached: the connection broke or was refused, or the
+    server is shutting down (a server backend's connection failures; SQLite has none)."""
 
     retryable = True
 

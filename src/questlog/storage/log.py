@@ -110,7 +110,9 @@ class LogReader(Protocol):
                        to_position: int | None = None, limit: int | None = None,
                        types: Sequence[str] | None = None,
                        categories: Sequence[str] | None = None) -> list[EnvelopeRow]:
-        """As `read_all` (forwards), as plain envelope rows: nothing to decode."""
+        """As `read_all` (forwards), as plain envelope rows (position, stream_id,
+        stream_version, category, type, recorded_at): what row-mode projectors get,
+        nothing decoded."""
         ...
 
 

@@ -2,8 +2,9 @@
 
 A location is a file path (`campaign.db`), a SQLAlchemy-style SQLite URL
 (`sqlite:///relative.db`, `sqlite:////absolute/path.db`), or a PostgreSQL URL
-(`postgresql://…`), which answers one clear error until that backend is
-installed. The engine package is imported only once chosen.
+(`postgresql://…`, `postgresql+psycopg://…`), which answers one clear error when
+psycopg is not installed (`questlog[postgres]`). The engine package is imported
+only once chosen.
 """
 
 from __future__ import annotations
@@ -71,9 +72,8 @@ def sqlite_file(location: str | Path) -> Path:
     parsed = parse_location(location)
     if parsed.backend == "postgresql":
         raise BackendUnavailable(
-            f"{_redacted(parsed.url)} names a PostgreSQL store, but the PostgreSQL backend "
-            "is not available in this questlog (only SQLite is installed: give a file path "
-            "or sqlite:///PATH)")
+            f"{redacted(parsed.url)} names a PostgreSQL store, which has no store file "
+            "(this command works on SQLite files: give a file path or sqlite:///PATH)")
     if parsed.path is None:  # pragma: no cover - parse_location gives SQLite a path
         raise ConfigurationError(f"store location {location!r} names no file")
     return parsed.path
@@ -82,6 +82,15 @@ def sqlite_file(location: str | Path) -> Path:
 def open_backend(location: str | Path, settings: Settings, *, read_only: bool = False,
                  create: bool = True, adopt: bool = False) -> Backend:
     """Open the backend a location names (initialising a new store when `create`)."""
+    parsed = parse_location(location)
+    if parsed.backend == "postgresql":
+        from ..postgres import driver
+
+        driver.require()
+        from ..postgres.backend import PostgresBackend
+
+        return PostgresBackend.open(parsed.url, settings, read_only=read_only, create=create,
+                                    adopt=adopt)
     path = sqlite_file(location)
     from ..sqlite.backend import SQLiteBackend
 
@@ -89,7 +98,7 @@ def open_backend(location: str | Path, settings: Settings, *, read_only: bool = 
                               adopt=adopt)
 
 
-def _redacted(url: str) -> str:
+def redacted(url: str) -> str:
     """The URL without a password (it goes into error messages and logs)."""
     scheme, _, rest = url.partition("://")
     credentials, at, host = rest.rpartition("@")
@@ -100,6 +109,14 @@ def _redacted(url: str) -> str:
 
 def migrate_store(location: str | Path, settings: Settings) -> tuple[str | None, str]:
     """Upgrade the schema of the store a location names: (revision before, after)."""
+    parsed = parse_location(location)
+    if parsed.backend == "postgresql":
+        from ..postgres import driver
+
+        driver.require()
+        from ..postgres.backend import migrate as migrate_postgres
+
+        return migrate_postgres(parsed.url, settings)
     path = sqlite_file(location)
     from ..sqlite.backend import migrate
 

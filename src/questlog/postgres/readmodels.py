@@ -1,0 +1,168 @@
+"""Read-model tables in PostgreSQL: DDL from the Core declarations, the `pg_tables`
+probe, swaps by `RENAME` in the writer's transaction, digests and `ON CONFLICT` upserts.
+
+A swap runs inside the writer's transaction, but PostgreSQL's catalogue is not
+read under a reader's snapshot: a reader whose snapshot predates the swap's commit
+would find the renamed shadow under the live name and read it under that old
+snapshot (missing the rows the swap's transaction wrote). So when the shadow has
+the live table's structure (the same DDL, recorded as a fingerprint in the table's
+comment at creation), the swap moves ROWS, which MVCC keeps consistent: it
+deletes the live rows and inserts the shadow's, then drops the shadow; a reader
+sees the old model until the swap commits, then the new one, whatever its
+snapshot. Only a shadow of another structure (a projector whose table changed) is
+renamed over the live table, and its indexes with it.
+
+The declarations are engine-neutral; what differs from SQLite:
+
+- `Integer` columns are BIGINT (SQLite's integers are 64-bit; PostgreSQL's INTEGER
+  is not), so the same values fit on both.
+- SQLite's `NOCASE` collation (ASCII letters compare case-insensitively) has no
+  built-in twin without ICU (which pgserver's build lacks): such columns are plain
+  text here; case-insensitive lookups are the content queries' matter.
+- A SQLite virtual table (`virtual=`, FTS5) is created as a plain table of its
+  declared columns, which PostgreSQL's search ports index by their own means.
+- Digests are not the engine's: `storage.digests.table_digest` canonicalises and
+  orders the rows in Python, so both engines give the same digest of the same rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from functools import cache
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.schema import CreateIndex, CreateTable
+from sqlalchemy.sql.expression import Executable
+
+from ..storage.digests import table_digest
+from ..storage.readmodels import options_of
+from ..storage.session import Session
+from .schema import table_exists
+from .session import dialect
+
+_INDEXES_OF_SQL = ("SELECT indexname FROM pg_catalog.pg_indexes "
+                   "WHERE schemaname = current_schema() AND tablename = %s")
+_COMMENT_OF_SQL = "SELECT obj_description(to_regclass(%s), 'pg_class')"
+_FINGERPRINT = "questlog-ddl:"
+
+
+@cache
+def _ddl_dialect() -> Any:
+    """The psycopg dialect, rendering Integer as BIGINT and NOCASE text without the
+    collation (PostgreSQL has none of that name)."""
+    from sqlalchemy.dialects.postgresql.base import PGDDLCompiler, PGTypeCompiler
+
+    class QuestlogTypes(PGTypeCompiler):
+        def visit_INTEGER(self, type_: Any, **kw: Any) -> str:
+            return "BIGINT"
+
+        def visit_integer(self, type_: Any, **kw: Any) -> str:
+            return "BIGINT"
+
+        def visit_TEXT(self, type_: Any, **kw: Any) -> str:
+            return "TEXT"
+
+        def visit_text(self, type_: Any, **kw: Any) -> str:
+            return "TEXT"
+
+        def visit_string(self, type_: Any, **kw: Any) -> str:
+            return "TEXT"
+
+    class QuestlogDDL(PGDDLCompiler):
+        def get_column_specification(self, column: Any, **kw: Any) -> str:
+            # An integer primary key is SQLite's 64-bit rowid: BIGSERIAL, not SERIAL
+            # (a 63-bit search chunk id does not fit a 32-bit integer).
+            spec: str = super().get_column_specification(column, **kw)  # type: ignore[no-untyped-call]
+            return spec.replace(" SERIAL", " BIGSERIAL", 1)
+
+    ddl = type(dialect())()
+    ddl.type_compiler_instance = QuestlogTypes(ddl)
+    ddl.ddl_compiler = QuestlogDDL
+    return ddl
+
+
+def create_statements(table: sa.Table) -> list[str]:
+    """PostgreSQL DDL of a declared (physical) table and its indexes."""
+    # A SQLite virtual table (FTS5) is its declared columns here, a plain table, which
+    # the keyword index makes its own (a generated tsvector column + GIN: keywords.py).
+    ddl = _ddl_dialect()
+    statements = [str(CreateTable(table).compile(dialect=ddl)).strip()]
+    statements.extend(str(CreateIndex(ix).compile(dialect=ddl))
+                      for ix in sorted(table.indexes, key=lambda ix: str(ix.name)))
+    if options_of(table).virtual is not None:
+        from .keywords import keyword_ddl
+
+        statements.extend(keyword_ddl(table.name))
+    return statements
+
+
+def fingerprint(table: sa.Table) -> str:
+    """The table's DDL, whatever its physical name, as a short digest."""
+    ddl = "\n".join(create_statements(table)).replace(table.name, "{table}")
+    return _FINGERPRINT + hashlib.sha256(ddl.encode()).hexdigest()[:32]
+
+
+class PostgresReadModels:
+    def __init__(self) -> None:
+        self._upserts: dict[tuple[sa.Table, tuple[str, ...], tuple[str, ...]], Executable] = {}
+
+    def exists(self, session: Session, name: str) -> bool:
+        return table_exists(session, name)
+
+    def create(self, session: Session, table: sa.Table) -> None:
+        for sql in create_statements(table):
+            session.execute(sql)
+        session.execute(f"COMMENT ON TABLE \"{table.name}\" IS '{fingerprint(table)}'")
+
+    def drop(self, session: Session, name: str) -> None:
+        session.execute(f'DROP TABLE IF EXISTS "{name}"')
+
+    def swap(self, session: Session, shadow: sa.Table, live: sa.Table) -> None:
+        (comment,) = session.execute(_COMMENT_OF_SQL, (f'"{live.name}"',)).fetchone()
+        if comment is not None and comment == fingerprint(shadow):
+            # The same structure: move rows, so readers of any snapshot stay consistent.
+            columns = ", ".join(f'"{c.name}"' for c in shadow.columns)
+            session.execute(f'DELETE FROM "{live.name}"')
+            session.execute(f'INSERT INTO "{live.name}" ({columns}) '
+                            f'SELECT {columns} FROM "{shadow.name}"')
+            session.execute(f'DROP TABLE "{shadow.name}"')
+            return
+        session.execute(f'DROP TABLE IF EXISTS "{live.name}"')
+        session.execute(f'ALTER TABLE "{shadow.name}" RENAME TO "{live.name}"')
+        # Index names are per schema: give the shadow's indexes (its primary key's too)
+        # the live table's names, so the next rebuild's shadow can take its own again.
+        for (index,) in session.execute(_INDEXES_OF_SQL, (live.name,)).fetchall():
+            if index.startswith(shadow.name):
+                session.execute(f'ALTER INDEX "{index}" RENAME TO '
+                                f'"{live.name}{index[len(shadow.name):]}"')
+
+    def digest(self, session: Session, table: sa.Table) -> str:
+        # Engine-independent: rows canonicalised and ordered in Python, never by the
+        # database's collation (storage.digests), so SQLite and PostgreSQL agree.
+        return table_digest(self, session, table)
+
+    def upsert(self, table: sa.Table, *, add: Sequence[str] = (),
+               keep: Sequence[str] = ()) -> Executable:
+        key = (table, tuple(add), tuple(keep))
+        cached = self._upserts.get(key)
+        if cached is not None:
+            return cached
+        primary = [c.name for c in table.primary_key.columns]
+        statement = pg_insert(table)
+        changes: dict[str, Any] = {}
+        for column in table.columns:
+            if column.name in primary or column.name in keep:
+                continue
+            new = statement.excluded[column.name]
+            changes[column.name] = table.c[column.name] + new if column.name in add else new
+        built: Executable = (
+            statement.on_conflict_do_update(index_elements=primary, set_=changes) if changes
+            else statement.on_conflict_do_nothing(index_elements=primary))
+        self._upserts[key] = built
+        return built
+
+
+READ_MODELS = PostgresReadModels()
