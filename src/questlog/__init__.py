@@ -1,4 +1,4 @@
-"""questlog: an event-sourced game-state and content store on SQLite.
+"""questlog: an event-sourced game-state and content store on SQLite or PostgreSQL.
 
     from questlog import Store, NewEvent, NO_STREAM
     store = Store.open("campaign.db")

@@ -71,10 +71,11 @@ EPILOG = "\b\nExit codes:\n" + "\n".join(f"{code:>4}  {meaning}" for code, meani
 @click.version_option(package_name="questlog")
 @click.pass_context
 def cli(ctx: click.Context, db: Path | str | None, json_: bool, log_format: str) -> None:
-    """questlog: an event-sourced game-state and content store on SQLite.
+    """questlog: an event-sourced game-state and content store on SQLite (the embedded
+    default) or PostgreSQL (--db postgresql://...).
 
     Every change is an event appended to one log through a single writer queue;
-    projectors build the read models; Litestream replicates the file to read nodes.
+    projectors build the read models; Litestream replicates a SQLite file to read nodes.
     """
     obj = ctx.ensure_object(CliContext)
     obj.log_format = log_format
