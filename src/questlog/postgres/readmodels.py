@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -49,46 +48,11 @@ _COMMENT_OF_SQL = "SELECT obj_description(to_regclass(%s), 'pg_class')"
 _FINGERPRINT = "questlog-ddl:"
 
 
-@cache
-def _ddl_dialect() -> Any:
-    """The psycopg dialect, rendering Integer as BIGINT and NOCASE text without the
-    collation (PostgreSQL has none of that name)."""
-    from sqlalchemy.dialects.postgresql.base import PGDDLCompiler, PGTypeCompiler
-
-    class QuestlogTypes(PGTypeCompiler):
-        def visit_INTEGER(self, type_: Any, **kw: Any) -> str:
-            return "BIGINT"
-
-        def visit_integer(self, type_: Any, **kw: Any) -> str:
-            return "BIGINT"
-
-        def visit_TEXT(self, type_: Any, **kw: Any) -> str:
-            return "TEXT"
-
-        def visit_text(self, type_: Any, **kw: Any) -> str:
-            return "TEXT"
-
-        def visit_string(self, type_: Any, **kw: Any) -> str:
-            return "TEXT"
-
-    class QuestlogDDL(PGDDLCompiler):
-        def get_column_specification(self, column: Any, **kw: Any) -> str:
-            # An integer primary key is SQLite's 64-bit rowid: BIGSERIAL, not SERIAL
-            # (a 63-bit search chunk id does not fit a 32-bit integer).
-            spec: str = super().get_column_specification(column, **kw)  # type: ignore[no-untyped-call]
-            return spec.replace(" SERIAL", " BIGSERIAL", 1)
-
-    ddl = type(dialect())()
-    ddl.type_compiler_instance = QuestlogTypes(ddl)
-    ddl.ddl_compiler = QuestlogDDL
-    return ddl
-
-
 def create_statements(table: sa.Table) -> list[str]:
     """PostgreSQL DDL of a declared (physical) table and its indexes."""
     # A SQLite virtual table (FTS5) is its declared columns here, a plain table, which
     # the keyword index makes its own (a generated tsvector column + GIN: keywords.py).
-    ddl = _ddl_dialect()
+    ddl = dialect()
     statements = [str(CreateTable(table).compile(dialect=ddl)).strip()]
     statements.extend(str(CreateIndex(ix).compile(dialect=ddl))
                       for ix in sorted(table.indexes, key=lambda ix: str(ix.name)))

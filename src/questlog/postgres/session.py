@@ -31,9 +31,11 @@ def dialect() -> Dialect:
     Its types are questlog's on PostgreSQL, in DDL and in the casts psycopg's dialect
     puts on every bound value alike: `Integer` is BIGINT (SQLite's integers are 64-bit)
     and text is TEXT without a declared collation (SQLite's NOCASE has no PostgreSQL
-    twin: `$1::VARCHAR COLLATE "NOCASE"` would fail)."""
+    twin: `$1::VARCHAR COLLATE "NOCASE"` would fail). An integer primary key is
+    BIGSERIAL, not SERIAL: it stands for SQLite's 64-bit rowid (a 63-bit search chunk id
+    does not fit a 32-bit integer)."""
     from sqlalchemy.dialects.postgresql import psycopg as pg_psycopg
-    from sqlalchemy.dialects.postgresql.base import PGTypeCompiler
+    from sqlalchemy.dialects.postgresql.base import PGDDLCompiler, PGTypeCompiler
 
     class QuestlogTypes(PGTypeCompiler):
         def visit_INTEGER(self, type_: Any, **kw: Any) -> str:
@@ -51,8 +53,14 @@ def dialect() -> Dialect:
         def visit_string(self, type_: Any, **kw: Any) -> str:
             return "TEXT"
 
+    class QuestlogDDL(PGDDLCompiler):
+        def get_column_specification(self, column: Any, **kw: Any) -> str:
+            spec: str = super().get_column_specification(column, **kw)  # type: ignore[no-untyped-call]
+            return spec.replace(" SERIAL", " BIGSERIAL", 1)
+
     engine_dialect = pg_psycopg.dialect(paramstyle="format")  # type: ignore[no-untyped-call]
     engine_dialect.type_compiler_instance = QuestlogTypes(engine_dialect)
+    engine_dialect.ddl_compiler = QuestlogDDL
     return engine_dialect
 
 
