@@ -13,8 +13,15 @@ helpers and private attributes — may change in any release. docs/compatibility
 the same for the CLI, HTTP (`/v1/`), the file format and event shapes.
 """
 
+import logging
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
+
+# A library prints nothing unless its application configures logging: without this,
+# Python's last-resort handler would put questlog's warnings (slow operations, a
+# projector parked) on the stderr of every program that embeds a Store. The CLI and
+# the servers configure their own handlers (`questlog.observability.logs`).
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 if TYPE_CHECKING:
     from .errors import (

@@ -164,3 +164,27 @@ def test_the_cli_logs_json_lines_when_asked(tmp_path: Path) -> None:
     records = [json.loads(line) for line in done.stderr.splitlines() if line.strip()]
     slow = [r for r in records if r.get("operation") == "append"]
     assert slow and slow[0]["params"]["correlation_id"] == "cli-corr"
+
+
+def test_a_program_embedding_a_store_gets_no_log_lines_it_did_not_configure(
+        tmp_path: Path) -> None:
+    """A slow append is logged as a warning, but a program that configured no logging
+    must not find it on its stderr (Python's last-resort handler would print it)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QUESTLOG_")}
+    env["QUESTLOG_SLOW_MS"] = "0"   # every operation is slow
+    program = (
+        "import logging, sys\n"
+        "from questlog import Store, NewEvent\n"
+        "seen = []\n"
+        "class Keep(logging.Handler):\n"
+        "    def emit(self, record): seen.append(record.getMessage())\n"
+        f"store = Store.open({str(tmp_path / 'lib.db')!r})\n"
+        "store.append('telemetry-1', [NewEvent(type='Tick')])\n"
+        "logging.getLogger('questlog').addHandler(Keep())\n"
+        "store.append('telemetry-1', [NewEvent(type='Tick')])\n"
+        "store.close()\n"
+        "assert any('slow operation' in m for m in seen), seen\n")
+    done = subprocess.run([sys.executable, "-c", program], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
