@@ -16,6 +16,7 @@ from questlog import NewEvent, Store
 from questlog.events import RecordedEvent
 from questlog.projection.projector import ProjectionContext, Projector
 from questlog.storage.digests import rows_digest, table_digest
+from questlog.storage.lookups import KeyLookup
 from questlog.storage.readmodels import (
     declare,
     digest_rows,
@@ -67,6 +68,27 @@ def test_create_makes_the_declared_table_and_exists_sees_it(store: Store) -> Non
     with store.read() as session:
         assert rm.exists(session, ITEMS.name)
         assert not rm.exists(session, "rm_contract_nothing")
+
+
+def test_a_key_lookup_reads_rows_by_bound_keys_in_order(store: Store) -> None:
+    """`KeyLookup`, the point read of cold commands, renders on every engine: values bound
+    (a quote or a LIKE wildcard is just a value), order and limit as declared."""
+    rm = store.readmodels
+
+    def job(session: Session) -> None:
+        rm.create(session, ITEMS)
+        insert(session, ITEMS, [("b", 2), ("a", 2), ("o'k%", 7), ("c", 3)])
+
+    store.write(job)
+    by_n = KeyLookup(ITEMS.name, ("key", "n"), ("n",), order_by=("key",))
+    first = KeyLookup(ITEMS.name, ("key",), ("n",), order_by=("key",), limit=1)
+    by_key = KeyLookup(ITEMS.name, ("n",), ("key",))
+    with store.read() as session:
+        assert [tuple(r) for r in session.execute(by_n, {"n": 2})] == [("a", 2), ("b", 2)]
+        assert [tuple(r) for r in session.execute(first, {"n": 2})] == [("a",)]
+        assert session.execute(by_key, {"key": "o'k%"}).fetchone()[0] == 7
+        assert session.execute(by_key, {"key": "o'k"}).fetchone() is None
+        assert session.execute(by_n, {"n": 99}).fetchall() == []
 
 
 def test_upsert_replaces_adds_and_keeps_by_primary_key(store: Store) -> None:

@@ -150,7 +150,7 @@ def test_cold_read_paths_import_nothing_heavy(tmp_path: Path) -> None:
     text, heavy = _cold_run(["--db", str(path), "--json", "content", "get", "spells",
                              spell.index])  # type: ignore[attr-defined]
     assert json.loads(text)["index"] == spell.index  # type: ignore[attr-defined]
-    assert heavy == ["pydantic", "sqlalchemy"]
+    assert heavy == ["pydantic"]
 
 
 def test_wheel_ships_projections_migrations_and_data(tmp_path: Path) -> None:

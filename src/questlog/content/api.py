@@ -18,8 +18,7 @@ from pydantic import BaseModel, ValidationError
 from ..caching import CONTENT, PositionLRU
 from ..errors import ContentNotFound, UnknownContentType
 from . import tables
-from .columns import filter_columns, name_key
-from .query import count_statement, filter_statement, list_statement
+from .columns import ENTITIES_TABLE, filter_columns, name_key
 from .references import iter_references, target_of
 from .types import SRD_TYPES, GenericEntry, typed_model
 
@@ -60,7 +59,7 @@ class ContentAPI:
         # imported content has none yet, which reads treat as "no content". Once there,
         # they stay (rebuilds swap them in one transaction).
         if not self._built:
-            self._built = self.store.readmodels.exists(conn, tables.ENTITIES.name)
+            self._built = self.store.readmodels.exists(conn, ENTITIES_TABLE)
         return self._built
 
     def _present_types(self, conn: Session) -> dict[str, int]:
@@ -112,6 +111,8 @@ class ContentAPI:
              order_by: str | Sequence[str] | None = None, limit: int | None = None,
              offset: int = 0) -> builtins.list[ContentEntity]:
         """Entries of a type matching `where` (see questlog.content.query for the forms)."""
+        from .query import list_statement  # Core statements: SQLAlchemy, off `get`'s path
+
         statement = list_statement(type, where, order_by, limit, offset)
         with self.store.read() as conn:
             self._check_type(conn, type)
@@ -121,6 +122,8 @@ class ContentAPI:
         return [to_model(type, str(r[0])) for r in rows]
 
     def count(self, type: str, where: Mapping[str, Any] | None = None) -> int:
+        from .query import count_statement
+
         statement = count_statement(type, where)
         with self.store.read() as conn:
             self._check_type(conn, type)
@@ -166,6 +169,8 @@ class ContentAPI:
                    where: Mapping[str, Any] | None) -> tuple[str, builtins.list[object]]:
         """A parameterized `SELECT idx FROM content_<type> WHERE ...` and its parameters, in
         the store's SQL dialect (search restricts its indexes with it)."""
+        from .query import filter_statement
+
         statement = filter_statement(type, where)
         with self.store.read() as conn:
             self._check_type(conn, type)

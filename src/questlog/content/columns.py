@@ -13,12 +13,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
-import sqlalchemy as sa
-
-from ..storage.readmodels import json_text
 from .types import SRD_TYPES
+
+if TYPE_CHECKING:  # loaded by the functions that build columns: `content get` needs none
+    import sqlalchemy as sa
 
 SqlType = Literal["TEXT", "INTEGER", "REAL", "BOOLEAN"]
 # Names and filter values compare case-insensitively (SQLite's NOCASE: ASCII letters).
@@ -162,6 +162,8 @@ class FilterColumn:
 
     def column(self) -> sa.Column[Any]:
         """Its declared column: booleans held as 0/1, text compared case-insensitively."""
+        import sqlalchemy as sa
+
         sql_type: sa.types.TypeEngine[Any] = (
             sa.Text(collation=NOCASE) if self.type == "TEXT"
             else sa.Float() if self.type == "REAL" else sa.Integer())
@@ -258,6 +260,10 @@ def filter_columns(type_name: str) -> dict[str, str]:
 
 def type_table_columns(type_name: str) -> list[sa.Column[Any]]:
     """The columns of a per-type table (the order of `type_row`)."""
+    import sqlalchemy as sa
+
+    from ..storage.readmodels import json_text
+
     return [sa.Column("idx", sa.Text, primary_key=True),
             sa.Column("pack", sa.Text, nullable=False),
             sa.Column("name", sa.Text(collation=NOCASE)),

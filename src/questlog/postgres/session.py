@@ -16,6 +16,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from ..storage.compiled import CompiledCache, positional
+from ..storage.lookups import KeyLookup
 from ..storage.session import Cursor, Params
 from .driver import PGConnection
 
@@ -64,6 +65,16 @@ def dialect() -> Dialect:
     return engine_dialect
 
 
+@cache
+def lookup_sql(lookup: KeyLookup) -> str:
+    """PostgreSQL SQL text of a `KeyLookup` (its names are declared identifiers)."""
+    sql = (f"SELECT {', '.join(lookup.columns)} FROM {lookup.table} WHERE "
+           + " AND ".join(f"{key} = %s" for key in lookup.keys))
+    if lookup.order_by:
+        sql += f" ORDER BY {', '.join(lookup.order_by)}"
+    return sql if lookup.limit is None else f"{sql} LIMIT {int(lookup.limit)}"
+
+
 _compiled = CompiledCache(dialect)
 
 
@@ -92,9 +103,13 @@ class PostgresSession:
         status = self.connection.info.transaction_status
         return status in (TransactionStatus.INTRANS, TransactionStatus.ACTIVE)
 
-    def execute(self, statement: Executable | str, params: Params = None) -> Cursor:
+    def execute(self, statement: Executable | KeyLookup | str, params: Params = None
+                ) -> Cursor:
         if isinstance(statement, str):
             return self.connection.execute(statement, params)  # type: ignore[no-any-return]
+        if isinstance(statement, KeyLookup):
+            return self.connection.execute(  # type: ignore[no-any-return]
+                lookup_sql(statement), statement.values(params))  # type: ignore[arg-type]
         entry = _compiled.plain.get(statement)
         if entry is not None and not entry.expanding and type(params) is dict:
             try:

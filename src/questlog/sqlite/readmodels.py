@@ -4,34 +4,44 @@ probe (`schema.table_exists`), `RENAME` swaps, digests and `ON CONFLICT` upserts
 SQLite's DDL is transactional and `ALTER TABLE ... RENAME` takes the writer's lock,
 so a swap (drop the live table, rename the shadow over it) inside the writer's
 transaction is atomic for readers: they see the old table until it commits.
+
+SQLAlchemy is imported by the methods that build statements, not by this module:
+`exists` is what a cold `content get` asks (storage.lookups).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
-from sqlalchemy.dialects import sqlite as sqlite_dialect
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.schema import CreateIndex, CreateTable
-from sqlalchemy.sql.expression import Executable
-
-from ..storage.digests import table_digest
-from ..storage.readmodels import options_of
 from ..storage.session import Session
 from .schema import table_exists
 
-_DIALECT = sqlite_dialect.dialect()
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+    from sqlalchemy.engine.interfaces import Dialect
+    from sqlalchemy.sql.expression import Executable
+
+
+@cache
+def _dialect() -> Dialect:
+    from sqlalchemy.dialects import sqlite as sqlite_dialect
+
+    return sqlite_dialect.dialect()
 
 
 def create_statements(table: sa.Table) -> list[str]:
     """SQLite DDL of a declared (physical) table and its indexes."""
+    from sqlalchemy.schema import CreateIndex, CreateTable
+
+    from ..storage.readmodels import options_of
+
     virtual = options_of(table).virtual
     if virtual is not None:
         return [f"CREATE VIRTUAL TABLE {table.name} USING {virtual}"]
-    statements = [str(CreateTable(table).compile(dialect=_DIALECT)).strip()]
-    statements.extend(str(CreateIndex(ix).compile(dialect=_DIALECT))
+    statements = [str(CreateTable(table).compile(dialect=_dialect())).strip()]
+    statements.extend(str(CreateIndex(ix).compile(dialect=_dialect()))
                       for ix in sorted(table.indexes, key=lambda ix: str(ix.name)))
     return statements
 
@@ -58,6 +68,8 @@ class SQLiteReadModels:
     def digest(self, session: Session, table: sa.Table) -> str:
         # Engine-independent: rows canonicalised and ordered in Python, not by SQLite's
         # collations (storage.digests).
+        from ..storage.digests import table_digest
+
         return table_digest(self, session, table)
 
     def upsert(self, table: sa.Table, *, add: Sequence[str] = (),
@@ -66,6 +78,9 @@ class SQLiteReadModels:
         cached = self._upserts.get(key)
         if cached is not None:
             return cached
+        import sqlalchemy as sa
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
         primary = [c.name for c in table.primary_key.columns]
         if not add and not keep and not any(
                 isinstance(c, sa.UniqueConstraint) for c in table.constraints):

@@ -14,6 +14,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from ..storage.compiled import CompiledCache, positional
+from ..storage.lookups import KeyLookup
 from ..storage.session import Cursor, Params
 
 if TYPE_CHECKING:
@@ -28,6 +29,16 @@ def _dialect() -> Dialect:
     from sqlalchemy.dialects import sqlite as sqlite_dialect
 
     return sqlite_dialect.dialect(paramstyle="qmark")
+
+
+@cache
+def lookup_sql(lookup: KeyLookup) -> str:
+    """SQLite SQL text of a `KeyLookup` (its names are declared identifiers)."""
+    sql = (f"SELECT {', '.join(lookup.columns)} FROM {lookup.table} WHERE "
+           + " AND ".join(f"{key} = ?" for key in lookup.keys))
+    if lookup.order_by:
+        sql += f" ORDER BY {', '.join(lookup.order_by)}"
+    return sql if lookup.limit is None else f"{sql} LIMIT {int(lookup.limit)}"
 
 
 _compiled = CompiledCache(_dialect)
@@ -54,9 +65,13 @@ class SQLiteSession:
     def in_transaction(self) -> bool:
         return bool(self.connection.in_transaction)
 
-    def execute(self, statement: Executable | str, params: Params = None) -> Cursor:
+    def execute(self, statement: Executable | KeyLookup | str, params: Params = None
+                ) -> Cursor:
         if isinstance(statement, str):
             return self.connection.execute(statement, params if params is not None else ())  # type: ignore[no-any-return]
+        if isinstance(statement, KeyLookup):
+            return self.connection.execute(  # type: ignore[no-any-return]
+                lookup_sql(statement), statement.values(params))  # type: ignore[arg-type]
         entry = _compiled.plain.get(statement)
         if entry is not None and not entry.expanding and type(params) is dict:
             # The common case (a prepared statement, named values): no function calls.

@@ -3,7 +3,9 @@
 Backend-neutral code (projectors, read-model queries, the writer's jobs) runs
 SQLAlchemy Core statements built from declared tables; the session compiles
 each one for its dialect (cached, unless the statement is built per call and says
-so with the execution option `one_off=True`) and runs it on its driver connection. Code
+so with the execution option `one_off=True`) and runs it on its driver connection.
+A `KeyLookup` (`storage.lookups`) is the one statement form that is not Core: the point
+reads of cold commands, which each engine renders without importing SQLAlchemy. Code
 inside an engine package may also pass SQL text in that engine's dialect.
 """
 
@@ -15,6 +17,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # a session that only runs SQL text never imports SQLAlchemy
     from sqlalchemy.sql.expression import Executable
+
+    from .lookups import KeyLookup
 
 Params = Mapping[str, Any] | Sequence[Any] | None
 
@@ -36,8 +40,10 @@ class Session(Protocol):
     @property
     def in_transaction(self) -> bool: ...
 
-    def execute(self, statement: Executable | str, params: Params = None) -> Cursor:
-        """Run one statement; named parameters (a mapping) for Core statements."""
+    def execute(self, statement: Executable | KeyLookup | str, params: Params = None
+                ) -> Cursor:
+        """Run one statement; named parameters (a mapping) for Core statements and
+        lookups (`storage.lookups`: a point read that needs no SQLAlchemy)."""
         ...
 
     def executemany(self, statement: Executable | str,
