@@ -26,14 +26,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
+import psycopg
 import pytest
 
 from questlog import NewEvent, Store
 from questlog.errors import ReadOnlyStore
 from questlog.replication.standby import StandbyReadNode
-
-httpx = pytest.importorskip("httpx")
-psycopg = pytest.importorskip("psycopg")
 
 QUESTLOG = str(Path(sys.executable).parent / "questlog")
 TOKEN = "standby-test-token"
@@ -208,6 +207,18 @@ def test_read_node_on_a_standby_follows_the_primary(pair: Pair, tmp_path: Path) 
         assert replication["replayed_wal"] == replication["received_wal"]
         assert replication["primary_error"] is None
         assert replication["standby_url"].startswith("postgresql://")
+
+        # The other read routes run on the read-only store too (nothing they do writes).
+        log_page = httpx.get(f"{url}/v1/events", params={"min_position": positions[-1]},
+                             timeout=10)
+        assert log_page.status_code == 200
+        assert [e["position"] for e in log_page.json()["events"]][-3:] == positions
+        status = httpx.get(f"{url}/v1/projections", timeout=10)
+        assert status.status_code == 200, status.text
+        assert status.json()["head_position"] == positions[-1]
+        metrics = httpx.get(f"{url}/metrics", timeout=10)
+        assert metrics.status_code == 200
+        assert f"questlog_head_position {positions[-1]}" in metrics.text
 
         # Writes: 403 whatever the token, and nothing written on either server.
         body = {"expected_version": "any", "events": [{"type": "Hack", "data": {}}]}
