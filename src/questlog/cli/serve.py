@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from ..errors import ConfigurationError
-from .common import CliContext, pass_cli, store_command
+from .common import CliContext, db_option, pass_cli, store_command
 
 
 def _setup_logging(level: str, log_format: str | None, *, access_log: bool = False) -> None:
@@ -125,13 +125,16 @@ def serve_cmd(obj: CliContext, host: str, port: int, replica: str | None,
 
 
 @click.command("read-node")
-@click.option("--replica", required=True, metavar="URL", help="Replica URL to follow.")
-@click.option("--data-dir", required=True, type=click.Path(path_type=Path),
-              help="Where the follower keeps its copy (deleted and restored on every start).")
+@click.option("--replica", default=None, metavar="URL",
+              help="A Litestream replica URL to follow (with --data-dir).")
+@click.option("--data-dir", default=None, type=click.Path(path_type=Path),
+              help="Where the Litestream follower keeps its copy (deleted and restored on "
+              "every start).")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8081, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--primary", default=None, metavar="URL",
-              help="The write node's base URL, polled for its replicated position (lag report).")
+              help="Where to read the primary's head for the lag report: the write node's "
+              "base URL (http://…), or, for a standby, the primary's postgresql://… URL.")
 @click.option("--min-position-timeout", default=5.0, show_default=True, type=float,
               help="How long ?min_position=N waits before answering 503.")
 @click.option("--log-level", default="info", show_default=True,
@@ -139,24 +142,34 @@ def serve_cmd(obj: CliContext, host: str, port: int, replica: str | None,
 @log_format_option
 @click.option("--access-log", is_flag=True,
               help="Log one line per request (method, route, path, status, time, request id).")
-def read_node_cmd(replica: str, data_dir: Path, host: str, port: int, primary: str | None,
-                  min_position_timeout: float, log_level: str, log_format: str | None,
-                  access_log: bool) -> None:
-    """Follow a replica and serve every read route from it (writes answer 403)."""
+@db_option
+@pass_cli
+def read_node_cmd(obj: CliContext, replica: str | None, data_dir: Path | None, host: str,
+                  port: int, primary: str | None, min_position_timeout: float, log_level: str,
+                  log_format: str | None, access_log: bool) -> None:
+    """Serve every read route from a replica; every write answers 403.
+
+    The replica is a Litestream replica of a SQLite store (--replica URL --data-dir DIR),
+    or a PostgreSQL hot standby kept by streaming replication (--db postgresql://…
+    or QUESTLOG_DB), opened read-only. /health reports the lag; read routes wait
+    for ?min_position=N (read your writes).
+    """
     from ..http import create_app, run_server
     from ..observability.startup import log_startup
-    from ..replication.readnode import ReadNode
+    from ..replication.read_source import read_source
     from ..settings import load_settings
 
     _setup_logging(log_level, log_format, access_log=access_log)
-    settings = load_settings()
-    node = ReadNode(replica, data_dir, primary_url=primary, primary_token=settings.read_token,
-                    settings=settings).start()
+    settings = load_settings(db=obj.db)
+    node = read_source(replica=replica, data_dir=data_dir, db=obj.db, primary=primary,
+                       settings=settings).start()
     try:
         log_startup(node.store, "read")
         app = create_app(node.store, "read", settings=settings, read_node=node,
                          min_position_timeout_s=min_position_timeout)
         run_server(app, host=host, port=port, log_level=log_level)
+    except KeyboardInterrupt:
+        pass  # Ctrl-C is how a server is stopped
     finally:
         node.stop()
 

@@ -1,9 +1,9 @@
 """The FastAPI app of a questlog node: `create_app(store, role="write"|"read")`.
 
 One app serves both roles. A write node holds the store's writer (and maybe a
-Replicator); a read node serves a Litestream follower's file through a store
-opened read-only (a fresh `mode=ro` connection per read) and answers every
-write route with 403. Read routes accept `?min_position=N` so a client can
+Replicator); a read node serves its source (`replication.read_source`: a Litestream
+follower's file, or a PostgreSQL hot standby) through a store opened read-only and
+answers every write route with 403. Read routes accept `?min_position=N` so a client can
 read its own writes on any node: the request waits until the node has N, up
 to `min_position_timeout_s`, then answers 503 with Retry-After.
 
@@ -43,7 +43,7 @@ from .security import BodySizeLimit
 from .versioning import DeprecatedAliases, include_versioned
 
 if TYPE_CHECKING:
-    from ..replication.readnode import ReadNode
+    from ..replication.read_source import ReadSource
     from ..replication.replicator import Replicator
     from ..store import Store
 
@@ -54,7 +54,7 @@ def create_app(
     *,
     settings: Settings | None = None,
     replicator: Replicator | None = None,
-    read_node: ReadNode | None = None,
+    read_node: ReadSource | None = None,
     api_token: str | None = None,
     read_token: str | None = None,
     allow_unauthenticated_writes: bool = False,

@@ -25,7 +25,7 @@ from .problems import RETRY_AFTER_S, HTTPProblem
 from .security import token_matches
 
 if TYPE_CHECKING:
-    from ..replication.readnode import ReadNode
+    from ..replication.read_source import ReadSource
 
 BEARER = HTTPBearer(auto_error=False, description="QUESTLOG_API_TOKEN for writes; "
                     "QUESTLOG_READ_TOKEN for reads when the server sets one.")
@@ -47,7 +47,7 @@ class Access:
     read_token: str | None
     allow_unauthenticated_writes: bool
     position: Callable[[], int]  # the highest position the node serves
-    read_node: "ReadNode | None"
+    read_node: "ReadSource | None"
     min_position_timeout_s: float
 
     # -- reads ------------------------------------------------------------------------------

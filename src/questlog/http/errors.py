@@ -106,10 +106,12 @@ def install_database_error_handlers(app: FastAPI, role: Role,
     from ..storage.errors import driver_error_classes, storage_error
 
     async def replica_busy(_request: Request, exc: Exception) -> JSONResponse:
-        # The follower replaced the file under this read (a restart restores afresh).
+        # The follower replaced the file under this read (a restart restores afresh), or a
+        # standby's replay cancelled it (a recovery conflict): a retry can succeed.
         log.warning("read on the replica failed, asking the client to retry: %s", exc)
         return problem_response(503, "replica_not_ready",
-                                f"the replica file is being restored: {exc}",
+                                f"the replica is being restored or replayed under this read: "
+                                f"{exc}",
                                 headers={"Retry-After": str(RETRY_AFTER_S)})
 
     async def database_error(request: Request, exc: Exception) -> JSONResponse:

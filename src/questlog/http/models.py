@@ -140,10 +140,16 @@ class HealthResponse(BaseModel):
     primary_position: int | None = Field(
         default=None,
         description="Write node: the last position confirmed on the replica. Read node: the "
-        "primary's last replicated position as last seen (needs --primary).",
+        "primary's last replicated position (a standby's: the primary's head) as last seen "
+        "(needs --primary).",
     )
-    lag_positions: int | None = None
-    lag_seconds: float | None = None
+    lag_positions: int | None = Field(
+        default=None, description="Positions the primary has that this node does not yet "
+        "(null when unknown: a read node without --primary).")
+    lag_seconds: float | None = Field(
+        default=None, description="Commit-time gap between the primary's head and this "
+        "node's (0 when no position is missing); without --primary, a Litestream node's time "
+        "behind its replica, a standby's replay delay.")
     replication: dict[str, Any] | None = None
 
 

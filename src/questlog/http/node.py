@@ -1,5 +1,6 @@
 """What the routers of one app know about the node they serve: its store, its role, its
-replication side (a write node's Replicator, a read node's follower) and its limits."""
+replication side (a write node's Replicator, a read node's source: a Litestream
+follower or a hot standby) and its limits."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from ..replication.readnode import ReadNode
+    from ..replication.read_source import ReadSource
     from ..replication.replicator import Replicator
     from ..store import Store
     from .health import WriteFaults
@@ -17,13 +18,14 @@ Role = Literal["write", "read"]
 
 @dataclass(frozen=True, eq=False)
 class Node:
-    """One node. A read node serves its follower's file through `store` (read-only)."""
+    """One node. A read node serves its source (a follower's file, a hot standby) through
+    `store`, opened read-only."""
 
     store: Store
     role: Role
     max_page_bytes: int
     replicator: Replicator | None = None
-    read_node: ReadNode | None = None
+    read_node: ReadSource | None = None
     write_faults: WriteFaults | None = None
 
     @property

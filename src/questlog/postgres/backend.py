@@ -4,6 +4,10 @@ Opening connects, reads the schema revision and creates or upgrades the schema
 through the shared Alembic history (`questlog.schema`; the statements are in
 `schema.py`), under a schema lock so processes opening a new store together create
 it once. Every failure to open is one QuestlogError naming the (password-less) URL.
+
+A hot standby (a server in recovery) accepts no write at all: it is opened only
+read-only (no migration, no writer, no LISTEN, no lease: a read node serves it), and
+opening it for writing is refused at once with one line naming the primary's role.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from .. import schema as alembic_schema
-from ..errors import NotAStore, SchemaOutOfDate, StoreNotInitialized
+from ..errors import NotAStore, ReadOnlyStore, SchemaOutOfDate, StoreNotInitialized
 from ..settings import Settings
 from ..storage.select import redacted
 from ..storage.session import Session
@@ -25,6 +29,7 @@ from .errors import open_failure
 from .log import LOG, PostgresLog
 from .read_positions import READ_POSITIONS, PostgresReadPositions
 from .session import PostgresSession
+from .standby import STANDBY_REPLAY, PostgresStandbyReplay, in_recovery
 from .transactions import PostgresWriteTransactions
 
 if TYPE_CHECKING:
@@ -61,8 +66,11 @@ class PostgresBackend:
 
         return SNAPSHOTS
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, *, standby: bool = False) -> None:
         self.database = database
+        # A hot standby when opened (a promoted one keeps this until reopened: it only
+        # means LISTEN is not tried, and pollers poll).
+        self.on_standby = standby
         self.settings: Settings = database.settings
         self.read_only: bool = database.read_only
         self.url = database.url
@@ -80,8 +88,14 @@ class PostgresBackend:
         db = Database(url, settings, read_only=read_only)
         try:
             with db.probe() as conn:
+                standby = in_recovery(conn)
                 revision = schema.current_revision(conn)
                 foreign = revision is None and schema.holds_foreign_tables(conn)
+            if standby and not read_only:
+                raise ReadOnlyStore(
+                    f"{where} is a hot standby (in recovery, read-only): open it read-only "
+                    "(`questlog read-node --db URL` serves it), and point writers at its "
+                    "primary")
             head = alembic_schema.HEAD_REVISION
             if revision is None:
                 if foreign and not adopt:
@@ -105,7 +119,7 @@ class PostgresBackend:
             if failure is not None:
                 raise failure from exc
             raise
-        return cls(db)
+        return cls(db, standby=standby)
 
     # -- sessions ----------------------------------------------------------------------
 
@@ -145,8 +159,11 @@ class PostgresBackend:
         """Nothing to do: a commit PostgreSQL acknowledged is in its WAL on disk already
         (questlog never turns `synchronous_commit` off)."""
 
-    def commit_signal(self) -> CommitListener:
-        """LISTEN/NOTIFY on the log's channel (one listening connection, on first use)."""
+    def commit_signal(self) -> CommitListener | None:
+        """LISTEN/NOTIFY on the log's channel (one listening connection, on first use);
+        None on a hot standby, where the server refuses LISTEN: pollers poll."""
+        if self.on_standby:
+            return None
         with self._signal_lock:
             if self._signal is None:
                 from .notify import CommitListener
@@ -159,6 +176,10 @@ class PostgresBackend:
         from .leases import AdvisoryLeases
 
         return AdvisoryLeases(self.database)
+
+    def standby(self) -> PostgresStandbyReplay:
+        """How far this server replays its primary's WAL (on a primary: not behind)."""
+        return STANDBY_REPLAY
 
     def dispose(self) -> None:
         with self._signal_lock:

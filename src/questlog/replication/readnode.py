@@ -17,13 +17,9 @@ How the node knows how far behind it is:
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
-import urllib.error
-import urllib.request
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +27,7 @@ from ..errors import ReplicationError
 from ..settings import Settings
 from .follower import Follower
 from .options import LitestreamOptions
+from .primary import HttpPrimary, PrimaryHead, seconds_behind
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -38,17 +35,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("questlog.replication")
 
 
-def _parse_time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
 class ReadNode:
-    """Everything a read-only HTTP node needs besides the HTTP app itself."""
+    """A read node on a Litestream follower (a `read_source.ReadSource`): everything a
+    read-only HTTP node needs besides the HTTP app itself."""
 
     def __init__(
         self,
@@ -64,8 +53,8 @@ class ReadNode:
     ) -> None:
         self.options = options or LitestreamOptions()
         self.follower = Follower(replica_url, data_dir, options=self.options)
-        self.primary_url = primary_url.rstrip("/") if primary_url else None
-        self.primary_token = primary_token
+        self.primary = HttpPrimary(primary_url, primary_token) if primary_url else None
+        self.primary_url = self.primary.url if self.primary is not None else None
         self.settings = settings
         self.monitor_interval_s = monitor_interval_s
         # Listing a remote replica costs requests (S3 LISTs): checked less often than the
@@ -76,7 +65,7 @@ class ReadNode:
         self._stop = threading.Event()
         self._monitor: threading.Thread | None = None
         self._lock = threading.Lock()
-        self._primary: dict[str, Any] | None = None
+        self._primary: PrimaryHead | None = None
         self._primary_error: str | None = None
         self._replica_txid: int | None = None
         self._behind_since: float | None = None
@@ -182,19 +171,16 @@ class ReadNode:
                     self._behind_since = time.monotonic()
 
     def _poll_primary(self) -> None:
-        assert self.primary_url is not None
-        request = urllib.request.Request(f"{self.primary_url}/health")
-        if self.primary_token:
-            request.add_header("Authorization", f"Bearer {self.primary_token}")
+        assert self.primary is not None
         try:
-            with urllib.request.urlopen(request, timeout=2.0) as resp:
-                body = json.loads(resp.read())
+            head = self.primary.head()
+        except ReplicationError as exc:
             with self._lock:
-                self._primary = body if isinstance(body, dict) else None
-                self._primary_error = None
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            with self._lock:
-                self._primary_error = f"primary {self.primary_url} unreachable: {exc}"
+                self._primary_error = str(exc)
+            return
+        with self._lock:
+            self._primary = head
+            self._primary_error = None
 
     def health(self) -> dict[str, Any]:
         """The read node's /health body (see the module docstring for the lag definitions)."""
@@ -208,7 +194,7 @@ class ReadNode:
                 commit_time = None
         follower_txid = self.follower.txid()
         with self._lock:
-            primary = dict(self._primary) if self._primary else None
+            primary = self._primary
             primary_error = self._primary_error
             replica_txid = self._replica_txid
             behind_since = self._behind_since
@@ -216,19 +202,10 @@ class ReadNode:
         lag_positions: int | None = None
         lag_seconds: float | None = None
         if primary is not None:
-            primary_position = primary.get("primary_position")
-            if primary_position is None:
-                primary_position = primary.get("position")
-            if isinstance(primary_position, int):
-                lag_positions = max(0, primary_position - position)
-                if lag_positions == 0:
-                    lag_seconds = 0.0
-                else:
-                    theirs = _parse_time((primary.get("replication") or {}).get("replicated_at")
-                                         or primary.get("commit_time"))
-                    ours = _parse_time(commit_time)
-                    if theirs is not None and ours is not None:
-                        lag_seconds = max(0.0, (theirs - ours).total_seconds())
+            primary_position = primary.position
+            lag_positions = max(0, primary_position - position)
+            lag_seconds = (0.0 if lag_positions == 0
+                           else seconds_behind(primary.commit_time, commit_time))
         if lag_seconds is None and primary is None:
             lag_seconds = 0.0 if behind_since is None else time.monotonic() - behind_since
         stalled_recently = self.follower.stalls > 0 and behind_since is not None

@@ -167,6 +167,10 @@ class SQLiteBackend:
         """None: one writer process per file runs every async projector."""
         return None
 
+    def standby(self) -> None:
+        """None: a SQLite file's copies are Litestream's, which read nodes follow."""
+        return None
+
     def dispose(self) -> None:
         self.database.dispose()
 

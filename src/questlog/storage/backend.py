@@ -18,6 +18,7 @@ from .readmodels import ReadModels
 from .session import Session
 from .signals import CommitSignal
 from .snapshots import Snapshots
+from .standby import StandbyReplay
 from .transactions import WriteTransactions
 
 
@@ -79,6 +80,11 @@ class Backend(Protocol):
     def leases(self) -> Leases | None:
         """New leases for async projectors (storage.leases), or None: one writer process
         per store, which runs them all."""
+        ...
+
+    def standby(self) -> StandbyReplay | None:
+        """How far a server-replicated standby has replayed its primary (storage.standby),
+        or None: the engine's copies are made outside it (SQLite files: Litestream)."""
         ...
 
     def dispose(self) -> None: ...
