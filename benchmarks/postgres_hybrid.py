@@ -77,12 +77,11 @@ def main() -> None:
     queries = [q.text for q in load_queries(QUERIES)]
     settings = Settings(read_cache_entries=0)
     embedder = default_embedder()
-    tmp = Path(tempfile.mkdtemp(prefix="questlog-bench-hybrid-"))
-
-    with server() as url:
+    with tempfile.TemporaryDirectory(prefix="questlog-bench-hybrid-") as tmp, \
+            server() as url:
         dbs = Databases(url)
         try:
-            lite = Store.open(tmp / "srd.db", settings=settings)
+            lite = Store.open(Path(tmp) / "srd.db", settings=settings)
             pg = Store.open(dbs.fresh(schema=False), settings=settings)
             sqlite_build = built(lite, srd)
             copied = copy_vectors(lite, pg)
