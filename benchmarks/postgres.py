@@ -2,7 +2,10 @@
 eventsourcing's PostgreSQL recorder, on the same server in the same run.
 
 Prints one JSON line. Cases (events/s, and p50/p99 call latency):
-- 1, 8 and 32 producer threads appending one event per call, 8 threads x 100 events;
+- 1, 8 and 32 producer threads appending one event per call, 8 threads x 100 events,
+  each twice: on the log alone (`projectors=[]`) and on the store users get by default
+  (`Store.open(url)`: the shipped projectors, inline ones in every batch) appending to
+  streams no shipped model reads (`default_store_*`, and their ratio to the log alone);
 - writer processes: 1 and 4 processes x 8 threads x 1 event, each process its own
   `Store` (its own writer queue and group commit), all on one database for a fixed
   time; the aggregate rate of 4 over that of 1 says what several writers gain.
@@ -31,24 +34,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
-import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
-import sqlalchemy as sa
 from _common import emit, summary_ms
+from _postgres import Databases, server, server_version
 
 from questlog import NewEvent, Store
 
@@ -85,50 +82,12 @@ print(sum(counts))
 """
 
 
-@contextmanager
-def server() -> Iterator[str]:
-    url = os.environ.get("QUESTLOG_BENCH_POSTGRES_URL")
-    if url:
-        yield url
-        return
-    directory = tempfile.mkdtemp(prefix="questlog-bench-pg-")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import pgserver
-
-        srv = pgserver.get_server(Path(directory) / "data", cleanup_mode="stop")
-    try:
-        yield str(srv.get_uri())
-    finally:
-        srv.cleanup()
-        shutil.rmtree(directory, ignore_errors=True)
-
-
-class Databases:
-    """A fresh database per run, dropped at the end."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.created: list[str] = []
-
-    def fresh(self, schema: bool = True) -> str:
-        name = f"bench_{uuid.uuid4().hex[:10]}"
-        with psycopg.connect(self.url, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        self.created.append(name)
-        url = sa.make_url(self.url).set(database=name).render_as_string(hide_password=False)
-        if schema:
-            Store.open(url, projectors=[]).close()
-        return url
-
-    def drop_all(self) -> None:
-        with psycopg.connect(self.url, autocommit=True) as conn:
-            for name in self.created:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def run_store(url: str, threads: int, calls: int, per_call: int) -> tuple[float, list[float]]:
-    store = Store.open(url, projectors=[])
+def run_store(url: str, threads: int, calls: int, per_call: int,
+              default_store: bool = False) -> tuple[float, list[float]]:
+    """`default_store`: opened as users open one (the shipped projectors, inline ones in
+    every batch), appending to `bench-` streams, which no shipped model reads."""
+    store = Store.open(url) if default_store else Store.open(url, projectors=[])
+    prefix = "bench" if default_store else "character"
     store.append("warmup-1", [NewEvent(type="Warm")])
     latencies: list[list[float]] = [[] for _ in range(threads)]
     barrier = threading.Barrier(threads + 1)
@@ -141,7 +100,7 @@ def run_store(url: str, threads: int, calls: int, per_call: int) -> tuple[float,
                                                               "seq": j})
                       for j in range(per_call)]
             t0 = time.perf_counter()
-            store.append(f"character-{n}", events)
+            store.append(f"{prefix}-{n}", events)
             out.append(time.perf_counter() - t0)
 
     elapsed = _timed(threads, producer, barrier)
@@ -245,10 +204,12 @@ def measure(url: str, scale: float, repeats: int, seconds: float) -> dict[str, A
             runs.setdefault("raw_one_row_per_txn", []).append(
                 raw_one_row_per_txn(dbs.fresh(), int(1000 * scale)))
             for label, threads, calls, per_call in CASES:
-                rate, lat = run_store(dbs.fresh(), threads, max(1, int(calls * scale)),
-                                      per_call)
-                runs.setdefault(label, []).append(rate)
-                latencies.setdefault(label, []).extend(lat)
+                for default_store in (False, True):
+                    key = f"default_store_{label}" if default_store else label
+                    rate, lat = run_store(dbs.fresh(), threads, max(1, int(calls * scale)),
+                                          per_call, default_store)
+                    runs.setdefault(key, []).append(rate)
+                    latencies.setdefault(key, []).extend(lat)
             runs.setdefault("raw_executemany", []).append(
                 raw_executemany(dbs.fresh(), int(8000 * scale)))
             runs.setdefault("eventsourcing_threads8_x1", []).append(
@@ -265,6 +226,8 @@ def measure(url: str, scale: float, repeats: int, seconds: float) -> dict[str, A
         "events_per_s": rate,
         "latency": {k: summary_ms(v) for k, v in latencies.items()},
         "ratios": {
+            **{f"default_store_{label}_vs_log_alone":
+               round(rate[f"default_store_{label}"] / rate[label], 2) for label, *_ in CASES},
             "threads32_x1_vs_raw_one_row_per_txn":
                 round(rate["threads32_x1"] / rate["raw_one_row_per_txn"], 2),
             "threads8_x100_vs_raw_executemany":
@@ -287,10 +250,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     args = parser.parse_args()
     with server() as url:
-        with psycopg.connect(url) as conn:
-            version = conn.execute("SHOW server_version").fetchone()[0]
+        version = server_version(url)
         result = measure(url, args.scale, args.repeats, args.seconds)
-    emit({"benchmark": "postgres", "server_version": str(version).split()[0],
+    emit({"benchmark": "postgres", "server_version": version,
           "scale": args.scale, "repeats": args.repeats, **result})
 
 

@@ -23,18 +23,15 @@ Usage: python benchmarks/postgres_search.py [--n 100000] [--queries 100]
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 import time
-import uuid
-import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
 from _common import emit, summary_ms
+from _postgres import Databases, server
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "projections"))
 
@@ -50,28 +47,6 @@ K = 10
 DIM = 384
 CHUNKS = sa.table(CHUNKS_TABLE, *(sa.column(c) for c in (
     "id", "type", "idx", "chunk_no", "pack", "name", "text", "text_hash", "embedding")))
-
-
-def server() -> tuple[str, Any]:
-    url = os.environ.get("QUESTLOG_BENCH_POSTGRES_URL")
-    if url:
-        return url, None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import pgserver
-
-        srv = pgserver.get_server(Path(tempfile.mkdtemp(prefix="questlog-bench-")) / "data",
-                                  cleanup_mode="stop")
-    return str(srv.get_uri()), srv
-
-
-def fresh_database(base: str) -> str:
-    import psycopg
-
-    name = f"questlog_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return sa.make_url(base).set(database=name).render_as_string(hide_password=False)
 
 
 def data(n: int, queries: int, is_clustered: bool) -> tuple[Any, list[str], list[str], Any]:
@@ -102,64 +77,69 @@ def main() -> None:
 
     vectors, types, packs, queries = data(args.n, args.queries, args.clustered)
     ids = np.arange(1, args.n + 1, dtype=np.int64)
-    base, srv = server()
-    try:
-        url = fresh_database(base)
-        store = Store.open(url, projectors=[SearchIndex()])
-        store.projections.register()
-        index = PgVectorIndex(CHUNKS_TABLE)
-        for start in range(0, args.n, 5000):
-            rows = [{"id": int(ids[i]), "type": types[i], "idx": f"e{i}", "chunk_no": 0,
-                     "pack": packs[i], "name": "", "text": "", "text_hash": f"h{i}",
-                     "embedding": vectors[i].tobytes()}
-                    for i in range(start, min(args.n, start + 5000))]
-            store.write(lambda s, rows=rows: s.executemany(CHUNKS.insert(), rows))
-        began = time.perf_counter()
-        store.write(lambda s: index.resync(s, "bench", DIM))
-        build_s = time.perf_counter() - began
-        generation = Generation("bench", args.n)
+    with server() as base:
+        dbs = Databases(base)
+        try:
+            measure(dbs.fresh(schema=False), args, vectors, types, packs, queries, ids)
+        finally:
+            dbs.drop_all()
 
-        result: dict[str, Any] = {"benchmark": "postgres_search", "n": args.n, "dim": DIM,
-                                  "k": K, "queries": args.queries,
-                                  "vectors": "clustered" if args.clustered else "uniform",
-                                  "mirror_build_s": round(build_s, 1)}
-        type_mask = np.array([t == "type-07" for t in types])
-        pack_mask = np.array([p == "srd" for p in packs])
-        cases: dict[str, tuple[Filters, Any]] = {
-            "unfiltered": (Filters(), None),
-            "type_filter": (Filters(types=("type-07",)), type_mask),
-            "pack_filter": (Filters(packs=("srd",)), pack_mask)}
-        efs = [int(e) for e in args.ef.split(",")]
-        for name, (filters, mask) in cases.items():
-            settings = efs if mask is None else [0]
-            for ef in settings:
-                if ef:
-                    index.ef_search = ef
-                sub = vectors if mask is None else vectors[mask]
-                sub_ids = ids if mask is None else ids[mask]
-                ref_t: list[float] = []
-                idx_t: list[float] = []
-                recalls: list[float] = []
-                with store.read() as session:
-                    for q in queries:
-                        t0 = time.perf_counter()
-                        want = numpy_knn(sub, sub_ids, q)
-                        t1 = time.perf_counter()
-                        got = index.search(session, q, K, filters, generation)
-                        t2 = time.perf_counter()
-                        ref_t.append(t1 - t0)
-                        idx_t.append(t2 - t1)
-                        recalls.append(len(set(want) & {c for c, _ in got}) / K)
-                ratio = summary_ms(idx_t)["p50_ms"] / max(summary_ms(ref_t)["p50_ms"], 1e-9)
-                key = name if not ef else f"{name}_ef{ef}"
-                result[key] = {"recall@10": round(float(np.mean(recalls)), 4),
-                               "pgvector": summary_ms(idx_t), "numpy": summary_ms(ref_t),
-                               "x_numpy_p50": round(ratio, 2)}
-        store.close()
-        emit(result)
-    finally:
-        if srv is not None:
-            srv.cleanup()
+
+def measure(url: str, args: argparse.Namespace, vectors: Any, types: list[str],
+            packs: list[str], queries: Any, ids: Any) -> None:
+    """Store the vectors on the database at `url`, build the mirror, time the queries."""
+    store = Store.open(url, projectors=[SearchIndex()])
+    store.projections.register()
+    index = PgVectorIndex(CHUNKS_TABLE)
+    for start in range(0, args.n, 5000):
+        rows = [{"id": int(ids[i]), "type": types[i], "idx": f"e{i}", "chunk_no": 0,
+                 "pack": packs[i], "name": "", "text": "", "text_hash": f"h{i}",
+                 "embedding": vectors[i].tobytes()}
+                for i in range(start, min(args.n, start + 5000))]
+        store.write(lambda s, rows=rows: s.executemany(CHUNKS.insert(), rows))
+    began = time.perf_counter()
+    store.write(lambda s: index.resync(s, "bench", DIM))
+    build_s = time.perf_counter() - began
+    generation = Generation("bench", args.n)
+
+    result: dict[str, Any] = {"benchmark": "postgres_search", "n": args.n, "dim": DIM,
+                              "k": K, "queries": args.queries,
+                              "vectors": "clustered" if args.clustered else "uniform",
+                              "mirror_build_s": round(build_s, 1)}
+    type_mask = np.array([t == "type-07" for t in types])
+    pack_mask = np.array([p == "srd" for p in packs])
+    cases: dict[str, tuple[Filters, Any]] = {
+        "unfiltered": (Filters(), None),
+        "type_filter": (Filters(types=("type-07",)), type_mask),
+        "pack_filter": (Filters(packs=("srd",)), pack_mask)}
+    efs = [int(e) for e in args.ef.split(",")]
+    for name, (filters, mask) in cases.items():
+        settings = efs if mask is None else [0]
+        for ef in settings:
+            if ef:
+                index.ef_search = ef
+            sub = vectors if mask is None else vectors[mask]
+            sub_ids = ids if mask is None else ids[mask]
+            ref_t: list[float] = []
+            idx_t: list[float] = []
+            recalls: list[float] = []
+            with store.read() as session:
+                for q in queries:
+                    t0 = time.perf_counter()
+                    want = numpy_knn(sub, sub_ids, q)
+                    t1 = time.perf_counter()
+                    got = index.search(session, q, K, filters, generation)
+                    t2 = time.perf_counter()
+                    ref_t.append(t1 - t0)
+                    idx_t.append(t2 - t1)
+                    recalls.append(len(set(want) & {c for c, _ in got}) / K)
+            ratio = summary_ms(idx_t)["p50_ms"] / max(summary_ms(ref_t)["p50_ms"], 1e-9)
+            key = name if not ef else f"{name}_ef{ef}"
+            result[key] = {"recall@10": round(float(np.mean(recalls)), 4),
+                           "pgvector": summary_ms(idx_t), "numpy": summary_ms(ref_t),
+                           "x_numpy_p50": round(ratio, 2)}
+    store.close()
+    emit(result)
 
 
 if __name__ == "__main__":

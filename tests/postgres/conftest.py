@@ -5,16 +5,23 @@ What every backend must do is the contract suite's (tests/contract); these tests
 run on the server of $QUESTLOG_TEST_POSTGRES_URL (the root conftest starts a
 throwaway one with pgserver), each on a fresh database dropped afterwards. Without a
 server they skip on a user's machine and fail under CI=true.
+
+The load helpers (writer processes, log pollers) sit next to this file in pg_load.py;
+tests import them by name (`import pg_load`).
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 POSTGRES_URL_ENV = "QUESTLOG_TEST_POSTGRES_URL"
 
