@@ -109,10 +109,9 @@ def test_schema_head_matches_alembic_and_gates_opening(tmp_path: Path) -> None:
 
 # Never on a cold read path (issue 13 point 4): each costs a cold command several bare
 # interpreter starts. pydantic itself stays off `--help` and `events read`; `content get`
-# returns the entry's pydantic model, so it may load pydantic, never pydantic-settings;
-# and it reads through the content tables' SQLAlchemy Core declarations (issue 11: one
-# declaration per read model, its queries beside it), so it loads SQLAlchemy Core too
-# (a known cost: content get misses issue 13's 6x target).
+# returns the entry's pydantic model, so it may load pydantic, never pydantic-settings.
+# Its point reads are `KeyLookup`s and the content tables' Core declarations are built on
+# first use (content/tables.py), so it never loads SQLAlchemy.
 HEAVY = ("sqlalchemy", "pydantic_settings", "fastapi", "starlette", "torch", "numpy",
          "alembic", "sentence_transformers", "uvicorn", "httpx")
 
@@ -174,3 +173,17 @@ def test_wheel_ships_projections_migrations_and_data(tmp_path: Path) -> None:
         for item in (inspector / folder).iterdir():
             rel = item.relative_to(REPO / "src").as_posix()
             assert rel in names, f"{rel} missing from the wheel: list it in package-data"
+
+
+def test_a_key_lookup_takes_only_plain_identifiers_and_named_values() -> None:
+    from questlog.storage.lookups import KeyLookup
+
+    lookup = KeyLookup("content_entities", ("data",), ("type", "idx"))
+    assert lookup.values({"idx": "fireball", "type": "spells"}) == ("spells", "fireball")
+    for bad in (("content_entities; DROP TABLE events", ("data",), ("type",)),
+                ("content_entities", ("data",), ()),
+                ("content_entities", ('"data"',), ("type",))):
+        with pytest.raises(ValueError, match="KeyLookup"):
+            KeyLookup(*bad)
+    with pytest.raises(TypeError, match="by name"):
+        lookup.values(("spells", "fireball"))

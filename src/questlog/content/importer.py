@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Final
 from ..errors import ContentPackNotFound
 from ..events import NO_STREAM, ExpectedVersion, NewEvent
 from . import tables
+from .columns import PACKS_TABLE
 from .results import ImportReport
 from .source import ContentLimits
 from .validation import PackEntry, Progress, ValidatedPack, validate_pack
@@ -44,7 +45,7 @@ def stream_of(pack: str) -> str:
 
 def _built(store: Store, session: Session) -> bool:
     """Whether the content tables exist (the projector creates them all at once)."""
-    return store.readmodels.exists(session, tables.PACKS.name)
+    return store.readmodels.exists(session, PACKS_TABLE)
 
 
 def _pack_hashes(session: Session, pack: str) -> dict[tuple[str, str], str]:

@@ -13,8 +13,8 @@ fresh process never imports it (benchmarks/cold_read.py).
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from ..storage.lookups import KeyLookup
@@ -50,8 +50,21 @@ class _Declared:
     statements: dict[str, Executable]
 
 
-@cache
+_DECLARED: list[_Declared] = []   # the one declaration, once built
+_DECLARING = threading.Lock()
+
+
 def _declared() -> _Declared:
+    """The tables and statements, built once: two threads' first uses must not build two
+    sets (caches keyed by table, such as the engines' upserts, would hold both)."""
+    if not _DECLARED:
+        with _DECLARING:
+            if not _DECLARED:
+                _DECLARED.append(_declare())
+    return _DECLARED[0]
+
+
+def _declare() -> _Declared:
     import sqlalchemy as sa
 
     from ..storage.readmodels import declare, integer, json_text, text
@@ -117,11 +130,12 @@ def _declared() -> _Declared:
         statements=statements)
 
 
-def __getattr__(name: str) -> Any:
-    """The declared tables, built on first use."""
-    if name in ("PACKS", "PACK_ENTRIES", "ENTITIES", "MEMBERS", "TYPED", "ALL"):
-        return _declared().tables[name]
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+if not TYPE_CHECKING:  # for mypy the tables are the names declared above, typos and all
+    def __getattr__(name: str) -> Any:
+        """The declared tables, built on first use."""
+        if name in ("PACKS", "PACK_ENTRIES", "ENTITIES", "MEMBERS", "TYPED", "ALL"):
+            return _declared().tables[name]
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _statement(name: str) -> Executable:

@@ -29,18 +29,15 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.schema import CreateIndex, CreateTable
-from sqlalchemy.sql.expression import Executable
-
-from ..storage.digests import table_digest
-from ..storage.readmodels import options_of
 from ..storage.session import Session
 from .schema import table_exists
 from .session import dialect
+
+if TYPE_CHECKING:  # imported where statements are built: `exists` (cold reads) needs none
+    import sqlalchemy as sa
+    from sqlalchemy.sql.expression import Executable
 
 _INDEXES_OF_SQL = ("SELECT indexname FROM pg_catalog.pg_indexes "
                    "WHERE schemaname = current_schema() AND tablename = %s")
@@ -52,6 +49,10 @@ def create_statements(table: sa.Table) -> list[str]:
     """PostgreSQL DDL of a declared (physical) table and its indexes."""
     # A SQLite virtual table (FTS5) is its declared columns here, a plain table, which
     # the keyword index makes its own (a generated tsvector column + GIN: keywords.py).
+    from sqlalchemy.schema import CreateIndex, CreateTable
+
+    from ..storage.readmodels import options_of
+
     ddl = dialect()
     statements = [str(CreateTable(table).compile(dialect=ddl)).strip()]
     statements.extend(str(CreateIndex(ix).compile(dialect=ddl))
@@ -106,6 +107,8 @@ class PostgresReadModels:
     def digest(self, session: Session, table: sa.Table) -> str:
         # Engine-independent: rows canonicalised and ordered in Python, never by the
         # database's collation (storage.digests), so SQLite and PostgreSQL agree.
+        from ..storage.digests import table_digest
+
         return table_digest(self, session, table)
 
     def upsert(self, table: sa.Table, *, add: Sequence[str] = (),
@@ -114,6 +117,8 @@ class PostgresReadModels:
         cached = self._upserts.get(key)
         if cached is not None:
             return cached
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
         primary = [c.name for c in table.primary_key.columns]
         statement = pg_insert(table)
         changes: dict[str, Any] = {}

@@ -109,7 +109,7 @@ class PostgresSession:
             return self.connection.execute(statement, params)  # type: ignore[no-any-return]
         if isinstance(statement, KeyLookup):
             return self.connection.execute(  # type: ignore[no-any-return]
-                lookup_sql(statement), statement.values(params))  # type: ignore[arg-type]
+                lookup_sql(statement), statement.values(params))
         entry = _compiled.plain.get(statement)
         if entry is not None and not entry.expanding and type(params) is dict:
             try:

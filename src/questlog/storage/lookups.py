@@ -12,7 +12,11 @@ value is a bound parameter, passed by key name.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+
+_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +30,16 @@ class KeyLookup:
     order_by: tuple[str, ...] = ()
     limit: int | None = None
 
-    def values(self, params: dict[str, object]) -> tuple[object, ...]:
-        """The bound values in the order of `keys` (a missing one is a KeyError)."""
+    def __post_init__(self) -> None:
+        # Rendered into SQL as they are: only plain lower-case identifiers, and at least
+        # one key (a lookup reads rows by key, never a whole table).
+        names = (self.table, *self.columns, *self.keys, *self.order_by)
+        bad = [n for n in names if not _IDENTIFIER.fullmatch(n)]
+        if bad or not self.columns or not self.keys:
+            raise ValueError(f"a KeyLookup needs columns, keys and plain identifiers: {self}")
+
+    def values(self, params: Mapping[str, object] | object) -> tuple[object, ...]:
+        """The bound values in the order of `keys`, from named parameters."""
+        if not isinstance(params, Mapping):
+            raise TypeError(f"a KeyLookup takes its values by name ({', '.join(self.keys)})")
         return tuple(params[key] for key in self.keys)
