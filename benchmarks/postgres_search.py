@@ -19,11 +19,14 @@ interleaved query by query; recall@10 against the reference's ids:
   filter's share, filtered after (exact scan when fewer than k survive), at each `--ef`;
 * type filter (one of 25 types, ~4 %, a different type each query as in
   benchmarks/search.py): the exact scan of the filtered rows.
-The filtered references run on the masked matrices, cut before timing. Each case also
-reports the index's plan (`PgVectorIndex.plan` for its first query). Build time is
-reported. The server is $QUESTLOG_BENCH_POSTGRES_URL, else a throwaway pgserver
-(PostgreSQL 16.2, pgvector 0.6.2). Targets (issue 12): recall@10 >= 0.95 within 3x of
-numpy, filtered and unfiltered.
+A filtered query's reference is benchmarks/search.py's (`x_numpy_p50`): the filter's
+mask and `X[mask] @ q` in the timed call; `x_numpy_premasked_p50` is against the
+stricter one, the filter's rows cut into their own matrix before timing. numpy runs on
+one BLAS thread (see below). Each case also reports the index's plan
+(`PgVectorIndex.plan` for its first query). Build time is reported. The server is
+$QUESTLOG_BENCH_POSTGRES_URL, else a throwaway pgserver (PostgreSQL 16.2, pgvector
+0.6.2). Targets (issue 12): recall@10 >= 0.95 within 3x of numpy, filtered and
+unfiltered.
 
 Usage: python benchmarks/postgres_search.py [--n 100000] [--queries 100]
        [--ef 40,100,200] [--vectors clustered,uniform]
@@ -40,6 +43,11 @@ import uuid
 import warnings
 from pathlib import Path
 from typing import Any
+
+# One BLAS thread for the reference: on 2 cores shared with other work, OpenBLAS's
+# threads wait for each other, and numpy's product over a type's 4k rows took 20 ms
+# instead of 0.14 ms: a reference that slow would flatter the index.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np
 import sqlalchemy as sa
@@ -127,21 +135,28 @@ def measure(base: str, kind: str, args: argparse.Namespace) -> dict[str, Any]:
                                                       1)}
     generation = Generation("bench", args.n)
     type_names = sorted(set(types))
-    type_arr = np.array(types)
+    type_arr, pack_arr = np.array(types), np.array(packs)
     by_type = {t: (vectors[type_arr == t], ids[type_arr == t]) for t in type_names}
-    pack_mask = np.array([p == "srd" for p in packs])
-    everything = (vectors, ids)
-    srd = (vectors[pack_mask], ids[pack_mask])
+    srd = (vectors[pack_arr == "srd"], ids[pack_arr == "srd"])
+    # A case: the query's filters, its (labels, value) mask for the reference, the
+    # pre-masked (matrix, ids).
+    Case = tuple[Filters, tuple[Any, str] | None, tuple[Any, Any]]
 
-    def unfiltered(_: int) -> tuple[Filters, tuple[Any, Any]]:
-        return Filters(), everything
+    def unfiltered(_: int) -> Case:
+        return Filters(), None, (vectors, ids)
 
-    def pack_filter(_: int) -> tuple[Filters, tuple[Any, Any]]:
-        return Filters(packs=("srd",)), srd
+    def pack_filter(_: int) -> Case:
+        return Filters(packs=("srd",)), (pack_arr, "srd"), srd
 
-    def type_filter(i: int) -> tuple[Filters, tuple[Any, Any]]:
+    def type_filter(i: int) -> Case:
         name = type_names[i % len(type_names)]
-        return Filters(types=(name,)), by_type[name]
+        return Filters(types=(name,)), (type_arr, name), by_type[name]
+
+    def reference(mask: tuple[Any, str] | None, q: Any) -> list[int]:
+        if mask is None:
+            return numpy_knn(vectors, ids, q)
+        keep = mask[0] == mask[1]  # as benchmarks/search.py: the mask in the timed call
+        return numpy_knn(vectors[keep], ids[keep], q)
 
     efs = [int(e) for e in args.ef.split(",")]
     runs = [(f"unfiltered_ef{ef}", unfiltered, ef) for ef in efs]
@@ -149,26 +164,33 @@ def measure(base: str, kind: str, args: argparse.Namespace) -> dict[str, Any]:
     runs.append(("type_filter", type_filter, EF_SEARCH))
     for key, case, ef in runs:
         index.ef_search = ef
-        ref_t: list[float] = []
-        idx_t: list[float] = []
+        times: dict[str, list[float]] = {"ref": [], "premasked": [], "index": []}
         recalls: list[float] = []
         with store.read() as session:
             plan = index.plan(session, case(0)[0], generation, K)
             for i, q in enumerate(queries):
-                filters, (matrix, sub_ids) = case(i)
+                filters, mask, (matrix, sub_ids) = case(i)
                 t0 = time.perf_counter()
-                want = numpy_knn(matrix, sub_ids, q)
+                want = reference(mask, q)
                 t1 = time.perf_counter()
-                got = index.search(session, q, K, filters, generation)
+                numpy_knn(matrix, sub_ids, q)
                 t2 = time.perf_counter()
-                ref_t.append(t1 - t0)
-                idx_t.append(t2 - t1)
+                got = index.search(session, q, K, filters, generation)
+                t3 = time.perf_counter()
+                times["ref"].append(t1 - t0)
+                times["premasked"].append(t2 - t1)
+                times["index"].append(t3 - t2)
                 recalls.append(len(set(want) & {c for c, _ in got}) / K)
-        ratio = summary_ms(idx_t)["p50_ms"] / max(summary_ms(ref_t)["p50_ms"], 1e-9)
+        p50 = {name: summary_ms(t)["p50_ms"] for name, t in times.items()}
         result[key] = {"recall@10": round(float(np.mean(recalls)), 4),
                        "plan": {"ef_search": plan.ef_search, "kept": plan.kept},
-                       "pgvector": summary_ms(idx_t), "numpy": summary_ms(ref_t),
-                       "x_numpy_p50": round(ratio, 2)}
+                       "pgvector": summary_ms(times["index"]),
+                       "numpy": summary_ms(times["ref"]),
+                       "x_numpy_p50": round(p50["index"] / max(p50["ref"], 1e-9), 2)}
+        if case(0)[1] is not None:
+            result[key]["numpy_premasked"] = summary_ms(times["premasked"])
+            result[key]["x_numpy_premasked_p50"] = round(
+                p50["index"] / max(p50["premasked"], 1e-9), 2)
     store.close()
     return result
 
@@ -186,7 +208,8 @@ def main() -> None:
     try:
         result: dict[str, Any] = {"benchmark": "postgres_search", "n": args.n, "dim": DIM,
                                   "k": K, "queries": args.queries, "layout": LAYOUT,
-                                  "default_ef_search": EF_SEARCH}
+                                  "default_ef_search": EF_SEARCH,
+                                  "numpy_blas_threads": os.environ["OPENBLAS_NUM_THREADS"]}
         for kind in args.vectors.split(","):
             result[kind] = measure(base, kind, args)
         emit(result)

@@ -200,8 +200,11 @@ def resync_mirror(session: Session, chunks_table: str, token: str, dim: int) -> 
     """Rebuild the mirror from the chunks table (after a swap, or when it went stale)."""
     drop_mirror(session)
     create_mirror(session, dim)
+    # Rows in (type, pack) order: a type's rows then share heap pages, and an exact scan
+    # of one type (~4 % of 100k vectors) reads ~900 pages instead of ~3,650 (one per row,
+    # at 1.6 kB a vector), measured 1.2 ms against 10-20 ms.
     cursor: Any = session.execute(f"SELECT id, type, pack, embedding FROM {chunks_table} "
-                                  "WHERE embedding IS NOT NULL ORDER BY id")
+                                  "WHERE embedding IS NOT NULL ORDER BY type, pack, id")
     rows = [(int(i), str(t), str(p), bytes(b)) for i, t, p, b in cursor.fetchall()]
     for start in range(0, len(rows), _BATCH):
         mirror_upsert(session, rows[start:start + _BATCH])
