@@ -226,6 +226,7 @@ class QueryPlan(NamedTuple):
 
 def kept_vectors(session: Session, filters: Filters) -> tuple[int, int]:
     """(vectors a type/pack filter keeps, all vectors), from the mirror's counts."""
+    # Types and packs only: no entry or id query, so no chunks table to name.
     conds, params = conditions("c", "", Filters(types=filters.types, packs=filters.packs))
     row = session.execute(f"SELECT coalesce(sum(c.n) FILTER (WHERE {' AND '.join(conds)}), 0), "
                           f"coalesce(sum(c.n), 0) FROM {VEC_COUNTS_TABLE} c", params).fetchone()
