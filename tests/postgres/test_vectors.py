@@ -1,7 +1,9 @@
-"""pgvector's filtered HNSW problem, and why `PgVectorIndex` never walks the graph with a
-filter: pgvector 0.6 filters the `ef_search` rows its walk found, so a selective filter
-returns fewer than k rows (or misses near ones). The index answers every filtered query
-by an exact scan, and walks the graph only unfiltered, above `exact_scan_max` vectors."""
+"""pgvector's filtered HNSW problem, and how `PgVectorIndex` plans around it: pgvector 0.6
+filters the `ef_search` rows its walk found, so a selective filter returns fewer than k
+rows (or misses near ones). The index answers a selective filter by an exact scan, walks
+the graph unfiltered above `exact_scan_max` vectors, and walks it for a filter that keeps
+most rows (ef_search raised, filtered after), falling back to the exact scan when fewer
+than k of the walk's rows survive."""
 
 from __future__ import annotations
 
@@ -13,9 +15,9 @@ from typing import Any
 import numpy as np
 
 from questlog import Store
-from questlog.postgres.vectors import VEC_TABLE, PgVectorIndex
+from questlog.postgres.vectors import EF_SEARCH_MAX, VEC_COUNTS_TABLE, VEC_TABLE, PgVectorIndex, walk_sql
 from questlog.search.synthetic import clustered
-from questlog.storage.vectors import Filters, Generation
+from questlog.storage.vectors import Filters, Generation, VectorRow
 
 
 def _contract_search() -> Any:
@@ -88,3 +90,73 @@ def test_filtered_queries_are_exact_where_hnsw_would_return_fewer(pg_url: str) -
                 assert len(unfiltered) == K
         # The failure the exact scan avoids is real on this server.
         assert short > 0
+
+
+def _literal(q: np.ndarray) -> str:
+    return "[" + ",".join(map(str, q.tolist())) + "]"
+
+
+def test_unselective_filters_walk_the_graph_and_fall_back_when_too_few_survive(
+        pg_url: str) -> None:
+    data = clustered(N, n_queries=20, seed=5)
+    ids = list(range(1, N + 1))
+    tables = _contract_search()
+    index = PgVectorIndex(tables.CHUNKS_TABLE, exact_scan_max=100, ef_search=10)
+    with tables.open_search_store(_Backend(pg_url)) as store:
+        def load(session: Any) -> int:
+            tables.write_chunks(session, tables.chunk_rows(
+                ids, data.types, data.packs, [v.tobytes() for v in data.vectors]))
+            return index.resync(session, "g", 384)
+
+        assert store.write(load) == N
+        generation = Generation("g", N)
+        srd = np.array([p == "srd" for p in data.packs])  # ~80 % of the rows
+        srd_ids = [i for i, m in zip(ids, srd, strict=True) if m]
+        recalls: list[float] = []
+        with store.read() as session:
+            # The plan comes from the mirror's counts: exact figures, not estimates.
+            plan = index.plan(session, Filters(packs=("srd",)), generation, K)
+            assert (plan.kept, plan.total) == (int(srd.sum()), N)
+            assert K + 8 < plan.ef_search <= EF_SEARCH_MAX  # raised for the filter's share
+            rare = index.plan(session, Filters(types=("type-03",)), generation, K)
+            assert rare.ef_search == 0 and rare.kept == data.types.count("type-03")
+            plan_sql = walk_sql(["w.pack = ANY(%s)"])
+            shown = " ".join(r[0] for r in session.execute(
+                "EXPLAIN " + plan_sql, (_literal(data.queries[0]), plan.ef_search, ["srd"], K)))
+            assert f"{VEC_TABLE}__hnsw" in shown  # the walk is the index scan
+            for q in data.queries:
+                got = [c for c, _ in index.search(session, q, K, Filters(packs=("srd",)),
+                                                  generation)]
+                assert len(got) == K and set(got) <= set(srd_ids)
+                recalls.append(len(set(got) & set(_brute(data.vectors[srd], srd_ids, q, K)))
+                               / K)
+
+        # Near-exact on these embedding-shaped vectors (the walk is approximate).
+        assert float(np.mean(recalls)) >= 0.9
+
+        # A filter keeping most rows but none near the query: the 200 chunks nearest to it
+        # move to pack "near" (the mirror's counts follow the upsert), and a filter on the
+        # two other packs keeps 93 % of the rows. The walk finds the query's neighbourhood,
+        # the filter drops all of it, and the exact scan answers.
+        q = data.queries[0]
+        near = _brute(data.vectors, ids, q, 200)
+        store.write(lambda s: index.upsert(s, [
+            VectorRow(i, data.types[i - 1], "near", data.vectors[i - 1].tobytes())
+            for i in near]))
+        gone = next(i for i in ids if i not in near)
+        store.write(lambda s: index.delete(s, [gone]))
+        others = Filters(packs=("srd", "homebrew"))
+        with store.read() as session:
+            counts = sorted(session.execute(f"SELECT type, pack, n FROM {VEC_COUNTS_TABLE} "
+                                            "WHERE n > 0"))
+            actual = sorted(session.execute(f"SELECT type, pack, count(*) FROM {VEC_TABLE} "
+                                            "GROUP BY type, pack"))
+            assert counts == actual
+            far_plan = index.plan(session, others, generation, K)
+            assert far_plan.kept == N - 201 and far_plan.ef_search > 0
+            walked = index.walk(session, _literal(q), K + 8, far_plan.ef_search, others)
+            assert len(walked) < K  # what the walk alone returns
+            got = index.search(session, q, K, others, generation)
+            far = np.array([i not in near and i != gone for i in ids])
+            far_ids = [i for i, m in zip(ids, far, strict=True) if m]
+            assert [c for c, _ in got] == _brute(data.vectors[far], far_ids, q, K)
