@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ..errors import LogCheckFailed, ProjectorsParked, QuestlogError
+from ..errors import LogCheckFailed, ProjectorsParked, QuestlogError, one_line
 from ..storage.select import redacted
 
 if TYPE_CHECKING:
@@ -254,12 +254,6 @@ def progress_reporter(labels: dict[str, str] | None = None
 def fail(message: str, code: int = 1) -> None:
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
-
-
-def one_line(text: str, limit: int = 500) -> str:
-    """A message folded to one bounded line (a driver message may span lines)."""
-    flat = " ".join(str(text).split())
-    return flat if len(flat) <= limit else flat[:limit - 3] + "..."
 
 
 def _driver_error(exc: BaseException) -> tuple[str, int] | None:
