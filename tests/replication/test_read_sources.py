@@ -88,6 +88,35 @@ def test_read_source_chooses_the_follower_or_the_standby(tmp_path: Path) -> None
     with pytest.raises(ConfigurationError, match="--data-dir goes with --replica"):
         read_source(replica=None, data_dir=tmp_path, db="postgresql://h/db", primary=None,
                     settings=settings)
+    with pytest.raises(ConfigurationError, match="give its http\\(s\\):// URL") as refused:
+        read_source(replica="file:///r", data_dir=tmp_path / "d",
+                    db=None, primary="postgresql://u:secret@h/db", settings=settings)
+    assert "secret" not in str(refused.value) and "\n" not in str(refused.value)
+    with pytest.raises(ConfigurationError, match="no source to serve: give --replica URL "
+                       "--data-dir DIR \\(Litestream\\) or --db postgresql://"):
+        read_source(replica=None, data_dir=None, db=None, primary=None, settings=Settings())
+
+
+def test_read_node_cli_names_its_sources(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QUESTLOG_")}
+    proc = subprocess.run([QUESTLOG, "read-node"], env=env, capture_output=True, text=True,
+                          timeout=60, cwd=tmp_path)
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].endswith(
+        "no source to serve: give --replica URL --data-dir DIR (Litestream) or "
+        "--db postgresql://… (a hot standby)")
+    assert not (tmp_path / "questlog.db").exists()
+    proc = subprocess.run([QUESTLOG, "read-node", "--replica", f"file://{tmp_path}/r",
+                           "--data-dir", str(tmp_path / "d"), "--primary",
+                           "postgresql://h/db"], env=env, capture_output=True, text=True,
+                          timeout=60, cwd=tmp_path)
+    assert proc.returncode == 1 and len(proc.stderr.strip().splitlines()) == 1
+    assert "http(s)://" in proc.stderr
+    shown = subprocess.run([QUESTLOG, "read-node", "--help"], env=env, capture_output=True,
+                           text=True, timeout=60).stdout
+    db_help = " ".join(shown[shown.index("--db", shown.index("Options:")):].split())
+    assert db_help.startswith("--db") and "hot standby" in db_help[:120], db_help[:200]
 
 
 def test_read_node_without_a_source_says_what_to_give(tmp_path: Path) -> None:
