@@ -9,6 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 
+def one_line(text: object, limit: int = 500) -> str:
+    """A message folded to one bounded line (a driver message may span lines)."""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[:limit - 3] + "..."
+
+
 class QuestlogError(Exception):
     """Base of every error questlog raises on purpose."""
 

@@ -150,6 +150,26 @@ def test_min_position_waits_then_answers_503(client: TestClient) -> None:
     assert resp.json()["error"] == "min_position_not_reached"
 
 
+def test_min_position_looks_less_often_as_the_wait_grows(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each look at the position is a read: 10 ms apart at first, at most 100 ms later."""
+    path = tmp_path / "wait.db"
+    with Store.open(path, settings=Settings(db=path, api_token=API_TOKEN)) as store:
+        looks: list[int] = []
+        real = store.head_position
+
+        def counted() -> int:
+            looks.append(1)
+            return real()
+
+        monkeypatch.setattr(store, "head_position", counted)
+        with TestClient(create_app(store, min_position_timeout_s=1.0)) as client:
+            resp = client.get("/events", params={"min_position": 5})
+    assert resp.status_code == 503
+    # 10, 20, 40, 80 ms, then every 100 ms: about 14 looks in a second (100 every 10 ms).
+    assert 5 <= len(looks) <= 20, len(looks)
+
+
 def test_content_and_projection_routes(client: TestClient) -> None:
     resp = client.get("/content/spells/no-such-spell")
     assert resp.status_code == 404

@@ -250,3 +250,17 @@ def test_search_filter_mistakes_are_clear_client_errors(
                    "unknown_filter_field")
     assert_problem(client.get("/content/spellz", params={"where": "level=1"}), 404,
                    "unknown_content_type")
+
+
+def test_a_read_node_asks_for_a_retry_only_when_a_retry_can_help() -> None:
+    from questlog.errors import StorageCorrupt, StorageFull, StorageIOError
+    from questlog.http.errors import retry_can_fix
+    from questlog.storage.errors import StorageBusy, StorageUnavailable
+
+    for passing in (StorageBusy("40001 recovery conflict"), StorageUnavailable("refused")):
+        assert retry_can_fix(passing, follows_a_file_copy=False)
+        assert retry_can_fix(passing, follows_a_file_copy=True)
+    for damaged in (StorageCorrupt("not a database"), StorageIOError("cannot open")):
+        assert retry_can_fix(damaged, follows_a_file_copy=True)  # the follower rewrites it
+        assert not retry_can_fix(damaged, follows_a_file_copy=False)  # a server's stays
+    assert not retry_can_fix(StorageFull("disk full"), follows_a_file_copy=True)

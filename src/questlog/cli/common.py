@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ..errors import LogCheckFailed, ProjectorsParked, QuestlogError
+from ..errors import LogCheckFailed, ProjectorsParked, QuestlogError, one_line
 from ..storage.select import redacted
 
 if TYPE_CHECKING:
@@ -182,6 +182,11 @@ DB_HELP = "Store file or URL, e.g. sqlite:///PATH (default: $QUESTLOG_DB or ./qu
 
 def db_option(f: F) -> F:
     """--db on a subcommand (also accepted on the top-level group)."""
+    return db_option_with(DB_HELP)(f)
+
+
+def db_option_with(help_text: str) -> Callable[[F], F]:
+    """--db with a command's own help text (where the command takes only some stores)."""
 
     def callback(ctx: click.Context, _param: click.Parameter, value: Path | str | None) -> None:
         if value is not None:
@@ -189,8 +194,8 @@ def db_option(f: F) -> F:
 
     return click.option(
         "--db", type=STORE_LOCATION, expose_value=False, callback=callback,
-        is_eager=True, help=DB_HELP,
-    )(f)
+        is_eager=True, help=help_text,
+    )
 
 
 def json_option(f: F) -> F:
@@ -254,12 +259,6 @@ def progress_reporter(labels: dict[str, str] | None = None
 def fail(message: str, code: int = 1) -> None:
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
-
-
-def one_line(text: str, limit: int = 500) -> str:
-    """A message folded to one bounded line (a driver message may span lines)."""
-    flat = " ".join(str(text).split())
-    return flat if len(flat) <= limit else flat[:limit - 3] + "..."
 
 
 def _driver_error(exc: BaseException) -> tuple[str, int] | None:

@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from .. import jsonlimits
-from ..errors import InvalidEvent, StreamNotFound
+from ..errors import InvalidEvent, StreamNotFound, one_line
 from ..events import (
     ANY,
     NO_STREAM,
@@ -21,7 +21,7 @@ from ..events import (
     RecordedEvent,
     validate_expected_version,
 )
-from .common import CliContext, one_line, pass_cli, store_command
+from .common import CliContext, pass_cli, store_command
 
 
 def _expected(value: str | None) -> ExpectedVersion:

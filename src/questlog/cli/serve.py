@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from ..errors import ConfigurationError
-from .common import CliContext, db_option, pass_cli, store_command
+from .common import CliContext, db_option_with, pass_cli, store_command
 
 
 def _setup_logging(level: str, log_format: str | None, *, access_log: bool = False) -> None:
@@ -134,7 +134,8 @@ def serve_cmd(obj: CliContext, host: str, port: int, replica: str | None,
 @click.option("--port", default=8081, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--primary", default=None, metavar="URL",
               help="Where to read the primary's head for the lag report: the write node's "
-              "base URL (http://…), or, for a standby, the primary's postgresql://… URL.")
+              "base URL (http://…; the only kind with --replica), or, for a standby, the "
+              "primary's postgresql://… URL.")
 @click.option("--min-position-timeout", default=5.0, show_default=True, type=float,
               help="How long ?min_position=N waits before answering 503.")
 @click.option("--log-level", default="info", show_default=True,
@@ -142,7 +143,8 @@ def serve_cmd(obj: CliContext, host: str, port: int, replica: str | None,
 @log_format_option
 @click.option("--access-log", is_flag=True,
               help="Log one line per request (method, route, path, status, time, request id).")
-@db_option
+@db_option_with("A PostgreSQL hot standby to serve, postgresql://… (default: $QUESTLOG_DB); "
+                "a store file has no standby: follow its Litestream replica with --replica.")
 @pass_cli
 def read_node_cmd(obj: CliContext, replica: str | None, data_dir: Path | None, host: str,
                   port: int, primary: str | None, min_position_timeout: float, log_level: str,

@@ -89,7 +89,10 @@ def create_app(
     app.state.role = role
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestObserver, slow_ms=settings.slow_ms)  # outermost: sees every answer
-    install_error_handlers(app, role, node.write_faults)
+    # A backend without a server-side standby has its copies made outside it (SQLite
+    # files: Litestream), so a read node on it reads a follower's file copy.
+    install_error_handlers(app, role, node.write_faults,
+                           follows_a_file_copy=role == "read" and store.backend.standby() is None)
     install_conditional(app)  # ETags and 304s (http.conditional)
     app.add_middleware(DeprecatedAliases, owner=app)  # the unversioned paths (versioning)
 

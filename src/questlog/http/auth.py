@@ -27,6 +27,9 @@ from .security import token_matches
 if TYPE_CHECKING:
     from ..replication.read_source import ReadSource
 
+MIN_POSITION_FIRST_WAIT_S = 0.01
+MIN_POSITION_LONGEST_WAIT_S = 0.1
+
 BEARER = HTTPBearer(auto_error=False, description="QUESTLOG_API_TOKEN for writes; "
                     "QUESTLOG_READ_TOKEN for reads when the server sets one.")
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)]
@@ -80,7 +83,11 @@ class Access:
             await self._wait_for_position(min_position)
 
     async def _wait_for_position(self, target: int) -> None:
+        # Each look costs a read (on a standby: a pool checkout and a round trip), so the
+        # wait between looks grows from 10 ms to 100 ms: a fresh write shows up fast, a
+        # long wait does not hammer the database.
         deadline = time.monotonic() + self.min_position_timeout_s
+        delay = MIN_POSITION_FIRST_WAIT_S
         while True:
             have = await run_in_threadpool(self.position)  # SQLite reads block
             if have >= target:
@@ -91,7 +98,8 @@ class Access:
                     f"this node is at position {have}, below min_position {target}, after "
                     f"waiting {self.min_position_timeout_s:.1f} s",
                     headers={"Retry-After": str(RETRY_AFTER_S)})
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+            delay = min(delay * 2, MIN_POSITION_LONGEST_WAIT_S)
 
     # -- writes -----------------------------------------------------------------------------
 

@@ -48,9 +48,10 @@ def problem_response(status: int, error: str, detail: str, *,
     return ProblemResponse(jsonable_encoder(body), status_code=status, headers=headers)
 
 
-def install_error_handlers(app: FastAPI, role: Role,
-                           write_faults: WriteFaults | None) -> None:
-    """Answer every error of `app` as problem details."""
+def install_error_handlers(app: FastAPI, role: Role, write_faults: WriteFaults | None, *,
+                           follows_a_file_copy: bool = False) -> None:
+    """Answer every error of `app` as problem details (`follows_a_file_copy`: a read node
+    whose file a follower replaces under its reads)."""
 
     @app.exception_handler(errors.QuestlogError)
     async def library_error(request: Request, exc: errors.QuestlogError) -> JSONResponse:
@@ -64,7 +65,9 @@ def install_error_handlers(app: FastAPI, role: Role,
             write_faults.failed(exc)
         if status >= 500:
             log.warning("%s %s: %s", request.method, request.url.path, exc)
-        return problem_response(status, error_kind(exc), str(exc), headers=headers,
+        # A driver's message (inside a storage fault) may span lines: the detail is one.
+        detail = errors.one_line(exc) if isinstance(exc, errors.StorageError) else str(exc)
+        return problem_response(status, error_kind(exc), detail, headers=headers,
                                 **extensions)
 
     @app.exception_handler(RequestValidationError)
@@ -95,37 +98,59 @@ def install_error_handlers(app: FastAPI, role: Role,
         return problem_response(500, "internal_error",
                                 "an unexpected error on the server; nothing more is said here")
 
-    install_database_error_handlers(app, role, library_error)
+    install_database_error_handlers(app, role, library_error,
+                                    follows_a_file_copy=follows_a_file_copy)
+
+
+def retry_can_fix(fault: errors.StorageError, *, follows_a_file_copy: bool) -> bool:
+    """Whether a read node's read that failed with `fault` may succeed when retried.
+
+    A busy or cancelled read (`StorageBusy`: a standby's recovery conflict cancels reads
+    with SQLSTATE 40001 or 40P01) and an unreachable server (`StorageUnavailable`) pass.
+    On a follower's file copy, so does a file that reads as damaged or unreadable: the
+    follower rewrites it (restores afresh) under open reads. Anything else (permission
+    denied, a missing table, a damaged server database) stays until someone fixes it."""
+    from ..storage.errors import StorageBusy, StorageUnavailable
+
+    if isinstance(fault, (StorageBusy, StorageUnavailable)):
+        return True
+    return follows_a_file_copy and isinstance(fault, (errors.StorageCorrupt,
+                                                      errors.StorageIOError))
 
 
 def install_database_error_handlers(app: FastAPI, role: Role,
-                                    library_error: LibraryErrorHandler) -> None:
+                                    library_error: LibraryErrorHandler, *,
+                                    follows_a_file_copy: bool = False) -> None:
     """Errors of the database driver that reach a route, answered through the storage
     layer's neutral error tree (the engine packages registered with it say which
     classes are their driver's and what each error means)."""
     from ..storage.errors import driver_error_classes, storage_error
 
-    async def replica_busy(_request: Request, exc: Exception) -> JSONResponse:
-        # The follower replaced the file under this read (a restart restores afresh), or a
-        # standby's replay cancelled it (a recovery conflict): a retry can succeed.
-        log.warning("read on the replica failed, asking the client to retry: %s", exc)
-        return problem_response(503, "replica_not_ready",
-                                f"the replica is being restored or replayed under this read: "
-                                f"{exc}",
-                                headers={"Retry-After": str(RETRY_AFTER_S)})
-
     async def database_error(request: Request, exc: Exception) -> JSONResponse:
-        # A read that met a failing or damaged file: the server's fault, never a 4xx.
+        # A read that met a failing or damaged database: the server's fault, never a 4xx.
         fault = storage_error(exc)
         if fault is not None:
             return await library_error(request, fault)
-        log.error("%s %s: database error: %s", request.method, request.url.path, exc)
-        return problem_response(500, "database_error", str(exc))
+        log.error("%s %s: database error: %s", request.method, request.url.path,
+                  errors.one_line(exc))
+        return problem_response(500, "database_error", errors.one_line(exc))
+
+    async def read_node_database_error(request: Request, exc: Exception) -> JSONResponse:
+        fault = storage_error(exc)
+        if fault is None or not retry_can_fix(fault, follows_a_file_copy=follows_a_file_copy):
+            return await database_error(request, exc)
+        log.warning("read on the replica failed, asking the client to retry: %s",
+                    errors.one_line(fault))
+        return problem_response(
+            503, "replica_not_ready",
+            errors.one_line(f"the replica is being restored or replayed under this read: "
+                            f"{fault}"),
+            headers={"Retry-After": str(RETRY_AFTER_S)})
 
     read_node = role == "read"
     for driver_error in driver_error_classes(database_only=read_node):
         app.add_exception_handler(driver_error,
-                                  replica_busy if read_node else database_error)
+                                  read_node_database_error if read_node else database_error)
 
 
 def validation_summary(issues: Sequence[dict[str, Any]]) -> str:

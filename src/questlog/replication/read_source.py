@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import ConfigurationError
+from ..storage.select import redacted
 
 if TYPE_CHECKING:
     from ..settings import Settings
@@ -51,6 +52,10 @@ def read_source(*, replica: str | None, data_dir: Path | None, db: str | Path | 
     """The source `questlog read-node` was given: a Litestream replica (`replica` and
     `data_dir`) or a hot standby (`db`, else QUESTLOG_DB)."""
     if replica is not None:
+        if primary is not None and not primary.lower().startswith(("http://", "https://")):
+            raise ConfigurationError(
+                f"--primary {redacted(primary)}: a Litestream read node (--replica) reads its "
+                "primary's head from the write node's /health: give its http(s):// URL")
         if db is not None:
             raise ConfigurationError(
                 "give --replica (a Litestream replica to follow) or --db (a PostgreSQL hot "
@@ -65,6 +70,10 @@ def read_source(*, replica: str | None, data_dir: Path | None, db: str | Path | 
     if data_dir is not None:
         raise ConfigurationError("--data-dir goes with --replica; a hot standby (--db) keeps "
                                  "its own data")
+    if db is None and settings.db == type(settings).fields()["db"].make_default():
+        raise ConfigurationError(
+            "no source to serve: give --replica URL --data-dir DIR (Litestream) or "
+            "--db postgresql://… (a hot standby)")
     from .standby import StandbyReadNode
 
     return StandbyReadNode(db if db is not None else settings.db, primary=primary,

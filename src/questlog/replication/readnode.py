@@ -7,6 +7,8 @@ How the node knows how far behind it is:
   its own head with the primary's `primary_position` (the position confirmed
   on the replica) and their commit times. Without it, position lag is unknown
   (null) — the replica's files carry Litestream txids, not event positions.
+  While the last poll of the primary failed, the primary's position and both lags
+  are null (`primary_error` says why; `primary_polled_at` is the last success).
 - **txid lag and stalls** come from the replica itself (`litestream ltx`):
   the follower's `-txid` file against the replica's highest txid. A follower
   that stays behind without moving for `stall_after_s` is restarted afresh.
@@ -27,7 +29,7 @@ from ..errors import ReplicationError
 from ..settings import Settings
 from .follower import Follower
 from .options import LitestreamOptions
-from .primary import HttpPrimary, PrimaryHead, seconds_behind
+from .primary import HttpPrimary, PrimaryHead, PrimaryMonitor, Ticker, read_head
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -53,7 +55,8 @@ class ReadNode:
     ) -> None:
         self.options = options or LitestreamOptions()
         self.follower = Follower(replica_url, data_dir, options=self.options)
-        self.primary = HttpPrimary(primary_url, primary_token) if primary_url else None
+        self.primary = (PrimaryMonitor(HttpPrimary(primary_url, primary_token))
+                        if primary_url else None)
         self.primary_url = self.primary.url if self.primary is not None else None
         self.settings = settings
         self.monitor_interval_s = monitor_interval_s
@@ -62,11 +65,8 @@ class ReadNode:
         self.replica_check_interval_s = replica_check_interval_s
         self._last_replica_check = 0.0
         self._store: Store | None = None
-        self._stop = threading.Event()
-        self._monitor: threading.Thread | None = None
-        self._lock = threading.Lock()
-        self._primary: PrimaryHead | None = None
-        self._primary_error: str | None = None
+        self._ticker = Ticker("read-node-monitor", monitor_interval_s, self.poll_once)
+        self._lock = threading.Lock()  # the replica's txid and since when the node is behind
         self._replica_txid: int | None = None
         self._behind_since: float | None = None
 
@@ -89,17 +89,11 @@ class ReadNode:
         except BaseException:
             self.follower.stop()
             raise
-        self._stop.clear()
-        self._monitor = threading.Thread(target=self._watch, name="read-node-monitor",
-                                         daemon=True)
-        self._monitor.start()
+        self._ticker.start()
         return self
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._monitor is not None:
-            self._monitor.join(10)
-            self._monitor = None
+        self._ticker.stop()
         self.follower.stop()
         if self._store is not None:
             self._store.close()
@@ -123,34 +117,22 @@ class ReadNode:
             log.debug("position read failed while the follower restores: %s", exc)
             return 0
 
-    def commit_time(self, position: int) -> str | None:
-        if position <= 0:
-            return None
-        for event in self.store.read_all(position, 1):
-            return event.recorded_at
-        return None
-
-    def wait_for_position(self, target: int, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while self.position() < target:
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.01)
-        return True
+    def head(self) -> PrimaryHead:
+        """This node's head and its commit time ((0, None) while the follower restores)."""
+        if not self.ready:
+            return PrimaryHead(0, None)
+        try:
+            return read_head(self.store)
+        except Exception as exc:  # the file can vanish between `ready` and the read
+            log.debug("head read failed while the follower restores: %s", exc)
+            return PrimaryHead(0, None)
 
     # -- monitoring ----------------------------------------------------------------------
 
-    def _watch(self) -> None:
-        while not self._stop.wait(self.monitor_interval_s):
-            try:
-                self.poll_once()
-            except Exception as exc:  # monitoring must never take the node down
-                log.warning("read-node monitor: %s", exc)
-
     def poll_once(self, *, force: bool = False) -> None:
         """Refresh the primary's position and, when due, the replica's txid (stall check)."""
-        if self.primary_url is not None:
-            self._poll_primary()
+        if self.primary is not None:
+            self.primary.poll()
         now = time.monotonic()
         if not force and now - self._last_replica_check < self.replica_check_interval_s:
             return
@@ -170,52 +152,29 @@ class ReadNode:
                 elif self._behind_since is None:
                     self._behind_since = time.monotonic()
 
-    def _poll_primary(self) -> None:
-        assert self.primary is not None
-        try:
-            head = self.primary.head()
-        except ReplicationError as exc:
-            with self._lock:
-                self._primary_error = str(exc)
-            return
-        with self._lock:
-            self._primary = head
-            self._primary_error = None
-
     def health(self) -> dict[str, Any]:
         """The read node's /health body (see the module docstring for the lag definitions)."""
         ready = self.ready
-        position = self.position() if ready else 0
-        commit_time = None
-        if position > 0:
-            try:
-                commit_time = self.commit_time(position)
-            except Exception:  # restoring under us
-                commit_time = None
+        own = self.head()
         follower_txid = self.follower.txid()
+        view = self.primary.view() if self.primary is not None else None
+        primary_error = view.error if view is not None else None
         with self._lock:
-            primary = self._primary
-            primary_error = self._primary_error
             replica_txid = self._replica_txid
             behind_since = self._behind_since
-        primary_position: int | None = None
-        lag_positions: int | None = None
-        lag_seconds: float | None = None
-        if primary is not None:
-            primary_position = primary.position
-            lag_positions = max(0, primary_position - position)
-            lag_seconds = (0.0 if lag_positions == 0
-                           else seconds_behind(primary.commit_time, commit_time))
-        if lag_seconds is None and primary is None:
-            lag_seconds = 0.0 if behind_since is None else time.monotonic() - behind_since
+        if view is not None:
+            lag = view.lag(own).as_dict()
+        else:  # no primary: how long the follower has been behind the replica
+            behind_s = 0.0 if behind_since is None else time.monotonic() - behind_since
+            lag = {"primary_position": None, "lag_positions": None,
+                   "lag_seconds": round(behind_s, 3)}
         stalled_recently = self.follower.stalls > 0 and behind_since is not None
         status = "starting" if not ready else (
             "degraded" if (primary_error or stalled_recently or self.follower.pid is None)
             else "ok")
         return {
-            "role": "read", "status": status, "position": position, "commit_time": commit_time,
-            "primary_position": primary_position, "lag_positions": lag_positions,
-            "lag_seconds": None if lag_seconds is None else round(lag_seconds, 3),
+            "role": "read", "status": status, "position": own.position,
+            "commit_time": own.commit_time, **lag,
             "replication": {
                 "replica_url": self.follower.replica_url, "follower_pid": self.follower.pid,
                 "follower_restarts": self.follower.restarts, "follower_txid": follower_txid,
@@ -224,5 +183,6 @@ class ReadNode:
                               else max(0, replica_txid - follower_txid)),
                 "stalls_detected": self.follower.stalls, "primary_url": self.primary_url,
                 "primary_error": primary_error,
+                "primary_polled_at": view.last_polled_at if view is not None else None,
             },
         }

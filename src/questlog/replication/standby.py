@@ -12,34 +12,33 @@ What `/health` reports (null when unknown, never guessed):
   `primary_position` is the primary's head as last polled (every second),
   `lag_positions` = `primary_position - position`, and `lag_seconds` the commit-time
   gap between the primary's head and this node's (0 when no position is missing).
+  All three are null while the last poll failed (`primary_error` says why;
+  `primary_polled_at` is when a poll last succeeded).
 - Without it: the standby cannot know what it has not received, so `lag_positions`
   and `primary_position` are null, and `lag_seconds` is the replay delay: 0 when
   every WAL record received is replayed, else the age of the last replayed commit.
   (On a server that is not in recovery the node reads the primary itself: 0 and 0.)
 - `replication`: the raw replay facts (`standby`, `received_wal`, `replayed_wal`,
   `replay_behind_bytes`, `last_replayed_commit_at`, `replay_paused`,
-  `replay_delay_s`), the standby and primary URLs (no passwords), `primary_error`.
+  `replay_delay_s`), the standby and primary URLs (no passwords), `primary_error`,
+  `primary_polled_at`.
 `status` is `degraded` when the primary cannot be read, replay is paused, the
 replay facts cannot be read, or the server is no longer a standby (promoted).
 """
 
 from __future__ import annotations
 
-import logging
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigurationError, QuestlogError, ReplicationError
 from ..settings import Settings
 from ..storage.select import parse_location, redacted
-from .primary import PrimaryHead, PrimaryHeadSource, primary_head_source, seconds_behind
+from .primary import PrimaryHead, PrimaryMonitor, Ticker, primary_head_source, read_head
 
 if TYPE_CHECKING:
     from ..storage.standby import ReplayState, StandbyReplay
     from ..store import Store
-
-log = logging.getLogger("questlog.replication")
 
 
 class StandbyReadNode:
@@ -51,18 +50,15 @@ class StandbyReadNode:
         self.location = location
         self.url = redacted(str(location))
         self.settings = settings
-        self.primary: PrimaryHeadSource | None = (
-            primary_head_source(primary, token=primary_token, settings=settings)
+        self.primary: PrimaryMonitor | None = (
+            PrimaryMonitor(primary_head_source(primary, token=primary_token,
+                                               settings=settings))
             if primary else None)
         self.monitor_interval_s = monitor_interval_s
         self._store: Store | None = None
         self._replay: StandbyReplay | None = None
         self._started_on_standby = False
-        self._stop = threading.Event()
-        self._monitor: threading.Thread | None = None
-        self._lock = threading.Lock()
-        self._primary_head: PrimaryHead | None = None
-        self._primary_error: str | None = None
+        self._ticker = Ticker("standby-read-node-monitor", monitor_interval_s, self.poll_once)
         self._last_position = 0
 
     @property
@@ -93,23 +89,18 @@ class StandbyReadNode:
                     "Litestream replica instead (--replica URL --data-dir DIR)")
             with store.read() as session:
                 self._started_on_standby = replay.state(session).in_recovery
+            self.poll_once()  # the first /health already knows the primary's head
         except BaseException:
             store.close()
+            if self.primary is not None:
+                self.primary.close()
             raise
         self._store, self._replay = store, replay
-        if self.primary is not None:
-            self.poll_once()  # the first /health already knows the primary's head
-        self._stop.clear()
-        self._monitor = threading.Thread(target=self._watch, name="standby-read-node-monitor",
-                                         daemon=True)
-        self._monitor.start()
+        self._ticker.start()
         return self
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._monitor is not None:
-            self._monitor.join(10)
-            self._monitor = None
+        self._ticker.stop()
         if self.primary is not None:
             self.primary.close()
         if self._store is not None:
@@ -131,46 +122,22 @@ class StandbyReadNode:
         self._last_position = position
         return position
 
-    def wait_for_position(self, target: int, timeout: float) -> bool:
-        import time
-
-        deadline = time.monotonic() + timeout
-        while self.position() < target:
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.01)
-        return True
-
     # -- monitoring ----------------------------------------------------------------------
-
-    def _watch(self) -> None:
-        while not self._stop.wait(self.monitor_interval_s):
-            try:
-                self.poll_once()
-            except Exception as exc:  # monitoring must never take the node down
-                log.warning("standby read-node monitor: %s", exc)
 
     def poll_once(self) -> None:
         """Refresh the primary's head (with --primary)."""
-        if self.primary is None:
-            return
-        try:
-            head = self.primary.head()
-        except ReplicationError as exc:
-            with self._lock:
-                self._primary_error = str(exc)
-            return
-        with self._lock:
-            self._primary_head, self._primary_error = head, None
+        if self.primary is not None:
+            self.primary.poll()
 
     def health(self) -> dict[str, Any]:
         """The read node's /health body (the module docstring defines every field)."""
-        with self._lock:
-            head, primary_error = self._primary_head, self._primary_error
+        view = self.primary.view() if self.primary is not None else None
+        primary_error = view.error if view is not None else None
         replication: dict[str, Any] = {
             "source": "standby", "standby_url": self.url,
             "primary_url": self.primary.url if self.primary is not None else None,
-            "primary_error": primary_error}
+            "primary_error": primary_error,
+            "primary_polled_at": view.last_polled_at if view is not None else None}
         body: dict[str, Any] = {
             "role": "read", "status": "starting", "position": self._last_position,
             "commit_time": None, "primary_position": None, "lag_positions": None,
@@ -178,7 +145,7 @@ class StandbyReadNode:
         if not self.ready or self._replay is None:
             return body
         try:
-            state, position, commit_time = self._read_state()
+            state, own = self._read_state()
         except (QuestlogError, OSError) as exc:
             body.update(status="degraded", reason=f"the standby cannot be read: {exc}")
             return body
@@ -191,18 +158,13 @@ class StandbyReadNode:
             body.update(status="degraded", reason=f"the standby cannot be read: {fault}")
             return body
         replication.update(state.as_dict())
-        body.update(position=position, commit_time=commit_time)
-        if head is not None:
-            lag = max(0, head.position - position)
-            body.update(primary_position=head.position, lag_positions=lag,
-                        lag_seconds=0.0 if lag == 0 else seconds_behind(head.commit_time,
-                                                                         commit_time))
-        elif self.primary is None and not state.in_recovery:
-            body.update(primary_position=position, lag_positions=0, lag_seconds=0.0)
-        elif self.primary is None:
-            body["lag_seconds"] = state.replay_delay_s
-        if isinstance(body["lag_seconds"], float):
-            body["lag_seconds"] = round(body["lag_seconds"], 3)
+        body.update(position=own.position, commit_time=own.commit_time)
+        if view is not None:
+            body.update(view.lag(own).as_dict())
+        elif not state.in_recovery:  # the server is the primary itself
+            body.update(primary_position=own.position, lag_positions=0, lag_seconds=0.0)
+        elif state.replay_delay_s is not None:
+            body["lag_seconds"] = round(state.replay_delay_s, 3)
         reason = (primary_error
                   or ("replay is paused on the standby" if state.replay_paused else None)
                   or ("the server is no longer a standby (promoted?)"
@@ -212,18 +174,12 @@ class StandbyReadNode:
             body["reason"] = reason
         return body
 
-    def _read_state(self) -> tuple[ReplayState, int, str | None]:
+    def _read_state(self) -> tuple[ReplayState, PrimaryHead]:
         """The replay facts, the head and its commit time, in one read transaction."""
         assert self._replay is not None
         store = self.store
         with store.read() as session:
             state = self._replay.state(session)
-            position = store.log.head_position(session)
-            commit_time = None
-            if position > 0:
-                for event in store.log.read_all(session, from_position=position,
-                                                to_position=position, limit=1,
-                                                payload=False):
-                    commit_time = event.recorded_at
-        self._last_position = position
-        return state, position, commit_time
+            own = read_head(store, session)
+        self._last_position = own.position
+        return state, own
