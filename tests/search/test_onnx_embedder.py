@@ -10,11 +10,14 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
+from questlog.search import onnx_embedder
 from questlog.search.embedder import MINILM_ID, SentenceTransformerEmbedder
 from questlog.search.model_cache import cached_model, ensure_model
 from questlog.search.onnx_embedder import BATCH_TOKENS, OnnxEmbedder, _batches
@@ -129,3 +132,55 @@ def test_ensure_model_reuses_a_complete_export(model_settings: Settings) -> None
     first = ensure_model(model_settings)
     assert ensure_model(model_settings, notice=lambda line: pytest.fail(line)) == first
 
+
+
+class _Recording:
+    """Wraps the real session: records which thread ran each batch, may fail one."""
+
+    def __init__(self, real: Any, fail_at: int | None = None) -> None:
+        self.real, self.fail_at = real, fail_at
+        self.calls: list[tuple[str, int]] = []
+        self._lock = threading.Lock()
+
+    def get_inputs(self) -> Any:
+        return self.real.get_inputs()
+
+    def run(self, names: Any, feeds: Any) -> Any:
+        with self._lock:
+            self.calls.append((threading.current_thread().name, len(feeds["input_ids"])))
+            count = len(self.calls)
+        if count == self.fail_at:
+            raise RuntimeError(f"batch {count} failed")
+        return self.real.run(names, feeds)
+
+
+def test_a_large_call_runs_batches_on_one_thread_per_core(
+        model_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An index build uses every core (one single-thread batch each); a query one thread."""
+    embedder = OnnxEmbedder(settings=model_settings)
+    recording = _Recording(embedder.session())
+    monkeypatch.setattr(embedder, "session", lambda: recording)
+    monkeypatch.setattr(onnx_embedder, "workers", lambda: 2)
+    texts = [f"text number {i} " * (1 + i % 40) for i in range(200)]
+    got = embedder.embed(texts)
+    want = np.vstack([embedder.embed([t]) for t in texts[:5]])
+    np.testing.assert_allclose(got[:5], want, atol=TOLERANCE)
+    big = {name for name, _ in recording.calls[:-5]}
+    assert big == {threading.current_thread().name, "questlog-embed"}
+    assert {name for name, _ in recording.calls[-5:]} == {threading.current_thread().name}
+
+
+def test_a_failing_batch_fails_the_whole_call(model_settings: Settings,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Batches run on several threads: an error in any of them reaches the caller."""
+    embedder = OnnxEmbedder(settings=model_settings)
+    recording = _Recording(embedder.session(), fail_at=3)
+    monkeypatch.setattr(embedder, "session", lambda: recording)
+    monkeypatch.setattr(onnx_embedder, "workers", lambda: 2)
+    texts = [f"text number {i} " * (1 + i % 40) for i in range(300)]
+    with pytest.raises(RuntimeError, match="batch 3 failed"):
+        embedder.embed(texts)
+    lengths = [len(e.ids) for e in embedder.tokenizer().encode_batch(texts)]
+    batches = _batches(sorted(range(300), key=lambda i: lengths[i]), lengths)
+    # The other threads stop taking batches (each finishes at most the one it runs).
+    assert 3 <= len(recording.calls) < len(batches)
