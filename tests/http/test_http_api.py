@@ -264,3 +264,52 @@ def test_undecodable_or_malformed_bodies_are_422_not_500(client: TestClient,
         assert resp.status_code == 422, (raw, resp.text)
         assert resp.json()["errors"][0]["loc"][0] == "body"
     assert store.head_position() == 0
+
+
+class _Restoring:
+    """A read source beside a real read-only store: not ready until `ready` is set, as a
+    Litestream follower restoring afresh."""
+
+    def __init__(self, store: Store) -> None:
+        self._store, self.ready = store, False
+
+    @property
+    def store(self) -> Store:
+        return self._store
+
+    def position(self) -> int:
+        return self._store.head_position()
+
+    def health(self) -> dict[str, object]:
+        return {"role": "read", "status": "ok" if self.ready else "starting",
+                "position": self.position() if self.ready else None}
+
+
+def test_a_restoring_read_node_answers_503_unless_asked_to_wait_for_a_position(
+        tmp_path: Path) -> None:
+    """Without min_position a restoring node says so at once; with it, the restore is one
+    more thing the bounded wait covers: the read answers 200 once the node is back."""
+    import threading
+
+    path = tmp_path / "replica.db"
+    with Store.open(path, settings=Settings(db=path)) as primary:
+        pos = primary.append("campaign-1", [{"type": "A", "data": {}}]).positions[0]
+    with Store.open(path, settings=Settings(db=path), read_only=True) as replica:
+        source = _Restoring(replica)
+        app = create_app(replica, "read", read_node=source,  # type: ignore[arg-type]
+                         min_position_timeout_s=5.0)
+        with TestClient(app) as client:
+            resp = client.get("/streams/campaign-1")
+            assert resp.status_code == 503 and resp.json()["error"] == "replica_not_ready"
+            back = threading.Timer(0.3, lambda: setattr(source, "ready", True))
+            back.start()
+            resp = client.get("/streams/campaign-1", params={"min_position": pos})
+            back.join()
+            assert resp.status_code == 200, resp.text
+            assert [e["position"] for e in resp.json()["events"]] == [pos]
+            source.ready = False
+            slow = create_app(replica, "read", read_node=source,  # type: ignore[arg-type]
+                              min_position_timeout_s=0.2)
+            with TestClient(slow) as late:
+                resp = late.get("/streams/campaign-1", params={"min_position": pos})
+            assert resp.status_code == 503 and resp.json()["error"] == "replica_not_ready"

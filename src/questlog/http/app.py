@@ -4,8 +4,9 @@ One app serves both roles. A write node holds the store's writer (and maybe a
 Replicator); a read node serves its source (`replication.read_source`: a Litestream
 follower's file, or a PostgreSQL hot standby) through a store opened read-only and
 answers every write route with 403. Read routes accept `?min_position=N` so a client can
-read its own writes on any node: the request waits until the node has N, up
-to `min_position_timeout_s`, then answers 503 with Retry-After.
+read its own writes on any node: the request waits until the node has N (and, on a
+read node restoring its replica, until it is back), up to `min_position_timeout_s`,
+then answers 503 with Retry-After.
 
 This module only assembles: one router per area (`*_routes.py`), the access rules
 (`auth.py`) and the error answers (`errors.py`, `problems.py`).

@@ -75,12 +75,21 @@ class Access:
     ) -> None:
         """Dependency of every read route: token, a ready replica, `min_position`."""
         await self.require_read_token(credentials)
-        if self.read_node is not None and not self.read_node.ready:
-            raise HTTPProblem(503, "replica_not_ready",
-                              "this read node is restoring its replica; retry shortly",
-                              headers={"Retry-After": str(RETRY_AFTER_S)})
         if min_position is not None:
+            # The client asked to wait: a replica being restored is one more thing to wait
+            # for, within the same bound.
             await self._wait_for_position(min_position)
+        elif not self._ready():
+            raise self._not_ready()
+
+    def _ready(self) -> bool:
+        return self.read_node is None or self.read_node.ready
+
+    @staticmethod
+    def _not_ready() -> HTTPProblem:
+        return HTTPProblem(503, "replica_not_ready",
+                           "this read node is restoring its replica; retry shortly",
+                           headers={"Retry-After": str(RETRY_AFTER_S)})
 
     async def _wait_for_position(self, target: int) -> None:
         # Each look costs a read (on a standby: a pool checkout and a round trip), so the
@@ -89,10 +98,13 @@ class Access:
         deadline = time.monotonic() + self.min_position_timeout_s
         delay = MIN_POSITION_FIRST_WAIT_S
         while True:
-            have = await run_in_threadpool(self.position)  # SQLite reads block
+            ready = self._ready()
+            have = await run_in_threadpool(self.position) if ready else -1  # reads block
             if have >= target:
                 return
             if time.monotonic() >= deadline:
+                if not ready:
+                    raise self._not_ready()
                 raise HTTPProblem(
                     503, "min_position_not_reached",
                     f"this node is at position {have}, below min_position {target}, after "
