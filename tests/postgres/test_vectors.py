@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -50,11 +52,16 @@ def _brute(vectors: np.ndarray, ids: list[int], q: np.ndarray, k: int) -> list[i
     return [ids[i] for i in order]
 
 
-def test_filtered_queries_are_exact_where_hnsw_would_return_fewer(pg_url: str) -> None:
-    data = clustered(N, n_queries=20, seed=4)
+def _literal(q: np.ndarray) -> str:
+    return "[" + ",".join(map(str, q.tolist())) + "]"
+
+
+@contextmanager
+def _loaded(pg_url: str, seed: int) -> Iterator[tuple[Any, list[int], PgVectorIndex, Store]]:
+    """N clustered vectors stored as chunks and mirrored (the graph walk above 100 vectors,
+    ef_search 10): (data, ids, index, store)."""
+    data = clustered(N, n_queries=20, seed=seed)
     ids = list(range(1, N + 1))
-    # A selective filter: one type of 25 (~4 % of the rows).
-    rare = "type-03"
     tables = _contract_search()
     index = PgVectorIndex(tables.CHUNKS_TABLE, exact_scan_max=100, ef_search=10)
     with tables.open_search_store(_Backend(pg_url)) as store:
@@ -64,6 +71,13 @@ def test_filtered_queries_are_exact_where_hnsw_would_return_fewer(pg_url: str) -
             return index.resync(session, "g", 384)
 
         assert store.write(load) == N
+        yield data, ids, index, store
+
+
+def test_filtered_queries_are_exact_where_hnsw_would_return_fewer(pg_url: str) -> None:
+    # A selective filter: one type of 25 (~4 % of the rows).
+    rare = "type-03"
+    with _loaded(pg_url, seed=4) as (data, ids, index, store):
         generation = Generation("g", N)
         mask = np.array([t == rare for t in data.types])
         rare_ids = [i for i, m in zip(ids, mask, strict=True) if m]
@@ -77,7 +91,7 @@ def test_filtered_queries_are_exact_where_hnsw_would_return_fewer(pg_url: str) -
                                 "set_config('enable_seqscan', 'off', true)")
                 walk = (f"SELECT id FROM {VEC_TABLE} WHERE type || '' = %s "
                         "ORDER BY embedding <=> %s::vector LIMIT %s")
-                params = (rare, "[" + ",".join(map(str, q.tolist())) + "]", K)
+                params = (rare, _literal(q), K)
                 plan = " ".join(r[0] for r in session.execute("EXPLAIN " + walk, params))
                 assert f"{VEC_TABLE}__hnsw" in plan
                 walked = session.execute(walk, params).fetchall()
@@ -92,23 +106,9 @@ def test_filtered_queries_are_exact_where_hnsw_would_return_fewer(pg_url: str) -
         assert short > 0
 
 
-def _literal(q: np.ndarray) -> str:
-    return "[" + ",".join(map(str, q.tolist())) + "]"
-
-
 def test_unselective_filters_walk_the_graph_and_fall_back_when_too_few_survive(
         pg_url: str) -> None:
-    data = clustered(N, n_queries=20, seed=5)
-    ids = list(range(1, N + 1))
-    tables = _contract_search()
-    index = PgVectorIndex(tables.CHUNKS_TABLE, exact_scan_max=100, ef_search=10)
-    with tables.open_search_store(_Backend(pg_url)) as store:
-        def load(session: Any) -> int:
-            tables.write_chunks(session, tables.chunk_rows(
-                ids, data.types, data.packs, [v.tobytes() for v in data.vectors]))
-            return index.resync(session, "g", 384)
-
-        assert store.write(load) == N
+    with _loaded(pg_url, seed=5) as (data, ids, index, store):
         generation = Generation("g", N)
         srd = np.array([p == "srd" for p in data.packs])  # ~80 % of the rows
         srd_ids = [i for i, m in zip(ids, srd, strict=True) if m]

@@ -21,6 +21,7 @@ ever reaches the database as a bound parameter.
 
 from __future__ import annotations
 
+import contextvars
 import json
 import threading
 from collections.abc import Mapping, Sequence
@@ -61,13 +62,13 @@ _keyword_pool_lock = threading.Lock()
 
 
 def _keyword_worker() -> ThreadPoolExecutor:
-    """One process-wide thread for the keyword half of hybrid queries (idle threads cost
-    nothing; a pool per store would need closing with it)."""
+    """One process-wide pool for the keyword half of hybrid queries, sized as Python sizes
+    its default pools, so concurrent searches (HTTP's thread pool) do not queue behind
+    each other (idle threads cost nothing; a pool per store would need closing with it)."""
     global _keyword_pool
     with _keyword_pool_lock:
         if _keyword_pool is None:
-            _keyword_pool = ThreadPoolExecutor(max_workers=2,
-                                               thread_name_prefix="questlog-keyword")
+            _keyword_pool = ThreadPoolExecutor(thread_name_prefix="questlog-keyword")
         return _keyword_pool
 
 
@@ -225,6 +226,7 @@ class SearchAPI:
                 # GIL (the database, ONNX Runtime), so a hybrid query costs about the
                 # longer of the two, not their sum (on PostgreSQL, ~10 ms of ranking).
                 pending: Future[list[tuple[int, float]]] = _keyword_worker().submit(
+                    contextvars.copy_context().run,  # its log lines keep the request's ids
                     self._keyword, query, filters, fetch)
                 try:
                     vector = self._vector(query, filters, fetch, state)

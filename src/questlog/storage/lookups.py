@@ -38,7 +38,7 @@ class KeyLookup:
         if bad or not self.columns or not self.keys:
             raise ValueError(f"a KeyLookup needs columns, keys and plain identifiers: {self}")
 
-    def values(self, params: Mapping[str, object] | object) -> tuple[object, ...]:
+    def values(self, params: object) -> tuple[object, ...]:
         """The bound values in the order of `keys`, from named parameters."""
         if not isinstance(params, Mapping):
             raise TypeError(f"a KeyLookup takes its values by name ({', '.join(self.keys)})")
