@@ -38,8 +38,9 @@ def writer_lock_path(db_path: Path) -> Path:
     return db_path.with_name(db_path.name + "-writer.lock")
 
 
-def _held_by_someone_else(path: Path) -> bool:
-    """Whether another open file description holds an exclusive flock on `path`."""
+def held_by_someone_else(path: str | Path) -> bool:
+    """Whether another open file description holds an exclusive flock on `path` (a
+    writer asks before every batch: pass the path as a prepared string)."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
@@ -55,7 +56,7 @@ def _held_by_someone_else(path: Path) -> bool:
 
 def replication_watching(db_path: Path) -> bool:
     """True while some process runs Litestream on this database (holds its replicate lock)."""
-    return _held_by_someone_else(replicate_lock_path(db_path))
+    return held_by_someone_else(replicate_lock_path(db_path))
 
 
 class ReplicationLock:

@@ -213,26 +213,13 @@ class Store:
         (InvalidEventPayload otherwise); False trusts them as recorded facts (replay): an
         inline projector that cannot apply one parks instead of failing the call.
         """
-        from .observability.operation import Operation, append_params
-        from .planner import make_call
-
-        with Operation("append", self.settings.slow_ms,
-                       append_params([(stream_id, events, expected_version)])):
-            call = make_call(stream_id, events, expected_version, validate=validate,
-                             max_depth=self.settings.max_json_depth)
-            return self._write_ready().append([call], timeout)[0]
+        return self._write_ready().append_events(((stream_id, events, expected_version),),
+                                                 validate=validate, timeout=timeout)[0]
 
     def append_many(self, calls: Sequence[tuple[str, Sequence[EventLike], ExpectedVersion]], *,
                     timeout: float | None = None, validate: bool = True) -> list[AppendResult]:
         """Append to several streams in one atomic call: every check passes or nothing is written."""
-        from .observability.operation import Operation, append_params
-        from .planner import make_call
-
-        depth = self.settings.max_json_depth
-        with Operation("append", self.settings.slow_ms, append_params(calls)):
-            encoded = [make_call(s, evs, exp, validate=validate, max_depth=depth)
-                       for s, evs, exp in calls]
-            return self._write_ready().append(encoded, timeout)
+        return self._write_ready().append_events(calls, validate=validate, timeout=timeout)
 
     def write(self, fn: Callable[[Session], T], timeout: float | None = None) -> T:
         """Run fn(session) inside the writer's transaction (isolated by a savepoint)."""

@@ -46,15 +46,16 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .completion import Completion, resolve_all
 from .errors import Backpressure, InvalidEvent, QuestlogError, StorageError, WriterClosed
-from .events import AppendResult, RecordedEvent, utc_now
+from .events import AppendResult, ExpectedVersion, RecordedEvent, utc_now
 from .observability.batches import WriterStats
-from .planner import AppendCall, BatchState, LogTip, Plan, plan_calls
+from .observability.operation import observe_append
+from .planner import AppendCall, BatchState, LogTip, Plan, make_call, plan_calls
 from .storage.errors import IntegrityConflict, StorageBusy
 from .storage.log import StoredEventKey
 from .storage.session import Session
@@ -203,6 +204,23 @@ class Writer:
         request = AppendRequest(calls)
         self.submit(request, timeout)
         return request.future.result()
+
+    def append_events(self, calls: Sequence[tuple[str, Sequence[Any], ExpectedVersion]], *,
+                      validate: bool = True, timeout: float | None = None,
+                      ) -> list[AppendResult]:
+        """`Store.append`/`append_many`: check and encode each call's events, queue them as
+        one atomic request and wait, timed as the `append` operation. Everything a
+        producer does between its wake-up and its next wait is here, with no import and
+        no work a fast call does not need (see observability.operation.observe_append)."""
+        settings = self._settings
+
+        def work() -> list[AppendResult]:
+            depth = settings.max_json_depth
+            return self.append([make_call(stream_id, events, expected, validate=validate,
+                                          max_depth=depth)
+                                for stream_id, events, expected in calls], timeout)
+
+        return observe_append(settings.slow_ms, calls, work)
 
     def run(self, fn: Callable[[Session], Any], timeout: float | None = None) -> Any:
         job = WriteJob(fn)

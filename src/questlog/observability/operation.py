@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextvars import Token
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import tracing
 from .logs import SLOW_LOGGER, correlation_id
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from prometheus_client.metrics import Histogram
 
 slow_log = logging.getLogger(SLOW_LOGGER)
+T = TypeVar("T")
 
 
 class Operation:
@@ -73,6 +74,36 @@ def log_slow(name: str, params: Mapping[str, Any], elapsed_s: float,
     if error is not None:
         fields["error"] = type(error).__name__
     slow_log.warning("slow operation %s took %.1f ms", name, duration_ms, extra=fields)
+
+
+def observe_append(slow_ms: float, calls: Sequence[tuple[str, Sequence[Any], Any]],
+                   work: Callable[[], T]) -> T:
+    """`work()` as the `append` operation, at the least cost when nobody traces.
+
+    An append is the one operation run thousands of times a second from many threads,
+    where each microsecond a producer holds the GIL is paid many times over (a writer
+    waiting for the GIL behind 32 producers). Untraced, it costs two clock reads and the
+    correlation id: the parameters are described only for a slow call. Traced, it is an
+    `Operation` like any other.
+    """
+    if tracing.active():
+        with Operation("append", slow_ms, append_params(calls)):
+            return work()
+    correlation = correlation_of(calls[0][1]) if calls else None
+    token = correlation_id.set(correlation) if correlation is not None else None
+    start = time.perf_counter()
+    error: BaseException | None = None
+    try:
+        return work()
+    except BaseException as exc:
+        error = exc
+        raise
+    finally:
+        elapsed = time.perf_counter() - start
+        if elapsed * 1000 >= slow_ms:
+            log_slow("append", append_params(calls), elapsed, error)
+        if token is not None:
+            correlation_id.reset(token)
 
 
 def append_params(calls: Sequence[tuple[str, Sequence[Any], Any]]) -> dict[str, Any]:

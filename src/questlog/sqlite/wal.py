@@ -10,7 +10,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from ..checkpoint_guard import replication_watching
+from ..checkpoint_guard import held_by_someone_else, replicate_lock_path
 from .driver import DBAPIConnection
 
 
@@ -20,11 +20,13 @@ class CheckpointGuard:
     def __init__(self, db_path: Path, *, litestream_always: bool) -> None:
         self.db_path = db_path
         self.litestream_always = litestream_always
+        # Asked before every write batch: the lock's path is made once, not per batch.
+        self._replicate_lock = str(replicate_lock_path(db_path))
         self._default_pages: int | None = None
         self._applied: dict[int, int] = {}
 
     def checkpoints_allowed(self) -> bool:
-        return not self.litestream_always and not replication_watching(self.db_path)
+        return not self.litestream_always and not held_by_someone_else(self._replicate_lock)
 
     def apply(self, conn: DBAPIConnection) -> bool:
         """Set `conn`'s wal_autocheckpoint for the next write; returns whether it may
