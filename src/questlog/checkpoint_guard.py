@@ -18,7 +18,12 @@ The rule: before each write batch a writer asks `CheckpointGuard.apply`
 sets `wal_autocheckpoint` to 0 while a replicate lock is held (or always, with
 `QUESTLOG_LITESTREAM_ACTIVE=1`) and back to SQLite's default once it is gone.
 The question costs one stat(2) when no lock file exists, and open + flock +
-close when one does.
+close when one does. A writer that found no replicate lock trusts that answer for
+`ABSENT_RECHECK_S`: every system call hands the GIL to the producer threads, and the
+writer waits behind them to get it back (with 32 producers that wait is most of a
+batch's cost). `ReplicationLock` waits as long after taking the lock, so Litestream
+never starts before every writer has seen it; a lock that is held is asked about before
+every batch, so writers take checkpoints back as soon as it is gone.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ import fcntl
 import os
 import time
 from pathlib import Path
+
+ABSENT_RECHECK_S = 0.05
 
 
 def replicate_lock_path(db_path: Path) -> Path:
@@ -97,6 +104,9 @@ class ReplicationLock:
         self._fd: int | None = fd
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
+        # A writer may trust an answer of "no lock" this long: past it, every writer asks
+        # again before its next batch, so none still checkpoints once Litestream runs.
+        time.sleep(ABSENT_RECHECK_S)
 
     def release(self) -> None:
         if self._fd is not None:

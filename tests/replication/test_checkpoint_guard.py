@@ -24,6 +24,7 @@ from questlog.checkpoint_guard import (
     unadvertised_writers,
 )
 from questlog.events import NewEvent
+from questlog.sqlite import wal
 
 QUESTLOG = str(Path(sys.executable).parent / "questlog")
 
@@ -154,3 +155,31 @@ def test_replicate_is_quiet_beside_questlog_writers(tmp_path: Path) -> None:
         assert "outside questlog" not in startup
     finally:
         store.close()
+
+
+def test_no_lock_is_trusted_briefly_and_a_new_lock_is_seen_before_it_is_announced(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A writer asks about the replicate lock at most every ABSENT_RECHECK_S while there is
+    none (each question is a system call that costs the writer a GIL hand-off), and the
+    lock waits that long after it is taken, so no writer still checkpoints after it."""
+    db = (tmp_path / "g.db").resolve()
+    Store.open(db, projectors=[]).close()
+    probes: list[str] = []
+    real = wal.held_by_someone_else
+
+    def counted(path: str) -> bool:
+        probes.append(path)
+        return real(path)
+
+    monkeypatch.setattr(wal, "held_by_someone_else", counted)
+    guard = wal.CheckpointGuard(db, litestream_always=False)
+    assert guard.checkpoints_allowed() and guard.checkpoints_allowed()
+    assert len(probes) == 1  # the second answer came from the first
+    lock = ReplicationLock(db)  # returns only after the first answer has expired
+    try:
+        assert not guard.checkpoints_allowed()
+        assert not guard.checkpoints_allowed()
+        assert len(probes) == 3  # a held lock is asked about every time
+    finally:
+        lock.release()
+    assert guard.checkpoints_allowed()  # gone: checkpoints are the writer's again at once

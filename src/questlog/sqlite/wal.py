@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import shutil
 import sys
+import time
 from pathlib import Path
 
-from ..checkpoint_guard import held_by_someone_else, replicate_lock_path
+from ..checkpoint_guard import ABSENT_RECHECK_S, held_by_someone_else, replicate_lock_path
 from .driver import DBAPIConnection
 
 
@@ -22,11 +23,20 @@ class CheckpointGuard:
         self.litestream_always = litestream_always
         # Asked before every write batch: the lock's path is made once, not per batch.
         self._replicate_lock = str(replicate_lock_path(db_path))
+        self._absent_until = 0.0  # monotonic time until which "no lock" still holds
         self._default_pages: int | None = None
         self._applied: dict[int, int] = {}
 
     def checkpoints_allowed(self) -> bool:
-        return not self.litestream_always and not held_by_someone_else(self._replicate_lock)
+        if self.litestream_always:
+            return False
+        asked = time.monotonic()
+        if asked < self._absent_until:
+            return True  # no lock a moment ago, and none can have Litestream running yet
+        if held_by_someone_else(self._replicate_lock):
+            return False
+        self._absent_until = asked + ABSENT_RECHECK_S
+        return True
 
     def apply(self, conn: DBAPIConnection) -> bool:
         """Set `conn`'s wal_autocheckpoint for the next write; returns whether it may
