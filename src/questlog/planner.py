@@ -9,7 +9,7 @@ remembers of the log between batches, so a batch need not re-read it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,6 +115,20 @@ class AppendCall:
     size: int = 0
 
 
+# `game.normalize.check_append`, loaded on the first append to a game stream (the game's
+# models stay off other paths) and kept here: an import statement per call costs more
+# than the check itself.
+_game_check: Callable[[str, str, str, int, Any], None] | None = None
+
+
+def _load_game_check() -> Callable[[str, str, str, int, Any], None]:
+    global _game_check
+    from .game.normalize import check_append
+
+    _game_check = check_append
+    return check_append
+
+
 def make_call(stream_id: str, events: Sequence[NewEvent | dict[str, Any]],
               expected_version: object, *, validate: bool = True,
               max_depth: int = DEFAULT_MAX_JSON_DEPTH) -> AppendCall:
@@ -134,8 +148,7 @@ def make_call(stream_id: str, events: Sequence[NewEvent | dict[str, Any]],
     encoded = [encode_event(e, max_depth) for e in events]
     category = category_of(stream_id)
     if validate and category in GAME_CATEGORIES:
-        from .game.normalize import check_append  # game models load only for game streams
-
+        check_append = _game_check or _load_game_check()
         for event in encoded:
             check_append(stream_id, category, event.type, event.schema_version, event.data)
     return AppendCall(stream_id, expected, encoded, category,
