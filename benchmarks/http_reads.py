@@ -5,9 +5,11 @@ A store is built here (the starter pack; its search index with the real
 all-MiniLM-L6-v2 model when it is installed, else with the deterministic hashing
 embedder and keyword search only). Two read-role servers run in their own processes
 over that file opened read-only — exactly a read node's serving path (a fresh `mode=ro`
-connection per request), without the Litestream follower, which only rewrites the file:
-one with the in-process caches off (`QUESTLOG_READ_CACHE_ENTRIES=0`), one with them on
-(the default). One client on a keep-alive connection sends, per workload:
+connection per read), without the Litestream follower, which only rewrites the file:
+one with the in-process caches off (`QUESTLOG_READ_CACHE_ENTRIES=0`: every token and
+answer read from the file), one with them on (the default: answers kept by token, and
+the tokens known by stat while the file is unchanged, `questlog.sqlite.token_memo`).
+One client on a keep-alive connection sends, per workload:
 
 - `no_cache`: plain GETs to the cache-off server (every answer recomputed);
 - `cache`: plain GETs to the cache-on server (answered from the LRU after the first);
@@ -173,7 +175,8 @@ def main() -> None:
             "benchmark": "http_reads", "rounds": args.rounds,
             "requests_per_round": args.requests, "client": "one keep-alive connection",
             "read_node": "read-role app (uvicorn) over the file opened read-only: a fresh "
-                         "mode=ro connection per request, as a read node serves its follower",
+                         "mode=ro connection per read, as a read node serves its follower; "
+                         "with the cache on, tokens known by stat while the file is unchanged",
             "write_node": "write-role app (uvicorn) over the file: pooled read connections"}
         for role in ("read", "write"):
             result[f"{role}_node_figures"] = run_role(path, role, real_model, args)

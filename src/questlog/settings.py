@@ -118,7 +118,8 @@ class Settings(EnvSettings):
     read_cache_entries: int = Field(
         default=1024, ge=0,
         description="Entries of each in-process read cache (content entries, search results, "
-                    "query embeddings), keyed by checkpoint: never stale. 0 turns them off.",
+                    "query embeddings), keyed by checkpoint: never stale. 0 turns them off, "
+                    "and a read node's tokens known by stat with them.",
     )
 
     @field_validator("db", mode="before")

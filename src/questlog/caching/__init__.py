@@ -13,6 +13,10 @@ simply evicted (least recently used first; the bound is `QUESTLOG_READ_CACHE_ENT
 The same tokens make HTTP ETags (`questlog.http.conditional`): an `If-None-Match`
 that names the current token is answered 304 after reading the token alone.
 
+On a read node (a store file opened read-only, a fresh connection per read) even that
+read is skipped while a stat shows the file unchanged: the backend's token memo
+(`questlog.sqlite.token_memo`, through `ReadModels.known_token`/`first_token`).
+
 - `lru.PositionLRU`: the bounded, thread-safe in-process cache.
 - `tokens`: which checkpoints each kind of read answer depends on.
 """

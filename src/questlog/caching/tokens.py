@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from ..storage.read_positions import ReadPositions
+from ..storage.read_positions import ReadPositions, TokenMemo
 from ..storage.session import Session
 
 
@@ -25,6 +25,19 @@ class ReadModels:
         if self.with_head:
             return positions.head_and_checkpoints_token(session, self.names)
         return positions.checkpoints_token(session, self.names)
+
+    def known_token(self, memo: TokenMemo | None) -> str | None:
+        """The current token without a session, when the backend's memo can tell (a read
+        node whose file has not changed); None: read it with `first_token`."""
+        return memo.known(self) if memo is not None else None
+
+    def first_token(self, positions: ReadPositions, memo: TokenMemo | None,
+                    session: Session) -> str:
+        """The current token, read as the session's first statement (so the memo, when
+        there is one, can remember it with the file's state from just before)."""
+        if memo is None:
+            return self.token(positions, session)
+        return memo.read(self, session, lambda s: self.token(positions, s))
 
 
 CONTENT = ReadModels(("content",))

@@ -82,11 +82,20 @@ class ContentAPI:
 
     def get(self, type: str, index: str, resolve: bool = False) -> ContentEntity:
         """The effective entry of (type, index); raises ContentNotFound."""
+        backend = self.store.backend
+        key = (type, index, resolve)
+        # A read node whose file is unchanged knows the token without a connection.
+        token = CONTENT.known_token(backend.token_memo)
+        if token is not None and (cached := self._entries.get(token, key)) is not None:
+            return cached.model_copy(deep=True)  # callers may change what they get
         with self.store.read() as conn:
-            token = CONTENT.token(self.store.backend.read_positions, conn)
-            cached = self._entries.get(token, (type, index, resolve))
-            if cached is not None:
-                return cached.model_copy(deep=True)  # callers may change what they get
+            if token is None:
+                token = CONTENT.first_token(backend.read_positions, backend.token_memo, conn)
+                cached = self._entries.get(token, key)
+                if cached is not None:
+                    return cached.model_copy(deep=True)
+            # (A known token was current at the stat, before this session began: what
+            # the session reads is at least that new.)
             self._check_type(conn, type)
             data = tables.entry_data(conn, type, index) if self._ready(conn) else None
             if data is None:
@@ -94,7 +103,7 @@ class ContentAPI:
             entity = to_model(type, data)
             if resolve:
                 self._resolve(conn, entity, json.loads(data))
-        self._entries.put(token, (type, index, resolve), entity.model_copy(deep=True))
+        self._entries.put(token, key, entity.model_copy(deep=True))
         return entity
 
     def _resolve(self, conn: Session, entity: ContentEntity,

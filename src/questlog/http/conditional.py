@@ -9,12 +9,18 @@ anything; an `If-None-Match` naming the current ETag is answered 304 there. Othe
 the answer carries the ETag and `Cache-Control: no-cache` (a client or proxy may keep
 it but must revalidate). The token is read before the body, so a body is never older
 than its ETag: whatever moved in between moves the next token too.
+
+On a read node the backend's token memo (`storage.read_positions.TokenMemo`) knows the
+token without a connection while a stat shows its file unchanged: the dependency asks
+it first, on the event loop (a stat, no thread hop), and reads the token in the thread
+pool only when it cannot tell.
 """
 
 # No `from __future__ import annotations`: FastAPI reads the dependency's parameters.
 
 import hashlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, FastAPI, Request, Response
@@ -28,7 +34,15 @@ if TYPE_CHECKING:
     from ..store import Store
 
 CACHE_CONTROL = "no-cache"
-TokenOf = Callable[[ReadPositions, Any, Request], str]  # (port, read session, request) -> token
+
+
+@dataclass(frozen=True)
+class TokenOf:
+    """What a route's token is: `key` names it per request (the token memo's key: the
+    same key is always read the same way), `read` reads it on a session."""
+
+    key: Callable[[Request], Hashable]
+    read: Callable[[ReadPositions, Any, Request], str]  # (port, read session, request)
 
 
 class NotModified(Exception):
@@ -40,18 +54,25 @@ class NotModified(Exception):
 
 
 def of_read_models(models: ReadModels | Callable[[], ReadModels]) -> TokenOf:
-    def token(positions: ReadPositions, session: Any, _request: Request) -> str:
-        chosen = models() if callable(models) else models
-        return chosen.token(positions, session)
-    return token
+    def chosen(_request: Request) -> ReadModels:
+        return models() if callable(models) else models
+
+    def token(positions: ReadPositions, session: Any, request: Request) -> str:
+        return chosen(request).token(positions, session)
+    return TokenOf(chosen, token)
 
 
-def of_stream(positions: ReadPositions, session: Any, request: Request) -> str:
+def _stream_version(positions: ReadPositions, session: Any, request: Request) -> str:
     return positions.stream_version_token(session, request.path_params["stream_id"])
 
 
-def of_head(positions: ReadPositions, session: Any, _request: Request) -> str:
+def _head(positions: ReadPositions, session: Any, _request: Request) -> str:
     return positions.head_token(session)
+
+
+of_stream = TokenOf(lambda request: ("stream", request.path_params["stream_id"]),
+                    _stream_version)
+of_head = TokenOf(lambda _request: "head", _head)
 
 
 def etag_for(token: str, request: Request) -> str:
@@ -109,14 +130,20 @@ def conditional(store: "Store", token_of: TokenOf,
 
     bodies: PositionLRU[bytes] = PositionLRU(store.settings.read_cache_entries)
     positions = store.backend.read_positions
+    memo = store.backend.token_memo
 
-    def read_token(request: Request) -> str:
+    def read_token(request: Request, key: Hashable) -> str:
         with store.read() as session:
-            return token_of(positions, session, request)
+            if memo is None:
+                return token_of.read(positions, session, request)
+            return memo.read(key, session, lambda s: token_of.read(positions, s, request))
 
     async def check(request: Request, response: Response,
                     _access: Annotated[None, Depends(read_access)]) -> ETag:
-        token = await run_in_threadpool(read_token, request)  # SQLite reads block
+        key = token_of.key(request)
+        token = memo.known(key) if memo is not None else None  # a stat: no thread hop
+        if token is None:
+            token = await run_in_threadpool(read_token, request, key)  # SQLite reads block
         etag = etag_for(token, request)
         if matches(request.headers.get("if-none-match"), etag):
             raise NotModified(etag)

@@ -47,6 +47,7 @@ class PostgresBackend:
     name = "postgresql"
     log: PostgresLog = LOG
     read_positions: PostgresReadPositions = READ_POSITIONS
+    token_memo: None = None  # pooled sessions; a standby changes with no trace outside
 
     @property
     def checkpoints(self) -> PostgresCheckpoints:

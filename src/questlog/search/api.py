@@ -202,8 +202,12 @@ class SearchAPI:
             raise InvalidSearchQuery(f"k must be an integer from 1 to {MAX_K}, got {k!r}")
         type_t = _as_tuple(types, "types")
         pack_t = _as_tuple(packs, "packs")
-        with self.store.read() as conn:
-            token = SEARCH.token(self.store.backend.read_positions, conn)
+        backend = self.store.backend
+        # A read node whose file is unchanged knows the token without a connection.
+        token = SEARCH.known_token(backend.token_memo)
+        if token is None:
+            with self.store.read() as conn:
+                token = SEARCH.first_token(backend.read_positions, backend.token_memo, conn)
         key = (query, type_t, pack_t, _where_key(where), k, mode)
         cached = self._results.get(token, key)
         if cached is not None:  # the filters were valid at this very token

@@ -24,6 +24,7 @@ from .errors import open_failure
 from .log import LOG, SQLiteLog
 from .read_positions import READ_POSITIONS, SQLiteReadPositions
 from .session import SQLiteSession
+from .token_memo import FileTokenMemo
 from .transactions import SQLiteWriteTransactions
 
 if TYPE_CHECKING:  # loaded when first asked for: read commands never build read models
@@ -65,6 +66,13 @@ class SQLiteBackend:
         self.settings: Settings = database.settings
         self.read_only: bool = database.read_only
         self.url = f"sqlite:///{database.path.resolve()}"
+        # Read-only: every session is a fresh connection (a follower rewrites the file in
+        # place), so tokens are remembered while a stat shows the file unchanged. A primary's
+        # pooled sessions cost less than the stats, and its WAL always has frames. No
+        # memo when the read caches are off: every read then reads.
+        self.token_memo: FileTokenMemo | None = (
+            FileTokenMemo(database.path)
+            if database.read_only and self.settings.read_cache_entries > 0 else None)
 
     @classmethod
     def open(cls, target: Path, settings: Settings, *, read_only: bool = False,

@@ -13,7 +13,7 @@ from ..settings import Settings
 from .checkpoints import Checkpoints
 from .leases import Leases
 from .log import Log
-from .read_positions import ReadPositions
+from .read_positions import ReadPositions, TokenMemo
 from .readmodels import ReadModels
 from .session import Session
 from .signals import CommitSignal
@@ -46,6 +46,12 @@ class Backend(Protocol):
     @property
     def read_positions(self) -> ReadPositions:
         """The tokens cached read answers are keyed by."""
+        ...
+
+    @property
+    def token_memo(self) -> TokenMemo | None:
+        """Tokens known without a session (storage.read_positions), or None: read them
+        (sessions are cheap, or nothing can tell a change without one)."""
         ...
 
     @property
