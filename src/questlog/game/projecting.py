@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel
 
 from ..events import RecordedEvent
+from ..fastjson import canonical_bytes
 from ..projection.projector import ProjectionContext, Projector
 from .fold import STATE_TYPES, apply_event
 from .normalize import canonical_data
@@ -53,6 +54,12 @@ def _check_order(cls: type[Projector], table: str, cols: tuple[str, ...]) -> Non
 
 
 def dumps(value: Any) -> str:
+    """Sorted keys, no spaces, UTF-8 kept: by orjson where it writes these very bytes
+    (`fastjson.canonical_bytes`; read models write several such columns per row on the
+    writer's hot path), else by Python's json as always (which also writes NaN)."""
+    out = canonical_bytes(value)
+    if out is not None:
+        return out.decode("utf-8")
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
