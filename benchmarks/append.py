@@ -43,8 +43,11 @@ game mix 32x1 >= 2x raw one-row-per-transaction; CPU <= 25 µs per event; 10x100
 
 The machine these figures come from is shared and noisy: only ratios measured in
 the same run, from medians of interleaved repeats, mean anything.
+`--game-mix` runs only the game-mix figure and its reference (raw one row per
+transaction at FULL), interleaved, `--repeats` times: the quick check of that target.
+
 Usage: python benchmarks/append.py [--scale 1.0] [--repeats 3]
-       [--metrics-overhead [--durability NORMAL]]
+       [--metrics-overhead [--durability NORMAL]] [--game-mix]
 """
 
 from __future__ import annotations
@@ -317,6 +320,32 @@ def measure_issue13(run_dir: Path, scale: float, rates: dict[str, list[float]],
         extra.setdefault(f"profile.{step}", []).append(us)
 
 
+def game_mix_only(tmp: Path, scale: float, repeats: int) -> dict[str, Any]:
+    """The game mix at 32x1 through the default store against raw one-row-per-transaction,
+    interleaved (each repeat runs both): medians, their ratio and every run."""
+    raw: list[float] = []
+    game: list[float] = []
+    latencies: list[float] = []
+    calls = max(1, int(500 * scale))
+    mix = game_mix(32, calls)
+    for rep in range(repeats):
+        run_dir = tmp / f"game-mix-{rep}"
+        run_dir.mkdir()
+        raw.append(raw_reference(run_dir, "FULL", int(20_000 * scale))["raw_one_row_per_txn"])
+        rate, _, lat = run_calls(run_dir / "game-mix.db", 32, calls, 1, log_alone=False,
+                                 events_of=lambda n, i: mix[n][i])
+        game.append(rate)
+        latencies.extend(lat)
+    return {"raw_one_row_per_txn_per_s": round(statistics.median(raw)),
+            "default_store_game_mix_threads32_x1": {
+                "events_per_s": round(statistics.median(game)),
+                "vs_raw_one_row_per_txn": round(statistics.median(game)
+                                                / statistics.median(raw), 2),
+                **summary_ms(latencies)},
+            "runs": {"raw_one_row_per_txn": [round(r) for r in raw],
+                     "game_mix": [round(r) for r in game]}}
+
+
 def summarise_issue13(rates: dict[str, list[float]], extra: dict[str, list[float]],
                       raw_one_per_txn: float) -> dict[str, Any]:
     med = {k: statistics.median(v) for k, v in rates.items()}
@@ -468,7 +497,17 @@ def main() -> None:
                         help="Only measure what recording metrics costs (see above).")
     parser.add_argument("--durability", default="NORMAL", choices=["FULL", "NORMAL"],
                         help="synchronous level of --metrics-overhead.")
+    parser.add_argument("--game-mix", action="store_true",
+                        help="Only the game mix against raw one row per transaction.")
     args = parser.parse_args()
+    if args.game_mix:
+        with tempfile.TemporaryDirectory() as tmpdir:
+            figures = game_mix_only(Path(tmpdir), args.scale, args.repeats)
+            emit({"benchmark": "append_game_mix", "repeats": args.repeats,
+                  "scale": args.scale, **figures,
+                  "targets": {"game_mix_32x1_ge_2x_raw_one_per_txn": figures[
+                      "default_store_game_mix_threads32_x1"]["vs_raw_one_row_per_txn"] >= 2}})
+        return
     if args.metrics_overhead:
         with tempfile.TemporaryDirectory() as tmpdir:
             emit({"benchmark": "append_metrics_overhead", "repeats": args.repeats,

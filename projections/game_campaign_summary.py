@@ -36,36 +36,47 @@ class GameCampaignSummary(FoldingProjector):
                "active_encounter_id")
     tables = (TABLE,)
 
+    load_columns = ("active_encounter_id",)
+
     def apply(self, ctx: ProjectionContext, events: Sequence[RecordedEvent]) -> None:
         states: dict[str, Any] = {}
         fights: dict[str, str | None] = {}   # campaign -> its active encounter
+        # The campaigns the batch names on their own streams, read in one statement
+        # (an encounter's campaign is read when the encounter event comes).
+        self._load(ctx, states, fights, [entity_id(e.stream_id) for e in events
+                                          if e.category != "encounter"])
         for event in events:
             if event.category != "encounter":
-                apply_event(self.load(ctx, states, entity_id(event.stream_id)), "campaign",
-                            event)
+                apply_event(self._state(ctx, states, fights, entity_id(event.stream_id)),
+                            "campaign", event)
                 continue
             encounter = apply_event(EncounterState(), "encounter", event)
             encounter_id = entity_id(event.stream_id)
             campaign_id = (encounter.campaign_id if encounter.status == "active"
                            else self._fighting(ctx, fights, encounter_id))
-            if campaign_id is None or not self.load(ctx, states, campaign_id).exists:
+            if (campaign_id is None
+                    or not self._state(ctx, states, fights, campaign_id).exists):
                 states.pop(campaign_id or "", None)
                 continue   # an encounter of a campaign this log does not hold
             fights[campaign_id] = encounter_id if encounter.status == "active" else None
             states[campaign_id].position = event.position
             states[campaign_id].updated_at = event.recorded_at
-        for campaign_id in states:
-            self._fight(ctx, fights, campaign_id)
         self.write(ctx, states, lambda key, s: self.summary(s, fights[key]))
 
-    def _fight(self, ctx: ProjectionContext, fights: dict[str, str | None],
-               campaign_id: str) -> str | None:
-        if campaign_id not in fights:
-            query = ctx.statement(self.table, "fight", lambda t: sa.select(
-                t.c.active_encounter_id).where(t.c.campaign_id == sa.bindparam("id")))
-            got = ctx.session.execute(query, {"id": campaign_id}).fetchone()
-            fights[campaign_id] = None if got is None else got[0]
-        return fights[campaign_id]
+    def _load(self, ctx: ProjectionContext, states: dict[str, Any],
+              fights: dict[str, str | None], keys: Sequence[str]) -> None:
+        """Load these campaigns' states, and the active encounter of each from its row
+        (None for a campaign with no row yet), unless the batch already changed it."""
+        wanted = [k for k in keys if k not in states]
+        stored = self.load_many(ctx, states, wanted)
+        for key in wanted:
+            fights.setdefault(key, stored[key][0] if key in stored else None)
+
+    def _state(self, ctx: ProjectionContext, states: dict[str, Any],
+               fights: dict[str, str | None], key: str) -> Any:
+        if key not in states:
+            self._load(ctx, states, fights, (key,))
+        return states[key]
 
     def _fighting(self, ctx: ProjectionContext, fights: dict[str, str | None],
                   encounter_id: str) -> str | None:

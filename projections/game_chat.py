@@ -30,17 +30,17 @@ class GameChat(Projector):
     tables = (TABLE,)
 
     def apply(self, ctx: ProjectionContext, events: Sequence[RecordedEvent]) -> None:
-        rows: list[dict[str, object]] = []
+        rows: list[tuple[object, ...]] = []
         for e in events:
             d = data_of(e)
             campaign_id = entity_id(e.stream_id)
             if e.type == "MessageAppended":
                 m = message_of(d)   # the fold's reading of the message, defaults included
                 # seq = the campaign stream version: gapped but ordered and replay-stable.
-                rows.append(dict(zip(_MESSAGE, (
+                rows.append((
                     campaign_id, e.stream_version, m.message_id, m.role, m.content,
                     m.gm_thought, int(bool(m.is_dice_result)), m.detailed_content,
-                    m.ai_response_json, m.character_id, m.timestamp), strict=True)))
+                    m.ai_response_json, m.character_id, m.timestamp))
                 continue
             self._flush(ctx, rows)
             ctx.session.execute(ctx.statement(TABLE.name, "supersede", _supersede), {
@@ -48,9 +48,9 @@ class GameChat(Projector):
         self._flush(ctx, rows)
 
     @staticmethod
-    def _flush(ctx: ProjectionContext, rows: list[dict[str, object]]) -> None:
+    def _flush(ctx: ProjectionContext, rows: list[tuple[object, ...]]) -> None:
         if rows:
-            ctx.session.executemany(ctx.statement(TABLE.name, "insert", sa.insert), rows)
+            ctx.write_rows(TABLE.name, _MESSAGE, rows, replace=False)
             rows.clear()
 
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
-
 from questlog.game.events_encounter import ENCOUNTER_EVENTS
 from questlog.game.projecting import FoldingProjector, dumps
 from questlog.game.readmodels.encounter_tracker import COMBATANTS, TABLE
@@ -34,10 +32,11 @@ class GameEncounterTracker(FoldingProjector):
                 dumps(s.turn_order), s.outcome, s.version)
 
     def after(self, ctx: ProjectionContext, states: dict[str, Any]) -> None:
+        # Each touched encounter's combatants are written anew: one statement clears them
+        # all, one writes them all.
+        ctx.delete_rows(COMBATANTS.name, ("encounter_id",), [(key,) for key in states])
         rows = []   # tuples in the declared column order
         for encounter_id, s in states.items():
-            ctx.session.execute(ctx.statement(COMBATANTS.name, "clear", _clear),
-                                {"encounter": encounter_id})
             order = {cid: i for i, cid in enumerate(s.turn_order)}
             for c in s.combatants.values():
                 rows.append((
@@ -48,9 +47,8 @@ class GameEncounterTracker(FoldingProjector):
                     order.get(c.combatant_id),
                     c.monster_ref.model_dump_json() if c.monster_ref else None))
         if rows:
-            ctx.session.executemany(ctx.statement(COMBATANTS.name, "insert", sa.insert), rows)
+            ctx.write_rows(COMBATANTS.name, _COMBATANT_COLUMNS, rows, replace=False)
 
 
-def _clear(t: sa.Table) -> sa.Delete:
-    return sa.delete(t).where(t.c.encounter_id == sa.bindparam("encounter"))
+_COMBATANT_COLUMNS = tuple(c.name for c in COMBATANTS.columns)
 

@@ -108,6 +108,110 @@ def test_upsert_replaces_adds_and_keeps_by_primary_key(store: Store) -> None:
     assert store.write(job) == [("a", 3, 1, 3), ("b", 1, 2, 2)]
 
 
+PAIRS = declare("rm_contract_pairs", text("owner", primary_key=True),
+                integer("entry", primary_key=True), text("label", null=True),
+                json_text("doc", null=True), integer("big"),
+                integer("flag", server_default=sa.text("0")))
+_PAIRS_ALL = sa.select(PAIRS).order_by(PAIRS.c.owner, PAIRS.c.entry)
+
+
+def test_rows_by_keys_reads_every_row_of_the_given_keys_in_one_statement(store: Store
+                                                                         ) -> None:
+    """The batch read of inline projectors: one key column or several, values bound (a
+    quote, a wildcard, text that is JSON, NULL, 64-bit integers come back as stored), keys
+    without a row give nothing, and a table with a REAL column reads as exactly."""
+    rm = store.readmodels
+    big = 2**62 + 5
+    doc = '{"b":[1,2.5,"x"],"a":null}'
+
+    def job(session: Session) -> tuple[list[tuple[Any, ...]], ...]:
+        rm.create(session, PAIRS)
+        rm.create(session, ITEMS)
+        session.executemany(sa.insert(PAIRS), [
+            {"owner": "o'k%", "entry": 1, "label": None, "doc": doc, "big": big, "flag": 1},
+            {"owner": "o'k%", "entry": 2, "label": "two", "doc": None, "big": -big,
+             "flag": 0},
+            {"owner": "p", "entry": 1, "label": "ünï", "doc": "[]", "big": 0, "flag": 0}])
+        insert(session, ITEMS, [("a", 1), ("b", 2), ("c", 3)])
+        pairs = rm.rows_by_keys(session, PAIRS, ("owner", "entry"),
+                                [("o'k%", 1), ("p", 1), ("p", 2), ("o'k%", 2)],
+                                ("entry", "owner", "label", "doc", "big"))
+        owners = rm.rows_by_keys(session, PAIRS, ("owner",), [("p",), ("nobody",)],
+                                 ("owner", "entry", "flag"))
+        items = rm.rows_by_keys(session, ITEMS, ("key",), [("c",), ("a",), ("z",)],
+                                ("key", "share", "n"))
+        none = rm.rows_by_keys(session, ITEMS, ("key",), [], ("key",))
+        return sorted(pairs), owners, sorted(items), none
+
+    pairs, owners, items, none = store.write(job)
+    assert pairs == [(1, "o'k%", None, doc, big), (1, "p", "ünï", "[]", 0),
+                     (2, "o'k%", "two", None, -big)]
+    assert owners == [("p", 1, 0)]
+    assert items == [("a", 1 / 3, 1), ("c", 3 / 3, 3)]
+    assert none == []
+
+
+def test_write_rows_inserts_or_replaces_and_delete_by_keys_deletes(store: Store) -> None:
+    """The batch writes of inline projectors: rows as tuples of the named columns (the
+    others take their defaults), replaced by primary key with `replace`, refused on a taken
+    key without it; values stored exactly (JSON text, NULL, 64-bit and larger integers,
+    REAL); delete by one key column or several."""
+    rm = store.readmodels
+    big = 2**63 - 1
+    cols = ("owner", "entry", "label", "doc", "big")
+
+    def job(session: Session) -> tuple[list[tuple[Any, ...]], ...]:
+        rm.create(session, PAIRS)
+        rm.create(session, ITEMS)
+        rm.write_rows(session, PAIRS, cols, [("a", 1, "x", '{"k":1}', big),
+                                             ("a", 2, None, None, -big),
+                                             ("b", 1, "it's", "[1.5]", 0)], replace=False)
+        rm.write_rows(session, PAIRS, (*cols, "flag"), [("a", 2, "y", "null", 7, 1)],
+                      replace=True)
+        rm.write_rows(session, PAIRS, ("owner", "entry", "big"), [("b", 1, 8)], replace=True)
+        rm.write_rows(session, PAIRS, cols, [], replace=False)
+        first = [tuple(r) for r in session.execute(_PAIRS_ALL)]
+        rm.delete_by_keys(session, PAIRS, ("owner", "entry"), [("a", 1), ("zz", 9)])
+        after_pair = [tuple(r) for r in session.execute(_PAIRS_ALL)]
+        rm.delete_by_keys(session, PAIRS, ("owner",), [("b",)])
+        rm.delete_by_keys(session, PAIRS, ("owner",), [])
+        after_owner = [tuple(r) for r in session.execute(_PAIRS_ALL)]
+        rm.write_rows(session, ITEMS, ("key", "n", "share", "at"),
+                      [("r", 1, 0.1 + 0.2, None), ("s", 2, 1e-300, "t")], replace=True)
+        rm.write_rows(session, ITEMS, ("key", "n", "share", "at"), [("r", 3, 2.5, None)],
+                      replace=True)
+        items = [tuple(r) for r in session.execute(
+            sa.select(ITEMS.c.key, ITEMS.c.n, ITEMS.c.share).order_by(ITEMS.c.key))]
+        return first, after_pair, after_owner, items
+
+    first, after_pair, after_owner, items = store.write(job)
+    assert first == [("a", 1, "x", '{"k":1}', big, 0), ("a", 2, "y", "null", 7, 1),
+                     ("b", 1, "it's", "[1.5]", 8, 0)]
+    assert after_pair == first[1:]
+    assert after_owner == [first[1]]
+    assert items == [("r", 3, 2.5), ("s", 2, 1e-300)]
+
+
+def test_write_rows_without_replace_refuses_a_taken_key_and_writes_nothing(store: Store
+                                                                           ) -> None:
+    rm = store.readmodels
+
+    def setup(session: Session) -> None:
+        rm.create(session, PAIRS)
+        rm.write_rows(session, PAIRS, ("owner", "entry", "big"), [("a", 1, 1)],
+                      replace=False)
+
+    def clash(session: Session) -> None:
+        rm.write_rows(session, PAIRS, ("owner", "entry", "big"), [("b", 1, 2), ("a", 1, 3)],
+                      replace=False)
+
+    store.write(setup)
+    with pytest.raises(Exception):  # noqa: B017 - the engine's constraint error
+        store.write(clash)
+    with store.read() as session:
+        assert [tuple(r) for r in session.execute(_PAIRS_ALL)] == [("a", 1, None, None, 1, 0)]
+
+
 def test_a_nocase_column_takes_bound_values_and_large_integers(store: Store) -> None:
     """Columns declared as the content tables declare them (SQLite's NOCASE collation,
     64-bit integers) take Core inserts and upserts with bound values on every engine

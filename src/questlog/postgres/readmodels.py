@@ -1,5 +1,8 @@
 """Read-model tables in PostgreSQL: DDL from the Core declarations, the `pg_tables`
-probe, swaps by `RENAME` in the writer's transaction, digests and `ON CONFLICT` upserts.
+probe, swaps by `RENAME` in the writer's transaction, digests and `ON CONFLICT` upserts,
+and the batch reads and writes by key of projectors on the writer's hot path (keys bound
+as arrays, `= ANY(%s)` or `unnest`: one statement whatever their number; rows written by
+psycopg's `executemany`, which pipelines them in one round trip).
 
 A swap runs inside the writer's transaction, but PostgreSQL's catalogue is not
 read under a reader's snapshot: a reader whose snapshot predates the swap's commit
@@ -70,9 +73,32 @@ def fingerprint(table: sa.Table) -> str:
     return _FINGERPRINT + hashlib.sha256(ddl.encode()).hexdigest()[:32]
 
 
+def _names(columns: Sequence[str]) -> str:
+    return ", ".join(f'"{c}"' for c in columns)
+
+
+def _array_type(table: sa.Table, column: str) -> str:
+    import sqlalchemy as sa
+
+    return "bigint[]" if isinstance(table.c[column].type, sa.Integer) else "text[]"
+
+
+def _key_filter(table: sa.Table, key: Sequence[str]) -> str:
+    """`WHERE` over one bound array per key column."""
+    if len(key) == 1:
+        return f'"{key[0]}" = ANY(%s::{_array_type(table, key[0])})'
+    arrays = ", ".join(f"%s::{_array_type(table, c)}" for c in key)
+    return f"({_names(key)}) IN (SELECT * FROM unnest({arrays}))"
+
+
+def _key_arrays(key: Sequence[str], keys: Sequence[tuple[Any, ...]]) -> tuple[list[Any], ...]:
+    return tuple([k[i] for k in keys] for i in range(len(key)))
+
+
 class PostgresReadModels:
     def __init__(self) -> None:
         self._upserts: dict[tuple[sa.Table, tuple[str, ...], tuple[str, ...]], Executable] = {}
+        self._batch_sql: dict[tuple[Any, ...], str] = {}
 
     def exists(self, session: Session, name: str) -> bool:
         return table_exists(session, name)
@@ -132,6 +158,49 @@ class PostgresReadModels:
             else statement.on_conflict_do_nothing(index_elements=primary))
         self._upserts[key] = built
         return built
+
+    # -- batch access by key (storage.readmodels.ReadModels) -------------------------------
+
+    def rows_by_keys(self, session: Session, table: sa.Table, key: Sequence[str],
+                     keys: Sequence[tuple[Any, ...]], columns: Sequence[str]
+                     ) -> list[tuple[Any, ...]]:
+        if not keys:
+            return []
+        cache_key = ("rows", table, tuple(key), tuple(columns))
+        sql = self._batch_sql.get(cache_key)
+        if sql is None:
+            sql = self._batch_sql[cache_key] = (
+                f'SELECT {_names(columns)} FROM "{table.name}" WHERE {_key_filter(table, key)}')
+        return [tuple(r) for r in session.execute(sql, _key_arrays(key, keys)).fetchall()]
+
+    def delete_by_keys(self, session: Session, table: sa.Table, key: Sequence[str],
+                       keys: Sequence[tuple[Any, ...]]) -> None:
+        if not keys:
+            return
+        cache_key = ("delete", table, tuple(key))
+        sql = self._batch_sql.get(cache_key)
+        if sql is None:
+            sql = self._batch_sql[cache_key] = (
+                f'DELETE FROM "{table.name}" WHERE {_key_filter(table, key)}')
+        session.execute(sql, _key_arrays(key, keys))
+
+    def write_rows(self, session: Session, table: sa.Table, columns: Sequence[str],
+                   rows: Sequence[tuple[Any, ...]], *, replace: bool) -> None:
+        if not rows:
+            return
+        cache_key = ("write", table, tuple(columns), replace)
+        sql = self._batch_sql.get(cache_key)
+        if sql is None:
+            sql = (f'INSERT INTO "{table.name}" ({_names(columns)}) '
+                   f"VALUES ({', '.join('%s' for _ in columns)})")
+            if replace:
+                primary = [c.name for c in table.primary_key.columns]
+                changes = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in columns
+                                    if c not in primary)
+                sql += (f" ON CONFLICT ({_names(primary)}) "
+                        + (f"DO UPDATE SET {changes}" if changes else "DO NOTHING"))
+            self._batch_sql[cache_key] = sql
+        session.executemany(sql, rows)
 
 
 READ_MODELS = PostgresReadModels()

@@ -82,6 +82,29 @@ class ProjectionContext:
         """Insert-or-replace by primary key on the physical table (see ReadModels.upsert)."""
         return self.readmodels.upsert(self.table(logical), add=add, keep=keep)
 
+    # Batch access by key: ONE statement each, however many keys or rows (inline
+    # projectors run on the writer's hot path, where every statement counts; see
+    # ReadModels.rows_by_keys).
+
+    def rows(self, logical: str, key: Sequence[str], keys: Sequence[tuple[Any, ...]],
+             columns: Sequence[str]) -> list[tuple[Any, ...]]:
+        """The rows of `logical` whose `key` columns equal one of `keys` (tuples), each as
+        a tuple of `columns`, in no particular order."""
+        return self.readmodels.rows_by_keys(self.session, self.table(logical), key, keys,
+                                            columns)
+
+    def delete_rows(self, logical: str, key: Sequence[str],
+                    keys: Sequence[tuple[Any, ...]]) -> None:
+        """Delete the rows of `logical` whose `key` columns equal one of `keys`."""
+        self.readmodels.delete_by_keys(self.session, self.table(logical), key, keys)
+
+    def write_rows(self, logical: str, columns: Sequence[str],
+                   rows: Sequence[tuple[Any, ...]], *, replace: bool = True) -> None:
+        """Insert rows (tuples of `columns`); with `replace` (the default) a row replaces
+        the one with its primary key."""
+        self.readmodels.write_rows(self.session, self.table(logical), columns, rows,
+                                   replace=replace)
+
 
 class Projector(ABC):
     """Base class of every read-model projector (subclass it in `projections/`)."""

@@ -1,5 +1,6 @@
 """Read-model tables in SQLite: DDL from the Core declarations, the one `sqlite_master`
-probe (`schema.table_exists`), `RENAME` swaps, digests and `ON CONFLICT` upserts.
+probe (`schema.table_exists`), `RENAME` swaps, digests and `ON CONFLICT` upserts, and
+the batch reads and writes by key of projectors on the writer's hot path.
 
 SQLite's DDL is transactional and `ALTER TABLE ... RENAME` takes the writer's lock,
 so a swap (drop the live table, rename the shadow over it) inside the writer's
@@ -7,6 +8,14 @@ transaction is atomic for readers: they see the old table until it commits.
 
 SQLAlchemy is imported by the methods that build statements, not by this module:
 `exists` is what a cold `content get` asks (storage.lookups).
+
+Batch access by key (`rows_by_keys`, `delete_by_keys`, `write_rows`) is one statement
+over ONE bound JSON array, whatever the number of keys or rows, as the writer's own
+lookups and insert are (`log.py`): reads answer in one row (`json_group_array`), writes
+take their rows from `jsonb_each`. Every statement, and every row a cursor steps
+through, hands the GIL to the producer threads and waits to get it back. JSON carries
+text and integers exactly; a table read or written with a column of another kind (a
+REAL) takes plain statements instead (rows stepped one by one, `executemany`).
 """
 
 from __future__ import annotations
@@ -15,6 +24,9 @@ from collections.abc import Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
+from ..fastjson import loads as decode_json
 from ..storage.session import Session
 from .schema import table_exists
 
@@ -46,10 +58,37 @@ def create_statements(table: sa.Table) -> list[str]:
     return statements
 
 
+def _exact_in_json(table: sa.Table, columns: Sequence[str]) -> bool:
+    """Whether JSON carries these columns' values exactly (text and integers)."""
+    import sqlalchemy as sa
+
+    return all(isinstance(table.c[c].type, sa.String | sa.Integer) for c in columns)
+
+
+def _names(columns: Sequence[str]) -> str:
+    return ", ".join(f'"{c}"' for c in columns)
+
+
+def _key_filter(key: Sequence[str]) -> str:
+    """`WHERE` over a bound JSON array of keys (of one column: its values; of several:
+    arrays of their values)."""
+    if len(key) == 1:
+        return f'"{key[0]}" IN (SELECT value FROM json_each(?))'
+    picks = ", ".join(f"value->>{i}" for i in range(len(key)))
+    return f"({_names(key)}) IN (SELECT {picks} FROM json_each(?))"
+
+
+def _keys_json(key: Sequence[str], keys: Sequence[tuple[Any, ...]]) -> str:
+    values = [k[0] for k in keys] if len(key) == 1 else [list(k) for k in keys]
+    return orjson.dumps(values).decode("utf-8")
+
+
 class SQLiteReadModels:
     def __init__(self) -> None:
         # by (table, add, keep); the table is part of the key, hashed by identity
         self._upserts: dict[tuple[sa.Table, tuple[str, ...], tuple[str, ...]], Executable] = {}
+        # SQL text of the batch statements: (kind, table, names...) -> (sql, by JSON)
+        self._batch_sql: dict[tuple[Any, ...], tuple[str, bool]] = {}
 
     def exists(self, session: Session, name: str) -> bool:
         return table_exists(session, name)
@@ -102,6 +141,85 @@ class SQLiteReadModels:
             else statement.on_conflict_do_nothing(index_elements=primary))
         self._upserts[key] = built
         return built
+
+    # -- batch access by key (see the module's docstring) ----------------------------------
+
+    def rows_by_keys(self, session: Session, table: sa.Table, key: Sequence[str],
+                     keys: Sequence[tuple[Any, ...]], columns: Sequence[str]
+                     ) -> list[tuple[Any, ...]]:
+        if not keys:
+            return []
+        cache_key = ("rows", table, tuple(key), tuple(columns))
+        built = self._batch_sql.get(cache_key)
+        if built is None:
+            exact = _exact_in_json(table, columns)
+            picked = (f"json_group_array(json_array({_names(columns)}))" if exact
+                      else _names(columns))
+            built = self._batch_sql[cache_key] = (
+                f'SELECT {picked} FROM "{table.name}" WHERE {_key_filter(key)}', exact)
+        sql, exact = built
+        cursor = session.execute(sql, (_keys_json(key, keys),))
+        if not exact:
+            return [tuple(r) for r in cursor.fetchall()]
+        (rows,) = cursor.fetchone()
+        try:
+            # orjson straight away: SQLite renders only 64-bit integers (which orjson
+            # reads exactly) and text (JSON strings), never the long integers that make
+            # `fastjson.loads` scan the text first (a scan of every state read).
+            return [tuple(r) for r in orjson.loads(rows)]
+        except orjson.JSONDecodeError:
+            return [tuple(r) for r in decode_json(rows)]   # a REAL past double's range
+
+    def delete_by_keys(self, session: Session, table: sa.Table, key: Sequence[str],
+                       keys: Sequence[tuple[Any, ...]]) -> None:
+        if not keys:
+            return
+        cache_key = ("delete", table, tuple(key))
+        built = self._batch_sql.get(cache_key)
+        if built is None:
+            built = self._batch_sql[cache_key] = (
+                f'DELETE FROM "{table.name}" WHERE {_key_filter(key)}', True)
+        session.execute(built[0], (_keys_json(key, keys),))
+
+    def write_rows(self, session: Session, table: sa.Table, columns: Sequence[str],
+                   rows: Sequence[tuple[Any, ...]], *, replace: bool) -> None:
+        if not rows:
+            return
+        cache_key = ("write", table, tuple(columns), replace)
+        built = self._batch_sql.get(cache_key)
+        if built is None:
+            built = self._batch_sql[cache_key] = self._write_sql(table, columns, replace)
+        sql, exact = built
+        if exact:
+            try:
+                array = orjson.dumps(rows).decode("utf-8")
+            except TypeError:
+                pass   # a value JSON cannot carry (an integer past 64 bits): the driver decides
+            else:
+                session.execute(sql, (array,))
+                return
+            sql = self._write_sql(table, columns, replace, by_json=False)[0]
+        session.executemany(sql, rows)
+
+    @staticmethod
+    def _write_sql(table: sa.Table, columns: Sequence[str], replace: bool,
+                   by_json: bool = True) -> tuple[str, bool]:
+        import sqlalchemy as sa
+
+        exact = by_json and _exact_in_json(table, columns)
+        source = (f"SELECT {', '.join(f'value->>{i}' for i in range(len(columns)))} "
+                  "FROM jsonb_each(?) WHERE true" if exact
+                  else f"VALUES ({', '.join('?' for _ in columns)})")
+        primary = [c.name for c in table.primary_key.columns]
+        head = f'INTO "{table.name}" ({_names(columns)}) {source}'
+        if not replace:
+            return f"INSERT {head}", exact
+        if set(columns) == {c.name for c in table.columns} and not any(
+                isinstance(c, sa.UniqueConstraint) for c in table.constraints):
+            return f"INSERT OR REPLACE {head}", exact   # as `upsert`: one step, no UPDATE
+        changes = ", ".join(f'"{c}" = excluded."{c}"' for c in columns if c not in primary)
+        action = f"DO UPDATE SET {changes}" if changes else "DO NOTHING"
+        return f"INSERT {head} ON CONFLICT ({_names(primary)}) {action}", exact
 
 
 READ_MODELS = SQLiteReadModels()

@@ -194,3 +194,26 @@ class ReadModels(Protocol):
         takes the new value, except `add` columns (old + new) and `keep` columns (the old
         value stays). Built once per (table, add, keep); run with named parameters."""
         ...
+
+    # Batch access by key, for projectors on the writer's hot path: each is ONE statement
+    # however many keys or rows (on SQLite, one answer row: every row a cursor steps
+    # through, and every statement, hands the GIL to the producer threads and waits to get
+    # it back). Keys are tuples of the `key` columns' values; rows are tuples.
+
+    def rows_by_keys(self, session: Session, table: sa.Table, key: Sequence[str],
+                     keys: Sequence[tuple[Any, ...]], columns: Sequence[str]
+                     ) -> list[tuple[Any, ...]]:
+        """The rows of `table` whose `key` columns equal one of `keys`, each as a tuple
+        of `columns`, in no particular order (a key without a row gives nothing)."""
+        ...
+
+    def delete_by_keys(self, session: Session, table: sa.Table, key: Sequence[str],
+                       keys: Sequence[tuple[Any, ...]]) -> None:
+        """Delete every row of `table` whose `key` columns equal one of `keys`."""
+        ...
+
+    def write_rows(self, session: Session, table: sa.Table, columns: Sequence[str],
+                   rows: Sequence[tuple[Any, ...]], *, replace: bool) -> None:
+        """Insert rows (tuples of `columns`; other columns take their defaults); with
+        `replace`, a row replaces the one with the same primary key (as `upsert`)."""
+        ...
