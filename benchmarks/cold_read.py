@@ -3,7 +3,10 @@
 Prints one JSON line. Every command runs as a new process, interleaved with the
 references in each round (so a busy machine slows all of them alike); figures are
 medians over the rounds. References measured in the same run: a bare
-`python -c pass` and a cold stdlib `sqlite3` read of the same rows.
+`python -c pass`, a cold stdlib `sqlite3` read of the same rows, and a bare
+interpreter that imports pydantic and validates one small model (`python_pydantic_model`:
+what any process that returns a pydantic model pays before its own work, plugin
+search included, as pydantic does by default).
 Targets: issue 13 — `--help`, `events read` and `content get` each <= 6x a bare
 interpreter start; issue 2 — `events read` under 0.5 s wall and 80 MB peak RSS.
 The store holds the starter content pack (data/packs/starter) and a 50-event stream.
@@ -67,6 +70,10 @@ def main() -> None:
             "questlog_help": [questlog, "--help"],
             "questlog_events_read": [questlog, *db, "events", "read", "campaign-1"],
             "questlog_content_get": [questlog, *db, "content", "get", "spells", spell],
+            "python_pydantic_model": [sys.executable, "-c",
+                                      "from pydantic import BaseModel\n"
+                                      "class Entry(BaseModel):\n    index: str\n"
+                                      "Entry.model_validate_json('{\"index\": \"x\"}')"],
             "python_stdlib_sqlite_read": [sys.executable, "-c",
                                           "import sqlite3, json; c = sqlite3.connect("
                                           f"{str(path)!r}); [json.loads(r[0]) for r in "
@@ -91,6 +98,7 @@ def main() -> None:
     ratios = {name: round(medians[name] / bare, 2)
               for name in ("questlog_help", "questlog_events_read", "questlog_content_get")}
     out["ratio_to_python_pass"] = ratios
+    out["pydantic_model_ratio_to_python_pass"] = round(medians["python_pydantic_model"] / bare, 2)
     read = out["questlog_events_read"]
     assert isinstance(read, dict)
     out["targets"] = {

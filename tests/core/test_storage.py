@@ -116,20 +116,39 @@ HEAVY = ("sqlalchemy", "pydantic_settings", "fastapi", "starlette", "torch", "nu
          "alembic", "sentence_transformers", "uvicorn", "httpx")
 
 
-def _cold_run(args: list[str]) -> tuple[str, list[str]]:
-    """Run the CLI in a fresh interpreter: (its output, the heavy modules it imported)."""
+# Lists the content models whose schema the process built (pydantic builds a model with
+# `defer_build` on its first validation): `content get` of one entry must build its type's
+# model alone, never all 25 (content/types.py).
+_BUILT_MODELS = (
+    "def _built():\n"
+    "    if 'pydantic' not in sys.modules:\n        return []\n"
+    "    from pydantic import BaseModel\n"
+    "    seen, todo = set(), [BaseModel]\n"
+    "    while todo:\n"
+    "        for sub in todo.pop().__subclasses__():\n"
+    "            if sub not in seen:\n                seen.add(sub)\n                todo.append(sub)\n"
+    "    return sorted(m.__name__ for m in seen if m.__module__.startswith('questlog.content')"
+    " and m.__pydantic_complete__)\n"
+)
+
+
+def _cold_run(args: list[str]) -> tuple[str, list[str], list[str]]:
+    """Run the CLI in a fresh interpreter: (its output, the heavy modules it imported, the
+    content models it built)."""
     code = (
         "import json, sys\n"
         f"sys.argv = ['questlog', *{args!r}]\n"
         "from questlog.cli import main\n"
         "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
-        f"print('HEAVY', json.dumps(sorted(m for m in {(*HEAVY, 'pydantic')!r} "
-        "if m in sys.modules)))\n"
+        f"{_BUILT_MODELS}"
+        f"print('HEAVY', json.dumps([sorted(m for m in {(*HEAVY, 'pydantic')!r} "
+        "if m in sys.modules), _built()]))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    text, _, heavy = out.stdout.rpartition("HEAVY ")
-    return text, json.loads(heavy)
+    text, _, report = out.stdout.rpartition("HEAVY ")
+    heavy, built = json.loads(report)
+    return text, heavy, built
 
 
 def test_cold_read_paths_import_nothing_heavy(tmp_path: Path) -> None:
@@ -140,16 +159,17 @@ def test_cold_read_paths_import_nothing_heavy(tmp_path: Path) -> None:
     spell = store.content.list("spells", limit=1)[0]
     store.close()
 
-    text, heavy = _cold_run(["--help"])
+    text, heavy, _ = _cold_run(["--help"])
     assert "Exit codes:" in text and "events" in text and "content" in text
     assert heavy == []
-    text, heavy = _cold_run(["--db", str(path), "events", "read", "campaign-1"])
+    text, heavy, _ = _cold_run(["--db", str(path), "events", "read", "campaign-1"])
     assert "Started" in text
     assert heavy == []
-    text, heavy = _cold_run(["--db", str(path), "--json", "content", "get", "spells",
-                             spell.index])  # type: ignore[attr-defined]
+    text, heavy, built = _cold_run(["--db", str(path), "--json", "content", "get", "spells",
+                                    spell.index])  # type: ignore[attr-defined]
     assert json.loads(text)["index"] == spell.index  # type: ignore[attr-defined]
     assert heavy == ["pydantic"]
+    assert built == ["Spell"]  # not the 24 other types' models, nor GenericEntry
 
 
 def test_wheel_ships_projections_migrations_and_data(tmp_path: Path) -> None:

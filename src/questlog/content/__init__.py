@@ -2,9 +2,10 @@
 
 Modules (imported lazily; nothing here is imported by this package itself):
 
-* `base`, `models_rules`, `models_character`, `models_items`, `models_monsters`:
-  pydantic models of the 25 SRD types; `types`: which model a type uses, and
-  `GenericEntry` for other types and editions.
+* `base`, `models_rules`, `models_character`, `models_items`, `models_monsters`,
+  `models_spells`: pydantic models of the 25 SRD types, each schema built on first use;
+  `types`: which model a type uses (plain Python); `generic`: `GenericEntry`, for other
+  types and editions (also exported by `types`).
 * `source`, `problems`, `validation`: reading a pack directory and checking all
   of it, every problem collected (`ContentValidationError.problems`).
 * `importer`: the diff by content hash and the one atomic append per import.

@@ -20,7 +20,7 @@ from ..errors import ContentNotFound, UnknownContentType
 from . import tables
 from .columns import ENTITIES_TABLE, filter_columns, name_key
 from .references import iter_references, target_of
-from .types import SRD_TYPES, GenericEntry, typed_model
+from .types import SRD_TYPES, typed_model
 
 if TYPE_CHECKING:
     from ..storage.session import Session
@@ -39,6 +39,8 @@ def to_model(type_name: str, data_json: str) -> ContentEntity:
             return model.model_validate_json(data_json)
         except ValidationError:
             pass
+    from .generic import GenericEntry  # built only when an entry needs it
+
     return GenericEntry.from_data(type_name, json.loads(data_json))
 
 

@@ -1,18 +1,27 @@
 """Which model an entry of a given type and edition is read with.
 
 The 25 SRD types of the 2014 edition have typed models; any other type (a
-homebrew `poisons` file, a 2024 `species` file) is a `GenericEntry`. Model
-modules are imported only when a type of theirs is used, so a lookup of one
-spell never builds the monster schema.
+homebrew `poisons` file, a 2024 `species` file) is a `GenericEntry`. This module
+is the registry of names, plain Python: the content projector imports it whenever a
+store opens. Model modules are imported only when a type of theirs is used, and
+their schemas are built on first use (`defer_build`), so a lookup of one spell
+builds the spell model alone — not the monster schema, and not `GenericEntry`
+(`questlog.content.generic`, exported here on first use).
 """
 
 from __future__ import annotations
 
 import importlib
 import re
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from .generic import PROSE_KEYS, GenericEntry, prose_of
+
+__all__ = ["DEFAULT_EDITION", "PROSE_KEYS", "SRD_TYPES", "TYPED_EDITIONS", "TYPED_MODELS",
+           "TYPE_NAME_RE", "GenericEntry", "prose_of", "typed_model"]
 
 DEFAULT_EDITION: Final = "2014"
 
@@ -69,48 +78,15 @@ def typed_model(type_name: str) -> type[BaseModel] | None:
     return model
 
 
-PROSE_KEYS: Final = ("desc", "description", "higher_level", "material", "special")
+# Names defined in `generic` (pydantic), made attributes of this module when first asked for.
+_GENERIC_NAMES: Final = frozenset({"GenericEntry", "PROSE_KEYS", "prose_of"})
 
 
-def prose_of(data: dict[str, Any]) -> str:
-    """The entry's descriptive text: top-level desc/description-like fields, joined."""
-    parts: list[str] = []
-    for key in PROSE_KEYS:
-        value = data.get(key)
-        if isinstance(value, str):
-            parts.append(value)
-        elif isinstance(value, list):
-            parts.extend(v for v in value if isinstance(v, str))
-    return "\n\n".join(p for p in parts if p)
+def __getattr__(name: str) -> Any:
+    if name in _GENERIC_NAMES:
+        from . import generic
 
-
-class GenericEntry(BaseModel):
-    """An entry of a type (or edition) without a typed model: index, name, prose, full JSON."""
-
-    model_config = ConfigDict(frozen=True)
-
-    type: str
-    index: str
-    name: str | None = None
-    url: str | None = None
-    prose: str = ""
-    data: dict[str, Any] = Field(default_factory=dict)
-
-    _resolved: dict[str, BaseModel] = PrivateAttr(default_factory=dict)
-
-    @property
-    def resolved(self) -> dict[str, BaseModel]:
-        return self._resolved
-
-    @classmethod
-    def from_data(cls, type_name: str, data: dict[str, Any]) -> GenericEntry:
-        name = data.get("name")
-        url = data.get("url")
-        return cls(
-            type=type_name,
-            index=str(data.get("index", "")),
-            name=name if isinstance(name, str) else None,
-            url=url if isinstance(url, str) else None,
-            prose=prose_of(data),
-            data=data,
-        )
+        value = getattr(generic, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -6,7 +6,6 @@ module issues the pragma.
 
 from __future__ import annotations
 
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -56,4 +55,6 @@ def litestream_binary() -> str | None:
     candidate = Path(sys.executable).parent / "litestream"
     if candidate.exists():
         return str(candidate)
+    import shutil  # here: shutil (with bz2, lzma) is no import for every store that opens
+
     return shutil.which("litestream")
