@@ -56,7 +56,7 @@ from .events import AppendResult, ExpectedVersion, RecordedEvent, utc_now
 from .observability.batches import WriterStats
 from .observability.operation import observe_append
 from .planner import AppendCall, BatchState, LogTip, Plan, make_call, plan_calls
-from .storage.errors import IntegrityConflict, StorageBusy
+from .storage.errors import IntegrityConflict, StorageBusy, StorageUnavailable
 from .storage.log import StoredEventKey
 from .storage.session import Session
 from .storage.transactions import WriteTransactions
@@ -170,6 +170,9 @@ class Writer:
             raise self._start_error
         self.commits = 0
         self.single_statement_batches = 0
+        # Batches planned for a single statement that found the log moved (another writer)
+        # or the statement refused, and were redone as a transaction.
+        self.single_statement_fallbacks = 0
 
     # -- producer side --------------------------------------------------------------------
 
@@ -347,7 +350,7 @@ class Writer:
         given = [e.event_id for c in calls for e in c.events if e.id_given]
         existing = self._log.existing_events(session, given) if given else {}
         state = tip.state()
-        head_before = state.head
+        head_before, hash_before = state.head, state.head_hash
         recorded_at = utc_now()
         outcomes: list[tuple[Completion[Any], bool, Any]] = []
         rows: list[tuple[Any, ...]] = []
@@ -363,19 +366,26 @@ class Writer:
         if rows:
             # Its success also confirms every refusal above: the log had not moved.
             try:
-                self._log.insert(session, rows)
+                landed = self._log.insert_after(session, rows, (head_before, hash_before))
+            except StorageUnavailable:
+                raise  # it may have committed: the batch fails to its callers, never redone
             except Exception as exc:
-                # Someone else wrote (the first position is taken), or a row broke a
-                # constraint: nothing was written; plan again inside a transaction.
+                # A row broke a constraint (SQLite: someone else took the first position),
+                # or the server refused the statement: nothing was written.
                 log.debug("single-statement batch failed (%s); using a transaction", exc)
+                landed = False
+            if not landed:
+                # Someone else wrote: plan again inside a transaction, reading the log.
                 tip.forget()
                 self._saw_other_writer()
+                self.single_statement_fallbacks += 1
                 tx.rollback()
                 return None
         elif not all(ok for _, ok, _ in outcomes) and not self._tip_is_current(session):
             # Calls were refused against versions another process has since moved on.
             tip.forget()
             self._saw_other_writer()
+            self.single_statement_fallbacks += 1
             return None
         tip.settle(state)
         if hooks.active:

@@ -31,6 +31,7 @@ READ_POOL_MAX = 8
 CONNECT_TIMEOUT_S = 10
 POOL_TIMEOUT_S = 15
 READ_BEGIN_SQL = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+WRITER_ISOLATION_SQL = "SET default_transaction_isolation TO 'read committed'"
 
 
 def conninfo_of(url: str) -> str:
@@ -113,6 +114,10 @@ class Database:
         if self.read_only:
             raise ConfigurationError("store opened read-only has no writer connection")
         conn = self.connect(application="questlog-writer")
+        # The writer's lock protocol needs each statement to see what committed before it
+        # started, whatever the server's or the role's default isolation says: READ
+        # COMMITTED (see transactions.py).
+        conn.execute(WRITER_ISOLATION_SQL)
         self._writer_connections.append(conn)
         return conn
 

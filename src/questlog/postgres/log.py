@@ -16,7 +16,7 @@ from typing import Any
 from ..events import GENESIS_HASH, RecordedEvent
 from ..fastjson import loads as decode_json
 from ..storage.audit import LogAudit
-from ..storage.errors import IntegrityConflict
+from ..storage.errors import IntegrityConflict, StorageUnavailable
 from ..storage.log import EnvelopeRow, LogRow, StoredEventKey, Tip, VerifyReport
 from ..storage.session import Session
 from .driver import PGConnection
@@ -35,6 +35,13 @@ ROW_COLUMNS = "position, stream_id, stream_version, category, type, recorded_at"
 # statement-level trigger (migration 0002), inside this statement.
 INSERT_EVENTS_SQL = (
     f"INSERT INTO events ({EVENT_COLUMNS}) SELECT * FROM unnest("
+    "%s::bigint[], %s::text[], %s::text[], %s::bigint[], %s::text[], %s::text[], "
+    "%s::integer[], %s::text[], %s::text[], %s::text[], %s::text[])"
+)
+# The writer's one-round-trip batch (migration 0003's function: the log's lock, the head
+# checked after it, then the same unnest insert), sent outside a transaction.
+INSERT_AFTER_SQL = (
+    "SELECT questlog_append_after(%s, %s, "
     "%s::bigint[], %s::text[], %s::text[], %s::bigint[], %s::text[], %s::text[], "
     "%s::integer[], %s::text[], %s::text[], %s::text[], %s::text[])"
 )
@@ -194,6 +201,32 @@ class PostgresLog:
             if kind_of(exc) is IntegrityConflict:
                 raise translate(exc) or IntegrityConflict(str(exc)) from exc
             raise
+
+    def insert_after(self, session: Session, rows: Sequence[LogRow],
+                     head: tuple[int, str]) -> bool:
+        """The rows as ONE statement that commits on its own, only if the log's head is
+        still `head` (position, hash) once the log's lock is held; False, having written
+        nothing, when it is not. The session must be outside a transaction (autocommit):
+        the lock is then held to the statement's commit.
+
+        A statement refused by the server (a constraint, the lock's timeout) wrote
+        nothing and raises as `insert` does. A connection lost on the way leaves the
+        outcome unknown (it may have committed): `StorageUnavailable`, never a refusal.
+        """
+        conn = _conn(session)
+        columns = [list(column) for column in zip(*rows, strict=True)]
+        try:
+            row = conn.execute(INSERT_AFTER_SQL, [*head, *columns]).fetchone()
+        except Exception as exc:
+            kind = kind_of(exc)
+            if kind is StorageUnavailable or conn.closed or conn.broken:
+                raise StorageUnavailable(
+                    f"the connection was lost during a batch's commit, which may or may "
+                    f"not have landed ({type(exc).__name__}: {exc})") from exc
+            if kind is IntegrityConflict:
+                raise translate(exc) or IntegrityConflict(str(exc)) from exc
+            raise
+        return bool(row[0])
 
     # -- verifier ----------------------------------------------------------------------
 

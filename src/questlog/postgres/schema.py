@@ -108,7 +108,43 @@ _REVISION_0002 = [
        FOR EACH STATEMENT EXECUTE FUNCTION questlog_track_streams()""",
 ]
 
-STATEMENTS: dict[str, list[str]] = {"0001": _REVISION_0001, "0002": _REVISION_0002}
+# Revision 0003: the writer's one-round-trip batch (see `transactions` and `log`). One
+# statement, sent in autocommit, that takes the log's transaction-scoped lock, reads the
+# head AFTER the lock is granted (a VOLATILE function's statements each take a fresh
+# snapshot in READ COMMITTED: the previous holder's commit, visible before its lock was
+# released, is seen) and inserts the planned rows only when the head is still the one
+# they were planned after (position and hash). False, writing nothing, when it is not.
+# The lock is held to the statement's own commit, as a writer transaction holds it.
+_APPEND_AFTER_ARGS = ("bigint, text, bigint[], text[], text[], bigint[], text[], text[], "
+                      "integer[], text[], text[], text[], text[]")
+_REVISION_0003 = [
+    f"""CREATE FUNCTION questlog_append_after(
+           after_position bigint, after_hash text,
+           positions bigint[], event_ids text[], stream_ids text[], stream_versions bigint[],
+           categories text[], types text[], schema_versions integer[], datas text[],
+           metadatas text[], recorded_ats text[], hashes text[])
+       RETURNS boolean LANGUAGE plpgsql VOLATILE AS $$
+       DECLARE
+         head_position bigint;
+         head_hash text;
+       BEGIN
+         PERFORM pg_advisory_xact_lock({LOG_LOCK_KEY});
+         SELECT e.position, e.hash INTO head_position, head_hash
+           FROM events e ORDER BY e.position DESC LIMIT 1;
+         IF coalesce(head_position, 0) <> after_position
+            OR (head_position IS NOT NULL AND head_hash <> after_hash) THEN
+           RETURN false;
+         END IF;
+         INSERT INTO events (position, event_id, stream_id, stream_version, category, type,
+                             schema_version, data, metadata, recorded_at, hash)
+         SELECT * FROM unnest(positions, event_ids, stream_ids, stream_versions, categories,
+                              types, schema_versions, datas, metadatas, recorded_ats, hashes);
+         RETURN true;
+       END $$""",
+]
+
+STATEMENTS: dict[str, list[str]] = {"0001": _REVISION_0001, "0002": _REVISION_0002,
+                                     "0003": _REVISION_0003}
 DOWNGRADES: dict[str, list[str]] = {
     "0001": ["DROP TABLE IF EXISTS embedding_cache", "DROP TABLE IF EXISTS snapshots",
              "DROP TABLE IF EXISTS projector_checkpoints", "DROP TABLE IF EXISTS streams",
@@ -116,6 +152,7 @@ DOWNGRADES: dict[str, list[str]] = {
              "DROP FUNCTION IF EXISTS questlog_events_append_only()"],
     "0002": ["DROP TRIGGER IF EXISTS events_track_stream ON events",
              "DROP FUNCTION IF EXISTS questlog_track_streams()"],
+    "0003": [f"DROP FUNCTION IF EXISTS questlog_append_after({_APPEND_AFTER_ARGS})"],
 }
 
 _TABLES_SQL = ("SELECT tablename FROM pg_catalog.pg_tables "

@@ -228,6 +228,14 @@ class SQLiteLog:
                 raise translate(exc) or IntegrityConflict(str(exc)) from exc
             raise
 
+    def insert_after(self, session: Session, rows: Sequence[LogRow],
+                     head: tuple[int, str]) -> bool:
+        """`insert` in autocommit: the statement takes the write lock as it starts and
+        commits as it ends; the head needs no check, since another writer's append took
+        the first planned position (`head + 1`) and the insert raises IntegrityConflict."""
+        self.insert(session, rows)
+        return True
+
     # -- verifier ----------------------------------------------------------------------
 
     def hashes_at(self, session: Session, positions: Iterable[int]) -> dict[int, str]:

@@ -134,6 +134,17 @@ class LogRecorder(Protocol):
         `IntegrityConflict` and writes nothing."""
         ...
 
+    def insert_after(self, session: Session, rows: Sequence[LogRow],
+                     head: tuple[int, str]) -> bool:
+        """The writer's single statement (`WriteTransactions.single_statement_commits`):
+        store rows planned after `head` (position, hash) in ONE statement that commits on
+        its own, outside any transaction, holding the log's write lock as a transaction
+        would, and only if the head is still `head`. False, or `IntegrityConflict` (a
+        position another writer took), when it is not: nothing was written either way.
+        `StorageUnavailable` when the connection was lost on the way: the statement may
+        have committed, so the batch must not be written again."""
+        ...
+
 
 class LogVerifier(Protocol):
     def verify(self, session: Session) -> VerifyReport:

@@ -19,8 +19,10 @@ class WriteTransactions(Protocol):
         ...
 
     # Whether one write statement outside a transaction is atomic and durable on its own
-    # and takes the write lock as a transaction would (SQLite's autocommit): then a batch
-    # planned from the writer's memory of the log may be written as one statement.
+    # and takes the write lock as a transaction would (SQLite's autocommit insert;
+    # PostgreSQL's `questlog_append_after`, which takes the log's advisory lock itself):
+    # then a batch planned from the writer's memory of the log may be written as one
+    # statement (`LogRecorder.insert_after`).
     single_statement_commits: bool
 
     def prepare(self) -> None:

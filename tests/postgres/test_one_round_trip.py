@@ -1,0 +1,274 @@
+"""The writer's one-round-trip batch on PostgreSQL (`questlog_append_after`, migration
+0003): taken when this process wrote last, and safe when it did not — another writer
+between two batches, a commit that lands while the statement waits for the log's lock,
+a statement on a snapshot older than the head, a refusal judged on a stale memory of a
+stream, a connection lost while the statement committed. See the module docstring of
+`questlog.postgres.transactions` for the argument these tests check."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+
+from questlog import ANY, NO_STREAM, NewEvent, Store, schema
+from questlog.errors import SchemaOutOfDate, StorageError, WrongExpectedVersion
+from questlog.planner import BatchState, make_call, plan_calls
+from questlog.postgres.connections import Database
+from questlog.postgres.log import INSERT_EVENTS_SQL, LOG, PostgresLog
+from questlog.postgres.schema import LOG_LOCK_KEY
+from questlog.settings import Settings
+from questlog.storage.errors import IntegrityConflict, StorageBusy, StorageUnavailable
+
+
+def ev(**data: object) -> NewEvent:
+    return NewEvent(type="Happened", data=dict(data))
+
+
+@pytest.fixture
+def two_stores(pg_url: str) -> Iterator[tuple[Store, Store]]:
+    """Two stores on one database: two writers on two connections, as two processes."""
+    a = Store.open(pg_url, projectors=[])
+    b = Store.open(pg_url, projectors=[])
+    try:
+        yield a, b
+    finally:
+        a.close()
+        b.close()
+
+
+def streams_table(store: Store) -> dict[str, tuple[int, int]]:
+    with store.read() as session:
+        return {sid: (int(v), int(lp)) for sid, v, lp in session.execute(
+            "SELECT stream_id, version, last_position FROM streams")}
+
+
+def check_log(store: Store, total: int) -> None:
+    events = list(store.read_all())
+    assert [e.position for e in events] == list(range(1, total + 1))
+    assert len({e.event_id for e in events}) == total
+    report = store.verify()
+    assert report.ok, report.problems
+
+
+def test_a_writer_that_wrote_last_takes_one_round_trip_per_batch(pg_url: str) -> None:
+    with Store.open(pg_url, projectors=[]) as store:
+        store.append("s-1", [ev(n=0)])  # the first batch reads the log (a transaction)
+        writer = store.writer
+        before = writer.single_statement_batches
+        for n in range(1, 6):
+            store.append("s-1", [ev(n=n), ev(n=n)])
+        assert writer.single_statement_batches == before + 5
+        assert writer.single_statement_fallbacks == 0
+        assert streams_table(store) == {"s-1": (11, 11)}
+        check_log(store, 11)
+
+
+def test_another_writer_between_batches_makes_the_statement_fall_back(
+        two_stores: tuple[Store, Store]) -> None:
+    a, b = two_stores
+    a.append("campaign-1", [ev(n=1)], expected_version=NO_STREAM)
+    a.append("campaign-1", [ev(n=2)], expected_version=1)
+    assert a.writer.single_statement_batches >= 1  # a's tip is warm
+    b.append("campaign-1", [ev(n=3)], expected_version=2)
+    b.append("other-1", [ev(n=4)])
+    # a remembers head 2 and version 2: its statement must find the head moved.
+    fallbacks = a.writer.single_statement_fallbacks
+    result = a.append("campaign-1", [ev(n=5)], expected_version=3)
+    assert a.writer.single_statement_fallbacks == fallbacks + 1
+    assert result.positions == [5] and result.stream_version == 4
+    b.append("other-1", [ev(n=6)])
+    result = a.append("other-1", [ev(n=7)], expected_version=ANY)
+    assert result.positions == [7] and result.stream_version == 3
+    assert [e.data["n"] for e in a.read_all()] == [1, 2, 3, 4, 5, 6, 7]
+    assert streams_table(a) == {"campaign-1": (4, 5), "other-1": (3, 7)}
+    check_log(a, 7)
+
+
+@pytest.mark.parametrize("log_alone", [True, False], ids=["one-round-trip", "transaction"])
+def test_a_refusal_is_judged_on_the_real_version_after_another_writer(
+        pg_url: str, log_alone: bool) -> None:
+    projectors = [] if log_alone else None  # None: the shipped set, inline ones included
+    with Store.open(pg_url, projectors=projectors) as a, \
+            Store.open(pg_url, projectors=projectors) as b:
+        a.append("campaign-1", [ev(n=1)], expected_version=NO_STREAM)
+        a.append("campaign-1", [ev(n=2)], expected_version=1)
+        b.append("campaign-1", [ev(n=3)], expected_version=2)
+        # a remembers version 2; the stream is at 3, so expecting 3 is right.
+        assert a.append("campaign-1", [ev(n=4)], expected_version=3).stream_version == 4
+        b.append("campaign-1", [ev(n=5)], expected_version=4)
+        # Refused either way, but against the real version (5), not a's memory (4).
+        with pytest.raises(WrongExpectedVersion) as err:
+            a.append("campaign-1", [ev(n=6)], expected_version=4)
+        assert err.value.actual == 5
+        # A refusal that would be right on a's memory must not stand: b moved the stream.
+        b.append("campaign-1", [ev(n=7)], expected_version=5)
+        assert a.append("campaign-1", [ev(n=8)], expected_version=6).stream_version == 7
+        assert [e.data["n"] for e in a.read_stream("campaign-1")] == [1, 2, 3, 4, 5, 7, 8]
+        assert a.verify().ok
+
+
+def test_a_commit_landing_while_the_statement_waits_for_the_lock_is_seen(
+        pg_url: str) -> None:
+    """The statement's own snapshot predates the lock it waits for; the function reads
+    the head again once the lock is granted, so another writer's commit meanwhile makes
+    it write nothing, and the writer redoes the batch after that commit."""
+    with Store.open(pg_url, projectors=[]) as store:
+        store.append("s-1", [ev(n=1)])
+        store.append("s-1", [ev(n=2)])  # the tip is warm: head 2
+        with store.read() as session:
+            head, head_hash = store.backend.log.head(session)
+        # Another writer, by hand: holds the log's lock, writes position 3, commits later.
+        other = psycopg.connect(store.backend.database.conninfo, autocommit=True)
+        try:
+            other.execute(f"BEGIN; SELECT pg_advisory_xact_lock({LOG_LOCK_KEY})")
+            plan = plan_calls([make_call("t-1", [ev(n=3)], ANY)],
+                              BatchState(head, head_hash, {"t-1": 0}, {}),
+                              {}, "2026-12-01T00:00:00.000000Z")
+            other.execute(INSERT_EVENTS_SQL, [list(c) for c in zip(*plan.rows, strict=True)])
+            results: list[Any] = []
+            appender = threading.Thread(
+                target=lambda: results.append(store.append("s-1", [ev(n=4)])))
+            fallbacks = store.writer.single_statement_fallbacks
+            appender.start()
+            _wait_for_a_waiter_on_the_log_lock(other)
+            other.execute("COMMIT")
+            appender.join(timeout=30)
+        finally:
+            other.close()
+        assert results and results[0].positions == [4] and results[0].stream_version == 3
+        assert store.writer.single_statement_fallbacks == fallbacks + 1
+        assert [e.data["n"] for e in store.read_all()] == [1, 2, 3, 4]
+        check_log(store, 4)
+
+
+def test_a_statement_on_an_older_snapshot_is_stopped_by_the_primary_key(
+        pg_url: str) -> None:
+    """Run on a snapshot older than the head (REPEATABLE READ), the head check passes on
+    what that snapshot saw; the planned first position is taken, so nothing is written."""
+    with Store.open(pg_url, projectors=[]) as store:
+        store.append("s-1", [ev(n=1)])
+        with store.read() as session:
+            head, head_hash = store.backend.log.head(session)
+        stale = psycopg.connect(store.backend.database.conninfo, autocommit=True)
+        try:
+            stale.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+            stale.execute("SELECT count(*) FROM events").fetchone()  # the snapshot: head 1
+            store.append("s-1", [ev(n=2)])  # head 2, committed after that snapshot
+            plan = plan_calls([make_call("t-1", [ev(n=3)], ANY)],
+                              BatchState(head, head_hash, {"t-1": 0}, {}),
+                              {}, "2026-12-01T00:00:00.000000Z", with_recorded=False)
+            with pytest.raises((IntegrityConflict, StorageBusy)):
+                LOG.insert_after(stale, plan.rows, (head, head_hash))
+            stale.execute("ROLLBACK")
+            # In READ COMMITTED (autocommit) the same call sees the head moved: False.
+            assert LOG.insert_after(stale, plan.rows, (head, head_hash)) is False
+        finally:
+            stale.close()
+        assert [e.data["n"] for e in store.read_all()] == [1, 2]
+        check_log(store, 2)
+
+
+def test_two_writers_interleaving_lose_nothing_and_double_nothing(
+        two_stores: tuple[Store, Store]) -> None:
+    """4 threads on each of two writers, random streams and sizes: each writer's memory
+    goes stale again and again; every acknowledged event is stored once, in order."""
+    stores = two_stores
+    acknowledged: list[tuple[str, list[int], int, list[str]]] = []
+    lock = threading.Lock()
+    failures: list[BaseException] = []
+
+    def work(store: Store, n: int) -> None:
+        rng = random.Random(n)
+        try:
+            for i in range(40):
+                stream = f"s-{rng.randrange(6)}"
+                events = [NewEvent(type="Tick", data={"n": n, "i": i, "k": k})
+                          for k in range(rng.randint(1, 3))]
+                r = store.append(stream, events)
+                with lock:
+                    acknowledged.append((stream, r.positions, r.stream_version,
+                                         [str(e.event_id) for e in events]))
+        except BaseException as exc:  # reported below, not lost in a thread
+            failures.append(exc)
+
+    threads = [threading.Thread(target=work, args=(stores[n % 2], n)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures, failures
+    a, b = stores
+    events = {e.position: e for e in a.read_all()}
+    total = sum(len(p) for _s, p, _v, _i in acknowledged)
+    assert sorted(p for _s, ps, _v, _i in acknowledged for p in ps) == list(range(1, total + 1))
+    for stream, positions, version, ids in acknowledged:
+        assert [(events[p].stream_id, events[p].event_id) for p in positions] == [
+            (stream, i) for i in ids]
+        assert events[positions[-1]].stream_version == version
+    check_log(a, total)
+    # Both paths were exercised: one round trips, and fallbacks after the other's appends.
+    assert a.writer.single_statement_batches + b.writer.single_statement_batches > 0
+    assert a.writer.single_statement_fallbacks + b.writer.single_statement_fallbacks > 0
+
+
+def test_a_connection_lost_while_committing_fails_the_batch_and_never_redoes_it(
+        pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The statement committed but its answer was lost: the callers hear of a storage
+    fault (they may retry with their event ids), and the batch is not written again,
+    which would double its events that carry no caller-chosen id."""
+    with Store.open(pg_url, projectors=[]) as store:
+        store.append("s-1", [ev(n=1)])
+        original = PostgresLog.insert_after
+
+        def committed_then_lost(self: PostgresLog, session: Any, rows: Any,
+                                head: tuple[int, str]) -> bool:
+            monkeypatch.setattr(PostgresLog, "insert_after", original)
+            assert original(self, session, rows, head)
+            raise StorageUnavailable("connection lost (simulated after the commit)")
+
+        monkeypatch.setattr(PostgresLog, "insert_after", committed_then_lost)
+        with pytest.raises(StorageError):
+            store.append("s-1", [ev(n=2)])
+        assert store.append("s-1", [ev(n=3)]).positions == [3]
+        assert [e.data["n"] for e in store.read_all()] == [1, 2, 3]
+        check_log(store, 3)
+
+
+def test_migrate_gives_a_0002_store_the_one_round_trip(pg_url: str) -> None:
+    from click.testing import CliRunner
+
+    from questlog.cli import cli
+
+    db = Database(pg_url, Settings())
+    try:
+        schema.upgrade(db, "0002")
+    finally:
+        db.dispose()
+    with pytest.raises(SchemaOutOfDate, match="0002"):
+        Store.open(pg_url, projectors=[], create=False)
+    result = CliRunner().invoke(cli, ["--db", pg_url, "migrate"])
+    assert result.exit_code == 0, result.output
+    assert f"0002 -> {schema.HEAD_REVISION}" in result.output
+    with Store.open(pg_url, projectors=[], create=False) as store:
+        store.append("s-1", [ev(n=1)])
+        before = store.writer.single_statement_batches
+        store.append("s-1", [ev(n=2)])
+        assert store.writer.single_statement_batches == before + 1
+        check_log(store, 2)
+
+
+def _wait_for_a_waiter_on_the_log_lock(conn: psycopg.Connection[Any]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        waiting = conn.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                               "AND NOT granted").fetchone()
+        if waiting and waiting[0]:
+            return
+        time.sleep(0.01)
+    raise AssertionError("the writer never waited for the log's lock")
