@@ -173,6 +173,9 @@ class Writer:
         # Batches planned for a single statement that found the log moved (another writer)
         # or the statement refused, and were redone as a transaction.
         self.single_statement_fallbacks = 0
+        # Batches a backend wrote in one statement after other writers' events (positions
+        # moved, the chain recomputed from the real head: PostgreSQL).
+        self.single_statement_rebases = 0
 
     # -- producer side --------------------------------------------------------------------
 
@@ -346,11 +349,18 @@ class Writer:
                                            for e in c.events):
             return None  # an inline projector handles one of these events
         # Read outside a transaction: a stale answer makes the insert fail.
-        self._learn_missing(session, [c.stream_id for c in calls])
+        streams = [c.stream_id for c in calls]
+        self._learn_missing(session, streams)
         given = [e.event_id for c in calls for e in c.events if e.id_given]
         existing = self._log.existing_events(session, given) if given else {}
         state = tip.state()
         head_before, hash_before = state.head, state.head_hash
+        # The versions every call is judged against (before planning moves them): a
+        # backend may write the batch after other writers' events only while these hold.
+        # Not with caller-chosen ids: a retried call answers stored positions, which must
+        # not move with the batch.
+        versions = tip.versions
+        base = None if given else {s: versions[s] for s in streams}
         recorded_at = utc_now()
         outcomes: list[tuple[Completion[Any], bool, Any]] = []
         rows: list[tuple[Any, ...]] = []
@@ -363,24 +373,38 @@ class Writer:
                 continue
             rows.extend(plan.rows)
             outcomes.append((request.future, True, plan.results))
+        shift = 0
         if rows:
-            # Its success also confirms every refusal above: the log had not moved.
+            # Its success also confirms every refusal above: the log had not moved, or
+            # none of the batch's streams had.
             try:
-                landed = self._log.insert_after(session, rows, (head_before, hash_before))
+                landed = self._log.insert_after(session, rows, (head_before, hash_before),
+                                                base)
             except StorageUnavailable:
                 raise  # it may have committed: the batch fails to its callers, never redone
             except Exception as exc:
                 # A row broke a constraint (SQLite: someone else took the first position),
                 # or the server refused the statement: nothing was written.
                 log.debug("single-statement batch failed (%s); using a transaction", exc)
-                landed = False
-            if not landed:
+                landed = None
+            if landed is None:
                 # Someone else wrote: plan again inside a transaction, reading the log.
                 tip.forget()
                 self._saw_other_writer()
                 self.single_statement_fallbacks += 1
                 tx.rollback()
                 return None
+            shift = landed[0] - state.head
+            if shift:
+                # Written after other writers' events: every new position moved by
+                # `shift`. Only the batch's streams are known now (others may have moved).
+                outcomes = [(future, ok, [AppendResult([p + shift for p in r.positions],
+                                                       r.stream_version) for r in value]
+                             if ok else value) for future, ok, value in outcomes]
+                known = {s: versions[s] for s in streams}
+                tip.forget()
+                state = BatchState(landed[0], landed[1], known, {})
+                self.single_statement_rebases += 1
         elif not all(ok for _, ok, _ in outcomes) and not self._tip_is_current(session):
             # Calls were refused against versions another process has since moved on.
             tip.forget()
@@ -388,7 +412,7 @@ class Writer:
             self.single_statement_fallbacks += 1
             return None
         tip.settle(state)
-        if hooks.active:
+        if hooks.active and not shift:
             hooks.passed_over(head_before, state.head)  # their checkpoints advance lazily
         self.single_statement_batches += 1
         self._backoff //= 2

@@ -24,6 +24,7 @@ from questlog.postgres.log import INSERT_EVENTS_SQL, LOG, PostgresLog
 from questlog.postgres.schema import LOG_LOCK_KEY
 from questlog.settings import Settings
 from questlog.storage.errors import IntegrityConflict, StorageBusy, StorageUnavailable
+from questlog.writer import AppendRequest
 
 
 def ev(**data: object) -> NewEvent:
@@ -83,7 +84,7 @@ def test_another_writer_between_batches_makes_the_statement_fall_back(
     assert a.writer.single_statement_fallbacks == fallbacks + 1
     assert result.positions == [5] and result.stream_version == 4
     b.append("other-1", [ev(n=6)])
-    result = a.append("other-1", [ev(n=7)], expected_version=ANY)
+    result = a.append("other-1", [ev(n=7)], expected_version=ANY)  # a's memory is stale
     assert result.positions == [7] and result.stream_version == 3
     assert [e.data["n"] for e in a.read_all()] == [1, 2, 3, 4, 5, 6, 7]
     assert streams_table(a) == {"campaign-1": (4, 5), "other-1": (3, 7)}
@@ -113,36 +114,100 @@ def test_a_refusal_is_judged_on_the_real_version_after_another_writer(
         assert a.verify().ok
 
 
-def test_a_commit_landing_while_the_statement_waits_for_the_lock_is_seen(
+def test_writers_on_their_own_streams_write_after_each_other_in_one_round_trip(
+        two_stores: tuple[Store, Store]) -> None:
+    """Each writer's memory of the head is stale at every append (the other wrote last),
+    but no stream of its batch moved: the statement writes the batch after the other's
+    events, the server recomputing the chain from the real head (`verify` recomputes it
+    in Python: the two encodings must agree, non-ASCII text included)."""
+    a, b = two_stores
+    a.append("a-1", [ev(n=0)])
+    b.append("b-1", [ev(n=0)])
+    rebases = a.writer.single_statement_rebases + b.writer.single_statement_rebases
+    for n in range(1, 6):
+        assert a.append("a-1", [ev(n=n, text="é 龍 🐉"), ev(n=n)]).stream_version == 2 * n + 1
+        assert b.append("b-1", [ev(n=n, text="\u00fc\\\"")]).stream_version == n + 1
+    assert a.writer.single_statement_rebases + b.writer.single_statement_rebases == (
+        rebases + 10)
+    assert a.writer.single_statement_fallbacks + b.writer.single_statement_fallbacks == 0
+    assert streams_table(a) == {"a-1": (11, 16), "b-1": (6, 17)}
+    check_log(a, 17)
+
+
+def test_a_refusal_in_a_batch_written_after_another_writer_stands_only_if_its_stream_held(
         pg_url: str) -> None:
+    """One batch of two calls (a refusal and an append) planned on a stale head: written
+    in one round trip when the refused call's stream did not move, redone as a
+    transaction, where the call is judged again, when it did."""
+    settings = Settings(writer_batch_wait_ms=300)  # both calls in one batch
+    with Store.open(pg_url, projectors=[], settings=settings) as a, \
+            Store.open(pg_url, projectors=[]) as b:
+        a.append("a-1", [ev(n=1)])
+        a.append("a-1", [ev(n=2)])
+        b.append("b-1", [ev(n=3)])
+
+        def batch(expected: int) -> tuple[BaseException | None, Any]:
+            refused = AppendRequest([make_call("a-1", [ev(n=9)], expected)])
+            other = AppendRequest([make_call("c-1", [ev(n=4)], ANY)])
+            a.writer.submit(refused)
+            a.writer.submit(other)
+            try:
+                return None, refused.future.result()
+            except WrongExpectedVersion as exc:
+                return exc, other.future.result()
+            finally:
+                other.future.result()
+
+        rebases, fallbacks = a.writer.single_statement_rebases, a.writer.single_statement_fallbacks
+        error, other = batch(5)  # a-1 is at 2, and a remembers 2: refused
+        assert isinstance(error, WrongExpectedVersion) and error.actual == 2
+        assert other[0].positions == [4]  # after b's event at 3
+        assert a.writer.single_statement_rebases == rebases + 1
+        b.append("a-1", [ev(n=5)], expected_version=2)  # a-1 at 3; a remembers 2
+        error, result = batch(3)  # right on the real version: must not be refused
+        assert error is None and result[0].stream_version == 4
+        assert a.writer.single_statement_fallbacks == fallbacks + 1
+        check_log(a, 7)
+
+
+@pytest.mark.parametrize("other_stream", ["t-1", "s-1"], ids=["another-stream", "same-stream"])
+def test_a_commit_landing_while_the_statement_waits_for_the_lock_is_seen(
+        pg_url: str, other_stream: str) -> None:
     """The statement's own snapshot predates the lock it waits for; the function reads
-    the head again once the lock is granted, so another writer's commit meanwhile makes
-    it write nothing, and the writer redoes the batch after that commit."""
+    the head again once the lock is granted, so another writer's commit meanwhile is
+    seen: on another stream the batch is written after it (positions moved, the chain
+    recomputed), on the batch's own stream nothing is written and the writer redoes the
+    batch as a transaction after that commit."""
     with Store.open(pg_url, projectors=[]) as store:
         store.append("s-1", [ev(n=1)])
-        store.append("s-1", [ev(n=2)])  # the tip is warm: head 2
+        store.append("s-1", [ev(n=2, text="é 龍 🐉")])  # the tip is warm: head 2
         with store.read() as session:
             head, head_hash = store.backend.log.head(session)
         # Another writer, by hand: holds the log's lock, writes position 3, commits later.
         other = psycopg.connect(store.backend.database.conninfo, autocommit=True)
         try:
             other.execute(f"BEGIN; SELECT pg_advisory_xact_lock({LOG_LOCK_KEY})")
-            plan = plan_calls([make_call("t-1", [ev(n=3)], ANY)],
-                              BatchState(head, head_hash, {"t-1": 0}, {}),
+            versions = {other_stream: 2 if other_stream == "s-1" else 0}
+            plan = plan_calls([make_call(other_stream, [ev(n=3, text="ü")], ANY)],
+                              BatchState(head, head_hash, versions, {}),
                               {}, "2026-12-01T00:00:00.000000Z")
             other.execute(INSERT_EVENTS_SQL, [list(c) for c in zip(*plan.rows, strict=True)])
             results: list[Any] = []
             appender = threading.Thread(
-                target=lambda: results.append(store.append("s-1", [ev(n=4)])))
+                target=lambda: results.append(store.append("s-1", [ev(n=4, text="ß ∑")])))
             fallbacks = store.writer.single_statement_fallbacks
+            rebases = store.writer.single_statement_rebases
             appender.start()
             _wait_for_a_waiter_on_the_log_lock(other)
             other.execute("COMMIT")
             appender.join(timeout=30)
         finally:
             other.close()
-        assert results and results[0].positions == [4] and results[0].stream_version == 3
-        assert store.writer.single_statement_fallbacks == fallbacks + 1
+        moved = other_stream == "s-1"
+        assert results and results[0].positions == [4]
+        assert results[0].stream_version == (4 if moved else 3)
+        assert store.writer.single_statement_fallbacks == fallbacks + moved
+        assert store.writer.single_statement_rebases == rebases + (not moved)
         assert [e.data["n"] for e in store.read_all()] == [1, 2, 3, 4]
         check_log(store, 4)
 
@@ -166,8 +231,8 @@ def test_a_statement_on_an_older_snapshot_is_stopped_by_the_primary_key(
             with pytest.raises((IntegrityConflict, StorageBusy)):
                 LOG.insert_after(stale, plan.rows, (head, head_hash))
             stale.execute("ROLLBACK")
-            # In READ COMMITTED (autocommit) the same call sees the head moved: False.
-            assert LOG.insert_after(stale, plan.rows, (head, head_hash)) is False
+            # In READ COMMITTED (autocommit) the same call sees the head moved: None.
+            assert LOG.insert_after(stale, plan.rows, (head, head_hash)) is None
         finally:
             stale.close()
         assert [e.data["n"] for e in store.read_all()] == [1, 2]
@@ -212,9 +277,11 @@ def test_two_writers_interleaving_lose_nothing_and_double_nothing(
             (stream, i) for i in ids]
         assert events[positions[-1]].stream_version == version
     check_log(a, total)
-    # Both paths were exercised: one round trips, and fallbacks after the other's appends.
+    # The one round trip was taken, and met the other writer's appends (written after
+    # them, or redone as a transaction).
     assert a.writer.single_statement_batches + b.writer.single_statement_batches > 0
-    assert a.writer.single_statement_fallbacks + b.writer.single_statement_fallbacks > 0
+    assert sum(w.single_statement_fallbacks + w.single_statement_rebases
+               for w in (a.writer, b.writer)) > 0
 
 
 def test_a_connection_lost_while_committing_fails_the_batch_and_never_redoes_it(
@@ -227,9 +294,9 @@ def test_a_connection_lost_while_committing_fails_the_batch_and_never_redoes_it(
         original = PostgresLog.insert_after
 
         def committed_then_lost(self: PostgresLog, session: Any, rows: Any,
-                                head: tuple[int, str]) -> bool:
+                                head: tuple[int, str], streams: Any = None) -> Any:
             monkeypatch.setattr(PostgresLog, "insert_after", original)
-            assert original(self, session, rows, head)
+            assert original(self, session, rows, head, streams)
             raise StorageUnavailable("connection lost (simulated after the commit)")
 
         monkeypatch.setattr(PostgresLog, "insert_after", committed_then_lost)

@@ -10,7 +10,7 @@ statement over one array per column (`unnest`): one round trip, however many row
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ..events import GENESIS_HASH, RecordedEvent
@@ -41,9 +41,9 @@ INSERT_EVENTS_SQL = (
 # The writer's one-round-trip batch (migration 0003's function: the log's lock, the head
 # checked after it, then the same unnest insert), sent outside a transaction.
 INSERT_AFTER_SQL = (
-    "SELECT questlog_append_after(%s, %s, "
-    "%s::bigint[], %s::text[], %s::text[], %s::bigint[], %s::text[], %s::text[], "
-    "%s::integer[], %s::text[], %s::text[], %s::text[], %s::text[])"
+    "SELECT last_position, last_hash FROM questlog_append_after(%s, %s, %s::text[], "
+    "%s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::bigint[], %s::text[], "
+    "%s::text[], %s::integer[], %s::text[], %s::text[], %s::text[], %s::text[])"
 )
 _HEAD_SQL = "SELECT position, hash FROM events ORDER BY position DESC LIMIT 1"
 _HEAD_POSITION_SQL = "SELECT COALESCE(max(position), 0) FROM events"
@@ -202,12 +202,14 @@ class PostgresLog:
                 raise translate(exc) or IntegrityConflict(str(exc)) from exc
             raise
 
-    def insert_after(self, session: Session, rows: Sequence[LogRow],
-                     head: tuple[int, str]) -> bool:
-        """The rows as ONE statement that commits on its own, only if the log's head is
-        still `head` (position, hash) once the log's lock is held; False, having written
-        nothing, when it is not. The session must be outside a transaction (autocommit):
-        the lock is then held to the statement's commit.
+    def insert_after(self, session: Session, rows: Sequence[LogRow], head: tuple[int, str],
+                     streams: Mapping[str, int] | None = None) -> tuple[int, str] | None:
+        """The rows as ONE statement that commits on its own (migration 0003's
+        `questlog_append_after`, see `schema`): under the log's lock, as planned when the
+        head is still `head`, or moved past what other writers appended meanwhile when
+        `streams` (the versions the batch was planned against) all still hold. Returns
+        the head after it, or None, having written nothing. The session must be outside a
+        transaction (autocommit): the lock is then held to the statement's commit.
 
         A statement refused by the server (a constraint, the lock's timeout) wrote
         nothing and raises as `insert` does. A connection lost on the way leaves the
@@ -215,8 +217,10 @@ class PostgresLog:
         """
         conn = _conn(session)
         columns = [list(column) for column in zip(*rows, strict=True)]
+        base: list[Any] = ([None, None] if streams is None
+                           else [list(streams), list(streams.values())])
         try:
-            row = conn.execute(INSERT_AFTER_SQL, [*head, *columns]).fetchone()
+            row = conn.execute(INSERT_AFTER_SQL, [*head, *base, *columns]).fetchone()
         except Exception as exc:
             kind = kind_of(exc)
             if kind is StorageUnavailable or conn.closed or conn.broken:
@@ -226,7 +230,9 @@ class PostgresLog:
             if kind is IntegrityConflict:
                 raise translate(exc) or IntegrityConflict(str(exc)) from exc
             raise
-        return bool(row[0])
+        if row is None or row[0] is None:
+            return None
+        return int(row[0]), str(row[1])
 
     # -- verifier ----------------------------------------------------------------------
 

@@ -12,11 +12,20 @@ policy is `questlog.writer`'s):
   from the writer's memory of the log (`planner.LogTip`: this process wrote last) is
   ONE statement sent in autocommit, `SELECT questlog_append_after(head, hash, rows...)`
   (migration 0003, `log.PostgresLog.insert_after`). The function takes the lock, reads
-  the head, and inserts the rows only when the head is still the (position, hash) they
-  were planned after; else it returns false, having written nothing, and the writer
-  forgets its tip and redoes the batch as a transaction (below), no caller failed.
-  The lock is held to the statement's own commit: the implicit transaction of an
-  autocommit statement commits, then releases its locks, as an explicit one does.
+  the head, and inserts the rows as planned when the head is still the (position, hash)
+  they were planned after. When another writer appended meanwhile, it still writes the
+  batch, after those events, if every stream of the batch (refused calls' included) is
+  still at the version it was planned against: then every expected-version decision
+  stands and every stream version is right, and only the positions move (by one offset,
+  which the writer adds to its callers' results) and the hash chain is recomputed from
+  the real head, in SQL, exactly as `events.event_digest` computes it (`verify`
+  recomputes it in Python). Not for a batch with caller-chosen event ids (a retried
+  call answers stored positions, which must not move). Otherwise it writes nothing and
+  returns NULL, and the writer forgets its tip and redoes the batch as a transaction
+  (below), no caller failed. So several writer processes on their own streams each keep
+  the one round trip. The lock is held to the statement's own commit: the implicit
+  transaction of an autocommit statement commits, then releases its locks, as an
+  explicit one does.
 - **The transaction**: `BEGIN` and `pg_advisory_xact_lock` in one round trip, the head
   and versions read, the rows inserted (and inline projectors run), `COMMIT`. Used for
   write jobs, batches an inline projector handles, and whenever the tip is not known.
@@ -32,8 +41,11 @@ REPEATABLE READ), the check may pass on a stale head, and then the primary key o
 the unique (stream_id, stream_version) make the insert fail, writing nothing: the
 writer treats that refusal as a moved head too. Expected-version refusals judged
 against the tip stand only when the statement inserted rows (the head was the tip's
-under the lock, so every version the tip held was current), or when a head read finds
-the tip current (`Writer._tip_is_current`, for a batch with no row to write).
+under the lock, so every version the tip held was current; or the batch's streams were
+checked one by one under the lock), or when a head read finds the tip current
+(`Writer._tip_is_current`, for a batch with no row to write). After a batch written
+past other writers' events the writer keeps only its batch's streams in its tip: the
+others' versions may have moved.
 
 A connection lost during the statement leaves its outcome unknown (it may have
 committed and the answer been lost): that is `StorageUnavailable`, which fails the

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -228,13 +228,15 @@ class SQLiteLog:
                 raise translate(exc) or IntegrityConflict(str(exc)) from exc
             raise
 
-    def insert_after(self, session: Session, rows: Sequence[LogRow],
-                     head: tuple[int, str]) -> bool:
+    def insert_after(self, session: Session, rows: Sequence[LogRow], head: tuple[int, str],
+                     streams: Mapping[str, int] | None = None) -> tuple[int, str] | None:
         """`insert` in autocommit: the statement takes the write lock as it starts and
-        commits as it ends; the head needs no check, since another writer's append took
-        the first planned position (`head + 1`) and the insert raises IntegrityConflict."""
+        commits as it ends. The head needs no check: another writer's append took the
+        first planned position (`head + 1`), so the insert raises IntegrityConflict. It
+        never moves a batch past another writer's events (`streams` is not needed)."""
         self.insert(session, rows)
-        return True
+        last = rows[-1]
+        return int(last[0]), str(last[10])
 
     # -- verifier ----------------------------------------------------------------------
 
