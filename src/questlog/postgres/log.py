@@ -33,17 +33,19 @@ ROW_COLUMNS = "position, stream_id, stream_version, category, type, recorded_at"
 
 # One array per column, in EVENT_COLUMNS order; the streams table follows by the
 # statement-level trigger (migration 0002), inside this statement.
+# The arrays go in binary (`%b`): psycopg's text-format array dumper quotes element by
+# element in Python (measured here: 15 ms for an 800-event batch, 2.4 ms in binary).
 INSERT_EVENTS_SQL = (
     f"INSERT INTO events ({EVENT_COLUMNS}) SELECT * FROM unnest("
-    "%s::bigint[], %s::text[], %s::text[], %s::bigint[], %s::text[], %s::text[], "
-    "%s::integer[], %s::text[], %s::text[], %s::text[], %s::text[])"
+    "%b::bigint[], %b::text[], %b::text[], %b::bigint[], %b::text[], %b::text[], "
+    "%b::integer[], %b::text[], %b::text[], %b::text[], %b::text[])"
 )
 # The writer's one-round-trip batch (migration 0003's function: the log's lock, the head
 # checked after it, then the same unnest insert), sent outside a transaction.
 INSERT_AFTER_SQL = (
-    "SELECT last_position, last_hash FROM questlog_append_after(%s, %s, %s::text[], "
-    "%s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::bigint[], %s::text[], "
-    "%s::text[], %s::integer[], %s::text[], %s::text[], %s::text[], %s::text[])"
+    "SELECT last_position, last_hash FROM questlog_append_after(%b::bigint, %b::text, "
+    "%b::text[], %b::bigint[], %b::bigint[], %b::text[], %b::text[], %b::bigint[], "
+    "%b::text[], %b::text[], %b::integer[], %b::text[], %b::text[], %b::text[], %b::text[])"
 )
 _HEAD_SQL = "SELECT position, hash FROM events ORDER BY position DESC LIMIT 1"
 _HEAD_POSITION_SQL = "SELECT COALESCE(max(position), 0) FROM events"
