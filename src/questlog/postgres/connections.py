@@ -114,9 +114,11 @@ class Database:
         if self.read_only:
             raise ConfigurationError("store opened read-only has no writer connection")
         conn = self.connect(application="questlog-writer")
-        # The writer's lock protocol needs each statement to see what committed before it
-        # started, whatever the server's or the role's default isolation says: READ
-        # COMMITTED (see transactions.py).
+        # The writer reads the head after taking the log's lock: in READ COMMITTED each
+        # statement sees what committed before it started, whatever the server's or the
+        # role's default isolation says (under REPEATABLE READ a transaction's snapshot
+        # would predate its lock, and a batch would fail once on a stale head before
+        # its retry; see transactions.py).
         conn.execute(WRITER_ISOLATION_SQL)
         self._writer_connections.append(conn)
         return conn
