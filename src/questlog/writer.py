@@ -55,7 +55,7 @@ from .errors import Backpressure, InvalidEvent, QuestlogError, StorageError, Wri
 from .events import AppendResult, ExpectedVersion, RecordedEvent, utc_now
 from .observability.batches import WriterStats
 from .observability.operation import observe_append
-from .planner import AppendCall, BatchState, LogTip, Plan, make_call, plan_calls
+from .planner import AppendCall, BatchState, LogTip, Plan, ids_sent, make_call, plan_calls
 from .storage.errors import IntegrityConflict, StorageBusy, StorageUnavailable
 from .storage.log import StoredEventKey
 from .storage.session import Session
@@ -380,8 +380,15 @@ class Writer:
             try:
                 landed = self._log.insert_after(session, rows, (head_before, hash_before),
                                                 base)
-            except StorageUnavailable:
-                raise  # it may have committed: the batch fails to its callers, never redone
+            except StorageUnavailable as exc:
+                # The connection was lost: the statement may have committed. The redo, a
+                # transaction on a new connection, waits for the log's lock (so for any
+                # statement still in flight) and answers a call that landed with its
+                # stored events; one that did not is written then.
+                log.warning("connection lost during a single-statement batch (%s); redone "
+                            "as a transaction that recognises its event ids", exc)
+                ids_sent(calls)
+                landed = None
             except Exception as exc:
                 # A row broke a constraint (SQLite: someone else took the first position),
                 # or the server refused the statement: nothing was written.

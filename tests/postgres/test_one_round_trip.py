@@ -17,7 +17,7 @@ import psycopg
 import pytest
 
 from questlog import ANY, NO_STREAM, NewEvent, Store, schema
-from questlog.errors import SchemaOutOfDate, StorageError, WrongExpectedVersion
+from questlog.errors import SchemaOutOfDate, WrongExpectedVersion
 from questlog.planner import BatchState, make_call, plan_calls
 from questlog.postgres.connections import Database
 from questlog.postgres.log import INSERT_EVENTS_SQL, LOG, PostgresLog
@@ -284,27 +284,50 @@ def test_two_writers_interleaving_lose_nothing_and_double_nothing(
                for w in (a.writer, b.writer)) > 0
 
 
-def test_a_connection_lost_while_committing_fails_the_batch_and_never_redoes_it(
-        pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The statement committed but its answer was lost: the callers hear of a storage
-    fault (they may retry with their event ids), and the batch is not written again,
-    which would double its events that carry no caller-chosen id."""
+@pytest.mark.parametrize("committed", [True, False], ids=["committed", "not-committed"])
+def test_a_connection_lost_during_the_statement_is_redone_recognising_its_ids(
+        pg_url: str, monkeypatch: pytest.MonkeyPatch, committed: bool) -> None:
+    """The statement's answer was lost, whether or not it committed: the writer redoes
+    the batch as a transaction that treats its (generated) event ids as caller-chosen,
+    so the caller is told where its events are, and nothing is written twice."""
     with Store.open(pg_url, projectors=[]) as store:
         store.append("s-1", [ev(n=1)])
         original = PostgresLog.insert_after
 
-        def committed_then_lost(self: PostgresLog, session: Any, rows: Any,
-                                head: tuple[int, str], streams: Any = None) -> Any:
+        def lost(self: PostgresLog, session: Any, rows: Any, head: tuple[int, str],
+                 streams: Any = None) -> Any:
             monkeypatch.setattr(PostgresLog, "insert_after", original)
-            assert original(self, session, rows, head, streams)
-            raise StorageUnavailable("connection lost (simulated after the commit)")
+            if committed:
+                assert original(self, session, rows, head, streams)
+            raise StorageUnavailable("connection lost (simulated)")
 
-        monkeypatch.setattr(PostgresLog, "insert_after", committed_then_lost)
-        with pytest.raises(StorageError):
-            store.append("s-1", [ev(n=2)])
+        monkeypatch.setattr(PostgresLog, "insert_after", lost)
+        fallbacks = store.writer.single_statement_fallbacks
+        result = store.append("s-1", [ev(n=2), ev(n=2)])
+        assert result.positions == [2, 3] and result.stream_version == 3
+        assert store.writer.single_statement_fallbacks == fallbacks + 1
+        assert store.append("s-1", [ev(n=3)]).positions == [4]
+        assert [e.data["n"] for e in store.read_all()] == [1, 2, 2, 3]
+        check_log(store, 4)
+
+
+def test_a_writer_connection_the_server_ended_while_idle_is_replaced(pg_url: str) -> None:
+    with Store.open(pg_url, projectors=[]) as store:
+        store.append("s-1", [ev(n=1)])
+        store.append("s-1", [ev(n=2)])  # the tip is warm: the next batch is one statement
+        with admin_connection(pg_url) as conn:
+            ended = conn.execute("SELECT count(pg_terminate_backend(pid)) FROM "
+                                 "pg_stat_activity WHERE application_name = "
+                                 "'questlog-writer'").fetchone()
+        assert ended == (1,)
         assert store.append("s-1", [ev(n=3)]).positions == [3]
-        assert [e.data["n"] for e in store.read_all()] == [1, 2, 3]
         check_log(store, 3)
+
+
+def admin_connection(url: str) -> psycopg.Connection[Any]:
+    from questlog.postgres.connections import conninfo_of
+
+    return psycopg.connect(conninfo_of(url), autocommit=True)
 
 
 def test_migrate_gives_a_0002_store_the_one_round_trip(pg_url: str) -> None:

@@ -215,7 +215,8 @@ class PostgresLog:
 
         A statement refused by the server (a constraint, the lock's timeout) wrote
         nothing and raises as `insert` does. A connection lost on the way leaves the
-        outcome unknown (it may have committed): `StorageUnavailable`, never a refusal.
+        outcome unknown (it may have committed): `StorageUnavailable`, never a refusal
+        (the writer's redo then recognises the batch's event ids).
         """
         conn = _conn(session)
         columns = [list(column) for column in zip(*rows, strict=True)]

@@ -47,13 +47,19 @@ checked one by one under the lock), or when a head read finds the tip current
 past other writers' events the writer keeps only its batch's streams in its tip: the
 others' versions may have moved.
 
-A connection lost during the statement leaves its outcome unknown (it may have
-committed and the answer been lost): that is `StorageUnavailable`, which fails the
-batch to its callers (who may retry with the same event ids: idempotent), never a
-refusal that would write the batch again.
+A connection lost during the statement (or found dead by it: the server ended an idle
+connection) leaves its outcome unknown: it may have committed and the answer been lost.
+That is `StorageUnavailable`, never a plain refusal. The writer then redoes the batch
+as a transaction on a new connection treating every event id of the batch as
+caller-chosen (`planner.ids_sent`): its BEGIN waits for the log's lock, so for any
+holder still committing; a call whose events landed is answered with their stored
+positions, the others are written. No interleaving doubles a batch: event ids are
+unique, and a statement still in flight that comes after the redo finds the head or
+its streams moved and writes nothing.
 
 A dropped connection (a server restart, a network cut) is replaced before the next
-batch; a batch whose COMMIT got no answer fails to its callers in the same way.
+batch; a transaction whose COMMIT got no answer fails to its callers, who may retry
+with the same event ids (idempotent: nothing is doubled).
 """
 
 from __future__ import annotations

@@ -148,7 +148,7 @@ class LogRecorder(Protocol):
         chain is recomputed from the real head (PostgreSQL). Otherwise None, or
         `IntegrityConflict` (a position another writer took): nothing was written.
         `StorageUnavailable` when the connection was lost on the way: the statement may
-        have committed, so the batch must not be written again."""
+        have committed, so a redo must recognise the batch's event ids (`planner.ids_sent`)."""
         ...
 
 
