@@ -1,9 +1,10 @@
 """The writer's one-round-trip batch on PostgreSQL (`questlog_append_after`, migration
-0003): taken when this process wrote last, and safe when it did not — another writer
-between two batches, a commit that lands while the statement waits for the log's lock,
-a statement on a snapshot older than the head, a refusal judged on a stale memory of a
-stream, a connection lost while the statement committed. See the module docstring of
-`questlog.postgres.transactions` for the argument these tests check."""
+0003): taken when this process wrote last; written after another writer's events when
+none of its streams moved; safe when they did — another writer between two batches, a
+commit that lands while the statement waits for the log's lock, a statement on a
+snapshot older than the head, a refusal judged on a stale memory of a stream, a
+connection lost while the statement committed or before it. See the module docstring
+of `questlog.postgres.transactions` for the argument these tests check."""
 
 from __future__ import annotations
 
