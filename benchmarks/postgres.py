@@ -209,9 +209,13 @@ def run_processes(url: str, processes: int, seconds: float) -> float:
         if proc.stdout.readline().strip() != "ready":
             raise SystemExit(f"writer process failed: {proc.communicate()[1][-500:]}")
     start = time.time() + 0.5
+    for proc in procs:  # every process told the start before any is waited for
+        assert proc.stdin is not None
+        proc.stdin.write(f"{start}\n")
+        proc.stdin.flush()
     total = 0
     for proc in procs:
-        out, err = proc.communicate(f"{start}\n", timeout=seconds + 120)
+        out, err = proc.communicate(timeout=seconds + 120)
         if proc.returncode != 0:
             raise SystemExit(f"writer process failed: {err.strip().splitlines()[-1:]}")
         appended, *paths = (int(x) for x in out.split())
