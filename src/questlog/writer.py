@@ -122,6 +122,11 @@ class _NoHooks:
 
 
 _STOP = object()
+# Where the backend asks for it (`WriteTransactions.gather_callers`), how long the writer
+# waits for the callers its last batch woke: this share of the last batch's time, at most
+# GATHER_MAX_S.
+GATHER_SHARE = 0.5
+GATHER_MAX_S = 0.002
 
 
 class _RetryIsolated(Exception):
@@ -261,6 +266,9 @@ class Writer:
         self._ready.set()
         batch_size = self._settings.writer_batch_size
         wait_s = self._settings.writer_batch_wait_ms / 1000
+        gather = tx.gather_callers
+        woken = 0        # callers the last batch woke: most come back with their next call
+        last_s = 0.0     # how long the last batch took, commit included
         try:
             while True:
                 item = self._queue.get()
@@ -268,10 +276,17 @@ class Writer:
                     return
                 batch: list[AppendRequest | WriteJob] = [item]  # type: ignore[list-item]
                 stop = False
-                deadline = time.monotonic() + wait_s
+                start = time.monotonic()
+                deadline = start + wait_s
+                # On a backend whose commit is a round trip and a flush, wait a little (a
+                # share of the last batch's time) for the callers the last batch woke,
+                # rather than commit the first few back and make the rest wait a commit.
+                gather_until = (max(deadline, start + min(last_s * GATHER_SHARE, GATHER_MAX_S))
+                                if gather and woken > 1 else deadline)
                 while len(batch) < batch_size:
                     try:
-                        remaining = deadline - time.monotonic()
+                        until = gather_until if len(batch) < woken else deadline
+                        remaining = until - time.monotonic()
                         nxt = (self._queue.get(timeout=remaining) if remaining > 0
                                else self._queue.get_nowait())
                     except queue.Empty:
@@ -280,7 +295,10 @@ class Writer:
                         stop = True
                         break
                     batch.append(nxt)  # type: ignore[arg-type]
+                started = time.perf_counter()
                 self._process(tx, batch)
+                last_s = time.perf_counter() - started
+                woken = len(batch)
                 if stop:
                     return
         finally:

@@ -79,6 +79,7 @@ class PostgresWriteTransactions:
     """`storage.transactions.WriteTransactions` on the writer's own psycopg connection."""
 
     single_statement_commits = True
+    gather_callers = True
 
     def __init__(self, database: Database) -> None:
         self._database = database
