@@ -278,9 +278,11 @@ def test_two_writers_interleaving_lose_nothing_and_double_nothing(
             (stream, i) for i in ids]
         assert events[positions[-1]].stream_version == version
     check_log(a, total)
-    # The one round trip was taken, and met the other writer's appends (written after
-    # them, or redone as a transaction).
-    assert a.writer.single_statement_batches + b.writer.single_statement_batches > 0
+    # The one round trip was tried (each writer's second batch tries it) and met the
+    # other writer's appends: written after them, or redone as a transaction (after which
+    # the writer backs off to transactions for a while, so how many of each varies).
+    assert sum(w.single_statement_batches + w.single_statement_fallbacks
+               for w in (a.writer, b.writer)) > 0
     assert sum(w.single_statement_fallbacks + w.single_statement_rebases
                for w in (a.writer, b.writer)) > 0
 
