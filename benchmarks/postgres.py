@@ -9,6 +9,9 @@ Prints one JSON line. Cases (events/s, and p50/p99 call latency):
 - writer processes: 1 and 4 processes x 8 threads x 1 event, each process its own
   `Store` (its own writer queue and group commit), all on one database for a fixed
   time; the aggregate rate of 4 over that of 1 says what several writers gain.
+`writer_paths` counts, per case over all runs, the writer's batches, those written in
+one round trip (`questlog_append_after`), those of them written after another process's
+events (`rebased`), and one-round-trip tries redone as transactions (`fallbacks`).
 References, each on a fresh database with questlog's schema (so the same `events`
 table, indexes and stream trigger):
 - raw psycopg, one row per transaction (BEGIN, INSERT, COMMIT per event), one thread;
@@ -77,8 +80,11 @@ def producer(n):
 threads = [threading.Thread(target=producer, args=(n,)) for n in range(8)]
 for t in threads: t.start()
 for t in threads: t.join()
+w = store.writer
+paths = [w.commits, w.single_statement_batches, w.single_statement_rebases,
+         w.single_statement_fallbacks]
 store.close()
-print(sum(counts))
+print(sum(counts), *paths)
 """
 
 
@@ -104,8 +110,29 @@ def run_store(url: str, threads: int, calls: int, per_call: int,
             out.append(time.perf_counter() - t0)
 
     elapsed = _timed(threads, producer, barrier)
+    _count_paths(f"default_store_{threads}x{per_call}" if default_store
+                 else f"{threads}x{per_call}", _paths(store))
     store.close()
     return threads * calls * per_call / elapsed, [x for lat in latencies for x in lat]
+
+
+# How the writer wrote each case's batches, over all its runs: batches, those in one round
+# trip (single statement), those of them written after another process's events
+# (rebased), and one-round-trip tries redone as transactions (fallbacks).
+PATHS: dict[str, list[int]] = {}
+PATH_NAMES = ("batches", "one_round_trip", "rebased", "fallbacks")
+
+
+def _paths(store: Store) -> list[int]:
+    w = store.writer
+    return [w.commits, w.single_statement_batches, w.single_statement_rebases,
+            w.single_statement_fallbacks]
+
+
+def _count_paths(case: str, counts: list[int]) -> None:
+    total = PATHS.setdefault(case, [0] * len(PATH_NAMES))
+    for i, n in enumerate(counts):
+        total[i] += n
 
 
 def _timed(threads: int, producer: Callable[[int], None], barrier: threading.Barrier) -> float:
@@ -182,12 +209,18 @@ def run_processes(url: str, processes: int, seconds: float) -> float:
         if proc.stdout.readline().strip() != "ready":
             raise SystemExit(f"writer process failed: {proc.communicate()[1][-500:]}")
     start = time.time() + 0.5
+    for proc in procs:  # every process told the start before any is waited for
+        assert proc.stdin is not None
+        proc.stdin.write(f"{start}\n")
+        proc.stdin.flush()
     total = 0
     for proc in procs:
-        out, err = proc.communicate(f"{start}\n", timeout=seconds + 120)
+        out, err = proc.communicate(timeout=seconds + 120)
         if proc.returncode != 0:
             raise SystemExit(f"writer process failed: {err.strip().splitlines()[-1:]}")
-        total += int(out.strip())
+        appended, *paths = (int(x) for x in out.split())
+        total += appended
+        _count_paths(f"processes{processes}", paths)
     return total / seconds
 
 
@@ -240,6 +273,8 @@ def measure(url: str, scale: float, repeats: int, seconds: float) -> dict[str, A
                 round(rate["threads8_x100"] / rate["eventsourcing_threads8_x100"], 2),
         },
         "runs": {k: [round(x, 1) for x in v] for k, v in runs.items()},
+        "writer_paths": {case: dict(zip(PATH_NAMES, counts, strict=True))
+                         for case, counts in PATHS.items()},
     }
 
 

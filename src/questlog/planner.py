@@ -129,6 +129,17 @@ def _load_game_check() -> Callable[[str, str, str, int, Any], None]:
     return check_append
 
 
+def ids_sent(calls: Iterable[AppendCall]) -> None:
+    """After a write whose outcome is unknown (a connection lost while it committed): the
+    calls' event ids were sent once, so the redo treats them as caller-chosen, and a call
+    that landed is answered with its stored positions (as a caller's retry is), never
+    written twice (ids are unique) nor refused."""
+    for call in calls:
+        call.ids_given = True
+        for event in call.events:
+            event.id_given = True
+
+
 def make_call(stream_id: str, events: Sequence[NewEvent | dict[str, Any]],
               expected_version: object, *, validate: bool = True,
               max_depth: int = DEFAULT_MAX_JSON_DEPTH) -> AppendCall:

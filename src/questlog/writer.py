@@ -55,8 +55,8 @@ from .errors import Backpressure, InvalidEvent, QuestlogError, StorageError, Wri
 from .events import AppendResult, ExpectedVersion, RecordedEvent, utc_now
 from .observability.batches import WriterStats
 from .observability.operation import observe_append
-from .planner import AppendCall, BatchState, LogTip, Plan, make_call, plan_calls
-from .storage.errors import IntegrityConflict, StorageBusy
+from .planner import AppendCall, BatchState, LogTip, Plan, ids_sent, make_call, plan_calls
+from .storage.errors import IntegrityConflict, StorageBusy, StorageUnavailable
 from .storage.log import StoredEventKey
 from .storage.session import Session
 from .storage.transactions import WriteTransactions
@@ -122,6 +122,11 @@ class _NoHooks:
 
 
 _STOP = object()
+# Where the backend asks for it (`WriteTransactions.gather_callers`), how long the writer
+# waits for the callers its last batch woke: this share of the last batch's time, at most
+# GATHER_MAX_S.
+GATHER_SHARE = 0.5
+GATHER_MAX_S = 0.002
 
 
 class _RetryIsolated(Exception):
@@ -170,6 +175,12 @@ class Writer:
             raise self._start_error
         self.commits = 0
         self.single_statement_batches = 0
+        # Batches planned for a single statement that found the log moved (another writer)
+        # or the statement refused, and were redone as a transaction.
+        self.single_statement_fallbacks = 0
+        # Batches a backend wrote in one statement after other writers' events (positions
+        # moved, the chain recomputed from the real head: PostgreSQL).
+        self.single_statement_rebases = 0
 
     # -- producer side --------------------------------------------------------------------
 
@@ -255,6 +266,9 @@ class Writer:
         self._ready.set()
         batch_size = self._settings.writer_batch_size
         wait_s = self._settings.writer_batch_wait_ms / 1000
+        gather = tx.gather_callers
+        woken = 0        # callers the last batch woke: most come back with their next call
+        last_s = 0.0     # how long the last batch took, commit included
         try:
             while True:
                 item = self._queue.get()
@@ -262,10 +276,17 @@ class Writer:
                     return
                 batch: list[AppendRequest | WriteJob] = [item]  # type: ignore[list-item]
                 stop = False
-                deadline = time.monotonic() + wait_s
+                start = time.monotonic()
+                deadline = start + wait_s
+                # On a backend whose commit is a round trip and a flush, wait a little (a
+                # share of the last batch's time) for the callers the last batch woke,
+                # rather than commit the first few back and make the rest wait a commit.
+                gather_until = (max(deadline, start + min(last_s * GATHER_SHARE, GATHER_MAX_S))
+                                if gather and woken > 1 else deadline)
                 while len(batch) < batch_size:
                     try:
-                        remaining = deadline - time.monotonic()
+                        until = gather_until if len(batch) < woken else deadline
+                        remaining = until - time.monotonic()
                         nxt = (self._queue.get(timeout=remaining) if remaining > 0
                                else self._queue.get_nowait())
                     except queue.Empty:
@@ -274,7 +295,10 @@ class Writer:
                         stop = True
                         break
                     batch.append(nxt)  # type: ignore[arg-type]
+                started = time.perf_counter()
                 self._process(tx, batch)
+                last_s = time.perf_counter() - started
+                woken = len(batch)
                 if stop:
                     return
         finally:
@@ -343,11 +367,18 @@ class Writer:
                                            for e in c.events):
             return None  # an inline projector handles one of these events
         # Read outside a transaction: a stale answer makes the insert fail.
-        self._learn_missing(session, [c.stream_id for c in calls])
+        streams = [c.stream_id for c in calls]
+        self._learn_missing(session, streams)
         given = [e.event_id for c in calls for e in c.events if e.id_given]
         existing = self._log.existing_events(session, given) if given else {}
         state = tip.state()
-        head_before = state.head
+        head_before, hash_before = state.head, state.head_hash
+        # The versions every call is judged against (before planning moves them): a
+        # backend may write the batch after other writers' events only while these hold.
+        # Not with caller-chosen ids: a retried call answers stored positions, which must
+        # not move with the batch.
+        versions = tip.versions
+        base = None if given else {s: versions[s] for s in streams}
         recorded_at = utc_now()
         outcomes: list[tuple[Completion[Any], bool, Any]] = []
         rows: list[tuple[Any, ...]] = []
@@ -360,25 +391,53 @@ class Writer:
                 continue
             rows.extend(plan.rows)
             outcomes.append((request.future, True, plan.results))
+        shift = 0
         if rows:
-            # Its success also confirms every refusal above: the log had not moved.
+            # Its success also confirms every refusal above: the log had not moved, or
+            # none of the batch's streams had.
             try:
-                self._log.insert(session, rows)
+                landed = self._log.insert_after(session, rows, (head_before, hash_before),
+                                                base)
+            except StorageUnavailable as exc:
+                # The connection was lost: the statement may have committed. The redo, a
+                # transaction on a new connection, waits for the log's lock (so for any
+                # statement still in flight) and answers a call that landed with its
+                # stored events; one that did not is written then.
+                log.warning("connection lost during a single-statement batch (%s); redone "
+                            "as a transaction that recognises its event ids", exc)
+                ids_sent(calls)
+                landed = None
             except Exception as exc:
-                # Someone else wrote (the first position is taken), or a row broke a
-                # constraint: nothing was written; plan again inside a transaction.
+                # A row broke a constraint (SQLite: someone else took the first position),
+                # or the server refused the statement: nothing was written.
                 log.debug("single-statement batch failed (%s); using a transaction", exc)
+                landed = None
+            if landed is None:
+                # Someone else wrote: plan again inside a transaction, reading the log.
                 tip.forget()
                 self._saw_other_writer()
+                self.single_statement_fallbacks += 1
                 tx.rollback()
                 return None
+            shift = landed[0] - state.head
+            if shift:
+                # Written after other writers' events: every new position moved by
+                # `shift`. Only the batch's streams are known now (others may have moved).
+                outcomes = [(future, ok, [AppendResult([p + shift for p in r.positions],
+                                                       r.stream_version) for r in value]
+                             if ok else value) for future, ok, value in outcomes]
+                known = {s: versions[s] for s in streams}
+                tip.forget()
+                state = BatchState(landed[0], landed[1], known, {})
+                self.single_statement_rebases += 1
         elif not all(ok for _, ok, _ in outcomes) and not self._tip_is_current(session):
             # Calls were refused against versions another process has since moved on.
             tip.forget()
             self._saw_other_writer()
+            self.single_statement_fallbacks += 1
             return None
         tip.settle(state)
-        if hooks.active:
+        if hooks.active and not shift:
             hooks.passed_over(head_before, state.head)  # their checkpoints advance lazily
         self.single_statement_batches += 1
         self._backoff //= 2

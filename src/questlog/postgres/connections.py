@@ -31,6 +31,7 @@ READ_POOL_MAX = 8
 CONNECT_TIMEOUT_S = 10
 POOL_TIMEOUT_S = 15
 READ_BEGIN_SQL = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+WRITER_ISOLATION_SQL = "SET default_transaction_isolation TO 'read committed'"
 
 
 def conninfo_of(url: str) -> str:
@@ -113,6 +114,12 @@ class Database:
         if self.read_only:
             raise ConfigurationError("store opened read-only has no writer connection")
         conn = self.connect(application="questlog-writer")
+        # The writer reads the head after taking the log's lock: in READ COMMITTED each
+        # statement sees what committed before it started, whatever the server's or the
+        # role's default isolation says (under REPEATABLE READ a transaction's snapshot
+        # would predate its lock, and a batch would fail once on a stale head before
+        # its retry; see transactions.py).
+        conn.execute(WRITER_ISOLATION_SQL)
         self._writer_connections.append(conn)
         return conn
 

@@ -10,13 +10,13 @@ statement over one array per column (`unnest`): one round trip, however many row
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ..events import GENESIS_HASH, RecordedEvent
 from ..fastjson import loads as decode_json
 from ..storage.audit import LogAudit
-from ..storage.errors import IntegrityConflict
+from ..storage.errors import IntegrityConflict, StorageUnavailable
 from ..storage.log import EnvelopeRow, LogRow, StoredEventKey, Tip, VerifyReport
 from ..storage.session import Session
 from .driver import PGConnection
@@ -33,10 +33,19 @@ ROW_COLUMNS = "position, stream_id, stream_version, category, type, recorded_at"
 
 # One array per column, in EVENT_COLUMNS order; the streams table follows by the
 # statement-level trigger (migration 0002), inside this statement.
+# The arrays go in binary (`%b`): psycopg's text-format array dumper quotes element by
+# element in Python (measured here: 15 ms for an 800-event batch, 2.4 ms in binary).
 INSERT_EVENTS_SQL = (
     f"INSERT INTO events ({EVENT_COLUMNS}) SELECT * FROM unnest("
-    "%s::bigint[], %s::text[], %s::text[], %s::bigint[], %s::text[], %s::text[], "
-    "%s::integer[], %s::text[], %s::text[], %s::text[], %s::text[])"
+    "%b::bigint[], %b::text[], %b::text[], %b::bigint[], %b::text[], %b::text[], "
+    "%b::integer[], %b::text[], %b::text[], %b::text[], %b::text[])"
+)
+# The writer's one-round-trip batch (migration 0003's function: the log's lock, the head
+# checked after it, then the same unnest insert), sent outside a transaction.
+INSERT_AFTER_SQL = (
+    "SELECT last_position, last_hash FROM questlog_append_after(%b::bigint, %b::text, "
+    "%b::text[], %b::bigint[], %b::bigint[], %b::text[], %b::text[], %b::bigint[], "
+    "%b::text[], %b::text[], %b::integer[], %b::text[], %b::text[], %b::text[], %b::text[])"
 )
 _HEAD_SQL = "SELECT position, hash FROM events ORDER BY position DESC LIMIT 1"
 _HEAD_POSITION_SQL = "SELECT COALESCE(max(position), 0) FROM events"
@@ -194,6 +203,39 @@ class PostgresLog:
             if kind_of(exc) is IntegrityConflict:
                 raise translate(exc) or IntegrityConflict(str(exc)) from exc
             raise
+
+    def insert_after(self, session: Session, rows: Sequence[LogRow], head: tuple[int, str],
+                     streams: Mapping[str, int] | None = None) -> tuple[int, str] | None:
+        """The rows as ONE statement that commits on its own (migration 0003's
+        `questlog_append_after`, see `schema`): under the log's lock, as planned when the
+        head is still `head`, or moved past what other writers appended meanwhile when
+        `streams` (the versions the batch was planned against) all still hold. Returns
+        the head after it, or None, having written nothing. The session must be outside a
+        transaction (autocommit): the lock is then held to the statement's commit.
+
+        A statement refused by the server (a constraint, the lock's timeout) wrote
+        nothing and raises as `insert` does. A connection lost on the way leaves the
+        outcome unknown (it may have committed): `StorageUnavailable`, never a refusal
+        (the writer's redo then recognises the batch's event ids).
+        """
+        conn = _conn(session)
+        columns = [list(column) for column in zip(*rows, strict=True)]
+        base: list[Any] = ([None, None] if streams is None
+                           else [list(streams), list(streams.values())])
+        try:
+            row = conn.execute(INSERT_AFTER_SQL, [*head, *base, *columns]).fetchone()
+        except Exception as exc:
+            kind = kind_of(exc)
+            if kind is StorageUnavailable or conn.closed or conn.broken:
+                raise StorageUnavailable(
+                    f"the connection was lost during a batch's commit, which may or may "
+                    f"not have landed ({type(exc).__name__}: {exc})") from exc
+            if kind is IntegrityConflict:
+                raise translate(exc) or IntegrityConflict(str(exc)) from exc
+            raise
+        if row is None or row[0] is None:
+            return None
+        return int(row[0]), str(row[1])
 
     # -- verifier ----------------------------------------------------------------------
 

@@ -108,7 +108,73 @@ _REVISION_0002 = [
        FOR EACH STATEMENT EXECUTE FUNCTION questlog_track_streams()""",
 ]
 
-STATEMENTS: dict[str, list[str]] = {"0001": _REVISION_0001, "0002": _REVISION_0002}
+# Revision 0003: the writer's one-round-trip batch (see `transactions` and `log`). One
+# statement, sent in autocommit, that takes the log's transaction-scoped lock, reads the
+# head AFTER the lock is granted (a VOLATILE function's statements each take a fresh
+# snapshot in READ COMMITTED: the previous holder's commit, visible before its lock was
+# released, is seen), and inserts the planned rows:
+# - as planned, when the head is still the (position, hash) they were planned after;
+# - else, when `base_streams` is given, the head is past the planned one and every named
+#   stream is still at its `base_versions` (the versions the batch was planned against,
+#   0 for none: so every expected-version decision stands), after the events other
+#   writers appended meanwhile: positions moved by the same offset and the hash chain
+#   recomputed from the real head, exactly as `questlog.events.event_digest` does;
+# - else not at all: both results NULL, nothing written.
+# Returns the head after the insert (last position, its hash). The lock is held to the
+# statement's own commit, as a writer transaction holds it.
+_APPEND_AFTER_ARGS = ("bigint, text, text[], bigint[], bigint[], text[], text[], bigint[], "
+                      "text[], text[], integer[], text[], text[], text[], text[]")
+_REVISION_0003 = [
+    f"""CREATE FUNCTION questlog_append_after(
+           after_position bigint, after_hash text, base_streams text[], base_versions bigint[],
+           positions bigint[], event_ids text[], stream_ids text[], stream_versions bigint[],
+           categories text[], types text[], schema_versions integer[], datas text[],
+           metadatas text[], recorded_ats text[], hashes text[],
+           OUT last_position bigint, OUT last_hash text)
+       LANGUAGE plpgsql VOLATILE AS $$
+       DECLARE
+         head_position bigint;
+         head_hash text;
+         shift bigint;
+         prev text;
+       BEGIN
+         PERFORM pg_advisory_xact_lock({LOG_LOCK_KEY});
+         SELECT e.position, e.hash INTO head_position, head_hash
+           FROM events e ORDER BY e.position DESC LIMIT 1;
+         IF NOT FOUND THEN
+           head_position := 0;
+           head_hash := after_hash;
+         END IF;
+         IF head_position <> after_position OR head_hash <> after_hash THEN
+           IF base_streams IS NULL OR head_position < after_position
+              OR (head_position = after_position AND head_hash <> after_hash)
+              OR EXISTS (SELECT 1 FROM unnest(base_streams, base_versions) AS b(sid, version)
+                         LEFT JOIN streams s ON s.stream_id = b.sid
+                         WHERE coalesce(s.version, 0) <> b.version) THEN
+             RETURN;
+           END IF;
+           shift := head_position - after_position;
+           prev := head_hash;
+           FOR i IN 1 .. cardinality(positions) LOOP
+             positions[i] := positions[i] + shift;
+             prev := encode(sha256(convert_to(prev || concat_ws(chr(10),
+                       positions[i], event_ids[i], stream_ids[i], stream_versions[i], types[i],
+                       schema_versions[i], datas[i], metadatas[i], recorded_ats[i]), 'UTF8')),
+                       'hex');
+             hashes[i] := prev;
+           END LOOP;
+         END IF;
+         INSERT INTO events (position, event_id, stream_id, stream_version, category, type,
+                             schema_version, data, metadata, recorded_at, hash)
+         SELECT * FROM unnest(positions, event_ids, stream_ids, stream_versions, categories,
+                              types, schema_versions, datas, metadatas, recorded_ats, hashes);
+         last_position := positions[cardinality(positions)];
+         last_hash := hashes[cardinality(hashes)];
+       END $$""",
+]
+
+STATEMENTS: dict[str, list[str]] = {"0001": _REVISION_0001, "0002": _REVISION_0002,
+                                     "0003": _REVISION_0003}
 DOWNGRADES: dict[str, list[str]] = {
     "0001": ["DROP TABLE IF EXISTS embedding_cache", "DROP TABLE IF EXISTS snapshots",
              "DROP TABLE IF EXISTS projector_checkpoints", "DROP TABLE IF EXISTS streams",
@@ -116,6 +182,7 @@ DOWNGRADES: dict[str, list[str]] = {
              "DROP FUNCTION IF EXISTS questlog_events_append_only()"],
     "0002": ["DROP TRIGGER IF EXISTS events_track_stream ON events",
              "DROP FUNCTION IF EXISTS questlog_track_streams()"],
+    "0003": [f"DROP FUNCTION IF EXISTS questlog_append_after({_APPEND_AFTER_ARGS})"],
 }
 
 _TABLES_SQL = ("SELECT tablename FROM pg_catalog.pg_tables "

@@ -1,16 +1,64 @@
-"""The writer's connection on PostgreSQL: BEGIN with the log's lock, COMMIT, ROLLBACK.
+"""The writer's connection on PostgreSQL: the one-round-trip batch, BEGIN with the
+log's lock, COMMIT, ROLLBACK.
 
-Several processes (on several machines) may write one store. Each writer
-transaction takes the log's transaction-scoped advisory lock in the same round
-trip as its BEGIN, so it holds the lock from reading the head to its COMMIT:
-positions are assigned one transaction at a time, and PostgreSQL makes a commit
-visible before it releases the transaction's locks, so a reader never sees
-position n+1 before n. A statement outside a transaction would not take that
-lock, so every batch is a transaction (`single_statement_commits = False`); group
-commit still makes one lock hold cover a whole batch.
+Several processes (on several machines) may write one store. Every write of the log
+holds the log's transaction-scoped advisory lock (`schema.LOG_LOCK_KEY`) from reading
+the head to its commit, so positions are assigned one transaction at a time, and
+PostgreSQL makes a commit visible before it releases the transaction's locks, so a
+reader never sees position n+1 before n. A batch is written one of two ways (the
+policy is `questlog.writer`'s):
+
+- **One round trip** (`single_statement_commits = True`): a batch of appends planned
+  from the writer's memory of the log (`planner.LogTip`: this process wrote last) is
+  ONE statement sent in autocommit, `SELECT questlog_append_after(head, hash, rows...)`
+  (migration 0003, `log.PostgresLog.insert_after`). The function takes the lock, reads
+  the head, and inserts the rows as planned when the head is still the (position, hash)
+  they were planned after. When another writer appended meanwhile, it still writes the
+  batch, after those events, if every stream of the batch (refused calls' included) is
+  still at the version it was planned against: then every expected-version decision
+  stands and every stream version is right, and only the positions move (by one offset,
+  which the writer adds to its callers' results) and the hash chain is recomputed from
+  the real head, in SQL, exactly as `events.event_digest` computes it (`verify`
+  recomputes it in Python). Not for a batch with caller-chosen event ids (a retried
+  call answers stored positions, which must not move). Otherwise it writes nothing and
+  returns NULL, and the writer forgets its tip and redoes the batch as a transaction
+  (below), no caller failed. So several writer processes on their own streams each keep
+  the one round trip. The lock is held to the statement's own commit: the implicit
+  transaction of an autocommit statement commits, then releases its locks, as an
+  explicit one does.
+- **The transaction**: `BEGIN` and `pg_advisory_xact_lock` in one round trip, the head
+  and versions read, the rows inserted (and inline projectors run), `COMMIT`. Used for
+  write jobs, batches an inline projector handles, and whenever the tip is not known.
+
+Why the head check is right, in READ COMMITTED (the writer's connection sets it,
+whatever the server's default): a statement's snapshot is taken when it starts, before
+the lock is granted, so a check in the calling statement itself could miss a commit
+that landed while it waited. The function is VOLATILE PL/pgSQL, whose statements each
+take a fresh snapshot: its head query runs after the lock is granted and sees every
+commit of every earlier holder. Should it ever run on an older snapshot (a caller in
+REPEATABLE READ), the check may pass on a stale head, and then the primary key on
+`position` (positions are gapless: whoever wrote after the head took `head + 1`) and
+the unique (stream_id, stream_version) make the insert fail, writing nothing: the
+writer treats that refusal as a moved head too. Expected-version refusals judged
+against the tip stand only when the statement inserted rows (the head was the tip's
+under the lock, so every version the tip held was current; or the batch's streams were
+checked one by one under the lock), or when a head read finds the tip current
+(`Writer._tip_is_current`, for a batch with no row to write). After a batch written
+past other writers' events the writer keeps only its batch's streams in its tip: the
+others' versions may have moved.
+
+A connection lost during the statement (or found dead by it: the server ended an idle
+connection) leaves its outcome unknown: it may have committed and the answer been lost.
+That is `StorageUnavailable`, never a plain refusal. The writer then redoes the batch
+as a transaction on a new connection treating every event id of the batch as
+caller-chosen (`planner.ids_sent`): its BEGIN waits for the log's lock, so for any
+holder still committing; a call whose events landed is answered with their stored
+positions, the others are written. No interleaving doubles a batch: event ids are
+unique, and a statement still in flight that comes after the redo finds the head or
+its streams moved and writes nothing.
 
 A dropped connection (a server restart, a network cut) is replaced before the next
-batch; a batch whose COMMIT got no answer fails to its callers, who may retry
+batch; a transaction whose COMMIT got no answer fails to its callers, who may retry
 with the same event ids (idempotent: nothing is doubled).
 """
 
@@ -30,7 +78,8 @@ BEGIN_SQL = f"BEGIN; SELECT pg_advisory_xact_lock({LOG_LOCK_KEY})"
 class PostgresWriteTransactions:
     """`storage.transactions.WriteTransactions` on the writer's own psycopg connection."""
 
-    single_statement_commits = False
+    single_statement_commits = True
+    gather_callers = True
 
     def __init__(self, database: Database) -> None:
         self._database = database

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -227,6 +227,16 @@ class SQLiteLog:
             if result_code(exc) == SQLITE_CONSTRAINT:
                 raise translate(exc) or IntegrityConflict(str(exc)) from exc
             raise
+
+    def insert_after(self, session: Session, rows: Sequence[LogRow], head: tuple[int, str],
+                     streams: Mapping[str, int] | None = None) -> tuple[int, str] | None:
+        """`insert` in autocommit: the statement takes the write lock as it starts and
+        commits as it ends. The head needs no check: another writer's append took the
+        first planned position (`head + 1`), so the insert raises IntegrityConflict. It
+        never moves a batch past another writer's events (`streams` is not needed)."""
+        self.insert(session, rows)
+        last = rows[-1]
+        return int(last[0]), str(last[10])
 
     # -- verifier ----------------------------------------------------------------------
 

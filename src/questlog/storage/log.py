@@ -20,7 +20,7 @@ Every method takes the `Session` it runs in; none opens or ends a transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -132,6 +132,23 @@ class LogRecorder(Protocol):
         """Store planned rows (and keep the per-stream versions in step) in one statement
         where the engine can. A position or (stream, version) already taken raises
         `IntegrityConflict` and writes nothing."""
+        ...
+
+    def insert_after(self, session: Session, rows: Sequence[LogRow], head: tuple[int, str],
+                     streams: Mapping[str, int] | None = None) -> tuple[int, str] | None:
+        """The writer's single statement (`WriteTransactions.single_statement_commits`):
+        store rows planned after `head` (position, hash) in ONE statement that commits on
+        its own, outside any transaction, holding the log's write lock as a transaction
+        would. Returns the head after it (last position, its hash).
+
+        As planned when the head is still `head`. When it is not, a backend may write the
+        rows after the events other writers appended meanwhile, provided every stream in
+        `streams` (the batch's streams and the versions it was planned against; None:
+        never) is still at that version: positions then move by one offset and the hash
+        chain is recomputed from the real head (PostgreSQL). Otherwise None, or
+        `IntegrityConflict` (a position another writer took): nothing was written.
+        `StorageUnavailable` when the connection was lost on the way: the statement may
+        have committed, so a redo must recognise the batch's event ids (`planner.ids_sent`)."""
         ...
 
 

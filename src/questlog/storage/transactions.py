@@ -19,9 +19,16 @@ class WriteTransactions(Protocol):
         ...
 
     # Whether one write statement outside a transaction is atomic and durable on its own
-    # and takes the write lock as a transaction would (SQLite's autocommit): then a batch
-    # planned from the writer's memory of the log may be written as one statement.
+    # and takes the write lock as a transaction would (SQLite's autocommit insert;
+    # PostgreSQL's `questlog_append_after`, which takes the log's advisory lock itself):
+    # then a batch planned from the writer's memory of the log may be written as one
+    # statement (`LogRecorder.insert_after`).
     single_statement_commits: bool
+
+    # Whether the writer should wait a little (a share of the last batch's time) for the
+    # callers its last batch woke before writing the next: where each commit is a server
+    # round trip and a flush (PostgreSQL), one full batch costs less than two half ones.
+    gather_callers: bool
 
     def prepare(self) -> None:
         """Before each batch (SQLite: Litestream's wal_autocheckpoint rule)."""
