@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from questlog import Store, schema
+from questlog import NewEvent, Store, schema
 from questlog.errors import SchemaOutOfDate, StoreNotInitialized, UnsafeSQLiteVersion
 from questlog.settings import Settings
 from questlog.sqlite.connections import Database
@@ -105,6 +105,33 @@ def test_schema_head_matches_alembic_and_gates_opening(tmp_path: Path) -> None:
     conn.close()
     with pytest.raises(SchemaOutOfDate, match="9999"):
         Store.open(tmp_path / "s.db", projectors=[])
+
+
+def test_a_sqlite_store_at_a_revision_only_postgresql_changed_is_used_as_it_is(
+        tmp_path: Path) -> None:
+    """0003 is PostgreSQL's alone: a SQLite store at 0002 (made by the previous questlog)
+    is read, by a read-only open as a read node's is, and written without a migration."""
+    from questlog.sqlite.driver import load_dbapi
+
+    path = tmp_path / "s.db"
+    store = Store.open(path, projectors=[])
+    store.append("s-1", [NewEvent(type="Happened")])
+    store.close()
+    conn = load_dbapi().connect(str(path))
+    conn.execute("UPDATE alembic_version SET version_num = '0002'")
+    conn.commit()
+    conn.close()
+    reader = Store.open(path, projectors=[], read_only=True)
+    try:
+        assert [e.type for e in reader.read_stream("s-1")] == ["Happened"]
+    finally:
+        reader.close()
+    writer = Store.open(path, projectors=[], create=False)
+    try:
+        writer.append("s-1", [NewEvent(type="Again")])
+        assert [e.type for e in writer.read_stream("s-1")] == ["Happened", "Again"]
+    finally:
+        writer.close()
 
 
 # Never on a cold read path (issue 13 point 4): each costs a cold command several bare

@@ -103,7 +103,7 @@ class SQLiteBackend:
                     raise StoreNotInitialized(
                         f"{target} has no questlog schema (run `questlog init`)")
                 alembic_schema.upgrade(db)
-            elif revision != head:
+            elif revision != head and not schema.usable_as_is(revision, head):
                 known = revision.isdigit() and int(revision) < int(head)
                 if known and not read_only and create:
                     alembic_schema.upgrade(db)

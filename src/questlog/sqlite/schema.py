@@ -15,6 +15,17 @@ from .errors import open_failure
 
 _TABLES_SQL = "SELECT name FROM sqlite_master WHERE type = 'table'"
 
+# The newest migration that changes a SQLite store. Later ones (0003: PostgreSQL's
+# one-round-trip function) change nothing here, so a store at this revision or after is
+# read and written as it is: upgrading questlog never makes a SQLite store (or a read
+# node's replica of one) unreadable until `questlog migrate` records a no-op.
+NEWEST_SQLITE_CHANGE = "0002"
+
+
+def usable_as_is(revision: str, head: str) -> bool:
+    """Whether a store at `revision` needs no migration to be used by this questlog."""
+    return (revision.isdigit() and int(NEWEST_SQLITE_CHANGE) <= int(revision) <= int(head))
+
 
 def table_names(conn: Session | DBAPIConnection) -> set[str]:
     """Every table of the database (the one catalogue probe of this backend)."""
