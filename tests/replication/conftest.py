@@ -1,4 +1,5 @@
-"""Fixtures for replication tests: a write node and a read node as real processes."""
+"""Fixtures for replication tests: a primary store with its Litestream replicator, and a
+write node and a read node as real processes."""
 
 from __future__ import annotations
 
@@ -12,6 +13,10 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from replication_nodes import Cluster, read_node, write_node
+
+from questlog import Store
+from questlog.replication.replicator import Replicator
+from questlog.settings import Settings
 
 
 @pytest.fixture(scope="module")
@@ -28,3 +33,18 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     finally:
         read.stop()
         write.stop()
+
+
+@pytest.fixture
+def primary(tmp_path: Path) -> Iterator[Store]:
+    path = tmp_path / "primary.db"
+    store = Store.open(path, settings=Settings(db=path, litestream_active=True))
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def replicator(primary: Store, tmp_path: Path) -> Iterator[Replicator]:
+    rep = Replicator.for_store(primary, f"file://{tmp_path / 'replica'}").start()
+    yield rep
+    rep.stop()

@@ -9,35 +9,17 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
 
 from questlog import NewEvent, Store
 from questlog.http import create_app
 from questlog.replication.follower import Follower
 from questlog.replication.replicator import Replicator
-from questlog.settings import Settings
 from questlog.sqlite.token_memo import RACY_MARGIN_NS, FileTokenMemo, observe
 
 SETTLE_S = RACY_MARGIN_NS / 1e9 * 2
-
-
-@pytest.fixture
-def primary(tmp_path: Path) -> Iterator[Store]:
-    path = tmp_path / "primary.db"
-    store = Store.open(path, settings=Settings(db=path, litestream_active=True))
-    yield store
-    store.close()
-
-
-@pytest.fixture
-def replicator(primary: Store, tmp_path: Path) -> Iterator[Replicator]:
-    rep = Replicator.for_store(primary, f"file://{tmp_path / 'replica'}").start()
-    yield rep
-    rep.stop()
 
 
 def _tick(store: Store, i: int) -> int:

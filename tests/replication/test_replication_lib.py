@@ -7,7 +7,6 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -33,21 +32,6 @@ from questlog.replication import (
 from questlog.replication.restore import restore_store
 from questlog.replication.supervisor import forward_line
 from questlog.settings import Settings
-
-
-@pytest.fixture
-def primary(tmp_path: Path) -> Iterator[Store]:
-    path = tmp_path / "primary.db"
-    store = Store.open(path, settings=Settings(db=path, litestream_active=True))
-    yield store
-    store.close()
-
-
-@pytest.fixture
-def replicator(primary: Store, tmp_path: Path) -> Iterator[Replicator]:
-    rep = Replicator.for_store(primary, f"file://{tmp_path / 'replica'}").start()
-    yield rep
-    rep.stop()
 
 
 def _tick(store: Store, stream: str, n: int = 1) -> list[int]:
