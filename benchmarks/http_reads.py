@@ -12,7 +12,8 @@ the tokens known by stat while the file is unchanged, `questlog.sqlite.token_mem
 One client on a keep-alive connection sends, per workload:
 
 - `no_cache`: plain GETs to the cache-off server (every answer recomputed);
-- `cache`: plain GETs to the cache-on server (answered from the LRU after the first);
+- `cache`: plain GETs to the cache-on server (after the first, the kept answer, served
+  before routing: `questlog.http.kept_answers`);
 - `if_none_match`: GETs to the cache-on server with the ETag of the first answer (304).
 
 Workloads: a hot content entry (`/v1/content/spells/lantern-ward`), a repeated keyword

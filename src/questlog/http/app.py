@@ -33,6 +33,7 @@ from .events_routes import build_events_router
 from .game_routes import GameCommandsRequest, build_game_router
 from .health import WriteFaults
 from .inspector import build_inspector_router
+from .kept_answers import KeptAnswers, ServeKeptAnswers
 from .metrics_routes import build_metrics_router
 from .node import Node, Role
 from .observe import RequestObserver
@@ -88,6 +89,11 @@ def create_app(
                   docs_url=None, redoc_url=None, openapi_url=None)  # docs_routes serves them
     app.state.store = store
     app.state.role = role
+    # Innermost (inside the body limit, the observer and the alias headers added below): a
+    # GET of a URL whose answer a route kept, answered by the route's rules before routing
+    # and parameter parsing (kept_answers).
+    app.state.kept_answers = KeptAnswers(settings.read_cache_entries)
+    app.add_middleware(ServeKeptAnswers, answers=app.state.kept_answers)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestObserver, slow_ms=settings.slow_ms)  # outermost: sees every answer
     # A backend without a server-side standby has its copies made outside it (SQLite
@@ -105,7 +111,7 @@ def create_app(
         read_access=access.require_read, write_access=access.require_write,
         game=lambda: store.game, as_json=as_json, responses=problem_responses,
         writable=node.writable,
-        fresh_read=conditional(store, of_read_models(game_read_models), access.require_read)))
+        fresh_read=conditional(store, of_read_models(game_read_models), access)))
     app.include_router(build_ops_router(node, access))
     app.include_router(build_metrics_router(node, access))
     app.include_router(build_docs_router(app, access))

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
 
-from fastapi import Query, Security
+from fastapi import Query, Request, Security
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -81,6 +81,13 @@ class Access:
             await self._wait_for_position(min_position)
         elif not self._ready():
             raise self._not_ready()
+
+    async def admits_at_once(self, request: Request) -> bool:
+        """Whether `require_read` lets `request` through without waiting: the same bearer
+        token and readiness checks, for a request that asks no `min_position` (a request
+        answered before routing, http.kept_answers: when this says no, the route's own
+        dependency answers 401 or 503)."""
+        return self.may_read(_presented(await BEARER(request))) and self._ready()
 
     def _ready(self) -> bool:
         return self.read_node is None or self.read_node.ready

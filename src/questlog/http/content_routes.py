@@ -28,7 +28,7 @@ def build_content_router(store: "Store", access: Access) -> APIRouter:
     router = APIRouter(tags=["read models"])
     ReadAccess = Annotated[None, Depends(access.require_read)]
     Fresh = Annotated[ETag, Depends(conditional(store, of_read_models(CONTENT),
-                                                access.require_read))]
+                                                access))]
 
     @router.get("/content/{content_type}/{index}", response_model=dict[str, Any],
                 responses=problem_responses(400, 401, 404, 503),

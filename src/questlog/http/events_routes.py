@@ -41,8 +41,8 @@ def build_events_router(node: Node, access: Access) -> APIRouter:
     router = APIRouter(tags=["events"])
     store = node.store
     ReadAccess = Annotated[None, Depends(access.require_read)]
-    StreamFresh = Annotated[ETag, Depends(conditional(store, of_stream, access.require_read))]
-    LogFresh = Annotated[ETag, Depends(conditional(store, of_head, access.require_read))]
+    StreamFresh = Annotated[ETag, Depends(conditional(store, of_stream, access))]
+    LogFresh = Annotated[ETag, Depends(conditional(store, of_head, access))]
 
     if node.writable:
         # The hot path. FastAPI's generic machinery (dependency solving, a thread hop per

@@ -28,7 +28,7 @@ def build_search_router(store: "Store", access: Access) -> APIRouter:
     router = APIRouter(tags=["read models"])
     ReadAccess = Annotated[None, Depends(access.require_read)]
     Fresh = Annotated[ETag, Depends(conditional(store, of_read_models(SEARCH),
-                                                access.require_read))]
+                                                access))]
 
     @router.get("/search", response_model=models.SearchResponse,
                 responses=problem_responses(400, 401, 404, 422, 503),
