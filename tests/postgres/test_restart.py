@@ -1,6 +1,10 @@
-"""A server restart (fast shutdown) in the middle of a load: nothing acknowledged is
-lost, nothing is doubled, and the log verifies. Runs on a server of its own (pgserver),
-since it restarts it."""
+"""A server restart in the middle of a load: nothing acknowledged is lost, nothing is
+doubled, and the log verifies. Twice: a fast shutdown (the server ends its sessions and
+writes a checkpoint) and an immediate one (every server process killed at once, no
+checkpoint, no WAL written past what was flushed: a crash, and the restart is crash
+recovery). The immediate one is what proves an append is acknowledged only after its
+commit is flushed: an acknowledgement that came before the flush is lost by it. Runs on
+a server of its own (pgserver), since it restarts it."""
 
 from __future__ import annotations
 
@@ -31,10 +35,10 @@ def _own_server(directory: Path) -> Any:
         return pgserver.get_server(directory / "data", cleanup_mode="stop")
 
 
-def _restart(server: Any) -> None:
+def _restart(server: Any, mode: str) -> None:
     from pgserver._commands import pg_ctl
 
-    pg_ctl(["-w", "-m", "fast", "-l", str(server.log), "restart"], pgdata=server.pgdata,
+    pg_ctl(["-w", "-m", mode, "-l", str(server.log), "restart"], pgdata=server.pgdata,
            user=server.system_user, timeout=60)
 
 
@@ -49,7 +53,9 @@ def _stop(server: Any) -> None:
                timeout=60)
 
 
-def test_a_server_restart_mid_load_loses_nothing_acknowledged(pg_server: str) -> None:
+@pytest.mark.parametrize("mode", ["fast", "immediate"])
+def test_a_server_restart_mid_load_loses_nothing_acknowledged(pg_server: str,
+                                                              mode: str) -> None:
     pytest.importorskip("pgserver")  # pg_server: skips on a user's machine, fails under CI
     directory = Path(tempfile.mkdtemp(prefix="questlog-restart-"))
     server = _own_server(directory)
@@ -86,7 +92,7 @@ def test_a_server_restart_mid_load_loses_nothing_acknowledged(pg_server: str) ->
                 t.start()
             time.sleep(1.0)
             before = len(acknowledged)
-            _restart(server)
+            _restart(server, mode)
             time.sleep(1.5)
             stop.set()
             for t in threads:

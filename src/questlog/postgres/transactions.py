@@ -60,6 +60,33 @@ its streams moved and writes nothing.
 A dropped connection (a server restart, a network cut) is replaced before the next
 batch; a transaction whose COMMIT got no answer fails to its callers, who may retry
 with the same event ids (idempotent: nothing is doubled).
+
+Why every commit here stays synchronous, although it bounds several writer processes:
+the lock is held through the commit's WAL flush, so flushes from different processes
+happen one at a time and never group. Committing with `synchronous_commit = off`
+(the lock then released once the commit record is written) and flushing before the
+acknowledgement was measured on 2026-12-01 (a prototype, `benchmarks/postgres.py`
+interleaved with this code under load average 4-6: 4 processes 3.0x and 2.4x one
+where this code gave 1.42x and 0.67x) and not adopted:
+- An acknowledgement is safe only after a flush that provably covers the commit. A
+  following transaction that only takes an xid (`SELECT pg_current_xact_id()`) does
+  NOT flush: PostgreSQL commits a transaction that wrote no WAL before its commit
+  record asynchronously, whatever `synchronous_commit` says (measured on 16.2 with the
+  walwriter slowed; the immediate-shutdown case of `tests/postgres/test_restart.py`
+  then loses acknowledged events). One that writes a WAL record does
+  (`pg_logical_emit_message(true, ...)`, callable by any role).
+- But every reader of the primary sees a batch from its commit on, before the flush,
+  and questlog's processes outlive a server crash (they reconnect). A crash in that
+  window (any server process crashing resets shared memory and the WAL buffers with it)
+  loses the batch, and the next appends take its positions with other events. What a
+  reader did with the lost events survives: a subscription has moved past those
+  positions and never sees the new events there; an answer cached under a position
+  token (`read_positions`) may be served again when the log reaches that position once
+  more; an async projector that read them writes their rows and its checkpoint through
+  the writer after the restart (its check compares positions only). A standby is
+  unaffected (it receives flushed WAL only), and writes committed before the crash that
+  were derived from the lost events lie later in the WAL and are lost with them: the
+  danger is only in what outlives the crash outside the server.
 """
 
 from __future__ import annotations
