@@ -39,16 +39,20 @@ writer's transaction, so the lookup is exact and reads a few dozen rows):
 
 Round trips
 -----------
-A selective query is mostly waiting, not scanning: on 100k vectors the exact scan of one
-type (~4,000 rows, ~800 heap pages) takes 2-4 ms in the server, and each round trip to it
-costs a scheduler wake-up of the server's process, ms each on a loaded machine (measured
-13 ms a query with three of them, 7 ms with one). So a type/pack filter's counts and its
-exact scan are one statement (`selective_scan_sql`: the scan runs only when the counts
-call for it), and every query returns its candidates' vectors with their ids (from the
-mirror, whose float4 values are the chunks' float32 ones, sent in binary both ways),
-so no second statement reads the chunks table to re-score them. No JIT: the plans cost
-far under `jit_above_cost` (the exact scan of a type ~7,000 on 100k vectors), and no
-parallel workers (an index scan of one type's rows).
+A selective query is mostly the server's scan and the waits around it. On 100k vectors the
+exact scan of one type (~4,000 rows on ~800 heap pages: the rows of a type share pages,
+1.6 kB a row, no TOAST) takes 3-4.5 ms in the server with its pages in shared buffers
+and 5-11 ms when it must read them (a mirror larger than `shared_buffers`; track_io_timing
+puts nearly all of the difference in the reads); every further round trip costs a
+wake-up of the server's process, ms each on a loaded machine. So a type/pack filter's
+counts and its exact scan are one statement (`selective_scan_sql`: the scan runs only
+when the counts call for it), and every query returns its candidates' vectors with their
+ids (from the mirror, whose float4 values are the chunks' float32 ones, sent in binary
+both ways), so no second statement reads the chunks table to re-score them: one round
+trip instead of three (measured in one process on the same mirror, interleaved: 6.5 ms
+against 12.2 ms at load 3, 6.3 against 6.9 at load 2). No JIT (the exact scan of a type
+costs ~7,000, far under `jit_above_cost`), no parallel workers (an index scan of one
+type's rows), and its top-k sort stays in memory (a heap of k + MARGIN rows).
 
 Every query fetches `k + MARGIN` candidates and ends in
 `questlog.search.vectors.rank` over their float32 vectors, so results equal the other
