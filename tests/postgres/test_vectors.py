@@ -3,7 +3,8 @@ filters the `ef_search` rows its walk found, so a selective filter returns fewer
 rows (or misses near ones). The index answers a selective filter by an exact scan, walks
 the graph unfiltered above `exact_scan_max` vectors, and walks it for a filter that keeps
 most rows (ef_search raised, filtered after), falling back to the exact scan when fewer
-than k of the walk's rows survive."""
+than k of the walk's rows survive. A selective filter is one statement: its counts and,
+only when they call for it, the exact scan through the type/pack btree."""
 
 from __future__ import annotations
 
@@ -12,13 +13,23 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from questlog import Store
-from questlog.postgres.vectors import EF_SEARCH_MAX, VEC_COUNTS_TABLE, VEC_TABLE, PgVectorIndex, walk_sql
+from questlog.postgres.session import PostgresSession
+from questlog.postgres.vectors import (
+    EF_SEARCH_MAX,
+    VEC_COUNTS_TABLE,
+    VEC_TABLE,
+    WALK_MIN_SHARE,
+    PgVectorIndex,
+    selective_scan_sql,
+    walk_sql,
+)
 from questlog.search.synthetic import clustered
+from questlog.search.vectors import rank
 from questlog.storage.vectors import Filters, Generation, VectorRow
 
 
@@ -160,3 +171,78 @@ def test_unselective_filters_walk_the_graph_and_fall_back_when_too_few_survive(
             far = np.array([i not in near and i != gone for i in ids])
             far_ids = [i for i, m in zip(ids, far, strict=True) if m]
             assert [c for c, _ in got] == _brute(data.vectors[far], far_ids, q, K)
+
+
+class _Counting:
+    """A psycopg connection that counts the statements sent through it."""
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+        self.statements: list[str] = []
+
+    def execute(self, sql: str, *args: Any, **kw: Any) -> Any:
+        self.statements.append(sql)
+        return self.connection.execute(sql, *args, **kw)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.connection, name)
+
+
+def _explain(session: Any, sql: str, params: list[Any]) -> str:
+    rows = session.execute("EXPLAIN (ANALYZE, COSTS OFF) " + sql, params)
+    return "\n".join(r[0] for r in rows)
+
+
+def test_a_selective_filter_is_one_exact_statement_equal_to_numpy(pg_url: str) -> None:
+    # exact_scan_max below every type's rows: the share rule alone makes the plan.
+    with _loaded(pg_url, seed=6) as (data, ids, index, store):
+        generation = Generation("g", N)
+        types = np.array(data.types)
+        id_arr = np.asarray(ids)
+        with store.read() as session:
+            counted = _Counting(cast(PostgresSession, session).connection)
+            via = PostgresSession(counted)
+            for name in sorted(set(data.types)):
+                mask = types == name
+                assert index.exact_scan_max < mask.sum() < WALK_MIN_SHARE * N
+                assert index.plan(session, Filters(types=(name,)), generation, K).ef_search == 0
+                for q in data.queries[:3]:
+                    counted.statements.clear()
+                    got = index.search(via, q, K, Filters(types=(name,)), generation)
+                    assert len(counted.statements) == 1  # counts and scan in one round trip
+                    # numpy's exact answer on the type's rows, ids, order and scores.
+                    assert [c for c, _ in got] == _brute(data.vectors[mask], list(id_arr[mask]),
+                                                         q, K)
+                    assert got == rank(list(id_arr[mask]), data.vectors[mask], q, K)
+            # An unselective filter (a pack, ~80 %): the same statement tells the walk, and
+            # then the HNSW walk runs (set_config, the walk).
+            counted.statements.clear()
+            got = index.search(via, data.queries[0], K, Filters(packs=("srd",)), generation)
+            assert len(got) == K and len(counted.statements) == 3
+            assert f"{VEC_TABLE} v ORDER BY distance" in counted.statements[2]
+
+
+def test_the_selective_statement_scans_the_btree_only_when_the_counts_call_for_it(
+        pg_url: str) -> None:
+    with _loaded(pg_url, seed=7) as (data, _ids, index, store):
+        q = _literal(data.queries[0])
+        with store.read() as session:
+            for filters, exact in ((Filters(types=("type-05",)), True),
+                                   (Filters(packs=("srd",)), False),
+                                   (Filters(types=("type-05",), packs=("srd",)), True)):
+                sql, params = selective_scan_sql(filters, index.chunks_table)
+                values = [index.exact_scan_max, WALK_MIN_SHARE, *params, q, K + 8]
+                flag = session.execute(sql, values).fetchone()[2]
+                # The statement's rule is `plan`'s.
+                plan = index.plan(session, filters, Generation("g", N), K)
+                assert flag is exact and (plan.ef_search == 0) is exact
+                shown = _explain(session, sql, values)
+                assert "One-Time Filter: counts.exact" in shown
+                assert f"{VEC_TABLE}__hnsw" not in shown  # never the graph
+                scan = next(line for line in shown.splitlines() if f"on {VEC_TABLE} v" in line)
+                if exact:  # the filter's rows through the (type, pack) btree, not all rows
+                    assert "(never executed)" not in scan
+                    assert f"Seq Scan on {VEC_TABLE} v" not in shown
+                    assert f"{VEC_TABLE}__type_pack" in shown
+                else:
+                    assert "(never executed)" in scan

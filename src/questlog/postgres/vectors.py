@@ -23,10 +23,12 @@ writer's transaction, so the lookup is exact and reads a few dozen rows):
 * an exact scan when the query covers at most `EXACT_SCAN_MAX` vectors (the whole SRD is
   ~3,100 chunks), when its filter keeps less than `WALK_MIN_SHARE` of them (a walk would
   need an `ef_search` beyond what is cheaper than scanning those rows), or when it is an
-  entry or id filter (whose size no count tells): `ORDER BY (embedding <=> q) + 0` is
-  not the indexed expression, so the planner cannot take the HNSW index and sorts the
-  filtered rows by true distance (the type/pack btree finds them). Both engines then
-  return the same chunks;
+  entry or id filter (whose size no count tells): `ORDER BY (embedding <#> q) + 0`, the
+  negative inner product (`rank`'s own score; on questlog's normalised vectors it orders
+  as the cosine does, at a third of its arithmetic), is no indexed expression, so the
+  planner cannot take a vector index and sorts the filtered rows by true distance (the
+  type/pack btree finds them, the rows of a type sharing pages: see `resync_mirror`).
+  Both engines then return the same chunks;
 * otherwise the graph walk, with `hnsw.ef_search` set for the transaction (`SET LOCAL`,
   in the query's own read transaction) to `EF_SEARCH`, raised for a filter to
   `OVERFETCH` times the rows the filter must leave (`k + MARGIN` / its share), at most
@@ -35,11 +37,28 @@ writer's transaction, so the lookup is exact and reads a few dozen rows):
   filter keeps lie away from this query), the exact scan answers instead: a filtered
   query returns k rows whenever k rows match.
 
+Round trips
+-----------
+A selective query is mostly the server's scan and the waits around it. On 100k vectors the
+exact scan of one type (~4,000 rows on ~800 heap pages: the rows of a type share pages,
+1.6 kB a row, no TOAST) takes 3-4.5 ms in the server with its pages in shared buffers
+and 5-11 ms when it must read them (a mirror larger than `shared_buffers`; track_io_timing
+puts nearly all of the difference in the reads); every further round trip costs a
+wake-up of the server's process, ms each on a loaded machine. So a type/pack filter's
+counts and its exact scan are one statement (`selective_scan_sql`: the scan runs only
+when the counts call for it), and every query returns its candidates' vectors with their
+ids (from the mirror, whose float4 values are the chunks' float32 ones, sent in binary
+both ways), so no second statement reads the chunks table to re-score them: one round
+trip instead of three (measured in one process on the same mirror, interleaved: 6.5 ms
+against 12.2 ms at load 3, 6.3 against 6.9 at load 2). No JIT (the exact scan of a type
+costs ~7,000, far under `jit_above_cost`), no parallel workers (an index scan of one
+type's rows), and its top-k sort stays in memory (a heap of k + MARGIN rows).
+
 Every query fetches `k + MARGIN` candidates and ends in
-`questlog.search.vectors.rank` over the chunks' float32 vectors, so results equal
-the other indexes' whenever the candidates do. Vectors travel in pgvector's binary
-format (the `pgvector` package's psycopg adapters, on the cursor that writes them);
-the query vector as pgvector text.
+`questlog.search.vectors.rank` over their float32 vectors, so results equal the other
+indexes' whenever the candidates do. Vectors travel in pgvector's binary format (written
+with the `pgvector` package's psycopg adapters, on the cursor that writes them; read as
+raw bytes, `vectors_matrix`); the query vector as pgvector text.
 """
 
 from __future__ import annotations
@@ -48,7 +67,7 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
-from ..search.vectors import MARGIN, blobs_to_matrix, rank
+from ..search.vectors import MARGIN, rank
 from ..storage.session import Session
 from ..storage.vectors import Filters, Generation, VectorRow
 from .schema import table_exists
@@ -112,7 +131,9 @@ def pgvector_available(session: Session) -> bool:
 
 
 def _vector_literal(query: npt.NDArray[np.float32]) -> str:
-    return "[" + ",".join(repr(float(x)) for x in query) + "]"
+    # tolist(): Python floats at once (iterating makes a numpy scalar per value, ~4x slower);
+    # each float32 widened exactly, so the server's float4 parse gives the same value back.
+    return "[" + ",".join(map(repr, query.tolist())) + "]"
 
 
 # -- the mirror ---------------------------------------------------------------------------
@@ -224,22 +245,76 @@ class QueryPlan(NamedTuple):
     total: int
 
 
+class Candidate(NamedTuple):
+    """A row a query found: its chunk id and its vector in pgvector's binary format."""
+
+    id: int
+    vector: bytes
+
+
+def vectors_matrix(candidates: Sequence[Candidate], dim: int) -> npt.NDArray[np.float32]:
+    """The candidates' vectors as float32 rows. pgvector's binary format is an int16 dim,
+    an unused int16, then `dim` big-endian float4: the 4-byte header is cut off as one
+    column, the floats are the ones the chunks table holds (sent in binary, not rounded)."""
+    import numpy as np
+
+    if not candidates:
+        return np.zeros((0, dim), dtype=np.float32)
+    raw = np.frombuffer(b"".join(c.vector for c in candidates), dtype=">f4")
+    return raw.reshape(len(candidates), dim + 1)[:, 1:].astype(np.float32)
+
+
 def kept_vectors(session: Session, filters: Filters) -> tuple[int, int]:
     """(vectors a type/pack filter keeps, all vectors), from the mirror's counts."""
+    sql, params = _counts_sql(filters)
+    row = session.execute(f"SELECT kept, total FROM ({sql}) counts", params).fetchone()
+    return (int(row[0]), int(row[1])) if row else (0, 0)
+
+
+def _counts_sql(filters: Filters) -> tuple[str, list[object]]:
+    """`SELECT kept, total` from the mirror's counts for a type/pack filter."""
     # Types and packs only: no entry or id query, so no chunks table to name.
     conds, params = conditions("c", "", Filters(types=filters.types, packs=filters.packs))
-    row = session.execute(f"SELECT coalesce(sum(c.n) FILTER (WHERE {' AND '.join(conds)}), 0), "
-                          f"coalesce(sum(c.n), 0) FROM {VEC_COUNTS_TABLE} c", params).fetchone()
-    return (int(row[0]), int(row[1])) if row else (0, 0)
+    return (f"SELECT coalesce(sum(c.n) FILTER (WHERE {' AND '.join(conds)}), 0) AS kept, "
+            f"coalesce(sum(c.n), 0) AS total FROM {VEC_COUNTS_TABLE} c"), params
+
+
+def exact_sql(conds: Sequence[str], gate: str = "") -> str:
+    """The exact scan: the filtered rows (alias `v`, the conditions' parameters first) by
+    true distance, then the query vector and `fetch`. Ordered by the negative inner
+    product, which is `rank`'s score (questlog's vectors are normalised, so it orders as
+    the cosine does) at a third of the cosine's arithmetic; `+ 0` makes it no indexed
+    expression, so the planner never takes a vector index and reads the filtered rows
+    (through the type/pack btree). `gate`: one more condition on the outer row of a
+    LATERAL join (the planner evaluates it once, before the scan)."""
+    where = [*conds, gate] if gate else list(conds)
+    clause = f" WHERE {' AND '.join(where)}" if where else ""
+    return (f"SELECT v.id, v.embedding FROM {VEC_TABLE} v{clause} "
+            "ORDER BY (v.embedding <#> %s::vector) + 0, v.id LIMIT %s")
+
+
+def selective_scan_sql(filters: Filters, chunks_table: str) -> tuple[str, list[object]]:
+    """One statement for a type/pack filter: the filter's counts, whether they call for the
+    exact scan (`PgVectorIndex.plan_for`'s rule, its two limits the next parameters) and,
+    only then, the exact scan's rows (then the query vector and `fetch`). When the
+    counts call for the walk, the scan's node is never executed ("One-Time Filter")."""
+    counts, count_params = _counts_sql(filters)
+    conds, params = conditions("v", chunks_table, filters)
+    scan = exact_sql(conds, gate="counts.exact")
+    sql = (f"WITH counts AS MATERIALIZED (SELECT s.kept, s.total, "
+           f"(s.kept <= %s OR s.kept < %s * s.total) AS exact FROM ({counts}) s) "
+           f"SELECT counts.kept, counts.total, counts.exact, x.id, x.embedding "
+           f"FROM counts LEFT JOIN LATERAL ({scan}) x ON true")
+    return sql, [*count_params, *params]
 
 
 def walk_sql(conds: Sequence[str]) -> str:
     """The filtered walk: the graph's `ef_search` nearest rows (parameters: the query
     vector, ef_search), then the conditions on alias `w` (theirs), then `fetch`. The inner
     LIMIT keeps the planner from flattening the subquery, so the walk is the index scan."""
-    return (f"SELECT w.id FROM (SELECT v.id, v.type, v.pack, v.embedding <=> %s::vector "
-            f"AS distance FROM {VEC_TABLE} v ORDER BY distance LIMIT %s) w "
-            f"WHERE {' AND '.join(conds)} ORDER BY w.distance, w.id LIMIT %s")
+    return (f"SELECT w.id, w.embedding FROM (SELECT v.id, v.type, v.pack, v.embedding, "
+            f"v.embedding <=> %s::vector AS distance FROM {VEC_TABLE} v ORDER BY distance "
+            f"LIMIT %s) w WHERE {' AND '.join(conds)} ORDER BY w.distance, w.id LIMIT %s")
 
 
 class PgVectorIndex:
@@ -277,22 +352,37 @@ class PgVectorIndex:
                filters: Filters, generation: Generation) -> list[tuple[int, float]]:
         qtext = _vector_literal(query)
         fetch = k + MARGIN
-        ef = self.plan(session, filters, generation, k).ef_search
-        ids = self.walk(session, qtext, fetch, ef, filters) if ef else []
-        if len(ids) < k:  # an exact scan by plan, or too few of the walk's rows survived
-            ids = self.exact_scan(session, qtext, fetch, filters)
-        return self._rescore(session, ids, query, k)
+        ef = 0  # the walk's ef_search, once it walked
+        if filters.entries is not None or filters.id_sql is not None:
+            found = self.exact_scan(session, qtext, fetch, filters)
+        elif filters.types or filters.packs:
+            # One round trip when the filter is selective (the common case: one type).
+            kept, total, exact, found = self.scan_if_selective(session, qtext, fetch, filters)
+            if not exact:
+                ef = self.plan_for(kept, total, k).ef_search
+                found = self.walk(session, qtext, fetch, ef, filters)
+        else:
+            ef = self.plan_for(generation.total, generation.total, k).ef_search
+            found = (self.walk(session, qtext, fetch, ef, filters) if ef
+                     else self.exact_scan(session, qtext, fetch, filters))
+        if ef and len(found) < k:  # too few of the walk's rows survived the filter
+            found = self.exact_scan(session, qtext, fetch, filters)
+        return rank([c.id for c in found], vectors_matrix(found, len(query)), query, k)
 
     def plan(self, session: Session, filters: Filters, generation: Generation,
              k: int) -> QueryPlan:
         """How a query runs: the graph walk's `ef_search`, or 0 for an exact scan."""
-        fetch = k + MARGIN
         if filters.entries is not None or filters.id_sql is not None:
             return QueryPlan(0, None, generation.total)  # no count tells an entry filter's size
         if not (filters.types or filters.packs):
-            kept = total = generation.total
-        else:
-            kept, total = kept_vectors(session, filters)
+            return self.plan_for(generation.total, generation.total, k)
+        kept, total = kept_vectors(session, filters)
+        return self.plan_for(kept, total, k)
+
+    def plan_for(self, kept: int, total: int, k: int) -> QueryPlan:
+        """The plan for a filter keeping `kept` of `total` vectors (the exact scan's rule is
+        also `selective_scan_sql`'s, with the same two limits)."""
+        fetch = k + MARGIN
         if kept <= self.exact_scan_max or kept < WALK_MIN_SHARE * total:
             return QueryPlan(0, kept, total)
         ef = max(self.ef_search, fetch)
@@ -300,36 +390,39 @@ class PgVectorIndex:
             ef = max(ef, math.ceil(OVERFETCH * fetch * total / kept))
         return QueryPlan(min(ef, EF_SEARCH_MAX), kept, total)
 
+    def scan_if_selective(self, session: Session, qtext: str, fetch: int, filters: Filters
+                          ) -> tuple[int, int, bool, list[Candidate]]:
+        """(kept, total, whether the counts call for the exact scan, its rows if so), in
+        one statement (see `selective_scan_sql`)."""
+        sql, params = selective_scan_sql(filters, self.chunks_table)
+        rows = _binary(session, sql, [self.exact_scan_max, WALK_MIN_SHARE, *params,
+                                      qtext, fetch])
+        kept, total, exact = int(rows[0][0]), int(rows[0][1]), bool(rows[0][2])
+        return kept, total, exact, [Candidate(int(r[3]), r[4]) for r in rows
+                                    if r[3] is not None]
+
     def walk(self, session: Session, qtext: str, fetch: int, ef_search: int,
-             filters: Filters) -> list[int]:
-        """The HNSW walk keeping `ef_search` rows, filtered after: up to `fetch` ids."""
+             filters: Filters) -> list[Candidate]:
+        """The HNSW walk keeping `ef_search` rows, filtered after: up to `fetch` rows."""
         conds, params = conditions("w", self.chunks_table, filters)
         session.execute("SELECT set_config('hnsw.ef_search', %s, true)", (str(ef_search),))
         if not conds:
-            sql = f"SELECT id FROM {VEC_TABLE} ORDER BY embedding <=> %s::vector LIMIT %s"
-            return [int(r[0]) for r in session.execute(sql, (qtext, fetch))]
-        sql = walk_sql(conds)
-        return [int(r[0]) for r in session.execute(sql, [qtext, ef_search, *params, fetch])]
+            sql = (f"SELECT id, embedding FROM {VEC_TABLE} ORDER BY embedding <=> %s::vector "
+                   "LIMIT %s")
+            return [Candidate(int(i), v) for i, v in _binary(session, sql, [qtext, fetch])]
+        rows = _binary(session, walk_sql(conds), [qtext, ef_search, *params, fetch])
+        return [Candidate(int(i), v) for i, v in rows]
 
     def exact_scan(self, session: Session, qtext: str, fetch: int,
-                   filters: Filters) -> list[int]:
-        """The `fetch` nearest ids among the filtered rows, by true distance."""
+                   filters: Filters) -> list[Candidate]:
+        """The `fetch` nearest rows among the filtered rows, by true distance."""
         conds, params = conditions("v", self.chunks_table, filters)
-        where = " WHERE " + " AND ".join(conds) if conds else ""
-        # `+ 0`: not the indexed expression, so never the HNSW index (see above).
-        sql = (f"SELECT v.id FROM {VEC_TABLE} v{where} "
-               "ORDER BY (v.embedding <=> %s::vector) + 0, v.id LIMIT %s")
-        return [int(r[0]) for r in session.execute(sql, [*params, qtext, fetch])]
+        rows = _binary(session, exact_sql(conds), [*params, qtext, fetch])
+        return [Candidate(int(i), v) for i, v in rows]
 
-    def _rescore(self, session: Session, ids: list[int], query: npt.NDArray[np.float32],
-                 k: int) -> list[tuple[int, float]]:
-        if not ids:
-            return []
-        got: list[int] = []
-        blobs: list[bytes] = []
-        for cid, blob in session.execute(
-                f"SELECT id, embedding FROM {self.chunks_table} WHERE id = ANY(%s) "
-                "AND embedding IS NOT NULL", (sorted(set(ids)),)):
-            got.append(int(cid))
-            blobs.append(bytes(blob))
-        return rank(got, blobs_to_matrix(blobs, len(query)), query, k)
+
+def _binary(session: Session, sql: str, params: Sequence[object]) -> list[Any]:
+    """The rows of a statement, results in binary: a vector arrives as pgvector's binary
+    format (`vectors_matrix` reads it), with no text to print and parse."""
+    conn = cast("PostgresSession", session).connection
+    return list(conn.execute(sql, params, binary=True).fetchall())
