@@ -83,7 +83,7 @@ class Settings(EnvSettings):
         default="fp32",
         description="The ONNX model variant that embeds both the index and the queries: "
                     "`fp32` (sentence-transformers' vectors within 1e-4) or `int8` (smoothed "
-                    "dynamic int8, made once from fp32; ~1.8x faster, its own model id, so "
+                    "dynamic int8, made once from fp32; ~2x the chunks per CPU-second, its own model id, so "
                     "an index is built and queried by one variant only).",
     )
     api_token: str | None = Field(default=None, description="Bearer token for HTTP writes.")

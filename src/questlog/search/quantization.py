@@ -22,9 +22,10 @@ installed weights), checked, and cached beside it (`model_cache`):
 
 On 300 SRD chunks this graph's vectors have mean cosine 0.997 (min 0.993) to
 the fp32 ones, against 0.994 (min 0.987) for plain dynamic int8, and it embeds
-~1.8x the chunks per CPU-second of fp32. Its vectors are not fp32's, so it has
-its own model id (`INT8_MODEL_ID`): the embedding cache keys them apart and an
-index built by one variant is never queried or updated by the other.
+~2x the chunks per CPU-second of fp32 (50 against 23 on the shared 2 cores).
+Its vectors are not fp32's, so it has its own model id (`INT8_MODEL_ID`): the
+embedding cache keys them apart and an index built by one variant is never
+queried or updated by the other.
 Activations are quantized per `run` over the whole batch, so the int8 embedder
 runs one text per `run`: a text's vector never depends on its batch-mates.
 """
