@@ -11,19 +11,20 @@ Figures (k=10 everywhere, 384-d):
 * Hybrid query latency on the real SRD index, the query's embedding included
   (the reference: the same queries with the numpy backend).
 * Cold SRD index build (`store.search.build()`, what the first `questlog search`
-  runs: ONNX Runtime, length-sorted batches committed to the embedding cache)
+  runs: ONNX Runtime, length-sorted batches committed to the embedding cache),
+  with the fp32 model and with the int8 variant (QUESTLOG_EMBEDDER_PRECISION),
   in chunks/s against the plain fp32 sentence-transformers `model.encode` loop
   (batches of 64, stored order, on a random sample of chunks, beside the ONNX
   embedder on the same sample): `--build-repeats` rounds of a cold build on a
   fresh store then the loop, the ratio per round and its median. Warm rebuild.
 * One-off `questlog search` process wall time (median of interleaved repeats),
-  ONNX embedder against the sentence-transformers one.
-* recall@5 and MRR of vector, keyword, tuned hybrid and plain-RRF hybrid on the
+  ONNX fp32 and int8 against the sentence-transformers embedder.
+* recall@5, MRR and recall@10, per model variant, of vector, keyword, tuned hybrid and plain-RRF hybrid on the
   tuning half and the held-back half of tests/search/queries.json, and the
   fusion grid search on the tuning half (its pick must be what fusion.py ships).
 
 Usage: .venv/bin/python benchmarks/search.py [--sizes 10000,100000] [--queries 100]
-       [--srd DIR] [--skip-srd] [--build-repeats 3]
+       [--srd DIR] [--skip-srd] [--build-repeats 3] [--precisions fp32,int8]
 Targets: filtered ≤ 1.5x numpy; unfiltered ≤ 3x numpy with recall@10 ≥ 0.95;
 cold build ≥ 4x the plain loop; one-off search ≤ 3 s; warm build ≤ 2 s;
 hybrid p50 ≤ 40 ms; hybrid recall@5 ≥ vector and keyword on both halves.
@@ -54,6 +55,7 @@ from questlog.sqlite import search_compat as vectors  # noqa: E402
 from questlog.sqlite.driver import load_dbapi  # noqa: E402
 
 K = 10
+PRECISIONS: list[Any] = ["fp32", "int8"]  # the ONNX model variants (QUESTLOG_EMBEDDER_PRECISION)
 
 
 def pct(samples: list[float]) -> dict[str, float]:
@@ -179,10 +181,11 @@ def _plain_loop_s(model: Any, texts: list[str]) -> float:
     return time.perf_counter() - started
 
 
-def _one_off_search_s(db: Path, embedder: str) -> float:
+def _one_off_search_s(db: Path, embedder: str, precision: str = "fp32") -> float:
     """Wall time of one `questlog search` process on a built index (fresh interpreter)."""
     exe = Path(sys.executable).with_name("questlog")
-    env = {**os.environ, "QUESTLOG_EMBEDDER": embedder, "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, "QUESTLOG_EMBEDDER": embedder, "QUESTLOG_EMBEDDER_PRECISION": precision,
+           "HF_HUB_OFFLINE": "1"}
     started = time.perf_counter()
     done = subprocess.run([str(exe), "--db", str(db), "search", "undead that drains life",
                            "-k", "5", "--json"], capture_output=True, text=True, env=env,
@@ -194,7 +197,8 @@ def _one_off_search_s(db: Path, embedder: str) -> float:
 
 
 def quality_table(store: Any) -> dict[str, Any]:
-    """recall@5 / MRR of vector, keyword, tuned hybrid and plain-RRF hybrid on both halves."""
+    """recall@5 / MRR (top 5) / recall@10 of vector, keyword, tuned hybrid and plain-RRF
+    hybrid on both halves."""
     from questlog.search.evaluation import evaluate, halves, load_queries
     from questlog.search.fusion import PLAIN_RRF, TUNED
 
@@ -206,9 +210,11 @@ def quality_table(store: Any) -> dict[str, Any]:
                                     ("hybrid", "hybrid", TUNED),
                                     ("hybrid_plain_rrf", "hybrid", PLAIN_RRF)):
             store.search.fusion = fusion
-            q = evaluate(part, lambda t, m=mode: [(h.type, h.index)
-                                                  for h in store.search(t, k=5, mode=m)], mode)
-            row[label] = {"recall@5": round(q.recall, 3), "mrr": round(q.mrr, 3)}
+            at = {k: evaluate(part, lambda t, m=mode, k=k: [
+                (h.type, h.index) for h in store.search(t, k=k, mode=m)], mode, k=k)
+                  for k in (5, 10)}
+            row[label] = {"recall@5": round(at[5].recall, 3), "mrr": round(at[5].mrr, 3),
+                          "recall@10": round(at[10].recall, 3)}
         table[half] = row
     store.search.fusion = TUNED
     return table
@@ -276,48 +282,57 @@ def srd_figures(srd: Path, n_queries_reps: int = 2, repeats: int = 3,
     from questlog.search.onnx_embedder import OnnxEmbedder
     from questlog.settings import Settings
 
-    started = time.perf_counter()
-    exported = not cached_model().complete()
-    ensure_model()
-    export_s = time.perf_counter() - started
-    onnx = OnnxEmbedder()
-    set_default_embedder(onnx)
+    prepared: dict[str, Any] = {}
+    for precision in PRECISIONS:
+        started = time.perf_counter()
+        made = not cached_model(precision=precision).complete()
+        ensure_model(precision=precision)
+        prepared[precision] = {"seconds": round(time.perf_counter() - started, 2),
+                               "made_in_this_run": made}
+    onnx = {p: OnnxEmbedder(precision=p) for p in PRECISIONS}
 
-    # Cold builds (a fresh store each: nothing in its embedding cache), each followed by
-    # the plain fp32 loop and the ONNX embedder on one random sample of the chunks (the
-    # loop in stored order, as a naive caller would): interleaved, so the load other
-    # processes put on the machine weighs on both sides of every ratio alike.
+    # Cold builds (a fresh store each: nothing in its embedding cache), fp32 then int8,
+    # each round followed by the plain fp32 loop and both ONNX embedders on one random
+    # sample of the chunks (the loop in stored order, as a naive caller would):
+    # interleaved, so the load other processes put on the machine weighs on both sides
+    # of every ratio alike.
     st_model = SentenceTransformerEmbedder().model()
     tmp = Path(tempfile.mkdtemp(prefix="qlbench-srd-"))
-    cold_rates, plain_rates, onnx_rates, embedded = [], [], [], []
-    store: Any = None
+    cold_rates: dict[str, list[float]] = {p: [] for p in PRECISIONS}
+    onnx_rates: dict[str, list[float]] = {p: [] for p in PRECISIONS}
+    embedded: dict[str, list[int]] = {p: [] for p in PRECISIONS}
+    plain_rates: list[float] = []
+    stores: dict[str, Any] = {}
     texts: list[str] = []
     chosen: list[str] = []
     for repeat in range(build_repeats):
-        if store is not None:
-            store.close()
-        store = Store.open(tmp / f"srd-{repeat}.db")
-        store.content.import_pack(srd, pack="srd")
-        started = time.perf_counter()
-        build = store.search.build()  # what the first `questlog search` runs
-        cold_s = time.perf_counter() - started
-        embedded.append(build.embedded)
-        if not texts:
-            with store.read() as conn:
-                texts = [str(r[0]) for r in conn.execute(
-                    f"SELECT text FROM {index.CHUNKS_TABLE}")]
-            chosen = random.Random(7).sample(texts, min(sample, len(texts)))
-        cold_rates.append(len(texts) / cold_s)
+        for precision in PRECISIONS:
+            if precision in stores:
+                stores[precision].close()
+            set_default_embedder(onnx[precision])
+            store = stores[precision] = Store.open(tmp / f"srd-{precision}-{repeat}.db")
+            store.content.import_pack(srd, pack="srd")
+            started = time.perf_counter()
+            build = store.search.build()  # what the first `questlog search` runs
+            cold_s = time.perf_counter() - started
+            embedded[precision].append(build.embedded)
+            if not texts:
+                with store.read() as conn:
+                    texts = [str(r[0]) for r in conn.execute(
+                        f"SELECT text FROM {index.CHUNKS_TABLE}")]
+                chosen = random.Random(7).sample(texts, min(sample, len(texts)))
+            cold_rates[precision].append(len(texts) / cold_s)
         plain_rates.append(len(chosen) / _plain_loop_s(st_model, chosen))
-        t0 = time.perf_counter()
-        onnx.embed(chosen)
-        onnx_rates.append(len(chosen) / (time.perf_counter() - t0))
+        for precision in PRECISIONS:
+            t0 = time.perf_counter()
+            onnx[precision].embed(chosen)
+            onnx_rates[precision].append(len(chosen) / (time.perf_counter() - t0))
+    set_default_embedder(onnx["fp32"])
+    store = stores["fp32"]
     started = time.perf_counter()
     store.projections.rebuild(["search_index"])
     warm_s = time.perf_counter() - started
     plain_rate = statistics.median(plain_rates)
-    cold_rate = statistics.median(cold_rates)
-    cold_ratios = [c / p for c, p in zip(cold_rates, plain_rates, strict=True)]
 
     queries = [q.text for q in load_queries(REPO / "tests" / "search" / "queries.json")]
 
@@ -332,49 +347,67 @@ def srd_figures(srd: Path, n_queries_reps: int = 2, repeats: int = 3,
         return pct(times)
 
     hybrid = hybrid_latency(store)
-    quality = quality_table(store)
+    quality = {}
+    for precision in PRECISIONS:
+        set_default_embedder(onnx[precision])
+        quality[precision] = quality_table(stores[precision])
+    set_default_embedder(onnx["fp32"])
     tuning = tune_fusion(store)
-    embed_times = []
+    embed_times: dict[str, list[float]] = {p: [] for p in PRECISIONS}
     for q in queries:
-        t0 = time.perf_counter()
-        onnx.embed([q])
-        embed_times.append(time.perf_counter() - t0)
-    path = store.path
-    store.close()
-    with Store.open(path, settings=Settings(vector_backend="numpy")) as numpy_store:
+        for precision in PRECISIONS:
+            t0 = time.perf_counter()
+            onnx[precision].embed([q])
+            embed_times[precision].append(time.perf_counter() - t0)
+    paths = {p: stores[p].path for p in PRECISIONS}
+    for s in stores.values():
+        s.close()
+    with Store.open(paths["fp32"], settings=Settings(vector_backend="numpy")) as numpy_store:
         hybrid_numpy = hybrid_latency(numpy_store)
 
-    # One-off search processes, interleaved: ONNX (the product) and sentence-transformers.
-    one_off: dict[str, list[float]] = {"onnx": [], "sentence-transformers": []}
+    # One-off search processes, interleaved: ONNX fp32 (the default), ONNX int8 on the
+    # int8 index, and sentence-transformers on the fp32 index.
+    runs = {"onnx_fp32": ("onnx", "fp32"), "onnx_int8": ("onnx", "int8"),
+            "sentence-transformers": ("sentence-transformers", "fp32")}
+    one_off: dict[str, list[float]] = {name: [] for name in runs if runs[name][1] in PRECISIONS}
     for _ in range(repeats):
-        for embedder in one_off:
-            one_off[embedder].append(_one_off_search_s(path, embedder))
+        for name in one_off:
+            embedder, precision = runs[name]
+            one_off[name].append(_one_off_search_s(paths[precision], embedder, precision))
+    per_precision = {}
+    for precision in PRECISIONS:
+        ratios = [c / p for c, p in zip(cold_rates[precision], plain_rates, strict=True)]
+        per_precision[precision] = {
+            "index_build_cold_s": round(len(texts) / statistics.median(cold_rates[precision]), 2),
+            "index_build_cold_chunks_per_s": round(statistics.median(cold_rates[precision]), 1),
+            "index_build_cold_chunks_per_s_per_repeat": [round(r, 1)
+                                                         for r in cold_rates[precision]],
+            "index_build_embedded": embedded[precision],
+            "cold_build_x_plain_loop": round(statistics.median(ratios), 2),
+            "cold_build_x_plain_loop_per_repeat": [round(r, 2) for r in ratios],
+            "onnx_embed_chunks_per_s": round(statistics.median(onnx_rates[precision]), 1),
+            "onnx_embed_x_plain_loop_per_repeat": [
+                round(o / p, 2) for o, p in zip(onnx_rates[precision], plain_rates, strict=True)],
+            "query_embedding_only": pct(embed_times[precision]),
+            "quality": quality[precision],
+        }
     return {
         "chunks": len(texts),
-        "model_export_s": round(export_s, 2), "model_exported_in_this_run": exported,
+        "model_prepared": prepared,
         "build_repeats": build_repeats,
-        "index_build_cold_s": round(len(texts) / cold_rate, 2),
-        "index_build_cold_chunks_per_s": round(cold_rate, 1),
-        "index_build_cold_chunks_per_s_per_repeat": [round(r, 1) for r in cold_rates],
-        "index_build_embedded": embedded,
         "plain_fp32_encode_loop_chunks_per_s": round(plain_rate, 1),
         "plain_fp32_encode_loop_chunks_per_s_per_repeat": [round(r, 1) for r in plain_rates],
-        "cold_build_x_plain_loop": round(statistics.median(cold_ratios), 2),
-        "cold_build_x_plain_loop_per_repeat": [round(r, 2) for r in cold_ratios],
         "target_cold_build_x_plain_loop": 4.0,
         "embedding_sample": len(chosen),
-        "onnx_embed_chunks_per_s": round(statistics.median(onnx_rates), 1),
-        "onnx_embed_x_plain_loop_per_repeat": [round(o / p, 2) for o, p in
-                                               zip(onnx_rates, plain_rates, strict=True)],
+        **{f"onnx_{p}": per_precision[p] for p in PRECISIONS},
         "index_build_warm_s": round(warm_s, 3),
         "one_off_search_process_s": {k: round(statistics.median(v), 2)
                                      for k, v in one_off.items()},
         "target_one_off_search_s": 3.0,
         "hybrid_query_sqlite_vec": hybrid,
         "hybrid_query_numpy_reference": hybrid_numpy,
-        "query_embedding_only": pct(embed_times),
-        "quality": quality,
         "fusion_tuning": tuning,
+        "load_average": [round(x, 2) for x in os.getloadavg()],
     }
 
 
@@ -387,7 +420,12 @@ def main() -> None:
     parser.add_argument("--skip-srd", action="store_true")
     parser.add_argument("--build-repeats", type=int, default=3,
                         help="cold SRD builds, each followed by the plain loop (interleaved)")
+    parser.add_argument("--precisions", default="fp32,int8",
+                        help="ONNX model variants to build and query with (fp32 first)")
     args = parser.parse_args()
+    PRECISIONS[:] = [p for p in args.precisions.split(",") if p]
+    if not PRECISIONS or PRECISIONS[0] != "fp32" or not set(PRECISIONS) <= {"fp32", "int8"}:
+        parser.error("--precisions must start with fp32 (then optionally int8)")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     result: dict[str, Any] = {"benchmark": "search", "k": K, "dim": 384,
                               "layout": {"filtered": "vec0 float partition key=type chunk 256",

@@ -140,6 +140,8 @@ def build_missing(store: Store, progress: BuildProgress | None = None,
     started = time.perf_counter()
     embedder = embedder or default_embedder()
     batch = batch or store.settings.search_build_batch
+    with store.read() as conn:  # before embedding anything with the wrong model
+        search_index.refuse_other_model(search_index.read_state(conn), embedder.model_id)
     work = plan(store, embedder)
     if progress is not None:
         progress.planned(work)

@@ -194,6 +194,8 @@ def default_embedder() -> Embedder:
 
     `QUESTLOG_EMBEDDER` picks it: `onnx` (default; sentence-transformers when
     onnxruntime or tokenizers is not installed) or `sentence-transformers`.
+    `QUESTLOG_EMBEDDER_PRECISION=int8` needs the ONNX embedder (sentence-transformers
+    has no int8 variant): it is an error, not a silent fp32, without it.
     """
     global _default
     with _default_lock:
@@ -208,11 +210,15 @@ def _configured_embedder() -> Embedder:
     from ..settings import load_settings
 
     settings = load_settings()
-    if settings.embedder == "onnx" and all(
-            importlib.util.find_spec(m) is not None for m in ("onnxruntime", "tokenizers")):
+    onnx = all(importlib.util.find_spec(m) is not None for m in ("onnxruntime", "tokenizers"))
+    if settings.embedder == "onnx" and onnx:
         from .onnx_embedder import OnnxEmbedder
 
         return OnnxEmbedder(settings=settings)
+    if settings.embedder_precision != "fp32":
+        raise EmbeddingModelUnavailable(
+            f"QUESTLOG_EMBEDDER_PRECISION={settings.embedder_precision} needs the ONNX "
+            "embedder (QUESTLOG_EMBEDDER=onnx, with onnxruntime and tokenizers installed)")
     return SentenceTransformerEmbedder()
 
 

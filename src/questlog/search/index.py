@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import VectorSearchUnavailable
 from ..events import RecordedEvent
 from ..storage.keywords import KeywordRow
 from ..storage.search_chunks import ChunkRow, Key
@@ -117,6 +118,19 @@ def missing_texts(conn: Session, chunks_table: str = CHUNKS_TABLE) -> dict[str, 
 
 # -- applying -----------------------------------------------------------------------------
 
+def refuse_other_model(state: IndexState | None, model_id: str) -> None:
+    """An index holds the vectors of one model: another one's must not join them.
+
+    (fp32 and int8 vectors of the same network are not comparable enough to share a
+    ranking.) A rebuild starts from empty tables, so it is never refused.
+    """
+    if state is not None and state.model_id and state.total and state.model_id != model_id:
+        raise VectorSearchUnavailable(
+            f"the search index holds vectors of {state.model_id!r} but this process embeds "
+            f"with {model_id!r} (QUESTLOG_EMBEDDER / QUESTLOG_EMBEDDER_PRECISION); rebuild "
+            "the index (`questlog projections rebuild search_index`) or use that model")
+
+
 @dataclass
 class Tables:
     chunks: str = CHUNKS_TABLE
@@ -133,6 +147,7 @@ def apply_keys(conn: Session, tables: Tables, keys: set[Key], model_id: str, dim
     # except in a rebuild's shadow tables: it is refilled after the swap.
     mirror = None if rebuilding else indexes.maintained_index(conn, CHUNKS_TABLE)
     state = read_state(conn, tables.state)
+    refuse_other_model(state, model_id)
     mirror_ok = mirror is not None and state is not None and mirror.in_sync(conn, state.token)
 
     effective = effective_chunks(conn, keys)

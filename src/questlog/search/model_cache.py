@@ -13,12 +13,15 @@ offline, about 10 s; one line on stderr says so) and kept in the model cache:
         tokenizer.json    the model's tokenizer (truncation/padding are set at load)
         manifest.json     source, versions, and the check the export passed
 
+      onnx-int8-q<QUANT_VERSION>-<EXPORT_VERSION>-<source fingerprint>/
+        model.onnx        the int8 variant (QUESTLOG_EMBEDDER_PRECISION=int8), made once
+                          from the fp32 export above (search/quantization.py)
+        tokenizer.json, manifest.json
+
 The fingerprint (weights package version and weight file size) changes when
 the installed weights do, so a new package never reuses an old export. An
 export is written to a temporary directory and renamed into place, under a
 file lock, so concurrent processes neither see half an export nor both export.
-There is no int8 graph: quantised vectors lost recall on the labelled set, and
-an index must be built and queried with the same model.
 """
 
 from __future__ import annotations
@@ -33,9 +36,11 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ..settings import Settings, load_settings
+
+Precision = Literal["fp32", "int8"]
 
 EXPORT_VERSION = 1
 MODEL_NAME = "all-MiniLM-L6-v2"
@@ -117,17 +122,47 @@ class CachedModel:
         return data
 
 
-def cached_model(settings: Settings | None = None, source: Path | None = None) -> CachedModel:
+def cached_model(settings: Settings | None = None, source: Path | None = None,
+                 precision: Precision = "fp32") -> CachedModel:
     """Where the export of the installed weights lives (whether or not it exists yet)."""
+    from .quantization import QUANT_VERSION
+
     source = source or _source_dir()
     fingerprint = source_fingerprint(source) if source is not None else "no-weights"
+    variant = "onnx" if precision == "fp32" else f"onnx-int8-q{QUANT_VERSION}"
     return CachedModel(cache_root(settings) / MODEL_NAME
-                       / f"onnx-{EXPORT_VERSION}-{fingerprint}")
+                       / f"{variant}-{EXPORT_VERSION}-{fingerprint}")
 
 
 def ensure_model(settings: Settings | None = None,
-                 notice: Callable[[str], None] | None = None) -> CachedModel:
-    """The cached export, made now (once, under a lock) if it is not there yet."""
+                 notice: Callable[[str], None] | None = None,
+                 precision: Precision | None = None) -> CachedModel:
+    """The cached export (fp32, or the int8 variant made from it), made now if missing.
+
+    `precision` defaults to the settings' `embedder_precision`.
+    """
+    if precision is None:
+        precision = (settings or load_settings()).embedder_precision
+    fp32 = _ensure_fp32(settings, notice)
+    if precision == "fp32":
+        return fp32
+    model = cached_model(settings, precision="int8")
+    if model.complete():
+        return model
+    source = _source_dir()
+    assert source is not None  # _ensure_fp32 raised otherwise
+    with _export_lock(model.directory.parent / ".export.lock"):
+        if model.complete():
+            return model
+        say = notice or _stderr_line
+        say(f"questlog: quantizing {MODEL_NAME} to int8 once (about 10-30 s), "
+            f"cached in {model.directory}")
+        export_int8(source, fp32, model.directory)
+    return model
+
+
+def _ensure_fp32(settings: Settings | None,
+                 notice: Callable[[str], None] | None) -> CachedModel:
     model = cached_model(settings)
     if model.complete():
         return model
@@ -204,6 +239,51 @@ def export(source: Path, target: Path) -> None:
         raise
 
 
+def export_int8(source: Path, fp32: CachedModel, target: Path) -> None:
+    """Quantize the fp32 export into `target` (search/quantization.py), checked, atomically."""
+    import numpy as np
+
+    from .library_noise import quiet
+    from .onnx_embedder import OnnxEmbedder
+    from .quantization import MIN_COSINE, calibration_texts, quantize
+
+    started = time.perf_counter()
+    work = Path(tempfile.mkdtemp(prefix=".quantize-", dir=target.parent))
+    try:
+        shutil.copyfile(fp32.tokenizer, work / TOKENIZER_FILE)
+        reference = OnnxEmbedder(model_dir=fp32.directory, precision="fp32")
+        try:
+            with quiet():
+                recipe = quantize(fp32.model, work / MODEL_FILE,
+                                  calibration_texts(source, _PROBES),
+                                  lambda text: reference.encode_batch([text]))
+        except ImportError as exc:
+            raise ModelExportFailed(f"quantizing the ONNX model needs onnx: {exc}") from exc
+        probes = list(_PROBES)
+        got = OnnxEmbedder(model_dir=work, precision="int8").embed(probes)
+        cosine = float((got * reference.embed(probes)).sum(axis=1).min())
+        if not np.isfinite(cosine) or cosine < MIN_COSINE:
+            raise ModelExportFailed(
+                f"the int8 model's vectors are too far from fp32 (cosine {cosine:.4f} < "
+                f"{MIN_COSINE}); not cached")
+        manifest = {
+            "model": MODEL_NAME, "precision": "int8", "source": str(source),
+            "from": str(fp32.directory), "export_version": EXPORT_VERSION,
+            "fingerprint": source_fingerprint(source), "max_tokens": MAX_TOKENS,
+            "pooling": "mean", "normalized": True, "file": MODEL_FILE, **recipe,
+            "min_cosine_vs_fp32": round(cosine, 6), "onnxruntime": _ort_version(),
+            "seconds": round(time.perf_counter() - started, 1),
+        }
+        (work / MANIFEST_FILE).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+        work.chmod(0o755)
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(work, target)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+
+
 def _torch_export(torch: Any, model: Any, path: Path) -> None:
     class Pooled(torch.nn.Module):  # type: ignore[misc]
         """The transformer, mean pooling over real tokens and L2 normalisation."""
@@ -250,7 +330,7 @@ def _torch_vectors(torch: Any, model: Any, work: Path) -> Any:
     """The probe texts' vectors from torch (tokenized as the ONNX embedder will)."""
     from .onnx_embedder import OnnxEmbedder
 
-    batch = OnnxEmbedder(model_dir=work).encode_batch(list(_PROBES))
+    batch = OnnxEmbedder(model_dir=work, precision="fp32").encode_batch(list(_PROBES))
     with torch.no_grad():
         mask = torch.from_numpy(batch["attention_mask"])
         hidden = model(input_ids=torch.from_numpy(batch["input_ids"]), attention_mask=mask,
@@ -266,7 +346,7 @@ def _check(want: Any, work: Path) -> float:
 
     from .onnx_embedder import OnnxEmbedder
 
-    got = OnnxEmbedder(model_dir=work).embed(list(_PROBES))
+    got = OnnxEmbedder(model_dir=work, precision="fp32").embed(list(_PROBES))
     worst = float(np.abs(got - want).max())
     if not worst <= EXPORT_TOLERANCE:
         raise ModelExportFailed(
@@ -283,8 +363,10 @@ def _ort_version() -> str:
 
 def report(settings: Settings | None = None) -> dict[str, Any]:
     """What `questlog doctor` prints about the cached ONNX model (reads no weights)."""
-    model = cached_model(settings)
-    out: dict[str, Any] = {"cache": str(cache_root(settings)), "path": str(model.directory)}
+    precision = (settings or load_settings()).embedder_precision
+    model = cached_model(settings, precision=precision)
+    out: dict[str, Any] = {"cache": str(cache_root(settings)), "path": str(model.directory),
+                           "precision": precision}
     if not model.complete():
         out["status"] = ("not exported yet (made automatically on first use)"
                          if _source_dir() is not None else
@@ -293,7 +375,10 @@ def report(settings: Settings | None = None) -> dict[str, Any]:
     manifest = model.manifest()
     size = round(model.model.stat().st_size / 1e6, 1) if model.model.exists() else None
     out.update(status="cached", model_mb=size,
-               max_abs_diff_vs_torch=manifest.get("max_abs_diff_vs_torch_fp32"),
-               exported_with=f"torch {manifest.get('torch')}, "
-                             f"onnxruntime {manifest.get('onnxruntime')}")
+               exported_with=", ".join(f"{lib} {manifest[lib]}" for lib in
+                                       ("torch", "onnxruntime") if lib in manifest))
+    if precision == "fp32":
+        out["max_abs_diff_vs_torch"] = manifest.get("max_abs_diff_vs_torch_fp32")
+    else:
+        out["min_cosine_vs_fp32"] = manifest.get("min_cosine_vs_fp32")
     return out

@@ -20,6 +20,11 @@ cores (interleaved, same texts): one thread per batch embeds ~1.45x as many
 chunks per CPU-second as one session with 2 intra-op threads and 8,192-token
 batches, whose threads wait for each other at every operator; 512-2,048
 tokens are within 10 % of each other, 8,192 is ~25 % slower per CPU-second.
+
+`precision="int8"` (QUESTLOG_EMBEDDER_PRECISION) runs the smoothed int8
+variant instead (search/quantization.py), with its own model id, one text per
+`run` (its activations are quantized per run, so a text's vector must not
+depend on its batch-mates; with no padding at all this costs nothing).
 """
 
 from __future__ import annotations
@@ -31,7 +36,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .embedder import MINILM_DIM, MINILM_ID, SMALL_BATCH, EmbeddingModelUnavailable, clean_text
-from .model_cache import MAX_TOKENS, MODEL_FILE, TOKENIZER_FILE, ModelExportFailed, ensure_model
+from .model_cache import (
+    MAX_TOKENS,
+    MODEL_FILE,
+    TOKENIZER_FILE,
+    ModelExportFailed,
+    Precision,
+    ensure_model,
+)
+from .quantization import INT8_MODEL_ID
 
 if TYPE_CHECKING:
     import numpy as np
@@ -61,14 +74,21 @@ def workers() -> int:
 class OnnxEmbedder:
     """Batched, normalized all-MiniLM-L6-v2 vectors from ONNX Runtime on CPU."""
 
-    def __init__(self, *, model_dir: Path | None = None,
-                 settings: Settings | None = None) -> None:
+    def __init__(self, *, model_dir: Path | None = None, settings: Settings | None = None,
+                 precision: Precision | None = None) -> None:
+        if precision is None:
+            from ..settings import load_settings
+
+            precision = (settings or load_settings()).embedder_precision
         self._model_dir = model_dir
         self._settings = settings
+        self.precision: Precision = precision
+        # int8: one text per run (see the module doc).
+        self._max_batch = MAX_BATCH if precision == "fp32" else 1
 
     @property
     def model_id(self) -> str:
-        return MINILM_ID
+        return MINILM_ID if self.precision == "fp32" else INT8_MODEL_ID
 
     @property
     def dim(self) -> int:
@@ -84,7 +104,8 @@ class OnnxEmbedder:
         """The export directory (exported now if it is not cached yet)."""
         if self._model_dir is None:
             try:
-                self._model_dir = ensure_model(self._settings).directory
+                self._model_dir = ensure_model(self._settings,
+                                               precision=self.precision).directory
             except ModelExportFailed as exc:
                 raise EmbeddingModelUnavailable(str(exc)) from exc
         return self._model_dir
@@ -151,7 +172,7 @@ class OnnxEmbedder:
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
         # Longest last in the list, popped first: the last batches to start are the
         # short ones, so no core idles long while another finishes a 256-token batch.
-        pending = _batches(order, [len(e.ids) for e in encodings])
+        pending = _batches(order, [len(e.ids) for e in encodings], self._max_batch)
         taking = threading.Lock()
         failed: list[BaseException] = []
 
@@ -183,14 +204,15 @@ class OnnxEmbedder:
         return out
 
 
-def _batches(order: list[int], lengths: list[int]) -> list[list[int]]:
+def _batches(order: list[int], lengths: list[int],
+             max_batch: int = MAX_BATCH) -> list[list[int]]:
     """Consecutive runs of `order` (ascending length) within the token budget."""
     batches: list[list[int]] = []
     current: list[int] = []
     for i in order:
         # Sorted ascending, so the newest text is the longest of its batch.
         if current and ((len(current) + 1) * lengths[i] > BATCH_TOKENS
-                        or len(current) >= MAX_BATCH):
+                        or len(current) >= max_batch):
             batches.append(current)
             current = []
         current.append(i)
