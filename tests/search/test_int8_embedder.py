@@ -157,11 +157,13 @@ def test_the_cache_keys_variants_apart_and_an_index_takes_one_model(
     assert all(fp32_rows[h] != int8_rows[h] for h in hashes)
 
 
-def test_int8_recall_on_the_labelled_set_is_not_lower(
+def test_int8_finds_what_fp32_finds_but_one_boundary_question(
         real_store: Store, int8: OnnxEmbedder, srd_dir: Path, tmp_path: Path,
         restore_embedder: None) -> None:
     """Every labelled question fp32 answers in the top k (5, 10), vector and hybrid, on
-    both halves, int8 answers too, except BOUNDARY in vector's top 5."""
+    both halves, int8 answers too, except BOUNDARY in vector's top 5: int8's vector
+    recall@5 on the held-back half IS lower by that one question (0.92 against 0.96),
+    which is why int8 is not the default."""
     queries = load_queries(QUERIES)
 
     def misses(store: Store) -> dict[tuple[str, str, int], list[str]]:
