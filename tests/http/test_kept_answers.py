@@ -295,6 +295,42 @@ def test_the_kept_urls_are_bounded_least_recently_used_out_first(db: Path) -> No
         assert kept.answered == 1
 
 
+def test_a_fault_while_answering_early_is_answered_by_the_route_and_its_handlers(
+        client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A token read that fails before routing (a busy or restoring file, a lost server)
+    goes on to the route, so the fault meets the app's handlers: the same 503, problem
+    body and Retry-After as a routed request, never a bare 500."""
+    from questlog.http.conditional import Conditional
+    from questlog.storage.errors import StorageBusy
+
+    assert client.get(CONTENT_URL, headers=READ).status_code == 200  # kept now
+    kept = _kept(client)
+
+    async def busy(self: Conditional, request: object, key: object) -> str:
+        raise StorageBusy("the store is busy")
+
+    monkeypatch.setattr(Conditional, "token", busy)
+    routed = client.get(CONTENT_URL + "?min_position=0", headers=READ)  # never kept
+    early = client.get(CONTENT_URL, headers=READ)
+    assert routed.status_code == early.status_code == 503
+    assert early.json()["type"] == routed.json()["type"]
+    assert early.headers.get("retry-after") == routed.headers.get("retry-after") is not None
+    assert early.headers["x-request-id"]
+    assert kept.answered == 0
+
+
+def test_a_url_with_a_long_query_is_never_kept(client: TestClient) -> None:
+    from questlog.http.kept_answers import MAX_KEPT_QUERY
+
+    long_url = f"{CONTENT_URL}?pad={'x' * MAX_KEPT_QUERY}"
+    for _ in range(2):
+        assert client.get(long_url, headers=READ).status_code == 200
+    kept = _kept(client)
+    assert len(kept) == 0 and kept.answered == 0
+    client.get(CONTENT_URL, headers=READ)
+    assert len(kept) == 1
+
+
 def test_never_older_than_the_last_committed_import_under_concurrent_writes(
         client: TestClient, node: Store, db: Path) -> None:
     """A writer imports versions 2..6 on the file while the client reads; every answer,

@@ -19,8 +19,10 @@ the route's own rules (`Conditional.answer_again`):
 3. a matching `If-None-Match` → 304, else the body kept under that ETag.
 
 When any step cannot answer (access refused, a body not kept under the current ETag —
-e.g. after an append —, evicted), the request goes on to the app unchanged and the
-route answers it, 401/503 and fresh bodies included. So this is never staler than the
+e.g. after an append —, evicted, a fault while reading the token), the request goes on
+to the app unchanged and the route answers it, 401/503 and fresh bodies included (a
+fault then meets the app's exception handlers, as on any routed request). A URL whose
+query is longer than `MAX_KEPT_QUERY` is never kept. So this is never staler than the
 route: a body is only ever served under the ETag of the token read for this request.
 
 The middleware sits inside the request observer and the deprecated-alias headers
@@ -45,6 +47,10 @@ if TYPE_CHECKING:
     from .conditional import Conditional
 
 SCOPE_KEY = "questlog.kept_answers"  # how a route's `ETag.keep` finds the index
+# A URL is kept with its query twice (raw and parsed), and any client that may read can
+# add parameters the route ignores: a longer query is answered by the route every time,
+# so the index stays small (read_cache_entries x about 4 KB at most).
+MAX_KEPT_QUERY = 2048
 
 URLKey = tuple[str, str, bytes]  # (root_path, path, raw query string)
 
@@ -84,7 +90,7 @@ class KeptAnswers:
         return len(self._urls)
 
     def remember(self, scope: Scope, url: KeptURL) -> None:
-        if self.max_entries == 0:
+        if self.max_entries == 0 or len(scope.get("query_string", b"")) > MAX_KEPT_QUERY:
             return
         key = _url_key(scope)
         with self._lock:
@@ -113,7 +119,13 @@ class ServeKeptAnswers:
         if scope["type"] == "http":
             if scope["method"] == "GET" and (url := self.answers.find(scope)) is not None:
                 request = Request({**scope, "path_params": url.path_params})
-                response = await url.source.answer_again(url, request)
+                try:
+                    response = await url.source.answer_again(url, request)
+                except Exception:  # the route answers it, through the app's handlers
+                    # A fault here (a busy or restoring file, a lost server) sits outside
+                    # the app's exception handlers: let the route read the token again,
+                    # so the fault gets its own status, headers and health report.
+                    response = None
                 if response is not None:
                     self.answers.answered += 1
                     scope["route"] = url.route
