@@ -120,6 +120,13 @@ class ProjectionError(QuestlogError):
         super().__init__(message)
 
 
+class ProjectorCannotRun(ProjectionError):
+    """A projector cannot run in this process's configuration (its search index holds
+    another embedding model's vectors, say). No event is at fault: the projector waits,
+    retried with backoff, and is never parked for it (a skip would drop a valid event);
+    the reason shows in `projections status` until the configuration is put right."""
+
+
 class PoisonEvent(ProjectionError):
     """A recorded event that tolerant reading cannot use: its payload stays unreadable
     after upcasting and normalisation (a required id missing and not derivable, a value of

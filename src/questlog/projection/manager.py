@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ProjectionError
+from ..errors import ProjectionError, ProjectorCannotRun
 from ..events import NewEvent, RecordedEvent, utc_now
 from ..observability.operation import Operation
 from ..storage.readmodels import options_of
@@ -183,9 +183,11 @@ class ProjectionManager:
             if cp is None:
                 return 0
             failures = cp.failures + 1
+            cannot_run = isinstance(err, ProjectorCannotRun)  # no event at fault: never parked
             changes: dict[str, Any] = {"failures": failures, "last_error": str(err),
-                                       "error_position": position, "updated_at": utc_now()}
-            if failures >= limit:
+                                       "error_position": None if cannot_run else position,
+                                       "updated_at": utc_now()}
+            if failures >= limit and not cannot_run:
                 changes["state"] = "parked"
             self.checkpoints.update(session, [p.name], changes)
             return failures

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from ..errors import ProjectorCannotRun
 from ..errors import ProjectorsParked as ProjectorsParked  # re-exported: it moved to errors
 from ..events import utc_now
 from ..storage.checkpoints import Checkpoints
@@ -78,6 +79,8 @@ def apply_isolating(session: Session, p: Projector, ctx: ProjectionContext,
         with session.savepoint("projector_batch"):
             apply(ctx, items)
         return None
+    except ProjectorCannotRun:
+        raise  # not an event's fault: nothing to isolate
     except Exception:
         pass
     # Only a failing batch pays for one savepoint per event.
@@ -85,6 +88,8 @@ def apply_isolating(session: Session, p: Projector, ctx: ProjectionContext,
         try:
             with session.savepoint("projector_event"):
                 apply(ctx, [item])
+        except ProjectorCannotRun:
+            raise
         except Exception as exc:
             return Poison(p.name, position_of(item), _type_of(item), _reason(exc))
     # The batch failed but no event alone does: not a poison event (e.g. a fault of the

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import VectorSearchUnavailable
+from ..errors import ProjectorCannotRun, VectorSearchUnavailable
 from ..events import RecordedEvent
 from ..storage.keywords import KeywordRow
 from ..storage.search_chunks import ChunkRow, Key
@@ -147,7 +147,10 @@ def apply_keys(conn: Session, tables: Tables, keys: set[Key], model_id: str, dim
     # except in a rebuild's shadow tables: it is refilled after the swap.
     mirror = None if rebuilding else indexes.maintained_index(conn, CHUNKS_TABLE)
     state = read_state(conn, tables.state)
-    refuse_other_model(state, model_id)
+    try:
+        refuse_other_model(state, model_id)
+    except VectorSearchUnavailable as exc:  # the index waits: no event is at fault
+        raise ProjectorCannotRun(str(exc), projector="search_index") from None
     mirror_ok = mirror is not None and state is not None and mirror.in_sync(conn, state.token)
 
     effective = effective_chunks(conn, keys)
