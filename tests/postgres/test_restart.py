@@ -1,9 +1,12 @@
 """A server restart in the middle of a load: nothing acknowledged is lost, nothing is
 doubled, and the log verifies. Twice: a fast shutdown (the server ends its sessions and
 writes a checkpoint) and an immediate one (every server process killed at once, no
-checkpoint, no WAL written past what was flushed: a crash, and the restart is crash
-recovery). The immediate one is what proves an append is acknowledged only after its
-commit is flushed: an acknowledgement that came before the flush is lost by it. Runs on
+checkpoint, WAL still in the server's buffers never written: a crash, and the restart
+is crash recovery). The immediate one is what checks that an append is acknowledged only
+after its commit is flushed: an acknowledgement that came while its batch was still in
+the server's WAL buffers loses that batch (WAL already written to the OS but not yet
+fsynced survives a server crash, so this catches the early acknowledgement only in that
+narrower window; it caught the prototype described in postgres/transactions.py). Runs on
 a server of its own (pgserver), since it restarts it."""
 
 from __future__ import annotations

@@ -74,13 +74,14 @@ where this code gave 1.42x and 0.67x) and not adopted:
   record asynchronously, whatever `synchronous_commit` says (measured on 16.2 with the
   walwriter slowed; the immediate-shutdown case of `tests/postgres/test_restart.py`
   then loses acknowledged events). One that writes a WAL record does
-  (`pg_logical_emit_message(true, ...)`, callable by any role).
+  (`pg_logical_emit_message(true, ...)`; which roles may call it was not checked).
 - But every reader of the primary sees a batch from its commit on, before the flush,
   and questlog's processes outlive a server crash (they reconnect). A crash in that
   window (any server process crashing resets shared memory and the WAL buffers with it)
-  loses the batch, and the next appends take its positions with other events. What a
-  reader did with the lost events survives: a subscription has moved past those
-  positions and never sees the new events there; an answer cached under a position
+  may lose the batch (what was already written to the OS survives), and the next
+  appends take its positions with other events. What a reader did with the lost events
+  survives: a subscription has moved past those positions and never sees the new events
+  there; an answer cached under a position
   token (`read_positions`) may be served again when the log reaches that position once
   more; an async projector that read them writes their rows and its checkpoint through
   the writer after the restart (its check compares positions only). A standby is
