@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from http_tokens import API_TOKEN, READ_TOKEN, WRITE
+from read_sources import SwitchedReadSource
 
 from questlog import Store
 from questlog.errors import Backpressure
@@ -266,25 +267,6 @@ def test_undecodable_or_malformed_bodies_are_422_not_500(client: TestClient,
     assert store.head_position() == 0
 
 
-class _Restoring:
-    """A read source beside a real read-only store: not ready until `ready` is set, as a
-    Litestream follower restoring afresh."""
-
-    def __init__(self, store: Store) -> None:
-        self._store, self.ready = store, False
-
-    @property
-    def store(self) -> Store:
-        return self._store
-
-    def position(self) -> int:
-        return self._store.head_position()
-
-    def health(self) -> dict[str, object]:
-        return {"role": "read", "status": "ok" if self.ready else "starting",
-                "position": self.position() if self.ready else None}
-
-
 def test_a_restoring_read_node_answers_503_unless_asked_to_wait_for_a_position(
         tmp_path: Path) -> None:
     """Without min_position a restoring node says so at once; with it, the restore is one
@@ -295,7 +277,7 @@ def test_a_restoring_read_node_answers_503_unless_asked_to_wait_for_a_position(
     with Store.open(path, settings=Settings(db=path)) as primary:
         pos = primary.append("campaign-1", [{"type": "A", "data": {}}]).positions[0]
     with Store.open(path, settings=Settings(db=path), read_only=True) as replica:
-        source = _Restoring(replica)
+        source = SwitchedReadSource(replica, ready=False)
         app = create_app(replica, "read", read_node=source,  # type: ignore[arg-type]
                          min_position_timeout_s=5.0)
         with TestClient(app) as client:

@@ -25,6 +25,7 @@ import pytest
 from fastapi.testclient import TestClient
 from http_tokens import API_TOKEN
 from prometheus_client.parser import text_string_to_metric_families
+from read_sources import SwitchedReadSource
 
 from questlog import Store
 from questlog.http import create_app
@@ -136,7 +137,7 @@ def test_a_kept_answer_is_the_routes_answer_byte_for_byte(client: TestClient, ur
 
 
 def test_access_is_checked_exactly_as_the_route_checks_it(db: Path, node: Store) -> None:
-    source = _ReadySwitch(node)
+    source = SwitchedReadSource(node, ready=True)
     with TestClient(create_app(node, "read", read_node=source)) as client:  # type: ignore[arg-type]
         kept = _kept(client)
         assert client.get(SEARCH_URL, headers=READ).status_code == 200
@@ -360,19 +361,3 @@ def test_never_older_than_the_last_committed_import_under_concurrent_writes(
         assert _version_of(client.get(url, headers=READ).text) == 6
 
 
-class _ReadySwitch:
-    """A read source beside a real read-only store whose readiness a test switches (a
-    Litestream follower restoring afresh)."""
-
-    def __init__(self, store: Store) -> None:
-        self._store, self.ready = store, True
-
-    @property
-    def store(self) -> Store:
-        return self._store
-
-    def position(self) -> int:
-        return self._store.head_position()
-
-    def health(self) -> dict[str, object]:
-        return {"role": "read", "status": "ok" if self.ready else "starting"}
