@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,7 +30,7 @@ from questlog.search.quantization import INT8_MODEL_ID, MIN_COSINE
 from questlog.settings import Settings
 
 from .conftest import QUERIES, SMALL_PACK, write_pack
-from .test_onnx_embedder import VARIED
+from .test_onnx_embedder import VARIED, doctor_model_report, embed_in_fresh_process
 
 # fp32 ranks imp 5th for this question, 0.0004 of cosine above the 6th hit: any
 # other model's rounding may move it to 6th or 7th (int8 does: 7th, found at k=10).
@@ -58,15 +56,7 @@ def test_int8_is_made_once_from_fp32_quietly_and_the_query_path_stays_light(
     shutil.copytree(source, cache / source.parent.name / source.name)
     env = {**os.environ, "QUESTLOG_MODEL_CACHE": str(cache), "HF_HUB_OFFLINE": "1",
            "QUESTLOG_EMBEDDER_PRECISION": "int8"}
-    code = (
-        "import json, sys\n"
-        "from questlog.search.embedder import default_embedder\n"
-        "e = default_embedder()\n"
-        "v = e.embed(['ray of frost'])[0]\n"
-        "print(json.dumps({'id': e.model_id, 'norm': float((v * v).sum()), 'heavy': sorted("
-        "m for m in ('torch', 'transformers', 'sentence_transformers') if m in sys.modules)}))\n")
-    first = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                           env=env, timeout=600, check=False)
+    first = embed_in_fresh_process(env, timeout=600)
     assert first.returncode == 0, first.stderr
     lines = [line for line in first.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "quantizing all-MiniLM-L6-v2 to int8 once" in lines[0], lines
@@ -78,18 +68,13 @@ def test_int8_is_made_once_from_fp32_quietly_and_the_query_path_stays_light(
     assert ensure_model(settings, notice=lambda line: pytest.fail(line),
                         precision="int8") == model
 
-    second = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            env=env, timeout=300, check=False)
+    second = embed_in_fresh_process(env, timeout=300)
     assert second.returncode == 0 and second.stderr.strip() == "", second.stderr
     out = json.loads(second.stdout)
     assert out["id"] == INT8_MODEL_ID != MINILM_ID
     assert out["heavy"] == [] and abs(out["norm"] - 1.0) < 1e-5
 
-    doctor = subprocess.run([str(Path(sys.executable).with_name("questlog")), "--db",
-                             str(tmp_path / "none.db"), "--json", "doctor"],
-                            capture_output=True, text=True, env=env, timeout=300, check=False)
-    assert doctor.returncode == 0, doctor.stderr
-    report = json.loads(doctor.stdout)["onnx_model"]
+    report = doctor_model_report(env, tmp_path)
     assert (report["precision"], report["status"], report["path"]) == (
         "int8", "cached", str(model.directory))
 

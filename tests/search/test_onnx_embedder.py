@@ -47,6 +47,33 @@ VARIED = [
 ]
 
 
+# A fresh process embeds one query with the configured embedder and says its model id,
+# the vector's squared norm and which heavy libraries it imported.
+FRESH_EMBED = (
+    "import json, sys\n"
+    "from questlog.search.embedder import default_embedder\n"
+    "e = default_embedder()\n"
+    "v = e.embed(['ray of frost'])[0]\n"
+    "print(json.dumps({'id': e.model_id, 'norm': float((v * v).sum()), 'heavy': sorted("
+    "m for m in ('torch', 'transformers', 'sentence_transformers') if m in sys.modules)}))\n")
+
+
+def embed_in_fresh_process(env: dict[str, str], timeout: float
+                           ) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", FRESH_EMBED], capture_output=True,
+                          text=True, env=env, timeout=timeout, check=False)
+
+
+def doctor_model_report(env: dict[str, str], tmp_path: Path) -> dict[str, Any]:
+    """`questlog doctor --json`'s onnx_model section, in a fresh process."""
+    doctor = subprocess.run([str(Path(sys.executable).with_name("questlog")), "--db",
+                             str(tmp_path / "none.db"), "--json", "doctor"],
+                            capture_output=True, text=True, env=env, timeout=300, check=False)
+    assert doctor.returncode == 0, doctor.stderr
+    report: dict[str, Any] = json.loads(doctor.stdout)["onnx_model"]
+    return report
+
+
 @pytest.fixture(scope="module")
 def model_settings() -> Settings:
     """Where this module's export lives: the user's cache unless QUESTLOG_MODEL_CACHE says."""
@@ -98,14 +125,7 @@ def test_export_happens_once_with_one_line_and_the_query_path_stays_light(
     embeds a query without importing torch, transformers or sentence-transformers."""
     cache = tmp_path / "models"
     env = {**os.environ, "QUESTLOG_MODEL_CACHE": str(cache), "HF_HUB_OFFLINE": "1"}
-    code = (
-        "import json, sys\n"
-        "from questlog.search.embedder import default_embedder\n"
-        "v = default_embedder().embed(['ray of frost'])[0]\n"
-        "print(json.dumps({'norm': float((v * v).sum()), 'heavy': sorted(m for m in "
-        "('torch', 'transformers', 'sentence_transformers') if m in sys.modules)}))\n")
-    first = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                           env=env, timeout=600, check=False)
+    first = embed_in_fresh_process(env, timeout=600)
     assert first.returncode == 0, first.stderr
     lines = [line for line in first.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "exporting all-MiniLM-L6-v2 to ONNX once" in lines[0], lines
@@ -113,18 +133,13 @@ def test_export_happens_once_with_one_line_and_the_query_path_stays_light(
     assert model.complete() and model.model.exists() and model.tokenizer.exists()
     assert model.manifest()["max_abs_diff_vs_torch_fp32"] <= 1e-5
 
-    second = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            env=env, timeout=300, check=False)
+    second = embed_in_fresh_process(env, timeout=300)
     assert second.returncode == 0, second.stderr
     assert second.stderr.strip() == ""
     out = json.loads(second.stdout)
     assert out["heavy"] == [] and abs(out["norm"] - 1.0) < 1e-5
 
-    doctor = subprocess.run([str(Path(sys.executable).with_name("questlog")), "--db",
-                             str(tmp_path / "none.db"), "--json", "doctor"],
-                            capture_output=True, text=True, env=env, timeout=300, check=False)
-    assert doctor.returncode == 0, doctor.stderr
-    report = json.loads(doctor.stdout)["onnx_model"]
+    report = doctor_model_report(env, tmp_path)
     assert report["status"] == "cached" and report["path"] == str(model.directory)
 
 
