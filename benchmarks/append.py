@@ -274,7 +274,7 @@ def profile_steps(path: Path, count: int) -> dict[str, float]:
     call.events = encoded
     state = BatchState(0, GENESIS_HASH, {"telemetry-0": 0}, {})
     t3 = time.perf_counter()
-    plan = plan_calls([call], state, {}, "2026-01-01T00:00:00.000000Z", with_recorded=False)
+    plan = plan_calls([call], state, {}, "2026-01-01T00:00:00.000000Z", record=False)
     t4 = time.perf_counter()
     store = Store.open(path, settings=Settings(durability="FULL"), projectors=[])
     timing: list[float] = []

@@ -9,7 +9,7 @@ remembers of the log between batches, so a batch need not re-read it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +24,7 @@ from .events import (
     RecordedEvent,
     category_of,
     event_digest,
+    new_event_id_texts,
     plain_new_event,
     validate_expected_version,
     validate_stream_id,
@@ -49,12 +50,14 @@ class EncodedEvent:
 
 
 def encode_event(event: NewEvent | dict[str, Any],
-                 max_depth: int = DEFAULT_MAX_JSON_DEPTH) -> EncodedEvent:
+                 max_depth: int = DEFAULT_MAX_JSON_DEPTH,
+                 ids: Iterator[str] | None = None) -> EncodedEvent:
     """Validate and encode one event, once: a plain dict is checked without pydantic
-    when it plainly follows NewEvent's rules (`plain_new_event`), and its data and
-    metadata are encoded by the fast canonical encoder (`fastjson`)."""
+    when it plainly follows NewEvent's rules (`plain_new_event`, a new id from `ids`
+    when given), and its data and metadata are encoded by the fast canonical encoder
+    (`fastjson`)."""
     if not isinstance(event, NewEvent):
-        plain = plain_new_event(event) if type(event) is dict else None
+        plain = plain_new_event(event, ids) if type(event) is dict else None
         if plain is not None:
             type_, data, metadata, event_id, schema_version, id_given = plain
             return EncodedEvent(
@@ -156,7 +159,9 @@ def make_call(stream_id: str, events: Sequence[NewEvent | dict[str, Any]],
         expected = validate_expected_version(expected_version)
     except ValueError as exc:
         raise InvalidEvent(str(exc)) from None
-    encoded = [encode_event(e, max_depth) for e in events]
+    # The call's new ids with one draw of random bits (see new_event_id_texts).
+    ids = new_event_id_texts(len(events)) if len(events) > 1 else None
+    encoded = [encode_event(e, max_depth, ids) for e in events]
     category = category_of(stream_id)
     if validate and category in GAME_CATEGORIES:
         check_append = _game_check or _load_game_check()
@@ -192,13 +197,14 @@ class Plan:
 
 def plan_calls(calls: Sequence[AppendCall], state: BatchState,
                existing: dict[str, StoredEventKey], recorded_at: str,
-               *, with_recorded: bool = True) -> Plan:
+               *, record: bool | Callable[[str, str], bool] = True) -> Plan:
     """Check one request's calls against the state; on success, advance the state.
 
     Every stream named by the calls must be in `state.versions` (0 for a new stream).
     `existing` holds the stored events among the calls' caller-chosen ids. Raises
     (leaving the state untouched) on a wrong expected version or a conflicting id.
-    `with_recorded=False` skips building RecordedEvents, which only projectors read.
+    `record` says which events get a RecordedEvent (only projectors read them): all
+    (True), none (False), or those whose (category, type) it accepts.
     """
     head, head_hash = state.head, state.head_hash
     new_versions: dict[str, int] = {}  # overlays: merged into the state on success only
@@ -230,7 +236,7 @@ def plan_calls(calls: Sequence[AppendCall], state: BatchState,
             rows.append((head, ev.event_id, call.stream_id, current, category, ev.type,
                          ev.schema_version, ev.data_json, ev.metadata_json, recorded_at,
                          head_hash))
-            if with_recorded:
+            if record is True or record is not False and record(category, ev.type):
                 recorded.append(RecordedEvent(head, ev.event_id, call.stream_id, current,
                                               category, ev.type, ev.schema_version, ev.data,
                                               ev.metadata, recorded_at, head_hash))

