@@ -177,3 +177,30 @@ def test_pydantics_loader_gets_the_real_metadata_module_when_it_needs_more(
                           timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"
+
+
+def test_no_stand_in_while_other_threads_run(tmp_path: Path) -> None:
+    # Another thread could import importlib.metadata while the stand-in is in sys.modules.
+    (tmp_path / "wants_entry_points.py").write_text(
+        "from importlib.metadata import entry_points\n", "utf-8")
+    code = textwrap.dedent(f"""
+        import sys, threading, types
+        from importlib.machinery import SourceFileLoader
+        from questlog.cli.pydantic_plugins import _WithLazyEntryPoints, entry_points
+        assert "importlib.metadata" not in sys.modules
+        release = threading.Event()
+        other = threading.Thread(target=release.wait)
+        other.start()
+        module = types.ModuleType("wants_entry_points")
+        path = {str(tmp_path)!r} + "/wants_entry_points.py"
+        _WithLazyEntryPoints(SourceFileLoader("wants_entry_points", path)).exec_module(module)
+        release.set()
+        other.join()
+        import importlib.metadata as real
+        assert module.entry_points is real.entry_points and module.entry_points is not entry_points
+        print("ok")
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"

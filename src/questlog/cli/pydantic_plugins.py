@@ -19,7 +19,8 @@ only then, `importlib.metadata` names a stand-in whose `entry_points` imports th
 module on its first call: pydantic's own code runs unchanged, a process that never
 searches never pays for the import, and every other importer gets the real module.
 A loader that wants more from `importlib.metadata` than `entry_points` is simply run
-again with the real module.
+again with the real module, and a process already running other threads (one of them
+could import `importlib.metadata` meanwhile and get the stand-in) gets no stand-in.
 """
 
 from __future__ import annotations
@@ -79,6 +80,11 @@ class _LoaderFinder:
         return None
 
 
+def _other_threads_running() -> bool:
+    threading = sys.modules.get("threading")
+    return threading is not None and threading.active_count() > 1
+
+
 class _WithLazyEntryPoints:
     """Executes pydantic's loader module while `importlib.metadata` is the stand-in."""
 
@@ -90,7 +96,9 @@ class _WithLazyEntryPoints:
         return create(spec) if create is not None else None
 
     def exec_module(self, module: types.ModuleType) -> None:
-        if _METADATA in sys.modules:
+        if _METADATA in sys.modules or _other_threads_running():
+            # Paid already; or another thread could import importlib.metadata while the
+            # stand-in is in sys.modules and get the stand-in: no stand-in then.
             self._loader.exec_module(module)
             return
         stand_in = types.ModuleType(_METADATA, "importlib.metadata, imported on first use")
