@@ -92,6 +92,18 @@ def srd_dir() -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def _pydantic_plugins_env_restored() -> Iterator[None]:
+    """`questlog.cli.main` sets PYDANTIC_DISABLE_PLUGINS for its own process
+    (cli/pydantic_plugins.py): a test that runs it in-process gets the environment back."""
+    before = os.environ.get("PYDANTIC_DISABLE_PLUGINS")
+    yield
+    if before is None:
+        os.environ.pop("PYDANTIC_DISABLE_PLUGINS", None)
+    else:
+        os.environ["PYDANTIC_DISABLE_PLUGINS"] = before
+
+
 def make_settings(**overrides: object) -> Settings:
     return Settings(**overrides)  # type: ignore[arg-type]
 

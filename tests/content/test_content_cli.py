@@ -7,10 +7,12 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from click.testing import CliRunner
-from content_packtools import REPO, STARTER, spell, write_pack
+from content_packtools import REPO, STARTER, open_store, spell, write_pack
 
+from questlog import Store
 from questlog.cli import cli
 from questlog.errors import QuestlogError
 
@@ -147,3 +149,84 @@ def test_import_without_pack_or_manifest_name_takes_the_directory_name(tmp_path:
     assert [p["name"] for p in json.loads(out)] == ["homebrew-2026"]
     code, out, err = run(db, "content", "import", str(odd), "--pack", "my-pack")
     assert code == 0, err
+
+
+# `content get` prints the entry's model as the library returns it — field order of the
+# model, floats as floats (a challenge rating stored as 10 prints 10.0), a GenericEntry's
+# own shape — not the stored JSON. The cold start work (issue 13) must never change a byte
+# of it: each sampled entry is printed by the command, plain and --json, and compared
+# with the model's dump printed as the command has always printed it.
+
+def _printed(entity: Any, json_mode: bool) -> str:
+    dump = entity.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    return json.dumps(dump, indent=None if json_mode else 2, ensure_ascii=False,
+                      default=str) + "\n"
+
+
+def _entries(store: Store) -> list[tuple[str, str]]:
+    """(type, index) of: every starter entry, and the first two of each SRD type present,
+    plus a monster whose integer challenge rating prints as a float."""
+    sample: list[tuple[str, str]] = []
+    for type_name in store.content.types():
+        for entity in store.content.list(type_name, limit=2):
+            sample.append((type_name, entity.index))  # type: ignore[attr-defined]
+    return sample
+
+
+def _srd_with_starter_and_generic(tmp_path: Path, srd_dir: Path) -> Store:
+    store = open_store(tmp_path / "printed.db")
+    store.content.import_pack(srd_dir, pack="srd")
+    store.content.import_pack(STARTER, priority=1)
+    other = write_pack(tmp_path / "e2024", {"5e-SRD-Species.json": [
+        {"url": "/api/2024/species/elf", "name": "Elf", "index": "elf",
+         "description": "Pointy.", "speed": 30}]})
+    store.content.import_pack(other, pack="srd2024", edition="2024")
+    return store
+
+
+def test_get_prints_the_models_dump_byte_for_byte(tmp_path: Path, srd_dir: Path) -> None:
+    store = _srd_with_starter_and_generic(tmp_path, srd_dir)
+    try:
+        db = Path(store.location)
+        starter = [(t, e["index"]) for t in ("spells", "monsters", "equipment", "magic-items")
+                   for e in json.loads((STARTER / f"{t}.json").read_text("utf-8"))]
+        sample = sorted(set(_entries(store) + starter + [("monsters", "aboleth")]))
+        assert len(sample) > 60 and ("species", "elf") in sample
+        differs = 0
+        for type_name, index in sample:
+            entity = store.content.get(type_name, index)
+            for json_mode in (False, True):
+                args = ["--json"] if json_mode else []
+                code, out, err = run(db, *args, "content", "get", type_name, index)
+                assert code == 0, err
+                assert out == _printed(entity, json_mode), (type_name, index, json_mode)
+            with store.read() as conn:
+                from questlog.content import tables
+
+                stored = tables.entry_data(conn, type_name, index)
+            differs += out != json.dumps(json.loads(stored), ensure_ascii=False) + "\n"
+        # The sample holds entries whose stored JSON would print otherwise.
+        assert differs > 0
+        assert '"challenge_rating": 10.0' in run(db, "content", "get", "monsters", "aboleth")[1]
+        # --resolve prints the entity and every referenced entry the same way.
+        code, out, _ = run(db, "--json", "content", "get", "spells", "fireball", "--resolve")
+        fireball = store.content.get("spells", "fireball", resolve=True)
+        assert code == 0 and json.loads(out) == {
+            "entity": json.loads(_printed(fireball, True)),
+            "resolved": {url: json.loads(_printed(m, True))
+                         for url, m in fireball.resolved.items()}}  # type: ignore[attr-defined]
+        assert len(json.loads(out)["resolved"]) >= 3
+
+        # The same bytes from a fresh process (the command's cold path).
+        env = {**os.environ, "QUESTLOG_DB": str(db)}
+        for type_name, index in [("spells", "ember-choir"), ("monsters", "aboleth"),
+                                 ("species", "elf"), ("equipment", "club")]:
+            entity = store.content.get(type_name, index)
+            for json_mode in (False, True):
+                args = ["--json"] if json_mode else []
+                done = subprocess.run([str(QUESTLOG), *args, "content", "get", type_name, index],
+                                      env=env, capture_output=True, text=True, timeout=60)
+                assert done.returncode == 0, done.stderr
+                assert done.stdout == _printed(entity, json_mode), (type_name, index)
+    finally:
+        store.close()
