@@ -139,10 +139,8 @@ def test_a_sqlite_store_at_a_revision_only_postgresql_changed_is_used_as_it_is(
 # returns the entry's pydantic model, so it may load pydantic, never pydantic-settings.
 # Its point reads are `KeyLookup`s and the content tables' Core declarations are built on
 # first use (content/tables.py), so it never loads SQLAlchemy.
-# `importlib.metadata` (email, zipfile, csv, tempfile with it) is pydantic's plugin search,
-# which the command skips (cli/pydantic_plugins.py; tests/core/test_cli_pydantic_plugins.py).
 HEAVY = ("sqlalchemy", "pydantic_settings", "fastapi", "starlette", "torch", "numpy",
-         "alembic", "sentence_transformers", "uvicorn", "httpx", "importlib.metadata")
+         "alembic", "sentence_transformers", "uvicorn", "httpx")
 
 
 # Lists the content models whose schema the process built (pydantic builds a model with
