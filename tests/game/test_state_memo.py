@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from questlog.projections.game_campaign_summary import GameCampaignSummary
 from questlog.projections.game_party_sheet import GamePartySheet
 
 from questlog import Store
@@ -136,3 +137,44 @@ def test_one_event_per_batch_reaches_the_checked_in_digests(tmp_path: Path) -> N
         assert game_digests(store) == expected
     finally:
         store.close()
+
+
+def campaign_rows(store: Store) -> list[tuple[Any, ...]]:
+    table = GameCampaignSummary.tables[0]
+    with store.read() as session:
+        return [tuple(r) for r in session.execute(sa.select(table).order_by(
+            table.c.campaign_id))]
+
+
+def test_a_campaign_read_from_its_row_is_the_state_it_kept(log_store: Store) -> None:
+    """The campaign summary keeps its last message refs in a compact column of their own
+    (`projecting.CompactPart`): a state read back from the row (state JSON + that column)
+    folds on exactly as the state the memo kept, superseded flags included."""
+    kept, read = GameCampaignSummary(), GameCampaignSummary()
+    events = [e for e in log_store.read_all() if kept.handles(e)]
+    assert any(e.type == "MessageSuperseded" for e in events)
+    reference = Store.open(log_store.path.parent / "ref.db", projectors=[])
+    try:
+        run(log_store, apply_job(kept, events[:3], create=True))   # type: ignore[arg-type]
+        run(reference, apply_job(read, events[:3], create=True))   # type: ignore[arg-type]
+        superseded_seen = False
+        for start in range(3, len(events), 7):
+            batch = events[start:start + 7]
+            run(log_store, apply_job(kept, batch))   # type: ignore[arg-type]
+            read.__dict__.pop("_state_memo", None)   # forget: read every state from its row
+            run(reference, apply_job(read, batch))   # type: ignore[arg-type]
+            rows = campaign_rows(log_store)
+            assert rows == campaign_rows(reference) and rows
+            superseded_seen |= any(ref[2] for r in rows for ref in json.loads(r[4]))
+        assert superseded_seen   # a superseded flag went through the compact column
+        # The row holds the fold of the campaign's stream, split in two columns.
+        state = log_store.game.state("campaign", "greyhollow")
+        (row,) = [r for r in rows if r[0] == "greyhollow"]
+        stored = json.loads(row[1])
+        assert "recent_messages" not in stored
+        assert json.loads(row[4]) == [[m.message_id, m.role, m.superseded]
+                                      for m in state.recent_messages]
+        assert stored == state.model_dump(mode="json", exclude={
+            "position", "updated_at", "recent_messages"})
+    finally:
+        reference.close()
