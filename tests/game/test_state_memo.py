@@ -13,10 +13,13 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from questlog.projections.game_campaign_summary import GameCampaignSummary
+from questlog.projections.game_encounter_tracker import GameEncounterTracker, combatant_rows
 from questlog.projections.game_party_sheet import GamePartySheet
 
 from questlog import Store
 from questlog.events import RecordedEvent
+from questlog.game.fold import fold
+from questlog.game.readmodels.encounter_tracker import COMBATANTS
 from questlog.game.state import CharacterState
 from questlog.projection.checkpoints import live_tables
 from questlog.projection.projector import ProjectionContext
@@ -178,3 +181,36 @@ def test_a_campaign_read_from_its_row_is_the_state_it_kept(log_store: Store) -> 
             "position", "updated_at", "recent_messages"})
     finally:
         reference.close()
+
+
+def test_the_encounter_tracker_writes_only_the_combatants_a_batch_changed(
+        log_store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each batch writes the combatant rows its events changed (a turn changes none), and
+    the table ends as a full rewrite of every combatant would leave it."""
+    tracker = GameEncounterTracker()
+    events = [e for e in log_store.read_all() if tracker.handles(e)]
+    written: list[tuple[str, list[tuple[Any, ...]]]] = []
+    original = ProjectionContext.write_rows
+
+    def spy(ctx: ProjectionContext, logical: str, columns: Sequence[str],
+            rows: Sequence[tuple[Any, ...]], replace: bool = True) -> None:
+        if logical == "rm_game_combatants":
+            written.append((current[0], list(rows)))
+        original(ctx, logical, columns, rows, replace=replace)
+
+    monkeypatch.setattr(ProjectionContext, "write_rows", spy)
+    current = [""]
+    for n, event in enumerate(events):
+        current[0] = event.type
+        run(log_store, apply_job(tracker, [event], create=n == 0))   # type: ignore[arg-type]
+    turns = sum(e.type == "TurnAdvanced" for e in events)
+    assert turns > 10 and not [t for t, _ in written if t == "TurnAdvanced"]
+    hits = [rows for t, rows in written if t == "CombatantHitPointsChanged"]
+    assert hits and all(len(rows) == 1 for rows in hits)
+    table = COMBATANTS
+    with log_store.read() as session:
+        stored = sorted(tuple(r) for r in session.execute(sa.select(table)))
+    expected = sorted(row for key in {e.stream_id.split("-", 1)[1] for e in events}
+                      for row in combatant_rows(key, fold(
+                          "encounter", log_store.read_stream(f"encounter-{key}"))).values())
+    assert stored == expected and len(stored) > 10
