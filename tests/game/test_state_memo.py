@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from pydantic import BaseModel
 from questlog.projections.game_campaign_summary import GameCampaignSummary
 from questlog.projections.game_encounter_tracker import GameEncounterTracker, combatant_rows
 from questlog.projections.game_party_sheet import GamePartySheet
@@ -19,8 +20,9 @@ from questlog.projections.game_party_sheet import GamePartySheet
 from questlog import Store
 from questlog.events import RecordedEvent
 from questlog.game.fold import fold
+from questlog.game.projecting import CompactPart
 from questlog.game.readmodels.encounter_tracker import COMBATANTS
-from questlog.game.state import CharacterState
+from questlog.game.state import CampaignState, CharacterState
 from questlog.projection.checkpoints import live_tables
 from questlog.projection.projector import ProjectionContext
 from questlog.storage.session import Session
@@ -214,3 +216,19 @@ def test_the_encounter_tracker_writes_only_the_combatants_a_batch_changed(
                       for row in combatant_rows(key, fold(
                           "encounter", log_store.read_stream(f"encounter-{key}"))).values())
     assert stored == expected and len(stored) > 10
+
+
+def test_a_compact_part_takes_only_fields_json_writes_one_way() -> None:
+    """orjson writes the compact column; a float (NaN as null) or a nested model would not
+    be written as Python's json writes it, so such entries are refused up front."""
+    class Entry(BaseModel):
+        name: str
+        weight: float
+
+    class Holder(BaseModel):
+        entries: list[Entry] = []
+
+    with pytest.raises(TypeError, match="weight"):
+        CompactPart(Holder, "entries")
+    assert CompactPart(CampaignState, "recent_messages").fields == (
+        "message_id", "role", "superseded")

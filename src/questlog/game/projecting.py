@@ -113,12 +113,20 @@ class CompactPart:
     its own as one array of field values per entry (`[["m-1","user",false],...]`), not one
     object per entry: pydantic's dump of a campaign's last 50 message refs was two thirds
     of the time and of the bytes of writing its row, once per touched campaign and batch.
-    The entries' fields must be plain JSON values (text, numbers, booleans, null)."""
+    The entries' fields must be text, integers or booleans (or None): orjson writes them
+    as Python's json does, and nothing it would write otherwise (a NaN float as null)."""
+
+    PLAIN = frozenset({str, int, bool, str | None, int | None, bool | None})
 
     def __init__(self, state: type[BaseModel], part: str) -> None:
         self.part = part
         (self.entry,) = get_args(state.model_fields[part].annotation)
         self.fields = tuple(self.entry.model_fields)
+        odd = [f for f, info in self.entry.model_fields.items()
+               if info.annotation not in self.PLAIN]
+        if odd:
+            raise TypeError(f"{self.entry.__name__}: a compact part holds text, integers "
+                            f"and booleans, not the fields {', '.join(odd)}")
         get = attrgetter(*self.fields)   # one field: the value itself, not a tuple
         self._values: Callable[[Any], Sequence[Any]] = (
             get if len(self.fields) > 1 else lambda entry: (get(entry),))
