@@ -21,7 +21,7 @@ from questlog.projection.projector import ProjectionContext
 
 class GameCampaignSummary(FoldingProjector):
     name = "game_campaign_summary"
-    version = 2
+    version = 3   # 3: the last message refs in a compact column of their own
     mode = "inline"
     # Every campaign event, so that the `state` column is the campaign aggregate's fold.
     event_types = frozenset({m.event_type for m in CAMPAIGN_EVENTS}
@@ -30,6 +30,7 @@ class GameCampaignSummary(FoldingProjector):
     category = "campaign"
     table = TABLE.name
     key = "campaign_id"
+    compact = "recent_messages"
     columns = ("name", "goal", "location_name", "location_description", "difficulty",
                "xp_system", "ruleset_id", "content_pack_priority", "narration", "house_rules",
                "session_number", "session_active", "party", "in_combat",

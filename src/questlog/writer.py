@@ -130,7 +130,8 @@ class _NoHooks:
 
 
 _STOP = object()
-# Where the backend asks for it (`WriteTransactions.gather_callers`), how long the writer
+# Where the backend asks for it (`WriteTransactions.gather_callers`, or
+# `gather_after_transactions` after a batch written as a transaction), how long the writer
 # waits for the callers its last batch woke: this share of the last batch's time, at most
 # GATHER_MAX_S.
 GATHER_SHARE = 0.5
@@ -275,7 +276,9 @@ class Writer:
         batch_size = self._settings.writer_batch_size
         wait_s = self._settings.writer_batch_wait_ms / 1000
         gather = tx.gather_callers
+        gather_after_tx = tx.gather_after_transactions
         woken = 0        # callers the last batch woke: most come back with their next call
+        last_tx = False  # whether the last batch was written as a transaction
         last_s = 0.0     # how long the last batch took, commit included
         try:
             while True:
@@ -286,11 +289,13 @@ class Writer:
                 stop = False
                 start = time.monotonic()
                 deadline = start + wait_s
-                # On a backend whose commit is a round trip and a flush, wait a little (a
+                # On a backend whose commit is a round trip and a flush, or after a batch
+                # written as a transaction (projectors' work per batch), wait a little (a
                 # share of the last batch's time) for the callers the last batch woke,
                 # rather than commit the first few back and make the rest wait a commit.
                 gather_until = (max(deadline, start + min(last_s * GATHER_SHARE, GATHER_MAX_S))
-                                if gather and woken > 1 else deadline)
+                                if (gather or (gather_after_tx and last_tx)) and woken > 1
+                                else deadline)
                 while len(batch) < batch_size:
                     try:
                         until = gather_until if len(batch) < woken else deadline
@@ -304,8 +309,10 @@ class Writer:
                         break
                     batch.append(nxt)  # type: ignore[arg-type]
                 started = time.perf_counter()
+                single = self.single_statement_batches
                 self._process(tx, batch)
                 last_s = time.perf_counter() - started
+                last_tx = self.single_statement_batches == single
                 woken = len(batch)
                 if stop:
                     return

@@ -12,11 +12,17 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from pydantic import BaseModel
+from questlog.projections.game_campaign_summary import GameCampaignSummary
+from questlog.projections.game_encounter_tracker import GameEncounterTracker, combatant_rows
 from questlog.projections.game_party_sheet import GamePartySheet
 
 from questlog import Store
 from questlog.events import RecordedEvent
-from questlog.game.state import CharacterState
+from questlog.game.fold import fold
+from questlog.game.projecting import CompactPart
+from questlog.game.readmodels.encounter_tracker import COMBATANTS
+from questlog.game.state import CampaignState, CharacterState
 from questlog.projection.checkpoints import live_tables
 from questlog.projection.projector import ProjectionContext
 from questlog.storage.session import Session
@@ -136,3 +142,93 @@ def test_one_event_per_batch_reaches_the_checked_in_digests(tmp_path: Path) -> N
         assert game_digests(store) == expected
     finally:
         store.close()
+
+
+def campaign_rows(store: Store) -> list[tuple[Any, ...]]:
+    table = GameCampaignSummary.tables[0]
+    with store.read() as session:
+        return [tuple(r) for r in session.execute(sa.select(table).order_by(
+            table.c.campaign_id))]
+
+
+def test_a_campaign_read_from_its_row_is_the_state_it_kept(log_store: Store) -> None:
+    """The campaign summary keeps its last message refs in a compact column of their own
+    (`projecting.CompactPart`): a state read back from the row (state JSON + that column)
+    folds on exactly as the state the memo kept, superseded flags included."""
+    kept, read = GameCampaignSummary(), GameCampaignSummary()
+    events = [e for e in log_store.read_all() if kept.handles(e)]
+    assert any(e.type == "MessageSuperseded" for e in events)
+    reference = Store.open(log_store.path.parent / "ref.db", projectors=[])
+    try:
+        run(log_store, apply_job(kept, events[:3], create=True))   # type: ignore[arg-type]
+        run(reference, apply_job(read, events[:3], create=True))   # type: ignore[arg-type]
+        superseded_seen = False
+        for start in range(3, len(events), 7):
+            batch = events[start:start + 7]
+            run(log_store, apply_job(kept, batch))   # type: ignore[arg-type]
+            read.__dict__.pop("_state_memo", None)   # forget: read every state from its row
+            run(reference, apply_job(read, batch))   # type: ignore[arg-type]
+            rows = campaign_rows(log_store)
+            assert rows == campaign_rows(reference) and rows
+            superseded_seen |= any(ref[2] for r in rows for ref in json.loads(r[4]))
+        assert superseded_seen   # a superseded flag went through the compact column
+        # The row holds the fold of the campaign's stream, split in two columns.
+        state = log_store.game.state("campaign", "greyhollow")
+        (row,) = [r for r in rows if r[0] == "greyhollow"]
+        stored = json.loads(row[1])
+        assert "recent_messages" not in stored
+        assert json.loads(row[4]) == [[m.message_id, m.role, m.superseded]
+                                      for m in state.recent_messages]
+        assert stored == state.model_dump(mode="json", exclude={
+            "position", "updated_at", "recent_messages"})
+    finally:
+        reference.close()
+
+
+def test_the_encounter_tracker_writes_only_the_combatants_a_batch_changed(
+        log_store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each batch writes the combatant rows its events changed (a turn changes none), and
+    the table ends as a full rewrite of every combatant would leave it."""
+    tracker = GameEncounterTracker()
+    events = [e for e in log_store.read_all() if tracker.handles(e)]
+    written: list[tuple[str, list[tuple[Any, ...]]]] = []
+    original = ProjectionContext.write_rows
+
+    def spy(ctx: ProjectionContext, logical: str, columns: Sequence[str],
+            rows: Sequence[tuple[Any, ...]], replace: bool = True) -> None:
+        if logical == "rm_game_combatants":
+            written.append((current[0], list(rows)))
+        original(ctx, logical, columns, rows, replace=replace)
+
+    monkeypatch.setattr(ProjectionContext, "write_rows", spy)
+    current = [""]
+    for n, event in enumerate(events):
+        current[0] = event.type
+        run(log_store, apply_job(tracker, [event], create=n == 0))   # type: ignore[arg-type]
+    turns = sum(e.type == "TurnAdvanced" for e in events)
+    assert turns > 10 and not [t for t, _ in written if t == "TurnAdvanced"]
+    hits = [rows for t, rows in written if t == "CombatantHitPointsChanged"]
+    assert hits and all(len(rows) == 1 for rows in hits)
+    table = COMBATANTS
+    with log_store.read() as session:
+        stored = sorted(tuple(r) for r in session.execute(sa.select(table)))
+    expected = sorted(row for key in {e.stream_id.split("-", 1)[1] for e in events}
+                      for row in combatant_rows(key, fold(
+                          "encounter", log_store.read_stream(f"encounter-{key}"))).values())
+    assert stored == expected and len(stored) > 10
+
+
+def test_a_compact_part_takes_only_fields_json_writes_one_way() -> None:
+    """orjson writes the compact column; a float (NaN as null) or a nested model would not
+    be written as Python's json writes it, so such entries are refused up front."""
+    class Entry(BaseModel):
+        name: str
+        weight: float
+
+    class Holder(BaseModel):
+        entries: list[Entry] = []
+
+    with pytest.raises(TypeError, match="weight"):
+        CompactPart(Holder, "entries")
+    assert CompactPart(CampaignState, "recent_messages").fields == (
+        "message_id", "role", "superseded")

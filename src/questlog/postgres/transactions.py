@@ -108,6 +108,7 @@ class PostgresWriteTransactions:
 
     single_statement_commits = True
     gather_callers = True
+    gather_after_transactions = True
 
     def __init__(self, database: Database) -> None:
         self._database = database

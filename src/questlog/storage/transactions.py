@@ -29,6 +29,11 @@ class WriteTransactions(Protocol):
     # callers its last batch woke before writing the next: where each commit is a server
     # round trip and a flush (PostgreSQL), one full batch costs less than two half ones.
     gather_callers: bool
+    # The same wait, only after a batch written as a transaction (inline projectors, write
+    # jobs), where a batch costs far more than its commit (SQLite: a game mix's batch is
+    # ~10 ms of projectors' work, whatever its size, so fuller batches cost less per event;
+    # a single-statement batch of the log alone does not wait).
+    gather_after_transactions: bool
 
     def prepare(self) -> None:
         """Before each batch (SQLite: Litestream's wal_autocheckpoint rule)."""

@@ -13,7 +13,9 @@ from ..records import CampaignSummary, Location
 TABLE = declare(
     "rm_game_campaigns",
     text("campaign_id", primary_key=True), json_text("state"), integer("position"),
-    text("updated_at", null=True), text("name"), text("goal"),
+    text("updated_at", null=True),
+    json_text("recent_messages"),   # the state's last message refs (`projecting.CompactPart`)
+    text("name"), text("goal"),
     text("location_name", null=True), text("location_description", null=True),
     text("difficulty"), text("xp_system"), text("ruleset_id"), json_text("content_pack_priority"),
     json_text("narration"), json_text("house_rules"), integer("session_number"),
