@@ -72,17 +72,8 @@ class _Concern:
 
     def any(self, events: Iterable[tuple[str, str]]) -> bool:
         """True when some (category, type) of `events` is handled by a projector."""
-        if self.everything:
-            return True
-        any_category, by_category = self.any_category, self.by_category
-        for category, type_ in events:
-            if type_ in any_category:
-                return True
-            if category in by_category:
-                types = by_category[category]
-                if types is None or type_ in types:
-                    return True
-        return False
+        one = self.one
+        return any(one(category, type_) for category, type_ in events)
 
 
 class InlineHooks:
@@ -116,7 +107,7 @@ class InlineHooks:
         A batch that is a transaction only because the checkpoints are due to move builds
         no RecordedEvent and hands the projectors nothing (a 10,000-event call through the
         default store cost 20.8 µs an event against 14.7 for the log alone before)."""
-        return bool(self.projectors) and self._concern.one(category, type_)
+        return self._concern.one(category, type_)  # False with no inline projector
 
     def passed_over(self, head_before: int, head_after: int) -> None:
         """A batch the projectors are not concerned with committed (head_before, head_after]
