@@ -14,7 +14,7 @@ Figures (k=10 everywhere, 384-d):
   runs: ONNX Runtime, length-sorted batches committed to the embedding cache),
   with the fp32 model and with the int8 variant (QUESTLOG_EMBEDDER_PRECISION),
   in chunks/s against the plain fp32 sentence-transformers `model.encode` loop
-  (batches of 64, stored order, on a random sample of chunks, beside the ONNX
+  (batches of 64, unsorted, warmed up first, on a random sample of chunks, beside the ONNX
   embedder on the same sample): `--build-repeats` rounds of a cold build on a
   fresh store then the loop, the ratio per round and its median. Warm rebuild.
 * One-off `questlog search` process wall time (median of interleaved repeats),
@@ -322,6 +322,8 @@ def srd_figures(srd: Path, n_queries_reps: int = 2, repeats: int = 3,
                         f"SELECT text FROM {index.CHUNKS_TABLE}")]
                 chosen = random.Random(7).sample(texts, min(sample, len(texts)))
             cold_rates[precision].append(len(texts) / cold_s)
+        if repeat == 0:
+            _plain_loop_s(st_model, chosen[:64])  # warm: torch's first batches run slower
         plain_rates.append(len(chosen) / _plain_loop_s(st_model, chosen))
         for precision in PRECISIONS:
             t0 = time.perf_counter()
