@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigurationError
 from .events import GENESIS_HASH, canonical_json, utc_now
+from .files import fsync_dir
 from .settings import Settings
 
 if TYPE_CHECKING:
@@ -215,7 +216,7 @@ class AnchorFile:
             raise ConfigurationError(
                 f"cannot open the anchor file {self.path}: {exc.strerror or exc}") from None
         if created:
-            _fsync_dir(self.path.parent)
+            fsync_dir(self.path.parent)
         return fd
 
     def lines(self) -> Iterator[tuple[int, str]]:
@@ -240,19 +241,6 @@ class AnchorFile:
             except ValueError:
                 continue
         return 0
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms that cannot open a directory
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
 
 
 # -- taking and checking anchors -----------------------------------------------------------

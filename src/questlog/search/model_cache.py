@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from ..files import fsync_dir, fsync_tree
 from ..settings import Settings, load_settings
 
 Precision = Literal["fp32", "int8"]
@@ -198,6 +199,17 @@ def _export_lock(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _install(work: Path, target: Path) -> None:
+    """Rename the finished export `work` to `target`, durably: its files are synced
+    first, so a power cut never leaves a manifest (which says "complete") beside a model
+    file that did not reach the disk."""
+    fsync_tree(work)
+    if target.exists():  # an incomplete leftover (no manifest): replace it
+        shutil.rmtree(target)
+    os.replace(work, target)
+    fsync_dir(target.parent)
+
+
 def export(source: Path, target: Path) -> None:
     """Export `source` (a sentence-transformers model dir) to `target`, checked, atomically."""
     from .library_noise import quiet
@@ -231,9 +243,7 @@ def export(source: Path, target: Path) -> None:
         }
         (work / MANIFEST_FILE).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
         work.chmod(0o755)  # mkdtemp makes it private; the cache may be shared
-        if target.exists():  # an incomplete leftover (no manifest): replace it
-            shutil.rmtree(target)
-        os.replace(work, target)
+        _install(work, target)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
@@ -276,9 +286,7 @@ def export_int8(source: Path, fp32: CachedModel, target: Path) -> None:
         }
         (work / MANIFEST_FILE).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
         work.chmod(0o755)
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(work, target)
+        _install(work, target)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
