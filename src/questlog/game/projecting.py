@@ -30,7 +30,7 @@ from ..events import RecordedEvent
 from ..fastjson import canonical_bytes
 from ..projection.projector import ProjectionContext, Projector
 from .fold import STATE_TYPES, apply_event
-from .normalize import canonical_data
+from .normalize import canonical_of
 
 VOLATILE = {"position", "updated_at"}
 
@@ -42,9 +42,9 @@ def entity_id(stream: str) -> str:
 
 def data_of(event: RecordedEvent) -> dict[str, Any]:
     """The event's canonical payload (upcast, variants normalised, every field present);
-    PoisonEvent when it cannot be read. See normalize.py."""
-    return canonical_data(event.type, event.schema_version, event.data,
-                          stream_id=event.stream_id, position=event.position)
+    PoisonEvent when it cannot be read. See normalize.py. Shared by every projector of
+    the event (`normalize.canonical_of`): read it, never change it."""
+    return canonical_of(event)
 
 
 def _check_order(cls: type[Projector], table: str, cols: tuple[str, ...]) -> None:
