@@ -364,6 +364,6 @@ class PartProjector(Projector):
         return int(values[self.first_column]) if self.first_column else 0
 
     def _columns(self, entry: BaseModel) -> tuple[Any, ...]:
-        values = entry.model_dump(mode="json", include=set(self.fields))
+        values = entry.model_dump(mode="json")   # whole: cheaper than building `include`
         return tuple(dumps(values[f]) if f in self.json_fields and values[f] is not None
                      else values[f] for f in self.fields)
