@@ -10,7 +10,7 @@ SQLAlchemy is imported by the methods that build statements, not by this module:
 `exists` is what a cold `content get` asks (storage.lookups).
 
 Batch access by key (`rows_by_keys`, `delete_by_keys`, `write_rows`) is one statement
-whatever the number of keys or rows (up to `WRITE_CHUNK` rows a write), as the writer's
+whatever the number of keys or rows (a write: up to `WRITE_CHUNK` rows), as the writer's
 own lookups and insert are (`log.py`): reads and deletes bind ONE JSON array of keys and
 reads answer in one row (`json_group_array`); writes are one multi-row
 `INSERT ... VALUES (...), (...)` with every value bound as it is, as PostgreSQL's
@@ -44,8 +44,9 @@ if TYPE_CHECKING:
 # the connection's cache of prepared statements (1,024), so a table takes at most 64 shapes;
 # a larger write is several statements (catch-up, rebuilds: not the writer's hot path).
 WRITE_CHUNK = 64
-# SQLite's default limit of bound parameters in one statement (SQLITE_MAX_VARIABLE_NUMBER).
-MAX_VARIABLES = 32766
+# Bound parameters of one statement: SQLite's limit (SQLITE_MAX_VARIABLE_NUMBER) is 32,766
+# by default since 3.32, 999 before and in builds that keep the old default: stay under it.
+MAX_VARIABLES = 999
 
 
 @cache
