@@ -37,19 +37,23 @@ class GameEncounterTracker(FoldingProjector):
 
     def apply(self, ctx: ProjectionContext, events: Sequence[RecordedEvent]) -> None:
         states: dict[str, Any] = {}
-        self.load_many(ctx, states, [entity_id(e.stream_id) for e in events])
+        kept: dict[str, dict[str, tuple[Any, ...]]] = {}
+        self.load_many(ctx, states, [entity_id(e.stream_id) for e in events], kept)
         # The combatant rows as the table holds them now: written from these very states
-        # at the end of their last batch, in the same transaction as their `state` text.
-        before = {key: combatant_rows(key, s) for key, s in states.items()}
+        # at the end of their last batch, in the same transaction as their `state` text
+        # (kept with a state the memo hands back, computed again for one read from its row).
+        before = {key: kept[key] if key in kept else combatant_rows(key, s)
+                  for key, s in states.items()}
         for event in events:
             apply_event(states[entity_id(event.stream_id)], "encounter", event)
-        self.write(ctx, states)
+        after = {key: combatant_rows(key, s) for key, s in states.items()}
+        self.write(ctx, states, extras=after)
         # Only the combatant rows the batch changed are written (most events change one
         # combatant or none: a turn, a roll), and those it removed deleted.
         gone: list[tuple[str, str]] = []
         changed: list[tuple[Any, ...]] = []
-        for key, s in states.items():
-            old, new = before[key], combatant_rows(key, s)
+        for key in states:
+            old, new = before[key], after[key]
             gone += [(key, cid) for cid in old if cid not in new]
             changed += [row for cid, row in new.items() if old.get(cid) != row]
         if gone:

@@ -16,7 +16,7 @@ import re
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 if TYPE_CHECKING:  # re-exported: see __getattr__ at the end
@@ -191,6 +191,11 @@ class RecordedEvent:
     metadata: dict[str, Any]
     recorded_at: str
     hash: str
+    # The game's canonical reading of `data` (`game.normalize.canonical_of`), once known:
+    # the append check computes it in the producer's thread and the planner hands it on,
+    # so the inline projectors that fold the event in the writer do not validate it again
+    # (nor does each of them once more). Not part of the event: never compared or shown.
+    canonical: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
     def envelope(self) -> dict[str, Any]:
         """The JSON-lines form of `events export` (and of HTTP reads)."""

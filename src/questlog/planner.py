@@ -47,6 +47,8 @@ class EncodedEvent:
     data_json: str
     metadata_json: str
     id_given: bool  # only caller-chosen ids can already exist
+    # The game's canonical payload, when the append check computed it (RecordedEvent.canonical)
+    canonical: dict[str, Any] | None = None
 
 
 def encode_event(event: NewEvent | dict[str, Any],
@@ -121,10 +123,10 @@ class AppendCall:
 # `game.normalize.check_append`, loaded on the first append to a game stream (the game's
 # models stay off other paths) and kept here: an import statement per call costs more
 # than the check itself.
-_game_check: Callable[[str, str, str, int, Any], None] | None = None
+_game_check: Callable[[str, str, str, int, Any], dict[str, Any] | None] | None = None
 
 
-def _load_game_check() -> Callable[[str, str, str, int, Any], None]:
+def _load_game_check() -> Callable[[str, str, str, int, Any], dict[str, Any] | None]:
     global _game_check
     from .game.normalize import check_append
 
@@ -166,7 +168,9 @@ def make_call(stream_id: str, events: Sequence[NewEvent | dict[str, Any]],
     if validate and category in GAME_CATEGORIES:
         check_append = _game_check or _load_game_check()
         for event in encoded:
-            check_append(stream_id, category, event.type, event.schema_version, event.data)
+            # The payload the check read is the one the inline projectors fold: kept.
+            event.canonical = check_append(stream_id, category, event.type,
+                                           event.schema_version, event.data)
     return AppendCall(stream_id, expected, encoded, category,
                       any(e.id_given for e in encoded), validate,
                       sum(len(e.data_json) + len(e.metadata_json) for e in encoded))
@@ -239,7 +243,8 @@ def plan_calls(calls: Sequence[AppendCall], state: BatchState,
             if record is True or record is not False and record(category, ev.type):
                 recorded.append(RecordedEvent(head, ev.event_id, call.stream_id, current,
                                               category, ev.type, ev.schema_version, ev.data,
-                                              ev.metadata, recorded_at, head_hash))
+                                              ev.metadata, recorded_at, head_hash,
+                                              ev.canonical))
             if ev.id_given:
                 new_ids[ev.event_id] = StoredEventKey(
                     head, call.stream_id, current, ev.type, ev.schema_version, ev.data_json,

@@ -192,6 +192,28 @@ def test_write_rows_inserts_or_replaces_and_delete_by_keys_deletes(store: Store)
     assert items == [("r", 3, 2.5), ("s", 2, 1e-300)]
 
 
+def test_write_rows_of_many_rows_and_repeated_keys(store: Store) -> None:
+    """A write of more rows than one statement takes (SQLite: 64 a statement) stores
+    every row; a key given twice in one write with `replace` ends as its last row."""
+    rm = store.readmodels
+    cols = ("owner", "entry", "label", "doc", "big")
+    rows = [(f"o{n % 7}", n, f"label {n} \"q\"", f'{{"n":{n}}}', n * 3) for n in range(150)]
+    again = [(owner, entry, "again", None, -big) for owner, entry, _, _, big in rows[60:140]]
+
+    def job(session: Session) -> list[tuple[Any, ...]]:
+        rm.create(session, PAIRS)
+        rm.write_rows(session, PAIRS, cols, rows, replace=False)
+        rm.write_rows(session, PAIRS, cols, [*again, ("o1", 1, "last", "[]", 5)],
+                      replace=True)
+        return [tuple(r) for r in session.execute(_PAIRS_ALL)]
+
+    stored = store.write(job)
+    expected = {(r[0], r[1]): (*r, 0) for r in rows}
+    expected.update({(r[0], r[1]): (*r, 0) for r in again})
+    expected["o1", 1] = ("o1", 1, "last", "[]", 5, 0)
+    assert stored == sorted(expected.values())
+
+
 def test_write_rows_without_replace_refuses_a_taken_key_and_writes_nothing(store: Store
                                                                            ) -> None:
     rm = store.readmodels

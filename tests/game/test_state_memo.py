@@ -232,3 +232,42 @@ def test_a_compact_part_takes_only_fields_json_writes_one_way() -> None:
         CompactPart(Holder, "entries")
     assert CompactPart(CampaignState, "recent_messages").fields == (
         "message_id", "role", "superseded")
+
+
+def test_the_tracker_keeps_each_state_s_combatant_rows_with_it(
+        log_store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The combatant rows a batch ends with are kept in the memo with the state: the next
+    batch takes them as what the table holds (one `combatant_rows` per state and batch,
+    not two); after a rolled-back batch they are computed from the row's state again, and
+    the table ends as a full rewrite of every combatant would leave it."""
+    from questlog.projections import game_encounter_tracker
+
+    tracker = GameEncounterTracker()
+    events = [e for e in log_store.read_all() if tracker.handles(e)
+              and e.stream_id == "encounter-ambush-1"]
+    assert len(events) > 20
+    calls: list[str] = []
+    original = game_encounter_tracker.combatant_rows
+
+    def counting(key: str, s: Any) -> Any:
+        calls.append(key)
+        return original(key, s)
+
+    monkeypatch.setattr(game_encounter_tracker, "combatant_rows", counting)
+    run(log_store, apply_job(tracker, events[:1], create=True))   # type: ignore[arg-type]
+    assert len(calls) == 2   # before (empty) and after
+    for event in events[1:10]:
+        run(log_store, apply_job(tracker, [event]))   # type: ignore[arg-type]
+    assert len(calls) == 2 + 9
+    hit = next(e for e in events[10:] if e.type == "CombatantHitPointsChanged")
+    with pytest.raises(RuntimeError):
+        run(log_store, apply_job(tracker, [hit], fail=True))   # type: ignore[arg-type]
+    calls.clear()
+    run(log_store, apply_job(tracker, events[10:11]))   # type: ignore[arg-type]
+    assert len(calls) == 2   # the row's state: its rows computed again
+    for event in events[11:]:
+        run(log_store, apply_job(tracker, [event]))   # type: ignore[arg-type]
+    with log_store.read() as session:
+        stored = sorted(tuple(r) for r in session.execute(sa.select(COMBATANTS)))
+    expected = sorted(original("ambush-1", fold("encounter", events)).values())
+    assert stored == expected and len(stored) > 3

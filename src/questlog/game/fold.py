@@ -1,14 +1,17 @@
 """Pure folds: aggregate state from a stream's events (read through normalize.py).
 
 Each handler mutates the state in place and trusts the payload: `apply_event` hands
-it the canonical form (`normalize.canonical_data`: upcast, variants rewritten, every
-field present). A recorded event that cannot be read, or that names something the
-stream never had, raises PoisonEvent, never KeyError. The encounter's turn order is
+it the canonical form (`normalize.canonical_of`: upcast, variants rewritten, every
+field present). That payload is read once per event and shared by every fold of it
+(each inline projector's): a handler never changes `d`, nor keeps a list or dict of it
+in the state (it copies them). A recorded event that cannot be read, or that names
+something the stream never had, raises PoisonEvent, never KeyError. The encounter's turn order is
 recomputed here (initiative desc, modifier desc, id) so it is a fold, never stored as such.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol, TypeVar
 
@@ -16,7 +19,7 @@ from ..errors import PoisonEvent
 from . import rules
 from .events_campaign import CampaignCreated, MessageAppended, Narration, Place
 from .events_character import AbilityScores, CharacterCreated, Feature, Item, Purse
-from .normalize import canonical_data
+from .normalize import canonical_of
 from .refs import ContentRef
 from .state import (
     RECENT_MESSAGES,
@@ -76,15 +79,20 @@ def _campaign_created(s: CampaignState, d: D) -> None:
     s.ruleset_id = e.ruleset_id
     s.lore_id = e.lore_id
     s.xp_system = e.xp_system
-    s.house_rules = dict(e.house_rules or {})
+    s.house_rules = copy.deepcopy(e.house_rules or {})   # its values may nest (Any)
     s.content_pack_priority = list(e.content_pack_priority or [])
     s.narration = Narration.model_validate(e.narration or {})
 
 
 def _settings_changed(s: CampaignState, d: D) -> None:
-    for key in ("name", "goal", "difficulty", "content_pack_priority", "house_rules"):
+    for key in ("name", "goal", "difficulty"):
         if d.get(key) is not None:
             setattr(s, key, d[key])
+    # Copies: the payload is shared by every fold of the event (see the module docstring).
+    if d.get("content_pack_priority") is not None:
+        s.content_pack_priority = list(d["content_pack_priority"])
+    if d.get("house_rules") is not None:
+        s.house_rules = copy.deepcopy(d["house_rules"])
     if d.get("narration_enabled") is not None:
         s.narration.enabled = d["narration_enabled"]
     if d.get("tts_voice") is not None:
@@ -137,9 +145,11 @@ def _quest_updated(s: CampaignState, d: D) -> None:
     quest = s.quests[d["quest_id"]]
     if d.get("status_to") is not None:
         quest.status = d["status_to"]
-    for key in ("objectives_completed", "objectives_total", "description", "rewards"):
+    for key in ("objectives_completed", "objectives_total", "description"):
         if d.get(key) is not None:
             setattr(quest, key, d[key])
+    if d.get("rewards") is not None:
+        quest.rewards = copy.deepcopy(d["rewards"])   # a copy: the payload is shared
 
 
 def _lore_recorded(s: CampaignState, d: D) -> None:
@@ -463,8 +473,7 @@ def apply_event(state: S, category: str, event: EventLike) -> S:
     """Fold one event into `state` (in place); events of other types are ignored."""
     handler = HANDLERS[category].get(event.type)
     if handler is not None:
-        data = canonical_data(event.type, event.schema_version, event.data,
-                              stream_id=event.stream_id, position=event.position)
+        data = canonical_of(event)
         try:
             handler(state, data)
         except (KeyError, IndexError, ValueError) as exc:

@@ -33,6 +33,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 
 from ..errors import InvalidEventPayload, PoisonEvent
+from ..events import RecordedEvent
 from .event_base import GAME_CATEGORIES
 from .refs import coerce_ref as ref
 from .refs import display_name as _display
@@ -70,22 +71,44 @@ def canonical_data(event_type: str, schema_version: int, data: Any, *,
                           position=position or None) from None
 
 
+def canonical_of(event: Any) -> D:
+    """`canonical_data` of a recorded event (a `RecordedEvent`, or anything with its
+    type, schema_version, data, stream_id and position), computed once per event: a
+    `RecordedEvent` keeps it (`RecordedEvent.canonical`, which the planner fills from the
+    append check), so every projector folding the event shares one reading.
+
+    Shared, so a fold handler or projector must never change the payload it is handed
+    (tests/game/test_canonical_once.py). An unreadable payload is not kept: each reader
+    raises its own PoisonEvent, as when each read it apart.
+    """
+    known: D | None = getattr(event, "canonical", None)
+    if known is not None:
+        return known
+    data = canonical_data(event.type, event.schema_version, event.data,
+                          stream_id=event.stream_id, position=event.position)
+    if type(event) is RecordedEvent:
+        event.canonical = data
+    return data
+
+
 def check_append(stream_id: str, category: str, event_type: str, schema_version: int,
-                 data: Any) -> None:
+                 data: Any) -> D | None:
     """Refuse (InvalidEventPayload) a known game event that would be unreadable on `stream_id`.
 
-    Only game streams are checked; events of types the game does not know pass.
+    Only game streams are checked; events of types the game does not know pass (None).
+    Returns the canonical payload the check computed (what `canonical_data` gives for
+    this event on this stream), for the planner to hand on with the recorded event.
     """
     model = EVENT_MODELS.get(event_type)
     if category not in GAME_CATEGORIES or model is None:
-        return
+        return None
     if model.category != category:
         article = "an" if model.category[0] in "aeiou" else "a"
         raise InvalidEventPayload(
             f"{event_type} is {article} {model.category} event: append it to a "
             f"{model.category}-<id> stream, not to {stream_id!r}")
     try:
-        _canonical(event_type, schema_version, data, stream_id)
+        return _canonical(event_type, schema_version, data, stream_id)
     except _Unreadable as exc:
         raise InvalidEventPayload(f"{event_type} on {stream_id}: {exc}") from None
 

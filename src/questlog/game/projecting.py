@@ -30,7 +30,7 @@ from ..events import RecordedEvent
 from ..fastjson import canonical_bytes
 from ..projection.projector import ProjectionContext, Projector
 from .fold import STATE_TYPES, apply_event
-from .normalize import canonical_data
+from .normalize import canonical_of
 
 VOLATILE = {"position", "updated_at"}
 
@@ -42,9 +42,9 @@ def entity_id(stream: str) -> str:
 
 def data_of(event: RecordedEvent) -> dict[str, Any]:
     """The event's canonical payload (upcast, variants normalised, every field present);
-    PoisonEvent when it cannot be read. See normalize.py."""
-    return canonical_data(event.type, event.schema_version, event.data,
-                          stream_id=event.stream_id, position=event.position)
+    PoisonEvent when it cannot be read. See normalize.py. Shared by every projector of
+    the event (`normalize.canonical_of`): read it, never change it."""
+    return canonical_of(event)
 
 
 def _check_order(cls: type[Projector], table: str, cols: tuple[str, ...]) -> None:
@@ -55,10 +55,15 @@ def _check_order(cls: type[Projector], table: str, cols: tuple[str, ...]) -> Non
                         f"order than {cols}")
 
 
+_EMPTY: dict[type, str] = {list: "[]", dict: "{}"}
+
+
 def dumps(value: Any) -> str:
     """Sorted keys, no spaces, UTF-8 kept: by orjson where it writes these very bytes
     (`fastjson.canonical_bytes`; read models write several such columns per row on the
     writer's hot path), else by Python's json as always (which also writes NaN)."""
+    if not value and type(value) in _EMPTY:   # most lists of a row are empty (conditions)
+        return _EMPTY[type(value)]
     out = canonical_bytes(value)
     if out is not None:
         return out.decode("utf-8")
@@ -85,6 +90,10 @@ class StateMemo:
     process, a rebuild or a skipped event cannot make an entry pass for a row it is not.
     A state is what validating its dump gives (the folds rely on that already: a batch
     boundary reloads every state), so a memo hit changes no row.
+
+    An entry may carry `extra`, something the projector derived from the state when it
+    wrote it (the encounter tracker: its combatant rows): taken and kept with the state,
+    it is exactly as current as the state is.
     """
 
     LIMIT = 256   # entries per projector (the least recently written go first)
@@ -92,18 +101,18 @@ class StateMemo:
     def __init__(self) -> None:
         # OrderedDict: each of pop, set and popitem(last=False) is one atomic call, so
         # a rebuild on another thread sharing the projector cannot corrupt it.
-        self._entries: OrderedDict[tuple[str, str], tuple[Any, Any]] = OrderedDict()
+        self._entries: OrderedDict[tuple[str, str], tuple[Any, Any, Any]] = OrderedDict()
 
-    def take(self, table: sa.Table, key: str, text: Any) -> Any:
-        """The state whose dump is `text` (now owned by the caller), or None. `text` is
-        every text of the row that holds the state: the state's JSON, or (state, compact
-        part) for a `FoldingProjector` with a `compact` part."""
+    def take(self, table: sa.Table, key: str, text: Any) -> tuple[Any, Any] | None:
+        """(state, extra) of the state whose dump is `text` (now owned by the caller), or
+        None. `text` is every text of the row that holds the state: the state's JSON, or
+        (state, compact part) for a `FoldingProjector` with a `compact` part."""
         entry = self._entries.pop((table.name, key), None)
-        return entry[1] if entry is not None and entry[0] == text else None
+        return (entry[1], entry[2]) if entry is not None and entry[0] == text else None
 
-    def keep(self, table: sa.Table, key: str, text: Any, state: Any) -> None:
+    def keep(self, table: sa.Table, key: str, text: Any, state: Any, extra: Any = None) -> None:
         entries = self._entries
-        entries[table.name, key] = (text, state)
+        entries[table.name, key] = (text, state, extra)
         if len(entries) > self.LIMIT:
             entries.popitem(last=False)
 
@@ -132,8 +141,7 @@ class CompactPart:
             get if len(self.fields) > 1 else lambda entry: (get(entry),))
 
     def text(self, state: Any) -> str:
-        values = self._values
-        entries = [values(entry) for entry in getattr(state, self.part)]
+        entries = list(map(self._values, getattr(state, self.part)))
         try:
             # orjson straight away (tuples as arrays): a canonical form is not needed, the
             # text is the same for the same values and digests read JSON columns canonically
@@ -194,10 +202,12 @@ class FoldingProjector(Projector):
         return memo
 
     def load_many(self, ctx: ProjectionContext, states: dict[str, Any],
-                  keys: Iterable[str]) -> dict[str, tuple[Any, ...]]:
+                  keys: Iterable[str], extras: dict[str, Any] | None = None
+                  ) -> dict[str, tuple[Any, ...]]:
         """Put the state of every stream of `keys` not in `states` there (from its row,
         or empty), reading all their rows in one statement; returns the `load_columns`
-        values of the rows found, by key."""
+        values of the rows found, by key. `extras` receives, by key, what `write` kept
+        with each state taken from the memo (see `StateMemo`)."""
         wanted = [k for k in dict.fromkeys(keys) if k not in states]
         if not wanted:
             return {}
@@ -216,8 +226,12 @@ class FoldingProjector(Projector):
                 states[key] = model()
                 continue
             texts = got[1] if compact is None else (got[1], got[4])
-            state = memo.take(table, key, texts)
-            if state is None:
+            taken = memo.take(table, key, texts)
+            if taken is not None:
+                state = taken[0]
+                if extras is not None and taken[1] is not None:
+                    extras[key] = taken[1]
+            else:
                 if compact is None:
                     state = model.model_validate_json(got[1])
                 else:
@@ -235,8 +249,10 @@ class FoldingProjector(Projector):
         return states[key]
 
     def write(self, ctx: ProjectionContext, states: dict[str, Any],
-              row: Callable[[str, Any], tuple[Any, ...]] | None = None) -> None:
-        """One row per state; `row(key, state)` gives the columns (default: self.row)."""
+              row: Callable[[str, Any], tuple[Any, ...]] | None = None,
+              extras: dict[str, Any] | None = None) -> None:
+        """One row per state; `row(key, state)` gives the columns (default: self.row).
+        `extras[key]` is kept with the state in the memo (`load_many` hands it back)."""
         compact = self._compact_part
         texts: dict[str, Any]
         stored: list[tuple[Any, ...]]   # key, state, position, updated_at[, compact]
@@ -259,7 +275,7 @@ class FoldingProjector(Projector):
         table = ctx.table(self.table)
         memo = self._decoded
         for key, state in states.items():
-            memo.keep(table, key, texts[key], state)
+            memo.keep(table, key, texts[key], state, None if extras is None else extras[key])
 
     def apply(self, ctx: ProjectionContext, events: Sequence[RecordedEvent]) -> None:
         states: dict[str, Any] = {}
@@ -348,6 +364,6 @@ class PartProjector(Projector):
         return int(values[self.first_column]) if self.first_column else 0
 
     def _columns(self, entry: BaseModel) -> tuple[Any, ...]:
-        values = entry.model_dump(mode="json", include=set(self.fields))
+        values = entry.model_dump(mode="json")   # whole: cheaper than building `include`
         return tuple(dumps(values[f]) if f in self.json_fields and values[f] is not None
                      else values[f] for f in self.fields)

@@ -10,12 +10,16 @@ SQLAlchemy is imported by the methods that build statements, not by this module:
 `exists` is what a cold `content get` asks (storage.lookups).
 
 Batch access by key (`rows_by_keys`, `delete_by_keys`, `write_rows`) is one statement
-over ONE bound JSON array, whatever the number of keys or rows, as the writer's own
-lookups and insert are (`log.py`): reads answer in one row (`json_group_array`), writes
-take their rows from `jsonb_each`. Every statement, and every row a cursor steps
-through, hands the GIL to the producer threads and waits to get it back. JSON carries
-text and integers exactly; a table read or written with a column of another kind (a
-REAL) takes plain statements instead (rows stepped one by one, `executemany`).
+whatever the number of keys or rows (a write: up to `WRITE_CHUNK` rows), as the writer's
+own lookups and insert are (`log.py`): reads and deletes bind ONE JSON array of keys and
+reads answer in one row (`json_group_array`); writes are one multi-row
+`INSERT ... VALUES (...), (...)` with every value bound as it is, as PostgreSQL's
+`executemany` binds them. Every statement, and every row a cursor steps through, hands
+the GIL to the producer threads and waits to get it back. JSON carries text and integers
+exactly; a table read with a column of another kind (a REAL) takes a plain statement
+instead (rows stepped one by one). Writes took their rows from `jsonb_each` of one JSON
+array before: a row's text (a game state's JSON, 1-7 KB) was then escaped into the
+array by orjson and parsed back by SQLite, ~10 µs a 2 KB row against ~2.5 bound.
 """
 
 from __future__ import annotations
@@ -34,6 +38,15 @@ if TYPE_CHECKING:
     import sqlalchemy as sa
     from sqlalchemy.engine.interfaces import Dialect
     from sqlalchemy.sql.expression import Executable
+
+
+# Rows of one multi-row INSERT (`write_rows`): each row count is a statement of its own in
+# the connection's cache of prepared statements (1,024), so a table takes at most 64 shapes;
+# a larger write is several statements (catch-up, rebuilds: not the writer's hot path).
+WRITE_CHUNK = 64
+# Bound parameters of one statement: SQLite's limit (SQLITE_MAX_VARIABLE_NUMBER) is 32,766
+# by default since 3.32, 999 before and in builds that keep the old default: stay under it.
+MAX_VARIABLES = 999
 
 
 @cache
@@ -89,6 +102,7 @@ class SQLiteReadModels:
         self._upserts: dict[tuple[sa.Table, tuple[str, ...], tuple[str, ...]], Executable] = {}
         # SQL text of the batch statements: (kind, table, names...) -> (sql, by JSON)
         self._batch_sql: dict[tuple[Any, ...], tuple[str, bool]] = {}
+        self._write_sqls: dict[tuple[Any, ...], str] = {}   # by (table, columns, replace, rows)
 
     def exists(self, session: Session, name: str) -> bool:
         return table_exists(session, name)
@@ -185,41 +199,34 @@ class SQLiteReadModels:
                    rows: Sequence[tuple[Any, ...]], *, replace: bool) -> None:
         if not rows:
             return
-        cache_key = ("write", table, tuple(columns), replace)
-        built = self._batch_sql.get(cache_key)
-        if built is None:
-            built = self._batch_sql[cache_key] = self._write_sql(table, columns, replace)
-        sql, exact = built
-        if exact:
-            try:
-                array = orjson.dumps(rows).decode("utf-8")
-            except TypeError:
-                pass   # a value JSON cannot carry (an integer past 64 bits): the driver decides
-            else:
-                session.execute(sql, (array,))
-                return
-            sql = self._write_sql(table, columns, replace, by_json=False)[0]
-        session.executemany(sql, rows)
+        chunk = max(1, min(WRITE_CHUNK, MAX_VARIABLES // len(columns)))
+        for start in range(0, len(rows), chunk):
+            part = rows[start:start + chunk]
+            cache_key = (table, tuple(columns), replace, len(part))
+            sql = self._write_sqls.get(cache_key)
+            if sql is None:
+                sql = self._write_sqls[cache_key] = self._write_sql(table, columns, replace,
+                                                                   len(part))
+            session.execute(sql, [value for row in part for value in row])
 
     @staticmethod
     def _write_sql(table: sa.Table, columns: Sequence[str], replace: bool,
-                   by_json: bool = True) -> tuple[str, bool]:
+                   count: int) -> str:
+        """The statement writing `count` rows of `columns`, one `VALUES` tuple each."""
         import sqlalchemy as sa
 
-        exact = by_json and _exact_in_json(table, columns)
-        source = (f"SELECT {', '.join(f'value->>{i}' for i in range(len(columns)))} "
-                  "FROM jsonb_each(?) WHERE true" if exact
-                  else f"VALUES ({', '.join('?' for _ in columns)})")
+        one = f"({', '.join('?' for _ in columns)})"
+        source = "VALUES " + ", ".join([one] * count)
         primary = [c.name for c in table.primary_key.columns]
         head = f'INTO "{table.name}" ({_names(columns)}) {source}'
         if not replace:
-            return f"INSERT {head}", exact
+            return f"INSERT {head}"
         if set(columns) == {c.name for c in table.columns} and not any(
                 isinstance(c, sa.UniqueConstraint) for c in table.constraints):
-            return f"INSERT OR REPLACE {head}", exact   # as `upsert`: one step, no UPDATE
+            return f"INSERT OR REPLACE {head}"   # as `upsert`: one step, no UPDATE
         changes = ", ".join(f'"{c}" = excluded."{c}"' for c in columns if c not in primary)
         action = f"DO UPDATE SET {changes}" if changes else "DO NOTHING"
-        return f"INSERT {head} ON CONFLICT ({_names(primary)}) {action}", exact
+        return f"INSERT {head} ON CONFLICT ({_names(primary)}) {action}"
 
 
 READ_MODELS = SQLiteReadModels()
