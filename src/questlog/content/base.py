@@ -5,10 +5,10 @@ The 5e-database JSON shape links entries with reference objects
 `choices`.
 
 Models build their pydantic schema lazily (`defer_build`) so a process that
-looks up one spell never pays for building the monster or class schemas.
+looks up one spell never pays for building the monster or class schemas. The model
+modules do without `from __future__ import annotations`: pydantic would evaluate each
+string annotation again (a compile per field, on a cold `content get` too).
 """
-
-from __future__ import annotations
 
 from typing import Literal
 

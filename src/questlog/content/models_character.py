@@ -7,8 +7,6 @@ mappings); feature prerequisites are tagged by `type`; `Classes.class_levels`,
 upstream API routes kept as opaque strings; levels have no name in 2014.
 """
 
-from __future__ import annotations
-
 from typing import Any, Literal
 
 from pydantic import Field

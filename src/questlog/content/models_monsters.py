@@ -10,8 +10,6 @@ multiattack counts are ints except twice ("Number of Heads", "1d4"); spell
 lists inside spellcasting carry no `index`.
 """
 
-from __future__ import annotations
-
 from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag

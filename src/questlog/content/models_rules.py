@@ -5,8 +5,6 @@ string in others (alignments, languages, magic schools, rules, rule sections),
 never varying within a type.
 """
 
-from __future__ import annotations
-
 from .base import Cost, Entry, Part, Reference, ScorePrerequisite, StartingEquipment
 from .choices import Choice
 

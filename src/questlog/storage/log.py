@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from ..events import RecordedEvent
 from .session import Session
@@ -35,8 +35,7 @@ LogRow = tuple[Any, ...]
 EnvelopeRow = tuple[int, str, int, str, str, str]
 
 
-@dataclass(frozen=True, slots=True)
-class StoredEventKey:
+class StoredEventKey(NamedTuple):
     """What the writer needs to recognise a retried event id."""
 
     position: int
@@ -48,8 +47,7 @@ class StoredEventKey:
     metadata_json: str
 
 
-@dataclass(frozen=True, slots=True)
-class Tip:
+class Tip(NamedTuple):
     """The log's head (position, hash) and the asked streams' versions (absent: no stream)."""
 
     head: int
