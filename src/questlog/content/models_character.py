@@ -11,18 +11,9 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from .base import (
-    AbilityBonus,
-    AreaOfEffect,
-    Entry,
-    Part,
-    Reference,
-    ScorePrerequisite,
-    StartingEquipment,
-    TopLevel,
-    Usage,
-)
+from .base import AreaOfEffect, Entry, Part, Reference, TopLevel
 from .choices import Choice
+from .parts import AbilityBonus, ScorePrerequisite, StartingEquipment, Usage
 
 
 class SpellcastingInfo(Part):

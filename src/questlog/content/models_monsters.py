@@ -14,8 +14,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag
 
-from .base import DamageRoll, Entry, Part, Reference, SavingThrowDC, Usage
+from .base import Entry, Part, Reference
 from .choices import Choice
+from .parts import DamageRoll, SavingThrowDC, Usage
 
 
 class MonsterArmorClass(Part):

@@ -21,7 +21,6 @@ Every method takes the `Session` it runs in; none opens or ends a transaction.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
 from ..events import RecordedEvent
@@ -55,8 +54,7 @@ class Tip(NamedTuple):
     versions: dict[str, int]
 
 
-@dataclass
-class VerifyReport:
+class VerifyReport(NamedTuple):
     ok: bool
     events: int
     streams: int
