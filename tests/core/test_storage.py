@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import pytest
 
 from questlog import NewEvent, Store, schema
 from questlog.errors import SchemaOutOfDate, StoreNotInitialized, UnsafeSQLiteVersion
+from questlog.events import ANY
 from questlog.settings import Settings
 from questlog.sqlite.connections import Database
 from questlog.sqlite.driver import sqlite_version_is_safe, vec_status
@@ -208,7 +210,7 @@ COLD_DATACLASSES = ["AppendResult", "HealthReport", "RecordedEvent", "VecStatus"
 
 def _cold_definitions(args: list[str]) -> tuple[list[str], list[str]]:
     """Run the CLI in a fresh interpreter: (the questlog dataclasses it defined, which of
-    hashlib and questlog.content.parts it imported)."""
+    hashlib, the event types, the log's SQL and the shared content parts it imported)."""
     code = (
         "import dataclasses, json, sys\n"
         f"sys.argv = ['questlog', *{args!r}]\n"
@@ -218,7 +220,8 @@ def _cold_definitions(args: list[str]) -> tuple[list[str], list[str]]:
         "                  if name.startswith('questlog') for value in vars(module).values()\n"
         "                  if isinstance(value, type) and dataclasses.is_dataclass(value)\n"
         "                  and value.__module__ == name})\n"
-        "loaded = [m for m in ('hashlib', 'questlog.content.parts') if m in sys.modules]\n"
+        "loaded = [m for m in ('hashlib', 'questlog.events', 'questlog.sqlite.log',\n"
+        "                      'questlog.content.parts') if m in sys.modules]\n"
         "print('DEFINED', json.dumps([defined, loaded]))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
@@ -238,12 +241,16 @@ def test_cold_read_paths_generate_no_record_code(tmp_path: Path) -> None:
     for args in (["--help"], ["--db", str(path), "events", "read", "campaign-1"]):
         defined, loaded = _cold_definitions(args)
         assert set(defined) <= set(COLD_DATACLASSES), args
-        assert loaded == [], args  # no hashing on a read: hashlib (OpenSSL) loads on a write
+        # No hashing on a read: hashlib (OpenSSL) loads on a write.
+        assert "hashlib" not in loaded and "questlog.content.parts" not in loaded, args
     defined, loaded = _cold_definitions(["--db", str(path), "content", "get", "spells",
                                          spell.index])  # type: ignore[attr-defined]
     assert set(defined) <= set(COLD_DATACLASSES)
-    # pydantic's own imports bring hashlib in; a spell needs none of the shared parts.
-    assert "questlog.content.parts" not in loaded
+    # pydantic's own imports bring hashlib in; an entry is read without the log's SQL or
+    # the event types, and a spell needs none of the shared parts.
+    assert loaded == ["hashlib"]
+    # (`Store.append` spells its default out so that the store module needs no event type.)
+    assert inspect.signature(Store.append).parameters["expected_version"].default == ANY
 
 
 def test_wheel_ships_projections_migrations_and_data(tmp_path: Path) -> None:
