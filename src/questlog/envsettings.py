@@ -17,17 +17,16 @@ from __future__ import annotations
 import operator
 import os
 import re
+import sys
 import types
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Union, get_args, get_origin, get_type_hints
+from typing import Any, ClassVar, Literal, NamedTuple, Union, get_args, get_origin
 
 _MISSING: Any = object()
 
 
-@dataclass(frozen=True)
-class FieldInfo:
+class FieldInfo(NamedTuple):
     """One declared setting: its default and its bounds."""
 
     default: Any = _MISSING
@@ -72,8 +71,7 @@ class SecretStr:
         return hash(self._value)
 
 
-@dataclass(frozen=True)
-class _BeforeValidator:
+class _BeforeValidator(NamedTuple):
     names: tuple[str, ...]
     method: Any  # the classmethod object
 
@@ -195,12 +193,19 @@ def _check_bounds(info: FieldInfo, value: Any) -> None:
             raise _Invalid(f"Input should be {words} {bound}")
 
 
+def _is_class_var(annotation: Any) -> bool:
+    if isinstance(annotation, str):
+        return annotation.startswith(("ClassVar", "typing.ClassVar"))
+    return annotation is ClassVar or get_origin(annotation) is ClassVar
+
+
 class EnvSettings:
     """Base of a settings class: each annotated attribute is a setting read from
     `<env_prefix><NAME>` unless given as a keyword argument."""
 
     env_prefix: ClassVar[str] = ""
-    _fields: ClassVar[dict[str, tuple[Any, FieldInfo]]]
+    _fields: ClassVar[dict[str, FieldInfo]]
+    _kinds: ClassVar[dict[str, Any]]  # each setting's type, resolved when first needed
     _before: ClassVar[dict[str, list[Callable[[Any], Any]]]]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -212,22 +217,39 @@ class EnvSettings:
                 for name in value.names:
                     before.setdefault(name, []).append(getattr(cls, attr))
         cls._before = before
-        hints = get_type_hints(cls)
+        # The settings are the annotated names; their types are resolved only for the
+        # values given (keywords, environment): evaluating all of them (typing's
+        # get_type_hints) compiles every annotation, on every command's start.
         fields = {}
-        for name, kind in hints.items():
-            if name.startswith("_") or get_origin(kind) is ClassVar:
-                continue
-            declared = vars(cls).get(name, _MISSING)
-            info = declared if isinstance(declared, FieldInfo) else FieldInfo(default=declared)
-            fields[name] = (kind, info)
-            if isinstance(declared, FieldInfo):
-                delattr(cls, name)  # instances hold the values
+        for owner in reversed(cls.__mro__):
+            for name, annotation in vars(owner).get("__annotations__", {}).items():
+                if name.startswith("_") or _is_class_var(annotation):
+                    continue
+                declared = vars(cls).get(name, _MISSING)
+                fields[name] = (declared if isinstance(declared, FieldInfo)
+                                else FieldInfo(default=declared))
+                if isinstance(declared, FieldInfo):
+                    delattr(cls, name)  # instances hold the values
         cls._fields = fields
+        cls._kinds = {}
+
+    @classmethod
+    def _kind(cls, name: str) -> Any:
+        """The declared type of setting `name`, evaluated as typing.get_type_hints does
+        (in its class's module, the class's names as locals)."""
+        kind = cls._kinds.get(name, _MISSING)
+        if kind is _MISSING:
+            owner = next(k for k in cls.__mro__ if name in vars(k).get("__annotations__", {}))
+            kind = owner.__annotations__[name]
+            if isinstance(kind, str):  # `from __future__ import annotations`
+                kind = eval(kind, vars(sys.modules[owner.__module__]), dict(vars(owner)))
+            cls._kinds[name] = kind
+        return kind
 
     def __init__(self, **values: Any) -> None:
         environ = {key.lower(): text for key, text in os.environ.items()}
         errors: list[dict[str, Any]] = []
-        for name, (kind, info) in self._fields.items():
+        for name, info in self._fields.items():
             if name in values:
                 given = values[name]
             else:
@@ -242,7 +264,7 @@ class EnvSettings:
                 value = given
                 for validator in self._before.get(name, ()):
                     value = validator(value)
-                value = _convert(kind, value)
+                value = _convert(self._kind(name), value)
                 _check_bounds(info, value)
             except (_Invalid, ValueError) as exc:
                 errors.append({"loc": (name,), "input": given, "msg": str(exc)})
@@ -254,7 +276,7 @@ class EnvSettings:
     @classmethod
     def fields(cls) -> dict[str, FieldInfo]:
         """Every setting's declaration, by name."""
-        return {name: info for name, (_kind, info) in cls._fields.items()}
+        return dict(cls._fields)
 
     def values(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self._fields}

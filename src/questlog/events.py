@@ -10,16 +10,17 @@ changes every hash, so it is versioned by the log's schema, not by whim.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 if TYPE_CHECKING:  # re-exported: see __getattr__ at the end
+    from hashlib import _Hash
+
     from .new_event import NewEvent as NewEvent
 
 from . import fastjson
@@ -250,7 +251,20 @@ def event_digest(
     # JSON text escapes control characters), so the encoding is unambiguous.
     body = "\n".join((str(position), event_id, stream_id, str(stream_version), type_,
                       str(schema_version), data_json, metadata_json, recorded_at))
-    return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
+    return _sha256((prev_hash + body).encode("utf-8")).hexdigest()
+
+
+def _load_sha256(data: bytes) -> _Hash:
+    # hashlib loads OpenSSL (~3 ms of a cold command): reads never hash, so it is
+    # imported by the first hash, which then binds `_sha256` to hashlib's directly.
+    global _sha256
+    import hashlib
+
+    _sha256 = hashlib.sha256
+    return _sha256(data)
+
+
+_sha256: Callable[[bytes], _Hash] = _load_sha256
 
 
 def __getattr__(name: str) -> Any:

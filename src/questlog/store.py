@@ -17,17 +17,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, Union
 
 from . import schema
-from .completion import Completion
 from .errors import QuestlogError, ReadOnlyStore, WriterClosed
-from .events import ANY, AppendResult, ExpectedVersion, RecordedEvent
 from .settings import Settings, load_settings
 from .storage.select import open_backend, redacted
 from .storage.session import Session
 
 if TYPE_CHECKING:  # the writer and planner (pydantic among them) load on the first write
     from .anchors import Anchor, Anchorer, AnchorReport
+    from .completion import Completion
     from .content.api import ContentAPI
-    from .events import NewEvent
+    from .events import AppendResult, ExpectedVersion, NewEvent, RecordedEvent
     from .game.api import GameAPI
     from .projection.manager import ProjectionManager
     from .projection.projector import Projector
@@ -205,7 +204,7 @@ class Store:
         return self.writer
 
     def append(self, stream_id: str, events: Sequence[EventLike],
-               expected_version: ExpectedVersion = ANY, *,
+               expected_version: ExpectedVersion = "any", *,  # events.ANY
                timeout: float | None = None, validate: bool = True) -> AppendResult:
         """Append events to one stream atomically; returns after the commit is durable.
 

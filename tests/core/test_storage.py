@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import pytest
 
 from questlog import NewEvent, Store, schema
 from questlog.errors import SchemaOutOfDate, StoreNotInitialized, UnsafeSQLiteVersion
+from questlog.events import ANY
 from questlog.settings import Settings
 from questlog.sqlite.connections import Database
 from questlog.sqlite.driver import sqlite_version_is_safe, vec_status
@@ -197,6 +199,58 @@ def test_cold_read_paths_import_nothing_heavy(tmp_path: Path) -> None:
     assert json.loads(text)["index"] == spell.index  # type: ignore[attr-defined]
     assert heavy == ["pydantic"]
     assert built == ["Spell"]  # not the 24 other types' models, nor GenericEntry
+
+
+# What the cold read paths may still define (issue 13 point 4): a dataclass compiles its
+# generated methods when its module is imported (~1 ms of a ~0.2 s command each), so the
+# records those paths import are NamedTuples or plain classes; these stay dataclasses
+# (public event types, and two records the startup report is built from).
+COLD_DATACLASSES = ["AppendResult", "HealthReport", "RecordedEvent", "VecStatus"]
+
+
+def _cold_definitions(args: list[str]) -> tuple[list[str], list[str]]:
+    """Run the CLI in a fresh interpreter: (the questlog dataclasses it defined, which of
+    hashlib, the event types, the log's SQL and the shared content parts it imported)."""
+    code = (
+        "import dataclasses, json, sys\n"
+        f"sys.argv = ['questlog', *{args!r}]\n"
+        "from questlog.cli import main\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
+        "defined = sorted({value.__name__ for name, module in list(sys.modules.items())\n"
+        "                  if name.startswith('questlog') for value in vars(module).values()\n"
+        "                  if isinstance(value, type) and dataclasses.is_dataclass(value)\n"
+        "                  and value.__module__ == name})\n"
+        "loaded = [m for m in ('hashlib', 'questlog.events', 'questlog.sqlite.log',\n"
+        "                      'questlog.content.parts') if m in sys.modules]\n"
+        "print('DEFINED', json.dumps([defined, loaded]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    defined, loaded = json.loads(out.stdout.rpartition("DEFINED ")[2])
+    return defined, loaded
+
+
+def test_cold_read_paths_generate_no_record_code(tmp_path: Path) -> None:
+    path = tmp_path / "cold.db"
+    store = Store.open(path)
+    store.content.import_pack(REPO / "data" / "packs" / "starter")
+    store.append("campaign-1", [{"type": "Started", "data": {}}])
+    spell = store.content.list("spells", limit=1)[0]
+    store.close()
+
+    for args in (["--help"], ["--db", str(path), "events", "read", "campaign-1"]):
+        defined, loaded = _cold_definitions(args)
+        assert set(defined) <= set(COLD_DATACLASSES), args
+        # No hashing on a read: hashlib (OpenSSL) loads on a write.
+        assert "hashlib" not in loaded and "questlog.content.parts" not in loaded, args
+    defined, loaded = _cold_definitions(["--db", str(path), "content", "get", "spells",
+                                         spell.index])  # type: ignore[attr-defined]
+    assert set(defined) <= set(COLD_DATACLASSES)
+    # pydantic's own imports bring hashlib in; an entry is read without the log's SQL or
+    # the event types, and a spell needs none of the shared parts.
+    assert loaded == ["hashlib"]
+    # (`Store.append` spells its default out so that the store module needs no event type.)
+    assert inspect.signature(Store.append).parameters["expected_version"].default == ANY
 
 
 def test_wheel_ships_projections_migrations_and_data(tmp_path: Path) -> None:

@@ -6,14 +6,13 @@ One place says it, for the in-process caches (content, search) and the HTTP ETag
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..storage.read_positions import ReadPositions, TokenMemo
 from ..storage.session import Session
 
 
-@dataclass(frozen=True)
-class ReadModels:
+class ReadModels(NamedTuple):
     """The projectors whose checkpoints decide whether an answer is current; `with_head`
     adds the log's head position (answers read from the log itself, e.g. time travel)."""
 

@@ -20,7 +20,6 @@ import signal
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -117,14 +116,18 @@ def _committed_since(store_path: Path | str, head_before: int) -> dict[str, Any]
             "streams": dict(busiest)}
 
 
-@dataclass
 class CliContext:
-    """Carried in click's ctx.obj: where the store is and how to print."""
+    """Carried in click's ctx.obj: where the store is and how to print.
 
-    db: Path | str | None = None  # a file path or a store URL (storage.select)
-    json: bool = False
-    log_format: str = "auto"  # --log-format of the group: auto, text or json
-    _stores: list[Store] = field(default_factory=list)
+    (A plain class: a dataclass compiles its generated methods at import, on every
+    command's start.)"""
+
+    def __init__(self, db: Path | str | None = None, json: bool = False,
+                 log_format: str = "auto") -> None:
+        self.db = db  # a file path or a store URL (storage.select)
+        self.json = json
+        self.log_format = log_format  # --log-format of the group: auto, text or json
+        self._stores: list[Store] = []
 
     def open_store(self, *, read_only: bool = False, create: bool = False,
                    adopt: bool = False) -> Store:

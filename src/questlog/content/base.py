@@ -5,12 +5,10 @@ The 5e-database JSON shape links entries with reference objects
 `choices`.
 
 Models build their pydantic schema lazily (`defer_build`) so a process that
-looks up one spell never pays for building the monster or class schemas.
+looks up one spell never pays for building the monster or class schemas. The model
+modules do without `from __future__ import annotations`: pydantic would evaluate each
+string annotation again (a compile per field, on a cold `content get` too).
 """
-
-from __future__ import annotations
-
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
@@ -63,49 +61,6 @@ class Reference(Part):
     url: str
 
 
-class ScorePrerequisite(Part):
-    ability_score: Reference
-    minimum_score: int
-
-
-class AbilityBonus(Part):
-    ability_score: Reference
-    bonus: int
-
-
-class Cost(Part):
-    quantity: int
-    unit: Literal["cp", "sp", "ep", "gp", "pp"]
-
-
-class DamageRoll(Part):
-    damage_type: Reference
-    damage_dice: str
-
-
-class SavingThrowDC(Part):
-    """A monster's or trait's save: ability, DC value (monsters) and what success does."""
-
-    dc_type: Reference
-    dc_value: int | None = None
-    success_type: str
-
-
 class AreaOfEffect(Part):
     type: str
     size: int
-
-
-class Usage(Part):
-    """How often a monster ability works: per day, recharge on roll, after a rest."""
-
-    type: str
-    times: int | None = None
-    dice: str | None = None
-    min_value: int | None = None
-    rest_types: list[str] | None = None
-
-
-class StartingEquipment(Part):
-    equipment: Reference
-    quantity: int

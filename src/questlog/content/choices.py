@@ -13,7 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from .base import DamageRoll, Part, Reference, SavingThrowDC
+from .base import Part, Reference
+from .parts import DamageRoll, SavingThrowDC
 
 
 class ReferenceOption(Part):

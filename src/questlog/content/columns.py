@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple
 
 from .types import SRD_TYPES
 
@@ -152,8 +151,7 @@ def _dict_keys(key: str) -> Callable[[dict[str, Any]], list[str]]:
     return extract
 
 
-@dataclass(frozen=True)
-class FilterColumn:
+class FilterColumn(NamedTuple):
     """A scalar column of a per-type table: its SQL type and how to read it from an entry."""
 
     name: str
@@ -170,8 +168,7 @@ class FilterColumn:
         return sa.Column(self.name, sql_type)
 
 
-@dataclass(frozen=True)
-class MemberField:
+class MemberField(NamedTuple):
     """A multi-valued filter (e.g. the classes of a spell), kept in the members side table."""
 
     name: str

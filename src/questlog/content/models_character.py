@@ -7,24 +7,13 @@ mappings); feature prerequisites are tagged by `type`; `Classes.class_levels`,
 upstream API routes kept as opaque strings; levels have no name in 2014.
 """
 
-from __future__ import annotations
-
 from typing import Any, Literal
 
 from pydantic import Field
 
-from .base import (
-    AbilityBonus,
-    AreaOfEffect,
-    Entry,
-    Part,
-    Reference,
-    ScorePrerequisite,
-    StartingEquipment,
-    TopLevel,
-    Usage,
-)
+from .base import AreaOfEffect, Entry, Part, Reference, TopLevel
 from .choices import Choice
+from .parts import AbilityBonus, ScorePrerequisite, StartingEquipment, Usage
 
 
 class SpellcastingInfo(Part):

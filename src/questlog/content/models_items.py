@@ -6,9 +6,8 @@ and vehicle speeds are int or float; magic item rarity includes "Varies" and
 attunement is only recorded in the first paragraph of `desc`.
 """
 
-from __future__ import annotations
-
-from .base import Cost, DamageRoll, Entry, Part, Reference
+from .base import Entry, Part, Reference
+from .parts import Cost, DamageRoll
 
 
 class WeaponRange(Part):

@@ -10,14 +10,13 @@ multiattack counts are ints except twice ("Number of Heads", "1d4"); spell
 lists inside spellcasting carry no `index`.
 """
 
-from __future__ import annotations
-
 from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag
 
-from .base import DamageRoll, Entry, Part, Reference, SavingThrowDC, Usage
+from .base import Entry, Part, Reference
 from .choices import Choice
+from .parts import DamageRoll, SavingThrowDC, Usage
 
 
 class MonsterArmorClass(Part):

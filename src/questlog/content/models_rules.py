@@ -5,10 +5,9 @@ string in others (alignments, languages, magic schools, rules, rule sections),
 never varying within a type.
 """
 
-from __future__ import annotations
-
-from .base import Cost, Entry, Part, Reference, ScorePrerequisite, StartingEquipment
+from .base import Entry, Part, Reference
 from .choices import Choice
+from .parts import Cost, ScorePrerequisite, StartingEquipment
 
 
 class AbilityScore(Entry):

@@ -6,8 +6,6 @@ and `casting_time` are display strings; `desc` and `higher_level` are lists of
 Markdown paragraphs.
 """
 
-from __future__ import annotations
-
 from typing import Literal
 
 from pydantic import Field

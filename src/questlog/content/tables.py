@@ -14,8 +14,7 @@ fresh process never imports it (benchmarks/cold_read.py).
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..storage.lookups import KeyLookup
 from .columns import (
@@ -44,8 +43,7 @@ if TYPE_CHECKING:
     ALL: tuple[sa.Table, ...]
 
 
-@dataclass(frozen=True)
-class _Declared:
+class _Declared(NamedTuple):
     tables: dict[str, Any]            # PACKS, PACK_ENTRIES, ENTITIES, MEMBERS, TYPED, ALL
     statements: dict[str, Executable]
 

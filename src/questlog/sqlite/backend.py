@@ -21,24 +21,30 @@ from . import schema
 from .connections import Database
 from .driver import load_dbapi, sqlite_version_is_safe, vec_status
 from .errors import open_failure
-from .log import LOG, SQLiteLog
 from .read_positions import READ_POSITIONS, SQLiteReadPositions
 from .session import SQLiteSession
 from .token_memo import FileTokenMemo
-from .transactions import SQLiteWriteTransactions
 
 if TYPE_CHECKING:  # loaded when first asked for: read commands never build read models
     from .checkpoints import SQLiteCheckpoints
+    from .log import SQLiteLog
     from .readmodels import SQLiteReadModels
     from .snapshots import SQLiteSnapshots
+    from .transactions import SQLiteWriteTransactions
 
 
 class SQLiteBackend:
     """The SQLite backend of one store (`storage.backend.Backend`)."""
 
     name = "sqlite"
-    log: SQLiteLog = LOG
     read_positions: SQLiteReadPositions = READ_POSITIONS
+
+    @property
+    def log(self) -> SQLiteLog:
+        """The log's SQL, imported on first use: `content get` never reads the log."""
+        from .log import LOG
+
+        return LOG
 
     # Read-model ports declare SQLAlchemy Core tables: imported on first use, so a read
     # command (`events read`, `content get`) never loads SQLAlchemy.
@@ -130,6 +136,8 @@ class SQLiteBackend:
 
     def open_writer(self) -> SQLiteWriteTransactions:
         """The single writer's own connection (called on the writer thread)."""
+        from .transactions import SQLiteWriteTransactions
+
         return SQLiteWriteTransactions(self.database)
 
     # -- facts -------------------------------------------------------------------------
@@ -140,6 +148,8 @@ class SQLiteBackend:
 
     def capabilities(self) -> dict[str, Any]:
         """What `questlog doctor` prints about this backend."""
+        from .transactions import SQLiteWriteTransactions
+
         db = self.database
         vec = vec_status()
         return {

@@ -52,8 +52,8 @@ import os
 import threading
 import time
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from ..storage.session import Session
 
@@ -65,8 +65,7 @@ Signature = tuple[int, int, int, int, int]  # dev, ino, size, mtime_ns, ctime_ns
 Stat = Callable[[str], os.stat_result]
 
 
-@dataclass(frozen=True, slots=True)
-class FileState:
+class FileState(NamedTuple):
     """What a stat said about the database file, and whether it may be trusted."""
 
     signature: Signature

@@ -21,8 +21,7 @@ Every method takes the `Session` it runs in; none opens or ends a transaction.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from ..events import RecordedEvent
 from .session import Session
@@ -35,8 +34,7 @@ LogRow = tuple[Any, ...]
 EnvelopeRow = tuple[int, str, int, str, str, str]
 
 
-@dataclass(frozen=True, slots=True)
-class StoredEventKey:
+class StoredEventKey(NamedTuple):
     """What the writer needs to recognise a retried event id."""
 
     position: int
@@ -48,8 +46,7 @@ class StoredEventKey:
     metadata_json: str
 
 
-@dataclass(frozen=True, slots=True)
-class Tip:
+class Tip(NamedTuple):
     """The log's head (position, hash) and the asked streams' versions (absent: no stream)."""
 
     head: int
@@ -57,8 +54,7 @@ class Tip:
     versions: dict[str, int]
 
 
-@dataclass
-class VerifyReport:
+class VerifyReport(NamedTuple):
     ok: bool
     events: int
     streams: int

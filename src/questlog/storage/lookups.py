@@ -14,29 +14,39 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
 
 
-@dataclass(frozen=True, slots=True)
-class KeyLookup:
-    """`columns` of `table` where each of `keys` equals the value of that name,
-    ordered by `order_by`, at most `limit` rows."""
-
+class _Lookup(NamedTuple):
     table: str
     columns: tuple[str, ...]
     keys: tuple[str, ...]
     order_by: tuple[str, ...] = ()
     limit: int | None = None
 
-    def __post_init__(self) -> None:
+
+class KeyLookup(_Lookup):
+    """`columns` of `table` where each of `keys` equals the value of that name,
+    ordered by `order_by`, at most `limit` rows.
+
+    A NamedTuple rather than a frozen dataclass: lookups are declared when a cold
+    command imports its tables, and a dataclass compiles its generated methods then.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, table: str, columns: tuple[str, ...], keys: tuple[str, ...],
+                order_by: tuple[str, ...] = (), limit: int | None = None) -> KeyLookup:
+        self = super().__new__(cls, table, columns, keys, order_by, limit)
         # Rendered into SQL as they are: only plain lower-case identifiers, and at least
         # one key (a lookup reads rows by key, never a whole table).
-        names = (self.table, *self.columns, *self.keys, *self.order_by)
+        names = (table, *columns, *keys, *order_by)
         bad = [n for n in names if not _IDENTIFIER.fullmatch(n)]
-        if bad or not self.columns or not self.keys:
+        if bad or not columns or not keys:
             raise ValueError(f"a KeyLookup needs columns, keys and plain identifiers: {self}")
+        return self
 
     def values(self, params: object) -> tuple[object, ...]:
         """The bound values in the order of `keys`, from named parameters."""

@@ -9,9 +9,8 @@ only once chosen.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from ..errors import ConfigurationError
 
@@ -27,8 +26,7 @@ class BackendUnavailable(ConfigurationError):
     """The location names a backend this installation does not have."""
 
 
-@dataclass(frozen=True)
-class Location:
+class Location(NamedTuple):
     """A parsed store location: the backend's name and, for SQLite, the file."""
 
     backend: str
