@@ -220,16 +220,25 @@ class EnvSettings:
         # The settings are the annotated names; their types are resolved only for the
         # values given (keywords, environment): evaluating all of them (typing's
         # get_type_hints) compiles every annotation, on every command's start.
-        fields = {}
+        # Each name once, in declaration order (a base's first), by its most derived
+        # annotation; declared in this class (a default or a Field), else as the base
+        # class declared it (its default and bounds are inherited).
+        annotations: dict[str, Any] = {}
         for owner in reversed(cls.__mro__):
-            for name, annotation in vars(owner).get("__annotations__", {}).items():
-                if name.startswith("_") or _is_class_var(annotation):
-                    continue
-                declared = vars(cls).get(name, _MISSING)
-                fields[name] = (declared if isinstance(declared, FieldInfo)
-                                else FieldInfo(default=declared))
-                if isinstance(declared, FieldInfo):
-                    delattr(cls, name)  # instances hold the values
+            annotations.update(vars(owner).get("__annotations__", {}))
+        inherited: dict[str, FieldInfo] = getattr(cls, "_fields", {})
+        fields = {}
+        for name, annotation in annotations.items():
+            if name.startswith("_") or _is_class_var(annotation):
+                continue
+            declared = vars(cls).get(name, _MISSING)
+            if isinstance(declared, FieldInfo):
+                fields[name] = declared
+                delattr(cls, name)  # instances hold the values
+            elif declared is not _MISSING or name not in inherited:
+                fields[name] = FieldInfo(default=declared)
+            else:
+                fields[name] = inherited[name]
         cls._fields = fields
         cls._kinds = {}
 

@@ -86,3 +86,26 @@ def test_reading_settings_imports_no_pydantic() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=60, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_subclass_keeps_or_redeclares_its_base_settings() -> None:
+    from questlog.envsettings import EnvSettings, Field
+
+    class Base(EnvSettings):
+        env_prefix = "QLTEST_"
+        level: int = Field(default=1, ge=0)
+        name: str = "base"
+
+    class Redeclared(Base):
+        level: int = Field(default=2, ge=0)
+
+    class Inherited(Base):
+        extra: bool = False
+
+    assert Redeclared().level == 2 and Redeclared().name == "base"
+    with pytest.raises(SettingsError):
+        Redeclared(level=-1)   # the redeclared bound holds
+    assert Inherited().level == 1 and Inherited().name == "base" and Inherited().extra is False
+    with pytest.raises(SettingsError):
+        Inherited(level=-1)    # the base's bound is inherited
+    assert list(Inherited.fields()) == ["level", "name", "extra"]

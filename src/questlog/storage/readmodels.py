@@ -215,5 +215,7 @@ class ReadModels(Protocol):
     def write_rows(self, session: Session, table: sa.Table, columns: Sequence[str],
                    rows: Sequence[tuple[Any, ...]], *, replace: bool) -> None:
         """Insert rows (tuples of `columns`; other columns take their defaults); with
-        `replace`, a row replaces the one with the same primary key (as `upsert`)."""
+        `replace`, a row replaces the one with the same primary key (as `upsert`). Values
+        are bound as they are, on every engine: text, integers, floats, bytes or None (a
+        `json_text` column takes the JSON text itself)."""
         ...
