@@ -8,6 +8,7 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -161,32 +162,43 @@ _BUILT_MODELS = (
 )
 
 
-def _cold_run(args: list[str]) -> tuple[str, list[str], list[str]]:
-    """Run the CLI in a fresh interpreter: (its output, the heavy modules it imported, the
-    content models it built)."""
+def _cold_cli(args: list[str], report: str) -> tuple[str, Any]:
+    """Run the CLI with `args` in a fresh interpreter, then the Python expression `report`
+    (its value printed as JSON): (the CLI's output, the report's value)."""
     code = (
-        "import json, sys\n"
+        "import dataclasses, json, sys\n"
         f"sys.argv = ['questlog', *{args!r}]\n"
         "from questlog.cli import main\n"
         "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
         f"{_BUILT_MODELS}"
-        f"print('HEAVY', json.dumps([sorted(m for m in {(*HEAVY, 'pydantic')!r} "
-        "if m in sys.modules), _built()]))\n"
+        f"print('REPORT', json.dumps({report}))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    text, _, report = out.stdout.rpartition("HEAVY ")
-    heavy, built = json.loads(report)
+    text, _, value = out.stdout.rpartition("REPORT ")
+    return text, json.loads(value)
+
+
+def _cold_run(args: list[str]) -> tuple[str, list[str], list[str]]:
+    """(The CLI's output, the heavy modules it imported, the content models it built.)"""
+    text, (heavy, built) = _cold_cli(
+        args, f"[sorted(m for m in {(*HEAVY, 'pydantic')!r} if m in sys.modules), _built()]")
     return text, heavy, built
 
 
-def test_cold_read_paths_import_nothing_heavy(tmp_path: Path) -> None:
+def _cold_store(tmp_path: Path) -> tuple[Path, str]:
+    """A store with the starter pack and one event on campaign-1: (its path, a spell index)."""
     path = tmp_path / "cold.db"
     store = Store.open(path)
     store.content.import_pack(REPO / "data" / "packs" / "starter")
     store.append("campaign-1", [{"type": "Started", "data": {}}])
-    spell = store.content.list("spells", limit=1)[0]
+    spell: str = store.content.list("spells", limit=1)[0].index  # type: ignore[attr-defined]
     store.close()
+    return path, spell
+
+
+def test_cold_read_paths_import_nothing_heavy(tmp_path: Path) -> None:
+    path, spell = _cold_store(tmp_path)
 
     text, heavy, _ = _cold_run(["--help"])
     assert "Exit codes:" in text and "events" in text and "content" in text
@@ -195,8 +207,8 @@ def test_cold_read_paths_import_nothing_heavy(tmp_path: Path) -> None:
     assert "Started" in text
     assert heavy == []
     text, heavy, built = _cold_run(["--db", str(path), "--json", "content", "get", "spells",
-                                    spell.index])  # type: ignore[attr-defined]
-    assert json.loads(text)["index"] == spell.index  # type: ignore[attr-defined]
+                                    spell])
+    assert json.loads(text)["index"] == spell
     assert heavy == ["pydantic"]
     assert built == ["Spell"]  # not the 24 other types' models, nor GenericEntry
 
@@ -209,42 +221,27 @@ COLD_DATACLASSES = ["AppendResult", "HealthReport", "RecordedEvent", "VecStatus"
 
 
 def _cold_definitions(args: list[str]) -> tuple[list[str], list[str]]:
-    """Run the CLI in a fresh interpreter: (the questlog dataclasses it defined, which of
-    hashlib, the event types, the log's SQL and the shared content parts it imported)."""
-    code = (
-        "import dataclasses, json, sys\n"
-        f"sys.argv = ['questlog', *{args!r}]\n"
-        "from questlog.cli import main\n"
-        "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
-        "defined = sorted({value.__name__ for name, module in list(sys.modules.items())\n"
-        "                  if name.startswith('questlog') for value in vars(module).values()\n"
-        "                  if isinstance(value, type) and dataclasses.is_dataclass(value)\n"
-        "                  and value.__module__ == name})\n"
-        "loaded = [m for m in ('hashlib', 'questlog.events', 'questlog.sqlite.log',\n"
-        "                      'questlog.content.parts') if m in sys.modules]\n"
-        "print('DEFINED', json.dumps([defined, loaded]))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    defined, loaded = json.loads(out.stdout.rpartition("DEFINED ")[2])
+    """(The questlog dataclasses the CLI defined, which of hashlib, the event types, the
+    log's SQL and the shared content parts it imported.)"""
+    _, (defined, loaded) = _cold_cli(args, (
+        "[sorted({value.__name__ for name, module in list(sys.modules.items())"
+        " if name.startswith('questlog') for value in vars(module).values()"
+        " if isinstance(value, type) and dataclasses.is_dataclass(value)"
+        " and value.__module__ == name}),"
+        " [m for m in ('hashlib', 'questlog.events', 'questlog.sqlite.log',"
+        " 'questlog.content.parts') if m in sys.modules]]"))
     return defined, loaded
 
 
 def test_cold_read_paths_generate_no_record_code(tmp_path: Path) -> None:
-    path = tmp_path / "cold.db"
-    store = Store.open(path)
-    store.content.import_pack(REPO / "data" / "packs" / "starter")
-    store.append("campaign-1", [{"type": "Started", "data": {}}])
-    spell = store.content.list("spells", limit=1)[0]
-    store.close()
+    path, spell = _cold_store(tmp_path)
 
     for args in (["--help"], ["--db", str(path), "events", "read", "campaign-1"]):
         defined, loaded = _cold_definitions(args)
         assert set(defined) <= set(COLD_DATACLASSES), args
         # No hashing on a read: hashlib (OpenSSL) loads on a write.
         assert "hashlib" not in loaded and "questlog.content.parts" not in loaded, args
-    defined, loaded = _cold_definitions(["--db", str(path), "content", "get", "spells",
-                                         spell.index])  # type: ignore[attr-defined]
+    defined, loaded = _cold_definitions(["--db", str(path), "content", "get", "spells", spell])
     assert set(defined) <= set(COLD_DATACLASSES)
     # pydantic's own imports bring hashlib in; an entry is read without the log's SQL or
     # the event types, and a spell needs none of the shared parts.
